@@ -1,0 +1,134 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// config is every setting of `serve`. Each is a flag, and each flag may
+// come from the environment as WAREHOUSE_<FLAG> (dashes as underscores),
+// which in turn may come from a .env file. Flags beat env, env beats .env.
+type config struct {
+	Addr            string
+	DataDir         string
+	DatabaseURL     string
+	Demo            bool
+	AccessTTL       time.Duration
+	RefreshTTL      time.Duration
+	Leeway          time.Duration
+	Algorithm       string
+	Secret          string
+	SecretFile      string
+	InsecureDevKey  bool
+	Issuer          string
+	Audience        string
+	AdminPassword   string
+	LogLevel        string
+	LogFormat       string
+	ArgonMemory     uint
+	ArgonIterations uint
+	ArgonThreads    uint
+	HashConcurrency int
+	SyncInterval    time.Duration
+	ShutdownTimeout time.Duration
+	PrintConfig     bool
+}
+
+// secretFlags are redacted by --print-config.
+var secretFlags = map[string]bool{"jwt-secret": true, "admin-password": true}
+
+// commonFlags are the settings every command that opens the database needs.
+func commonFlags(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.DataDir, "data", "./data", "directory for the embedded SQLite database")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "database URL (default: SQLite file warehouse.db in --data; sqlite:PATH also accepted)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	fs.UintVar(&c.ArgonMemory, "argon2-memory", 19456, "argon2id memory per hash in KiB (OWASP: 19456)")
+	fs.UintVar(&c.ArgonIterations, "argon2-iterations", 2, "argon2id iterations (OWASP: 2)")
+	fs.UintVar(&c.ArgonThreads, "argon2-parallelism", 1, "argon2id parallelism (OWASP: 1)")
+	fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes computed at once, bounding memory under a login flood (0: number of CPUs)")
+}
+
+func serveFlags(fs *flag.FlagSet, c *config) {
+	commonFlags(fs, c)
+	fs.StringVar(&c.Addr, "addr", ":8000", "address to listen on")
+	fs.BoolVar(&c.Demo, "demo", false, "create the tutorial's user joevu/glinteco (role admin) so its curl session works")
+	fs.DurationVar(&c.AccessTTL, "access-ttl", 15*time.Minute, "access token lifetime")
+	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "refresh token lifetime")
+	fs.DurationVar(&c.Leeway, "leeway", 10*time.Second, "clock skew allowed when checking exp, nbf and iat")
+	fs.StringVar(&c.Algorithm, "jwt-algorithm", "HS256", "token signing algorithm: HS256, HS384 or HS512")
+	fs.StringVar(&c.Secret, "jwt-secret", "", "HMAC signing secret, at least 32 bytes (default: a random key generated once and kept in the database)")
+	fs.StringVar(&c.SecretFile, "jwt-secret-file", "", "file holding the HMAC signing secret")
+	fs.BoolVar(&c.InsecureDevKey, "insecure-dev-key", false, "allow a short or well-known signing secret (development only)")
+	fs.StringVar(&c.Issuer, "issuer", "", "iss claim to set and require (empty: none, and tokens carrying any iss are refused)")
+	fs.StringVar(&c.Audience, "audience", "", "aud claim to set and require (empty: none)")
+	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of the first user 'admin', created on an empty database (default: random, printed once to the log)")
+	fs.DurationVar(&c.SyncInterval, "sync-interval", time.Second, "how often revocations and user changes made by other instances are picked up")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
+	fs.BoolVar(&c.PrintConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
+}
+
+// envName is the environment variable behind a flag.
+func envName(flagName string) string {
+	return "WAREHOUSE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseFlags applies the environment, then the command line.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var errs []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", envName(f.Name), err))
+			}
+		}
+		f.Usage += fmt.Sprintf(" [$%s]", envName(f.Name))
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid environment: %s", strings.Join(errs, "; "))
+	}
+	return fs.Parse(args)
+}
+
+// printConfig writes the effective settings, one per line, secrets redacted.
+func printConfig(w io.Writer, fs *flag.FlagSet) {
+	var lines []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "print-config" {
+			return
+		}
+		v := f.Value.String()
+		if secretFlags[f.Name] && v != "" {
+			v = "[redacted]"
+		}
+		if f.Name == "database-url" {
+			v = redactDatabaseURL(v)
+		}
+		lines = append(lines, fmt.Sprintf("%-22s %s", f.Name, v))
+	})
+	sort.Strings(lines)
+	fmt.Fprintln(w, strings.Join(lines, "\n"))
+}
+
+// loadDotEnv reads KEY=VALUE lines from path into the environment lookup,
+// without overriding variables already set. A missing file is fine.
+func loadDotEnv(path string, getenv func(string) string) (func(string) string, error) {
+	vals, err := readDotEnv(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return getenv, nil
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return vals[k]
+	}, nil
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/store"
+)
+
+func newLogger(w io.Writer, c *config) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be json or text, not %q", c.LogFormat)
+}
+
+func hasherFor(c *config) (*auth.Hasher, error) {
+	if c.ArgonMemory < 8 || c.ArgonMemory > 4<<20 || c.ArgonIterations < 1 || c.ArgonIterations > 100 || c.ArgonThreads < 1 || c.ArgonThreads > 255 {
+		return nil, errors.New("argon2 parameters out of range (memory 8..4194304 KiB, iterations 1..100, parallelism 1..255)")
+	}
+	p := auth.DefaultParams()
+	p.Memory, p.Iterations, p.Parallelism = uint32(c.ArgonMemory), uint32(c.ArgonIterations), uint8(c.ArgonThreads)
+	return auth.NewHasher(p, c.HashConcurrency), nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var c config
+	fs := flag.NewFlagSet("warehouse serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	serveFlags(fs, &c)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if c.PrintConfig {
+		printConfig(stdout, fs)
+		return nil
+	}
+	log, err := newLogger(stderr, &c)
+	if err != nil {
+		return err
+	}
+	switch c.Algorithm {
+	case "HS256", "HS384", "HS512":
+	default:
+		return fmt.Errorf("--jwt-algorithm %q is not supported; use HS256, HS384 or HS512", c.Algorithm)
+	}
+	if c.AccessTTL < time.Second || c.RefreshTTL < c.AccessTTL {
+		return errors.New("--access-ttl must be at least 1s and --refresh-ttl at least --access-ttl")
+	}
+	if c.SyncInterval < 10*time.Millisecond {
+		return errors.New("--sync-interval must be at least 10ms")
+	}
+	hasher, err := hasherFor(&c)
+	if err != nil {
+		return err
+	}
+
+	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	keys, err := signingKeys(ctx, db, &c, getenv)
+	if err != nil {
+		return err
+	}
+	if err := bootstrapUsers(ctx, db, hasher, &c, log); err != nil {
+		return err
+	}
+	state := authstate.New(db, log)
+	if err := state.Load(ctx); err != nil {
+		return err
+	}
+
+	bg, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go state.Run(bg, c.SyncInterval)
+	go purgeLoop(bg, db, log)
+
+	srv := httpapi.New(httpapi.Config{
+		AccessTTL: c.AccessTTL, RefreshTTL: c.RefreshTTL, Leeway: c.Leeway,
+		Issuer: c.Issuer, Audience: c.Audience, Version: versionString(),
+	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("warehouse listening", "addr", ln.Addr().String(), "database", db.Path, "version", versionString(),
+		"docs", "http://"+displayAddr(ln.Addr())+"/docs")
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer scancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	s := a.String()
+	if strings.HasPrefix(s, "[::]:") {
+		return "localhost:" + strings.TrimPrefix(s, "[::]:")
+	}
+	if strings.HasPrefix(s, "0.0.0.0:") {
+		return "localhost:" + strings.TrimPrefix(s, "0.0.0.0:")
+	}
+	return s
+}
+
+// signingKeys builds the keyring: the operator's secret if given, else the
+// key kept in the database (generated on first start), shared by every
+// instance on that database.
+func signingKeys(ctx context.Context, db *store.DB, c *config, getenv func(string) string) (*auth.Keyring, error) {
+	secret := []byte(c.Secret)
+	if c.SecretFile != "" {
+		b, err := os.ReadFile(c.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
+		}
+		secret = []byte(strings.TrimRight(string(b), "\r\n"))
+	}
+	if len(secret) > 0 {
+		if err := auth.CheckSecret(secret); err != nil && !c.InsecureDevKey {
+			return nil, fmt.Errorf("refusing the signing secret: %w (use a random secret of at least 32 bytes, e.g. `openssl rand -base64 48`, or --insecure-dev-key for development)", err)
+		}
+		// The kid names the key without revealing it.
+		sum := sha256.Sum256(append([]byte("warehouse-kid:"), secret...))
+		kid := base64.RawURLEncoding.EncodeToString(sum[:9])
+		return auth.NewKeyring(auth.Key{ID: kid, Algorithm: c.Algorithm, Secret: secret})
+	}
+	k, err := db.EnsureSigningKey(ctx, c.Algorithm)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewKeyring(auth.Key{ID: k.ID, Algorithm: k.Algorithm, Secret: k.Secret})
+}
+
+// bootstrapUsers creates the first admin on an empty database and, with
+// --demo, the tutorial's user.
+func bootstrapUsers(ctx context.Context, db *store.DB, hasher *auth.Hasher, c *config, log *slog.Logger) error {
+	n, err := db.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		pw := c.AdminPassword
+		generated := pw == ""
+		if generated {
+			pw = randomPassword()
+		} else if err := warehouse.ValidatePassword(pw); err != nil {
+			return fmt.Errorf("--admin-password: %w", err)
+		}
+		if err := createUser(ctx, db, hasher, "admin", pw, []string{string(warehouse.RoleAdmin)}); err != nil {
+			return err
+		}
+		if generated {
+			// Printed once, on purpose: this is the only way to learn it.
+			log.Warn("created user 'admin' with a random password; change it with `warehouse users set-password admin`",
+				"username", "admin", "password", pw)
+		} else {
+			log.Info("created user 'admin'")
+		}
+	}
+	if c.Demo {
+		_, err := db.UserByName(ctx, "joevu")
+		if warehouse.ErrorCode(err) == warehouse.ENOTFOUND {
+			if err := createUser(ctx, db, hasher, "joevu", "glinteco", []string{string(warehouse.RoleAdmin)}); err != nil {
+				return err
+			}
+			log.Warn("demo mode: created the tutorial's user joevu (password glinteco, role admin); do not use --demo in production")
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func createUser(ctx context.Context, db *store.DB, hasher *auth.Hasher, name, pw string, roles []string) error {
+	h, err := hasher.Hash(ctx, pw)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	err = db.CreateUser(ctx, &warehouse.User{Username: name, PasswordHash: h, Roles: roles, Active: true, CreatedBy: "system"})
+	if err != nil && warehouse.ErrorCode(err) == warehouse.ECONFLICT {
+		return nil // another instance created it first
+	}
+	return err
+}
+
+func randomPassword() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// purgeLoop deletes expired revocations, refresh tokens and old events hourly.
+func purgeLoop(ctx context.Context, db *store.DB, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := db.Purge(ctx, 7*24*time.Hour)
+			if err != nil && ctx.Err() == nil {
+				log.Warn("purge failed; will retry", "err", err)
+			} else if n > 0 {
+				log.Info("purged expired auth records", "rows", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/internal/store"
+)
+
+const usersUsage = `Usage:
+  warehouse users create USERNAME [--role ROLE,...] [--password-stdin]
+  warehouse users list
+  warehouse users set-password USERNAME [--password-stdin]
+  warehouse users set-roles USERNAME ROLE[,ROLE...]
+  warehouse users disable USERNAME
+  warehouse users enable USERNAME
+
+Roles: viewer, clerk, manager, admin. Without --password-stdin a random
+password is generated and printed once. Database flags as for serve
+(--data, --database-url).
+`
+
+func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usersUsage)
+		return fmt.Errorf("users: no subcommand given")
+	}
+	sub := args[0]
+	var c config
+	fs := flag.NewFlagSet("warehouse users "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	commonFlags(fs, &c)
+	role := fs.String("role", "viewer", "roles of a new user, comma-separated")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	// Positional arguments may come before or after flags.
+	var pos []string
+	if err := parseFlags(fs, args[1:], getenv); err != nil {
+		return err
+	}
+	for fs.NArg() > 0 {
+		pos = append(pos, fs.Arg(0))
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	}
+	hasher, err := hasherFor(&c)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	need := func(n int) error {
+		if len(pos) != n {
+			fmt.Fprint(stderr, usersUsage)
+			return fmt.Errorf("users %s: expected %d argument(s), got %d", sub, n, len(pos))
+		}
+		return nil
+	}
+	password := func() (string, bool, error) {
+		if !*pwStdin {
+			return randomPassword(), true, nil
+		}
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return "", false, fmt.Errorf("read password: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		return pw, false, warehouse.ValidatePassword(pw)
+	}
+	const actor = "cli"
+	switch sub {
+	case "create":
+		if err := need(1); err != nil {
+			return err
+		}
+		if err := warehouse.ValidateUsername(pos[0]); err != nil {
+			return err
+		}
+		roles, err := warehouse.ValidateRoles(strings.Split(*role, ","))
+		if err != nil {
+			return err
+		}
+		pw, generated, err := password()
+		if err != nil {
+			return err
+		}
+		h, err := hasher.Hash(ctx, pw)
+		if err != nil {
+			return err
+		}
+		if err := db.CreateUser(ctx, &warehouse.User{Username: pos[0], PasswordHash: h, Roles: roles, Active: true, CreatedBy: actor}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created user %s with roles %s\n", pos[0], strings.Join(roles, ","))
+		if generated {
+			fmt.Fprintf(stdout, "password: %s\n", pw)
+		}
+	case "list":
+		if err := need(0); err != nil {
+			return err
+		}
+		list, err := db.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USERNAME\tROLES\tACTIVE\tUPDATED")
+		for _, u := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", u.Username, strings.Join(u.Roles, ","), u.Active, u.UpdatedAt.Format("2006-01-02T15:04:05Z"))
+		}
+		return tw.Flush()
+	case "set-password":
+		if err := need(1); err != nil {
+			return err
+		}
+		pw, generated, err := password()
+		if err != nil {
+			return err
+		}
+		h, err := hasher.Hash(ctx, pw)
+		if err != nil {
+			return err
+		}
+		if _, err := db.UpdateUser(ctx, pos[0], warehouse.UserUpdate{PasswordHash: &h}, actor); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password of %s changed\n", pos[0])
+		if generated {
+			fmt.Fprintf(stdout, "password: %s\n", pw)
+		}
+	case "set-roles":
+		if err := need(2); err != nil {
+			return err
+		}
+		roles, err := warehouse.ValidateRoles(strings.Split(pos[1], ","))
+		if err != nil {
+			return err
+		}
+		if _, err := db.UpdateUser(ctx, pos[0], warehouse.UserUpdate{Roles: roles}, actor); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "roles of %s set to %s\n", pos[0], strings.Join(roles, ","))
+	case "disable", "enable":
+		if err := need(1); err != nil {
+			return err
+		}
+		active := sub == "enable"
+		if _, err := db.UpdateUser(ctx, pos[0], warehouse.UserUpdate{Active: &active}, actor); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s %sd\n", pos[0], sub)
+	default:
+		fmt.Fprint(stderr, usersUsage)
+		return fmt.Errorf("users: unknown subcommand %q", sub)
+	}
+	return nil
+}

@@ -1,0 +1,372 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"mime"
+	"reflect"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/store"
+)
+
+// Request and response bodies.
+type (
+	// MessageBody is the tutorial's {"message": ...}.
+	MessageBody struct {
+		Message string `json:"message" example:"Welcome to the Warehouse Management API"`
+	}
+	// DetailBody is the tutorial's {"detail": ...} success answer.
+	DetailBody struct {
+		Detail string `json:"detail" example:"Access token has been revoked"`
+	}
+	// LoginBody is the tutorial's User model.
+	LoginBody struct {
+		Username string `json:"username" minLength:"1" maxLength:"150" example:"joevu"`
+		Password string `json:"password" maxLength:"1024" example:"glinteco"`
+		// Unknown fields are allowed, as in the tutorial.
+		_ struct{} `additionalProperties:"true"`
+	}
+	// TokenPair is what a login or refresh returns (RFC 6749 section 5.1).
+	TokenPair struct {
+		AccessToken  string `json:"access_token" doc:"JWT access token, for Authorization: Bearer"`
+		RefreshToken string `json:"refresh_token,omitempty" doc:"JWT refresh token, for POST /refresh; rotated on every use"`
+		TokenType    string `json:"token_type" example:"bearer"`
+		ExpiresIn    int    `json:"expires_in" doc:"Lifetime of the access token in seconds" example:"900"`
+	}
+	// UserBody answers GET /user.
+	UserBody struct {
+		User  string   `json:"user" doc:"The token's subject" example:"joevu"`
+		Roles []string `json:"roles" doc:"The user's current roles" example:"[\"admin\"]"`
+	}
+)
+
+type tokenOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Pragma       string `header:"Pragma"`
+	Body         TokenPair
+}
+
+func noStore(p TokenPair) *tokenOutput {
+	return &tokenOutput{CacheControl: "no-store", Pragma: "no-cache", Body: p}
+}
+
+var security = []map[string][]string{{"bearer": {}}, {"oauth2": {}}}
+
+func (s *Server) routes() {
+	api := s.api
+	authErrors := []int{http.StatusUnauthorized}
+
+	huma.Register(api, huma.Operation{
+		OperationID: "welcome", Method: http.MethodGet, Path: "/welcome", Tags: []string{"tutorial"},
+		Summary: "Welcome message",
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body MessageBody }, error) {
+		return &struct{ Body MessageBody }{MessageBody{"Welcome to the Warehouse Management API"}}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "login", Method: http.MethodPost, Path: "/login", Tags: []string{"tutorial"},
+		Summary:     "Log in with username and password",
+		Description: "Returns an access token (15 minutes) and a refresh token (30 days). Wrong password and unknown user answer the same 401.",
+		Errors:      []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	}, func(ctx context.Context, in *struct{ Body LoginBody }) (*tokenOutput, error) {
+		u, err := s.checkPassword(ctx, in.Body.Username, in.Body.Password)
+		if err != nil {
+			return nil, err
+		}
+		pair, err := s.issue(ctx, u.Username, u.Roles)
+		if err != nil {
+			return nil, domainProblem(err)
+		}
+		return noStore(pair), nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "user", Method: http.MethodGet, Path: "/user", Tags: []string{"tutorial"},
+		Summary: "The logged-in user", Security: security, Errors: authErrors,
+		Metadata: map[string]any{metaToken: auth.TypeAccess},
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body UserBody }, error) {
+		p := principal(ctx)
+		return &struct{ Body UserBody }{UserBody{User: p.Claims.Subject, Roles: p.Roles}}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "refresh", Method: http.MethodPost, Path: "/refresh", Tags: []string{"tutorial"},
+		Summary:     "Trade a refresh token for new tokens",
+		Description: "Send the refresh token as the bearer token. Returns a new access token and a new refresh token; the old refresh token stops working (rotation).",
+		Security:    security, Errors: authErrors,
+		Metadata: map[string]any{metaToken: auth.TypeRefresh},
+	}, func(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
+		pair, err := s.rotate(ctx, principal(ctx))
+		if err != nil {
+			return nil, err
+		}
+		return noStore(pair), nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "access-revoke", Method: http.MethodDelete, Path: "/access-revoke", Tags: []string{"tutorial"},
+		Summary:     "Revoke the access token sent",
+		Description: "The token is refused from then on, by every instance and after restarts. Revoking twice is not an error.",
+		Security:    security, Errors: authErrors,
+		Metadata: map[string]any{metaToken: auth.TypeAccess, metaAllowRevoked: true},
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body DetailBody }, error) {
+		if err := s.revoke(ctx, principal(ctx).Claims); err != nil {
+			return nil, domainProblem(err)
+		}
+		return &struct{ Body DetailBody }{DetailBody{"Access token has been revoked"}}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "refresh-revoke", Method: http.MethodDelete, Path: "/refresh-revoke", Tags: []string{"tutorial"},
+		Summary:     "Revoke the refresh token sent",
+		Description: "The refresh token is refused from then on, by every instance and after restarts. Revoking twice is not an error.",
+		Security:    security, Errors: authErrors,
+		Metadata: map[string]any{metaToken: auth.TypeRefresh, metaAllowRevoked: true},
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body DetailBody }, error) {
+		if err := s.revoke(ctx, principal(ctx).Claims); err != nil {
+			return nil, domainProblem(err)
+		}
+		return &struct{ Body DetailBody }{DetailBody{"Refresh token has been revoked"}}, nil
+	})
+
+	s.healthRoutes()
+}
+
+// checkPassword returns the active user with that password, or the 401
+// problem. Unknown and inactive users cost the same hash as a wrong password
+// so that timing tells nothing about which usernames exist.
+func (s *Server) checkPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
+	bad := newProblem(http.StatusUnauthorized, "bad_credentials", "Bad username or password")
+	u, err := s.db.UserByName(ctx, username)
+	if err != nil {
+		if warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
+			return nil, domainProblem(err)
+		}
+		s.hasher.VerifyDummy(ctx, password)
+		return nil, bad
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, domainProblem(&warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "Server busy; try again shortly"})
+		}
+		if errors.Is(err, auth.ErrPasswordTooLong) {
+			return nil, bad
+		}
+		s.log.Error("password verification failed", "user", u.Username, "err", err)
+		return nil, bad
+	}
+	if !ok || !u.Active {
+		return nil, bad
+	}
+	if rehash {
+		// Parameters changed since this hash was made: upgrade it now that
+		// we know the password. A failure only delays the upgrade.
+		if h, err := s.hasher.Hash(ctx, password); err == nil {
+			if _, err := s.db.UpdateUser(ctx, u.Username, warehouse.UserUpdate{PasswordHash: &h}, u.Username); err != nil {
+				s.log.Warn("password re-hash not stored", "user", u.Username, "err", err)
+			}
+		}
+	}
+	return u, nil
+}
+
+// issue makes a new access and refresh token pair and records the refresh token.
+func (s *Server) issue(ctx context.Context, username string, roles []string) (TokenPair, error) {
+	access, refresh, rc, err := s.sign(username, roles)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if err := s.db.AddRefreshToken(ctx, store.RefreshToken{JTI: rc.ID, Username: username, ExpiresAt: rc.Expiry}, refresh); err != nil {
+		return TokenPair{}, err
+	}
+	return TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds())}, nil
+}
+
+func (s *Server) sign(username string, roles []string) (access, refresh string, rc auth.Claims, err error) {
+	now := s.now()
+	ac := auth.NewClaims(username, auth.TypeAccess, now, s.cfg.AccessTTL)
+	ac.Roles, ac.Issuer, ac.Audience = roles, s.cfg.Issuer, s.cfg.Audience
+	rc = auth.NewClaims(username, auth.TypeRefresh, now, s.cfg.RefreshTTL)
+	rc.Issuer, rc.Audience = s.cfg.Issuer, s.cfg.Audience
+	if access, err = s.keys.Sign(ac); err != nil {
+		return "", "", rc, err
+	}
+	if refresh, err = s.keys.Sign(rc); err != nil {
+		return "", "", rc, err
+	}
+	return access, refresh, rc, nil
+}
+
+// rotate trades the verified refresh token for a new pair; the old refresh
+// token is retired and revoked in the same transaction.
+func (s *Server) rotate(ctx context.Context, p *Principal) (TokenPair, error) {
+	access, refresh, rc, err := s.sign(p.Claims.Subject, p.Roles)
+	if err != nil {
+		return TokenPair{}, domainProblem(err)
+	}
+	err = s.db.RotateRefreshToken(ctx, p.Claims.ID, p.Token, p.Claims.Expiry,
+		store.RefreshToken{JTI: rc.ID, Username: p.Claims.Subject, ExpiresAt: rc.Expiry}, refresh)
+	if err != nil {
+		if errors.Is(err, store.ErrRefreshReused) {
+			return TokenPair{}, unauthorized("token_revoked", detailRevoked)
+		}
+		return TokenPair{}, domainProblem(err)
+	}
+	s.state.Revoke(p.Claims.ID, p.Claims.Expiry)
+	return TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds())}, nil
+}
+
+// revoke stores the revocation, then applies it here at once (other
+// instances pick it up from the database's event log).
+func (s *Server) revoke(ctx context.Context, c auth.Claims) error {
+	if err := s.db.RevokeToken(ctx, c.ID, c.Expiry); err != nil {
+		return err
+	}
+	s.state.Revoke(c.ID, c.Expiry)
+	return nil
+}
+
+// tokenRoute is the OAuth2 token endpoint (RFC 6749): the docs' Authorize
+// button logs in here with the password grant, and clients may refresh here.
+// It is form-encoded, which Huma does not decode, so it is a plain handler
+// on the mux with its OpenAPI operation described by hand.
+func (s *Server) tokenRoute(mux *http.ServeMux) {
+	formSchema := &huma.Schema{
+		Type:     "object",
+		Required: []string{"grant_type"},
+		Properties: map[string]*huma.Schema{
+			"grant_type":    {Type: "string", Enum: []any{"password", "refresh_token"}},
+			"username":      {Type: "string", Description: "For grant_type=password"},
+			"password":      {Type: "string", Format: "password", Description: "For grant_type=password"},
+			"refresh_token": {Type: "string", Description: "For grant_type=refresh_token"},
+			"scope":         {Type: "string", Description: "Ignored"},
+		},
+	}
+	oauthErr := &huma.Schema{Type: "object", Properties: map[string]*huma.Schema{
+		"error": {Type: "string"}, "error_description": {Type: "string"}, "detail": {Type: "string"},
+	}}
+	tokenSchema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[TokenPair](), true, "")
+	s.api.OpenAPI().AddOperation(&huma.Operation{
+		OperationID: "token", Method: http.MethodPost, Path: "/token", Tags: []string{"oauth2"},
+		Summary:     "OAuth2 token endpoint (password and refresh_token grants)",
+		Description: "Form-encoded, as RFC 6749 sections 4.3 and 6 define. Errors are RFC 6749 section 5.2 objects.",
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/x-www-form-urlencoded": {Schema: formSchema},
+		}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "Tokens", Content: map[string]*huma.MediaType{"application/json": {Schema: tokenSchema}}},
+			"400": {Description: "RFC 6749 error", Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
+		},
+	})
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		pair, oerr := s.token(r)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		w.Header().Set("Content-Type", "application/json")
+		if oerr != nil {
+			w.WriteHeader(oerr.status)
+			_ = jsonEncode(w, oerr)
+			return
+		}
+		_ = jsonEncode(w, pair)
+	})
+}
+
+// oauthError is an RFC 6749 section 5.2 error, with our `detail` as well.
+type oauthError struct {
+	status int
+	Err    string `json:"error"`
+	Desc   string `json:"error_description"`
+	Detail string `json:"detail"`
+}
+
+func newOAuthError(status int, code, desc string) *oauthError {
+	return &oauthError{status: status, Err: code, Desc: desc, Detail: desc}
+}
+
+func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
+	ctx := r.Context()
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "The body must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "The body is not a valid form")
+	}
+	form := r.PostForm
+	fromProblem := func(err error) *oauthError {
+		var p *Problem
+		if errors.As(err, &p) {
+			if p.Status == http.StatusUnauthorized {
+				return newOAuthError(http.StatusBadRequest, "invalid_grant", p.Detail)
+			}
+			return newOAuthError(p.Status, "temporarily_unavailable", p.Detail)
+		}
+		return newOAuthError(http.StatusServiceUnavailable, "temporarily_unavailable", warehouse.ErrorMessage(err))
+	}
+	switch form.Get("grant_type") {
+	case "password":
+		if form.Get("username") == "" {
+			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "username is required")
+		}
+		u, err := s.checkPassword(ctx, form.Get("username"), form.Get("password"))
+		if err != nil {
+			return nil, fromProblem(err)
+		}
+		pair, err := s.issue(ctx, u.Username, u.Roles)
+		if err != nil {
+			return nil, fromProblem(domainProblem(err))
+		}
+		return &pair, nil
+	case "refresh_token":
+		token := form.Get("refresh_token")
+		if token == "" {
+			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		}
+		p, prob := s.authenticate("Bearer "+token, auth.TypeRefresh, false)
+		if prob != nil {
+			return nil, fromProblem(prob)
+		}
+		pair, err := s.rotate(ctx, p)
+		if err != nil {
+			return nil, fromProblem(err)
+		}
+		return &pair, nil
+	case "":
+		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "grant_type is required")
+	default:
+		return nil, newOAuthError(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token")
+	}
+}
+
+type healthBody struct {
+	Status string `json:"status" example:"ok"`
+}
+
+func (s *Server) healthRoutes() {
+	huma.Register(s.api, huma.Operation{
+		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: []string{"operations"},
+		Summary: "Liveness: the process serves requests",
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body healthBody }, error) {
+		return &struct{ Body healthBody }{healthBody{"ok"}}, nil
+	})
+	huma.Register(s.api, huma.Operation{
+		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{"operations"},
+		Summary: "Readiness: the database answers", Errors: []int{http.StatusServiceUnavailable},
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body healthBody }, error) {
+		if err := s.db.Ping(ctx); err != nil {
+			return nil, domainProblem(err)
+		}
+		return &struct{ Body healthBody }{healthBody{"ok"}}, nil
+	})
+}
+
+func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }

@@ -1,0 +1,131 @@
+// Package httpapi is the HTTP edge of warehouse: the tutorial's routes, the
+// OAuth2 token endpoint, the docs, and the middleware around them (request
+// ids, logs, panics, JSON 404/405). Handlers turn requests into calls on the
+// store and auth packages, and every error into one problem+json shape.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/store"
+)
+
+// Config is what the HTTP layer needs to know of the settings.
+type Config struct {
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	Leeway     time.Duration
+	Issuer     string
+	Audience   string
+	Version    string
+}
+
+// Server serves the API.
+type Server struct {
+	cfg    Config
+	db     *store.DB
+	keys   *auth.Keyring
+	state  *authstate.State
+	hasher *auth.Hasher
+	log    *slog.Logger
+	now    func() time.Time
+
+	api     huma.API
+	handler http.Handler
+}
+
+// Deps are the parts the server is wired from.
+type Deps struct {
+	DB     *store.DB
+	Keys   *auth.Keyring
+	State  *authstate.State
+	Hasher *auth.Hasher
+	Log    *slog.Logger
+	Now    func() time.Time // nil: time.Now
+}
+
+// New builds the server and its routes.
+func New(cfg Config, d Deps) *Server {
+	useProblems()
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if cfg.AccessTTL <= 0 {
+		cfg.AccessTTL = 15 * time.Minute
+	}
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = 30 * 24 * time.Hour
+	}
+	s := &Server{cfg: cfg, db: d.DB, keys: d.Keys, state: d.State, hasher: d.Hasher, log: d.Log, now: d.Now}
+
+	mux := http.NewServeMux()
+	hc := huma.DefaultConfig("Warehouse Management API", cfg.Version)
+	hc.Info.Description = "The warehouse server: the FastAPI JWT tutorial's endpoints, persisted and hardened. " +
+		"Log in at POST /login (or Authorize with the OAuth2 password flow), then call protected routes with `Authorization: Bearer <access_token>`."
+	hc.DocsPath = ""         // our own offline Swagger UI is mounted at /docs
+	hc.SchemasPath = ""      // schemas are inline in /openapi.json
+	hc.CreateHooks = nil     // no $schema links in response bodies: keep the tutorial's shapes
+	hc.OpenAPIPath = "/openapi"
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
+			Description: "An access token from POST /login or POST /token (a refresh token for /refresh and /refresh-revoke)."},
+		"oauth2": {Type: "oauth2", Description: "OAuth2 password grant (RFC 6749 section 4.3) at POST /token.",
+			Flows: &huma.OAuthFlows{Password: &huma.OAuthFlow{TokenURL: "/token", RefreshURL: "/token", Scopes: map[string]string{}}}},
+	}
+	s.api = humago.New(mux, hc)
+	s.api.UseMiddleware(s.authMiddleware)
+	s.routes()
+	s.tokenRoute(mux)
+	mountDocs(mux)
+	mux.Handle("/", s.fallback(mux))
+
+	s.handler = recoverer(s.log, requestID(accessLog(s.log, securityHeaders(mux))))
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// OpenAPI returns the generated OpenAPI document.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+// fallback answers what no route matched: 405 with Allow when the path
+// exists under another method, else 404, both as JSON like the tutorial.
+func (s *Server) fallback(mux *http.ServeMux) http.Handler {
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.Clone(context.Background())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", joinComma(allow))
+			writeProblem(w, newProblem(http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed"))
+			return
+		}
+		writeProblem(w, newProblem(http.StatusNotFound, "not_found", "Not Found"))
+	})
+}
+
+func joinComma(ss []string) string {
+	out := ""
+	for i, s := range ss {
+		if i > 0 {
+			out += ", "
+		}
+		out += s
+	}
+	return out
+}

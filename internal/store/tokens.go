@@ -1,0 +1,212 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/warehouse-api/warehouse"
+)
+
+// Kinds of auth events.
+const (
+	eventRevoke = "revoke"
+	eventUser   = "user"
+)
+
+func addEvent(ctx context.Context, tx *sql.Tx, now time.Time, kind, subject string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO auth_events (kind, subject, at) VALUES (?, ?, ?)`, kind, subject, ms(now)); err != nil {
+		return fmt.Errorf("record auth event: %w", wrapErr(err))
+	}
+	return nil
+}
+
+// Revocation is one revoked token id and when its token expires.
+type Revocation struct {
+	JTI       string
+	ExpiresAt time.Time
+}
+
+// RevokeToken puts jti on the denylist until expiresAt. Revoking twice is
+// not an error.
+func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	now := db.now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		return revokeTx(ctx, tx, now, jti, expiresAt)
+	})
+}
+
+func revokeTx(ctx context.Context, tx *sql.Tx, now time.Time, jti string, expiresAt time.Time) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING`,
+		jti, ms(expiresAt), ms(now))
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", wrapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return addEvent(ctx, tx, now, eventRevoke, jti)
+}
+
+// Revocations returns every revocation whose token has not yet expired.
+func (db *DB) Revocations(ctx context.Context) ([]Revocation, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?`, ms(db.now()))
+	if err != nil {
+		return nil, fmt.Errorf("read revocations: %w", wrapErr(err))
+	}
+	defer rows.Close()
+	var out []Revocation
+	for rows.Next() {
+		var r Revocation
+		var exp int64
+		if err := rows.Scan(&r.JTI, &exp); err != nil {
+			return nil, fmt.Errorf("read revocations: %w", wrapErr(err))
+		}
+		r.ExpiresAt = fromMS(exp)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read revocations: %w", wrapErr(err))
+	}
+	return out, nil
+}
+
+// AuthEvent is a change that every instance applies to its auth state. For
+// a revocation, ExpiresAt is the token's expiry.
+type AuthEvent struct {
+	ID        int64
+	Kind      string
+	Subject   string
+	ExpiresAt time.Time
+}
+
+// IsRevocation reports whether e revokes a token id (Subject).
+func (e AuthEvent) IsRevocation() bool { return e.Kind == eventRevoke }
+
+// IsUserChange reports whether e says a user (Subject) changed.
+func (e AuthEvent) IsUserChange() bool { return e.Kind == eventUser }
+
+// LastAuthEvent returns the id of the newest event, 0 if none.
+func (db *DB) LastAuthEvent(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, `SELECT max(id) FROM auth_events`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("read auth events: %w", wrapErr(err))
+	}
+	return id.Int64, nil
+}
+
+// AuthEventsAfter returns up to limit events with an id above after, oldest first.
+func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) ([]AuthEvent, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT e.id, e.kind, e.subject, coalesce(r.expires_at, 0)
+		FROM auth_events e LEFT JOIN revoked_tokens r ON e.kind = 'revoke' AND r.jti = e.subject
+		WHERE e.id > ? ORDER BY e.id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read auth events: %w", wrapErr(err))
+	}
+	defer rows.Close()
+	var out []AuthEvent
+	for rows.Next() {
+		var e AuthEvent
+		var exp int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Subject, &exp); err != nil {
+			return nil, fmt.Errorf("read auth events: %w", wrapErr(err))
+		}
+		e.ExpiresAt = fromMS(exp)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read auth events: %w", wrapErr(err))
+	}
+	return out, nil
+}
+
+// Purge deletes revocations and refresh tokens whose tokens have expired,
+// and auth events older than keepEvents. It returns how many rows went.
+func (db *DB) Purge(ctx context.Context, keepEvents time.Duration) (int64, error) {
+	now := db.now()
+	var total int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []struct {
+			sql string
+			arg int64
+		}{
+			{`DELETE FROM revoked_tokens WHERE expires_at <= ?`, ms(now)},
+			{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, ms(now)},
+			{`DELETE FROM auth_events WHERE at <= ?`, ms(now.Add(-keepEvents))},
+		} {
+			res, err := tx.ExecContext(ctx, q.sql, q.arg)
+			if err != nil {
+				return fmt.Errorf("purge: %w", wrapErr(err))
+			}
+			n, _ := res.RowsAffected()
+			total += n
+		}
+		return nil
+	})
+	return total, err
+}
+
+// RefreshToken is a stored refresh token: its id and a hash, never the token.
+type RefreshToken struct {
+	JTI       string
+	Username  string
+	ExpiresAt time.Time
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// AddRefreshToken records an issued refresh token.
+func (db *DB) AddRefreshToken(ctx context.Context, rt RefreshToken, token string) error {
+	now := db.now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		return addRefreshTx(ctx, tx, now, rt, token)
+	})
+}
+
+func addRefreshTx(ctx context.Context, tx *sql.Tx, now time.Time, rt RefreshToken, token string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (jti, username, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`,
+		rt.JTI, rt.Username, hashToken(token), ms(rt.ExpiresAt), ms(now))
+	if err != nil {
+		return fmt.Errorf("store refresh token: %w", wrapErr(err))
+	}
+	return nil
+}
+
+// ErrRefreshReused is returned by RotateRefreshToken when the presented
+// token was already rotated or is unknown.
+var ErrRefreshReused = &warehouse.Error{Code: warehouse.EUNAUTHORIZED, Message: "Token has been revoked"}
+
+// RotateRefreshToken retires the refresh token old (which must be the stored,
+// unrotated token with that id) and records next in the same transaction.
+// The old token's id is also revoked so every instance refuses it at once.
+func (db *DB) RotateRefreshToken(ctx context.Context, oldJTI, oldToken string, oldExpires time.Time, next RefreshToken, nextToken string) error {
+	now := db.now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var hash []byte
+		var replaced sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT token_hash, replaced_by FROM refresh_tokens WHERE jti = ?`, oldJTI).Scan(&hash, &replaced)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrRefreshReused
+		}
+		if err != nil {
+			return fmt.Errorf("read refresh token: %w", wrapErr(err))
+		}
+		if subtle.ConstantTimeCompare(hash, hashToken(oldToken)) != 1 || replaced.Valid {
+			return ErrRefreshReused
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET replaced_by = ? WHERE jti = ?`, next.JTI, oldJTI); err != nil {
+			return fmt.Errorf("rotate refresh token: %w", wrapErr(err))
+		}
+		if err := addRefreshTx(ctx, tx, now, next, nextToken); err != nil {
+			return err
+		}
+		return revokeTx(ctx, tx, now, oldJTI, oldExpires)
+	})
+}

@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/warehouse-api/warehouse"
+)
+
+var _ warehouse.UserStore = (*DB)(nil)
+
+const userColumns = `id, username, password_hash, roles, active, created_at, created_by, updated_at, updated_by, version`
+
+func scanUser(row interface{ Scan(...any) error }) (*warehouse.User, error) {
+	var u warehouse.User
+	var roles string
+	var created, updated int64
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &roles, &u.Active, &created, &u.CreatedBy, &updated, &u.UpdatedBy, &u.Version); err != nil {
+		return nil, err
+	}
+	u.Roles = splitRoles(roles)
+	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
+	return &u, nil
+}
+
+func splitRoles(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+// CreateUser inserts u; a taken username is ECONFLICT.
+func (db *DB) CreateUser(ctx context.Context, u *warehouse.User) error {
+	now := db.now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (username, password_hash, roles, active, created_at, created_by, updated_at, updated_by, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+			u.Username, u.PasswordHash, strings.Join(u.Roles, ","), u.Active, ms(now), u.CreatedBy, ms(now), u.CreatedBy)
+		if err != nil {
+			if isUniqueViolation(err) {
+				return warehouse.Errorf(warehouse.ECONFLICT, "user %q already exists", u.Username)
+			}
+			return fmt.Errorf("insert user: %w", wrapErr(err))
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("insert user: %w", err)
+		}
+		u.ID, u.Version = id, 1
+		u.CreatedAt, u.UpdatedAt, u.UpdatedBy = now.UTC().Truncate(1e6), now.UTC().Truncate(1e6), u.CreatedBy
+		return addEvent(ctx, tx, now, eventUser, u.Username)
+	})
+}
+
+// UserByName returns the user, or ENOTFOUND.
+func (db *DB) UserByName(ctx context.Context, username string) (*warehouse.User, error) {
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, warehouse.Errorf(warehouse.ENOTFOUND, "user %q not found", username)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read user: %w", wrapErr(err))
+	}
+	return u, nil
+}
+
+// ListUsers returns every user ordered by username.
+func (db *DB) ListUsers(ctx context.Context) ([]*warehouse.User, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", wrapErr(err))
+	}
+	defer rows.Close()
+	var out []*warehouse.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", wrapErr(err))
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", wrapErr(err))
+	}
+	return out, nil
+}
+
+// UpdateUser applies upd and bumps the version; the change is published to
+// every instance's auth state.
+func (db *DB) UpdateUser(ctx context.Context, username string, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
+	var out *warehouse.User
+	now := db.now()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+		if errors.Is(err, sql.ErrNoRows) {
+			return warehouse.Errorf(warehouse.ENOTFOUND, "user %q not found", username)
+		}
+		if err != nil {
+			return fmt.Errorf("read user: %w", wrapErr(err))
+		}
+		if upd.PasswordHash != nil {
+			u.PasswordHash = *upd.PasswordHash
+		}
+		if upd.Roles != nil {
+			u.Roles = upd.Roles
+		}
+		if upd.Active != nil {
+			u.Active = *upd.Active
+		}
+		u.Version++
+		u.UpdatedAt, u.UpdatedBy = now.UTC().Truncate(1e6), actor
+		_, err = tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, roles = ?, active = ?, updated_at = ?, updated_by = ?, version = ? WHERE id = ?`,
+			u.PasswordHash, strings.Join(u.Roles, ","), u.Active, ms(now), actor, u.Version, u.ID)
+		if err != nil {
+			return fmt.Errorf("update user: %w", wrapErr(err))
+		}
+		out = u
+		return addEvent(ctx, tx, now, eventUser, u.Username)
+	})
+	return out, err
+}
+
+// CountUsers returns how many users exist.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", wrapErr(err))
+	}
+	return n, nil
+}

@@ -1,0 +1,64 @@
+// Package warehouse is the domain at the centre of the server: users, roles
+// and the errors every other package speaks. It imports nothing else of ours,
+// so storage and HTTP depend on it and never the other way round.
+package warehouse
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. They are stable: clients and the HTTP renderer switch on them.
+const (
+	ENOTFOUND     = "not_found"
+	ECONFLICT     = "conflict"
+	EINVALID      = "invalid"
+	EUNAUTHORIZED = "unauthorized"
+	EFORBIDDEN    = "forbidden"
+	EUNAVAILABLE  = "unavailable"
+	EINTERNAL     = "internal"
+)
+
+// Error is a domain error: a machine code and a message safe to show a client.
+type Error struct {
+	Code    string
+	Message string
+	// Fields names the input fields at fault, for validation errors.
+	Fields []FieldError
+}
+
+// FieldError is one problem with one input field.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf returns a domain error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first domain error in err's chain, or
+// EINTERNAL for any other non-nil error.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the client-safe message of err: the domain message, or
+// a generic text for internal errors so that no internal detail leaks.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal server error"
+}

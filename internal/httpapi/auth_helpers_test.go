@@ -1,0 +1,197 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"hash"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/store"
+)
+
+// env is a server on a real SQLite database in a temp dir, wired as
+// `warehouse serve` wires it.
+type env struct {
+	t      *testing.T
+	dir    string
+	db     *store.DB
+	keys   *auth.Keyring
+	secret []byte
+	state  *authstate.State
+	hasher *auth.Hasher
+	srv    *httpapi.Server
+	cfg    httpapi.Config
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), hasher: auth.NewHasher(auth.TestParams(), 0)}
+	e.open()
+	ctx := context.Background()
+	for _, u := range []struct {
+		name, pw string
+		roles    []string
+		active   bool
+	}{
+		{"joevu", "glinteco", []string{"admin"}, true},
+		{"vera", "viewer-pass", []string{"viewer"}, true},
+		{"gone", "gone-pass", []string{"clerk"}, false},
+	} {
+		h, err := e.hasher.Hash(ctx, u.pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.CreateUser(ctx, &warehouse.User{Username: u.name, PasswordHash: h, Roles: u.roles, Active: u.active}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.state.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// open (re)opens the database and builds a fresh server on it, as a
+// process restart does: nothing survives but the database file.
+func (e *env) open() {
+	t := e.t
+	ctx := context.Background()
+	db, err := store.Open(ctx, "", e.dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	k, err := db.EnsureSigningKey(ctx, "HS256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := auth.NewKeyring(auth.Key{ID: k.ID, Algorithm: k.Algorithm, Secret: k.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	state := authstate.New(db, log)
+	if err := state.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg = httpapi.Config{AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour, Leeway: 10 * time.Second, Version: "test"}
+	e.db, e.keys, e.secret, e.state = db, keys, k.Secret, state
+	e.srv = httpapi.New(e.cfg, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: e.hasher, Log: log})
+}
+
+// restart closes the database and opens everything again.
+func (e *env) restart() {
+	if err := e.db.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.open()
+}
+
+type resp struct {
+	*httptest.ResponseRecorder
+	body map[string]any
+}
+
+func (r resp) str(k string) string { s, _ := r.body[k].(string); return s }
+
+// do sends a request through the real router. headers are "Name: value".
+func (e *env) do(method, path, body string, headers ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(k, strings.TrimPrefix(v, " "))
+	}
+	w := httptest.NewRecorder()
+	e.srv.ServeHTTP(w, req)
+	r := resp{ResponseRecorder: w}
+	if strings.Contains(w.Header().Get("Content-Type"), "json") && method != http.MethodHead {
+		if err := json.Unmarshal(w.Body.Bytes(), &r.body); err != nil {
+			e.t.Fatalf("%s %s: body is not a JSON object: %v: %s", method, path, err, w.Body.String())
+		}
+	}
+	return r
+}
+
+func bearer(tok string) string { return "Authorization: Bearer " + tok }
+
+// login returns an access and a refresh token for the user.
+func (e *env) login(user, pw string) (access, refresh string) {
+	e.t.Helper()
+	r := e.do("POST", "/login", `{"username":"`+user+`","password":"`+pw+`"}`)
+	if r.Code != http.StatusOK {
+		e.t.Fatalf("login %s: %d %s", user, r.Code, r.Body)
+	}
+	return r.str("access_token"), r.str("refresh_token")
+}
+
+// craft signs a hand-made token: header and payload are raw JSON, so any
+// malformation can be expressed. alg picks the HMAC ("" = HS256).
+func craft(secret []byte, alg, header, payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	input := enc([]byte(header)) + "." + enc([]byte(payload))
+	var h func() hash.Hash = sha256.New
+	switch alg {
+	case "HS512":
+		h = sha512.New
+	case "HS384":
+		h = sha512.New384
+	}
+	m := hmac.New(h, secret)
+	m.Write([]byte(input))
+	return input + "." + enc(m.Sum(nil))
+}
+
+// claimsJSON is a valid access-token payload with fields overridden; a
+// value of nil removes the field.
+func claimsJSON(t *testing.T, over map[string]any) string {
+	now := time.Now().Unix()
+	c := map[string]any{"sub": "joevu", "iat": now, "nbf": now, "jti": "5b4d7c3e-0d7a-4a53-9a43-6a2b1c9d8e7f", "exp": now + 900, "type": "access", "fresh": false}
+	for k, v := range over {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// decodeSegment returns a token segment's JSON.
+func decodeSegment(t *testing.T, tok string, i int) string {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d segments", len(parts))
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"mime"
+	"net/http"
 	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"

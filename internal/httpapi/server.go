@@ -70,9 +70,9 @@ func New(cfg Config, d Deps) *Server {
 	hc := huma.DefaultConfig("Warehouse Management API", cfg.Version)
 	hc.Info.Description = "The warehouse server: the FastAPI JWT tutorial's endpoints, persisted and hardened. " +
 		"Log in at POST /login (or Authorize with the OAuth2 password flow), then call protected routes with `Authorization: Bearer <access_token>`."
-	hc.DocsPath = ""         // our own offline Swagger UI is mounted at /docs
-	hc.SchemasPath = ""      // schemas are inline in /openapi.json
-	hc.CreateHooks = nil     // no $schema links in response bodies: keep the tutorial's shapes
+	hc.DocsPath = ""     // our own offline Swagger UI is mounted at /docs
+	hc.SchemasPath = ""  // schemas are inline in /openapi.json
+	hc.CreateHooks = nil // no $schema links in response bodies: keep the tutorial's shapes
 	hc.OpenAPIPath = "/openapi"
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",

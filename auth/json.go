@@ -96,6 +96,18 @@ func (r *jsonReader) str() (string, error) {
 	}
 	start := r.i
 	r.i++
+	// Fast path: printable ASCII without escapes, i.e. every claim we
+	// issue, needs neither unescaping nor UTF-8 validation.
+	for j := r.i; j < len(r.s); j++ {
+		c := r.s[j]
+		if c == '"' {
+			r.i = j + 1
+			return r.s[start+1 : j], nil
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+	}
 	escaped := false
 	for r.i < len(r.s) {
 		c := r.s[r.i]

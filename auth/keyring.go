@@ -292,7 +292,13 @@ func checkAsymmetric(alg string, pub crypto.PublicKey) error {
 		if !ok {
 			return fmt.Errorf("%s needs an ECDSA key, got %T", alg, pub)
 		}
-		want := map[string]elliptic.Curve{AlgES256: elliptic.P256(), AlgES384: elliptic.P384(), AlgES512: elliptic.P521()}[alg]
+		want := elliptic.P256()
+		switch alg {
+		case AlgES384:
+			want = elliptic.P384()
+		case AlgES512:
+			want = elliptic.P521()
+		}
 		if p.Curve != want {
 			return fmt.Errorf("%s needs curve %s", alg, want.Params().Name)
 		}

@@ -186,8 +186,10 @@ func (s *State) Stats() (revoked, users int, lastEvent int64) {
 	return len(s.revoked), len(s.users), s.lastEvent
 }
 
+// dropExpired forgets revocations of tokens that expired more than
+// store.ExpiryMargin ago: by then no verifier's leeway accepts them.
 func (s *State) dropExpired(now time.Time) {
-	cut := now.Unix()
+	cut := now.Add(-store.ExpiryMargin).Unix()
 	s.mu.Lock()
 	for jti, exp := range s.revoked {
 		if exp < cut {

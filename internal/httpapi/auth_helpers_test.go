@@ -195,3 +195,9 @@ func decodeSegment(t *testing.T, tok string, i int) string {
 	}
 	return string(b)
 }
+
+func newHasherWithMemory(kib uint32) *auth.Hasher {
+	p := auth.TestParams()
+	p.Memory = kib
+	return auth.NewHasher(p, 0)
+}

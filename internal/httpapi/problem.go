@@ -21,6 +21,10 @@ type Problem struct {
 	Detail string                 `json:"detail" doc:"Human-readable explanation of this occurrence"`
 	Code   string                 `json:"code" doc:"Stable machine-readable error code"`
 	Errors []warehouse.FieldError `json:"errors,omitempty" doc:"Problems with individual input fields"`
+	// Extensions of the warehouse API (omitted when not relevant).
+	Shortages []warehouse.Shortage `json:"shortages,omitempty" doc:"insufficient_stock: every (item, location, lot) that would go below zero"`
+	OnHand    *warehouse.Qty       `json:"on_hand,omitempty" doc:"count_outdated: the quantity on hand now"`
+	Version   *int64               `json:"version,omitempty" doc:"precondition_failed: the resource's current version"`
 
 	headers http.Header
 }
@@ -191,6 +195,19 @@ func domainProblem(err error) *Problem {
 	}
 	if status == http.StatusServiceUnavailable {
 		p.withHeader("Retry-After", "2")
+	}
+	return p
+}
+
+// problem is domainProblem that also logs what the client is not told:
+// the cause of a 500 or a 503.
+func (s *Server) problem(err error) *Problem {
+	p := domainProblem(err)
+	switch {
+	case p.Status >= 500 && p.Status != http.StatusServiceUnavailable:
+		s.log.Error("request failed", "err", err)
+	case p.Status == http.StatusServiceUnavailable:
+		s.log.Warn("dependency unavailable", "err", err)
 	}
 	return p
 }

@@ -82,7 +82,7 @@ func (s *Server) routes() {
 		}
 		pair, err := s.issue(ctx, u.Username, u.Roles)
 		if err != nil {
-			return nil, domainProblem(err)
+			return nil, s.problem(err)
 		}
 		return noStore(pair), nil
 	})
@@ -118,7 +118,7 @@ func (s *Server) routes() {
 		Metadata: map[string]any{metaToken: auth.TypeAccess, metaAllowRevoked: true},
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body DetailBody }, error) {
 		if err := s.revoke(ctx, principal(ctx).Claims); err != nil {
-			return nil, domainProblem(err)
+			return nil, s.problem(err)
 		}
 		return &struct{ Body DetailBody }{DetailBody{"Access token has been revoked"}}, nil
 	})
@@ -131,7 +131,7 @@ func (s *Server) routes() {
 		Metadata: map[string]any{metaToken: auth.TypeRefresh, metaAllowRevoked: true},
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body DetailBody }, error) {
 		if err := s.revoke(ctx, principal(ctx).Claims); err != nil {
-			return nil, domainProblem(err)
+			return nil, s.problem(err)
 		}
 		return &struct{ Body DetailBody }{DetailBody{"Refresh token has been revoked"}}, nil
 	})
@@ -147,7 +147,7 @@ func (s *Server) checkPassword(ctx context.Context, username, password string) (
 	u, err := s.db.UserByName(ctx, username)
 	if err != nil {
 		if warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
-			return nil, domainProblem(err)
+			return nil, s.problem(err)
 		}
 		s.hasher.VerifyDummy(ctx, password)
 		return nil, bad
@@ -155,7 +155,7 @@ func (s *Server) checkPassword(ctx context.Context, username, password string) (
 	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, domainProblem(&warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "Server busy; try again shortly"})
+			return nil, s.problem(&warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "Server busy; try again shortly"})
 		}
 		if errors.Is(err, auth.ErrPasswordTooLong) {
 			return nil, bad
@@ -210,7 +210,7 @@ func (s *Server) sign(username string, roles []string) (access, refresh string, 
 func (s *Server) rotate(ctx context.Context, p *Principal) (TokenPair, error) {
 	access, refresh, rc, err := s.sign(p.Claims.Subject, p.Roles)
 	if err != nil {
-		return TokenPair{}, domainProblem(err)
+		return TokenPair{}, s.problem(err)
 	}
 	err = s.db.RotateRefreshToken(ctx, p.Claims.ID, p.Token, p.Claims.Expiry,
 		store.RefreshToken{JTI: rc.ID, Username: p.Claims.Subject, ExpiresAt: rc.Expiry}, refresh)
@@ -218,7 +218,7 @@ func (s *Server) rotate(ctx context.Context, p *Principal) (TokenPair, error) {
 		if errors.Is(err, store.ErrRefreshReused) {
 			return TokenPair{}, unauthorized("token_revoked", detailRevoked)
 		}
-		return TokenPair{}, domainProblem(err)
+		return TokenPair{}, s.problem(err)
 	}
 	s.state.Revoke(p.Claims.ID, p.Claims.Expiry)
 	return TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds())}, nil
@@ -323,7 +323,7 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 		}
 		pair, err := s.issue(ctx, u.Username, u.Roles)
 		if err != nil {
-			return nil, fromProblem(domainProblem(err))
+			return nil, fromProblem(s.problem(err))
 		}
 		return &pair, nil
 	case "refresh_token":
@@ -363,7 +363,7 @@ func (s *Server) healthRoutes() {
 		Summary: "Readiness: the database answers", Errors: []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body healthBody }, error) {
 		if err := s.db.Ping(ctx); err != nil {
-			return nil, domainProblem(err)
+			return nil, s.problem(err)
 		}
 		return &struct{ Body healthBody }{healthBody{"ok"}}, nil
 	})

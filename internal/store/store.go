@@ -211,7 +211,9 @@ func wrapErr(err error) error {
 			return &unavailableError{err: err}
 		}
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	// A closed pool or a broken connection is an outage, not a bug in the
+	// request. database/sql does not export its "database is closed" error.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "sql: database is closed") {
 		return &unavailableError{err: err}
 	}
 	return err

@@ -52,9 +52,14 @@ func revokeTx(ctx context.Context, tx *sql.Tx, now time.Time, jti string, expire
 	return addEvent(ctx, tx, now, eventRevoke, jti)
 }
 
-// Revocations returns every revocation whose token has not yet expired.
+// ExpiryMargin is how long a revocation is kept after its token expired:
+// longer than any clock-skew leeway a verifier allows, so a revoked token
+// never becomes usable again inside the leeway.
+const ExpiryMargin = time.Hour
+
+// Revocations returns every revocation whose token may still verify.
 func (db *DB) Revocations(ctx context.Context) ([]Revocation, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?`, ms(db.now()))
+	rows, err := db.read.QueryContext(ctx, `SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?`, ms(db.now().Add(-ExpiryMargin)))
 	if err != nil {
 		return nil, fmt.Errorf("read revocations: %w", wrapErr(err))
 	}
@@ -124,7 +129,8 @@ func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) ([]Au
 	return out, nil
 }
 
-// Purge deletes revocations and refresh tokens whose tokens have expired,
+// Purge deletes revocations and refresh tokens whose tokens expired more
+// than ExpiryMargin ago,
 // and auth events older than keepEvents. It returns how many rows went.
 func (db *DB) Purge(ctx context.Context, keepEvents time.Duration) (int64, error) {
 	now := db.now()
@@ -134,8 +140,8 @@ func (db *DB) Purge(ctx context.Context, keepEvents time.Duration) (int64, error
 			sql string
 			arg int64
 		}{
-			{`DELETE FROM revoked_tokens WHERE expires_at <= ?`, ms(now)},
-			{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, ms(now)},
+			{`DELETE FROM revoked_tokens WHERE expires_at <= ?`, ms(now.Add(-ExpiryMargin))},
+			{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, ms(now.Add(-ExpiryMargin))},
 			{`DELETE FROM auth_events WHERE at <= ?`, ms(now.Add(-keepEvents))},
 		} {
 			res, err := tx.ExecContext(ctx, q.sql, q.arg)

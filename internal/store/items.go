@@ -1,0 +1,351 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/warehouse-api/warehouse"
+)
+
+var _ warehouse.ItemStore = (*DB)(nil)
+
+// The totals are computed from balances on read: they are never stored
+// twice, so they cannot drift.
+const itemColumns = `i.id, i.sku, i.name, i.description, i.uom, i.qty_precision, i.barcode, i.lot_tracked, i.reorder_point, i.active,
+	i.created_at, i.created_by, i.updated_at, i.updated_by, i.version,
+	(SELECT coalesce(sum(b.on_hand), 0) FROM stock_balances b WHERE b.item_id = i.id),
+	(SELECT coalesce(sum(b.on_hand - b.reserved), 0) FROM stock_balances b WHERE b.item_id = i.id)`
+
+type scanner interface{ Scan(...any) error }
+
+func scanItem(row scanner) (*warehouse.Item, error) {
+	var it warehouse.Item
+	var barcode sql.NullString
+	var reorder sql.NullInt64
+	var created, updated int64
+	if err := row.Scan(&it.ID, &it.SKU, &it.Name, &it.Description, &it.UOM, &it.QtyPrecision, &barcode, &it.LotTracked, &reorder, &it.Active,
+		&created, &it.CreatedBy, &updated, &it.UpdatedBy, &it.Version, &it.OnHand, &it.Available); err != nil {
+		return nil, err
+	}
+	it.Barcode = barcode.String
+	if reorder.Valid {
+		q := warehouse.Qty(reorder.Int64)
+		it.ReorderPoint = &q
+	}
+	it.CreatedAt, it.UpdatedAt = fromMS(created), fromMS(updated)
+	return &it, nil
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func nullQty(q *warehouse.Qty) sql.NullInt64 {
+	if q == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: int64(*q), Valid: true}
+}
+
+func notFound(what string, id int64) error {
+	return warehouse.Errorf(warehouse.ENOTFOUND, "%s %d not found", what, id)
+}
+
+// audit appends a master-data change to audit_events in the caller's
+// transaction.
+func audit(ctx context.Context, tx *sql.Tx, now time.Time, entity, id, action string, before, after any, actor string) error {
+	js := func(v any) sql.NullString {
+		if v == nil {
+			return sql.NullString{}
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return sql.NullString{}
+		}
+		return sql.NullString{String: string(b), Valid: true}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (entity, entity_id, action, before, after, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		entity, id, action, js(before), js(after), actor, ms(now))
+	if err != nil {
+		return fmt.Errorf("record audit event: %w", wrapErr(err))
+	}
+	return nil
+}
+
+// checkBarcodeFree refuses a barcode that is an item barcode (other than
+// item selfID) or a location code: a scan must resolve to one thing.
+func checkBarcodeFree(ctx context.Context, tx *sql.Tx, code string, selfItem, selfLocation int64) error {
+	if code == "" {
+		return nil
+	}
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM items WHERE barcode = ? AND id <> ?) + (SELECT count(*) FROM locations WHERE code = ? AND id <> ?)`,
+		code, selfItem, code, selfLocation).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("check barcode: %w", wrapErr(err))
+	}
+	if n > 0 {
+		return warehouse.Errorf(warehouse.ECONFLICT, "barcode %q is already used by an item or a location", code)
+	}
+	return nil
+}
+
+func checkSKUFree(ctx context.Context, tx *sql.Tx, sku string, self int64) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM items WHERE sku = ? AND id <> ?`, sku, self).Scan(&n); err != nil {
+		return fmt.Errorf("check sku: %w", wrapErr(err))
+	}
+	if n > 0 {
+		return warehouse.Errorf(warehouse.ECONFLICT, "sku %q already exists", sku)
+	}
+	return nil
+}
+
+// CreateItem inserts it; a taken sku or barcode is ECONFLICT.
+func (db *DB) CreateItem(ctx context.Context, it *warehouse.Item, actor string) error {
+	if err := it.Validate(); err != nil {
+		return err
+	}
+	now := db.now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkSKUFree(ctx, tx, it.SKU, 0); err != nil {
+			return err
+		}
+		if err := checkBarcodeFree(ctx, tx, it.Barcode, 0, 0); err != nil {
+			return err
+		}
+		var id int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO items (sku, name, description, uom, qty_precision, barcode, lot_tracked, reorder_point, active, created_at, created_by, updated_at, updated_by, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+			it.SKU, it.Name, it.Description, it.UOM, it.QtyPrecision, nullString(it.Barcode), it.LotTracked, nullQty(it.ReorderPoint), it.Active,
+			ms(now), actor, ms(now), actor).Scan(&id)
+		if err != nil {
+			if isUniqueViolation(err) {
+				return warehouse.Errorf(warehouse.ECONFLICT, "sku or barcode already exists")
+			}
+			return fmt.Errorf("insert item: %w", wrapErr(err))
+		}
+		got, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`, id))
+		if err != nil {
+			return fmt.Errorf("read item: %w", wrapErr(err))
+		}
+		*it = *got
+		return audit(ctx, tx, now, "item", strconv.FormatInt(id, 10), "create", nil, got, actor)
+	})
+}
+
+// Item returns one item with its totals.
+func (db *DB) Item(ctx context.Context, id int64) (*warehouse.Item, error) {
+	it, err := scanItem(db.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("item", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read item: %w", wrapErr(err))
+	}
+	return it, nil
+}
+
+func itemWhere(f warehouse.ItemFilter) *where {
+	w := &where{}
+	if f.Q != "" {
+		p := "%" + likeEscape(f.Q) + "%"
+		w.add(`(i.sku LIKE ? ESCAPE '\' OR i.name LIKE ? ESCAPE '\')`, p, p)
+	}
+	if f.SKU != "" {
+		w.add(`i.sku = ?`, f.SKU)
+	}
+	if f.Barcode != "" {
+		w.add(`i.barcode = ?`, f.Barcode)
+	}
+	if f.Active != nil {
+		w.add(`i.active = ?`, *f.Active)
+	}
+	if f.BelowReorder {
+		w.add(`i.reorder_point IS NOT NULL AND (SELECT coalesce(sum(b.on_hand - b.reserved), 0) FROM stock_balances b WHERE b.item_id = i.id) < i.reorder_point`)
+	}
+	return w
+}
+
+// ListItems returns a page of items ordered by sku, and the cursor of the
+// next page ("" at the end).
+func (db *DB) ListItems(ctx context.Context, f warehouse.ItemFilter, p warehouse.Page) ([]*warehouse.Item, string, error) {
+	w := itemWhere(f)
+	var after string
+	if ok, err := decodeCursor(p.After, "items", &after); err != nil {
+		return nil, "", err
+	} else if ok {
+		w.add(`i.sku > ?`, after)
+	}
+	limit := pageLimit(p.Limit)
+	out, err := queryRows(ctx, db.read, `SELECT `+itemColumns+` FROM items i`+w.String()+` ORDER BY i.sku LIMIT ?`, append(w.args, limit+1), scanItem)
+	if err != nil {
+		return nil, "", fmt.Errorf("list items: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeCursor("items", out[limit-1].SKU)
+	}
+	return out, next, nil
+}
+
+// EachItem calls fn for every item matching f, in sku order, stopping at
+// max rows (CSV export). It returns how many matched in all.
+func (db *DB) CountItems(ctx context.Context, f warehouse.ItemFilter) (int, error) {
+	w := itemWhere(f)
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM items i`+w.String(), w.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count items: %w", wrapErr(err))
+	}
+	return n, nil
+}
+
+// EachItem streams every item matching f in sku order to fn.
+func (db *DB) EachItem(ctx context.Context, f warehouse.ItemFilter, fn func(*warehouse.Item) error) error {
+	w := itemWhere(f)
+	return eachRow(ctx, db.read, `SELECT `+itemColumns+` FROM items i`+w.String()+` ORDER BY i.sku`, w.args, scanItem, fn)
+}
+
+// queryRows runs a query and scans every row.
+func queryRows[T any](ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	var out []T
+	err := eachRow(ctx, q, query, args, scan, func(v T) error { out = append(out, v); return nil })
+	return out, err
+}
+
+func eachRow[T any](ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args []any, scan func(scanner) (T, error), fn func(T) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return wrapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return wrapErr(err)
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return wrapErr(rows.Err())
+}
+
+// hasLedger reports whether the item has any ledger entries: its sku and
+// lot tracking are frozen from then on.
+func hasLedger(ctx context.Context, tx *sql.Tx, col string, id int64) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM ledger_entries WHERE `+col+` = ? LIMIT 1`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check ledger: %w", wrapErr(err))
+	}
+	return true, nil
+}
+
+func checkVersion(current, want int64) error {
+	if want != current {
+		return &warehouse.StaleError{Current: current}
+	}
+	return nil
+}
+
+// UpdateItem applies p if the item is still at version; else StaleError.
+func (db *DB) UpdateItem(ctx context.Context, id, version int64, p warehouse.ItemPatch, actor string) (*warehouse.Item, error) {
+	now := db.now()
+	var out *warehouse.Item
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		before, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("item", id)
+		}
+		if err != nil {
+			return fmt.Errorf("read item: %w", wrapErr(err))
+		}
+		if err := checkVersion(before.Version, version); err != nil {
+			return err
+		}
+		it := *before
+		set := func(dst *string, src *string) {
+			if src != nil {
+				*dst = *src
+			}
+		}
+		set(&it.SKU, p.SKU)
+		set(&it.Name, p.Name)
+		set(&it.Description, p.Description)
+		set(&it.UOM, p.UOM)
+		set(&it.Barcode, p.Barcode)
+		if p.QtyPrecision != nil {
+			it.QtyPrecision = *p.QtyPrecision
+		}
+		if p.LotTracked != nil {
+			it.LotTracked = *p.LotTracked
+		}
+		if p.ReorderPoint != nil {
+			it.ReorderPoint = *p.ReorderPoint
+		}
+		if p.Active != nil {
+			it.Active = *p.Active
+		}
+		if err := it.Validate(); err != nil {
+			return err
+		}
+		if it.SKU != before.SKU || it.LotTracked != before.LotTracked || it.QtyPrecision < before.QtyPrecision {
+			used, err := hasLedger(ctx, tx, "item_id", id)
+			if err != nil {
+				return err
+			}
+			if used {
+				return &warehouse.Error{Code: warehouse.EINVALID,
+					Message: "sku, lot_tracked and a lower qty_precision cannot change once the item has ledger entries",
+					Fields:  []warehouse.FieldError{{Field: "sku", Message: "immutable once the item has ledger entries"}}}
+			}
+		}
+		if it.SKU != before.SKU {
+			if err := checkSKUFree(ctx, tx, it.SKU, id); err != nil {
+				return err
+			}
+		}
+		if it.Barcode != before.Barcode {
+			if err := checkBarcodeFree(ctx, tx, it.Barcode, id, 0); err != nil {
+				return err
+			}
+		}
+		if before.Active && !it.Active && before.OnHand != 0 {
+			return warehouse.Errorf(warehouse.ECONFLICT, "item %s still has %s %s on hand; issue or transfer it out before archiving", it.SKU, before.OnHand, it.UOM)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE items SET sku = ?, name = ?, description = ?, uom = ?, qty_precision = ?, barcode = ?, lot_tracked = ?, reorder_point = ?, active = ?,
+			updated_at = ?, updated_by = ?, version = version + 1 WHERE id = ?`,
+			it.SKU, it.Name, it.Description, it.UOM, it.QtyPrecision, nullString(it.Barcode), it.LotTracked, nullQty(it.ReorderPoint), it.Active, ms(now), actor, id)
+		if err != nil {
+			if isUniqueViolation(err) {
+				return warehouse.Errorf(warehouse.ECONFLICT, "sku or barcode already exists")
+			}
+			return fmt.Errorf("update item: %w", wrapErr(err))
+		}
+		out, err = scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`, id))
+		if err != nil {
+			return fmt.Errorf("read item: %w", wrapErr(err))
+		}
+		return audit(ctx, tx, now, "item", strconv.FormatInt(id, 10), "update", before, out, actor)
+	})
+	return out, err
+}
+
+// ArchiveItem sets active=false; the item must have no stock anywhere.
+func (db *DB) ArchiveItem(ctx context.Context, id, version int64, actor string) error {
+	f := false
+	_, err := db.UpdateItem(ctx, id, version, warehouse.ItemPatch{Active: &f}, actor)
+	return err
+}

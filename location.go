@@ -1,0 +1,62 @@
+package warehouse
+
+import (
+	"context"
+	"strings"
+)
+
+// MaxLocationDepth is how deep the location tree may go (a warehouse is 1).
+const MaxLocationDepth = 8
+
+// Location is a place that holds stock, or (structural) groups places.
+// A location without parent is a warehouse.
+type Location struct {
+	ID         int64  `json:"id"`
+	Code       string `json:"code"`
+	Name       string `json:"name"`
+	ParentID   *int64 `json:"parent_id"`
+	Structural bool   `json:"structural"`
+	Active     bool   `json:"active"`
+	Path       string `json:"path" doc:"Codes from the top-level location down, joined by /"`
+	Depth      int    `json:"depth"`
+	Audit
+}
+
+// LocationPatch is a partial change; nil fields stay as they are.
+type LocationPatch struct {
+	Code       *string
+	Name       *string
+	ParentID   **int64 // non-nil pointer to nil: make top-level
+	Structural *bool
+	Active     *bool
+}
+
+// LocationFilter selects locations.
+type LocationFilter struct {
+	ParentID   *int64
+	Root       bool
+	Q          string
+	Active     *bool
+	Structural *bool
+}
+
+// LocationStore keeps the location tree.
+type LocationStore interface {
+	CreateLocation(ctx context.Context, l *Location, actor string) error
+	Location(ctx context.Context, id int64) (*Location, error)
+	ListLocations(ctx context.Context, f LocationFilter, p Page) ([]*Location, string, error)
+	UpdateLocation(ctx context.Context, id, version int64, p LocationPatch, actor string) (*Location, error)
+	ArchiveLocation(ctx context.Context, id, version int64, actor string) error
+}
+
+// Validate checks a location's own fields.
+func (l *Location) Validate() error {
+	if err := ValidateCode("code", l.Code); err != nil {
+		return err
+	}
+	l.Name = strings.TrimSpace(l.Name)
+	if l.Name == "" || len([]rune(l.Name)) > 200 {
+		return invalidField("name", "must be 1-200 characters")
+	}
+	return nil
+}

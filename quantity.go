@@ -1,0 +1,109 @@
+package warehouse
+
+import (
+	"errors"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// QtyScale is how many stored units make one unit of measure: quantities
+// are kept as integers in thousandths so that sums are exact (no floats).
+const QtyScale = 1000
+
+// MaxQty bounds any quantity and balance: 10^12 units, in thousandths.
+const MaxQty Qty = 1_000_000_000_000 * QtyScale
+
+// Qty is a quantity in thousandths of the item's unit of measure. In JSON
+// it is a plain number ("12.5"), read exactly from its text, never through
+// a float.
+type Qty int64
+
+// ParseQty reads a decimal number exactly. It accepts at most three
+// decimals (more can never be stored) and |q| <= 10^12.
+func ParseQty(s string) (Qty, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("quantity must be a number")
+	}
+	// big.Rat reads decimal and exponent forms exactly.
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || strings.ContainsAny(s, "/xXpP_") || strings.EqualFold(s, "inf") || strings.EqualFold(s, "nan") {
+		return 0, errors.New("quantity must be a number")
+	}
+	r.Mul(r, big.NewRat(QtyScale, 1))
+	if !r.IsInt() {
+		return 0, errors.New("quantity has more than 3 decimals")
+	}
+	n := r.Num()
+	if !n.IsInt64() || n.Int64() > int64(MaxQty) || n.Int64() < -int64(MaxQty) {
+		return 0, errors.New("quantity out of range (at most 10^12)")
+	}
+	return Qty(n.Int64()), nil
+}
+
+// String formats q with as few decimals as it needs: 12, 12.5, 0.125.
+func (q Qty) String() string {
+	neg := q < 0
+	u := uint64(q)
+	if neg {
+		u = uint64(-q)
+	}
+	whole, frac := u/QtyScale, u%QtyScale
+	s := strconv.FormatUint(whole, 10)
+	if frac != 0 {
+		f := strconv.FormatUint(frac+QtyScale, 10)[1:] // zero-padded to 3 digits
+		s += "." + strings.TrimRight(f, "0")
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// Decimals is how many decimals q needs (0-3).
+func (q Qty) Decimals() int {
+	if q < 0 {
+		q = -q
+	}
+	switch {
+	case q%1000 == 0:
+		return 0
+	case q%100 == 0:
+		return 1
+	case q%10 == 0:
+		return 2
+	}
+	return 3
+}
+
+// MarshalJSON writes q as a JSON number.
+func (q Qty) MarshalJSON() ([]byte, error) { return []byte(q.String()), nil }
+
+// UnmarshalJSON reads a JSON number exactly.
+func (q *Qty) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" {
+		return nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		return errors.New("quantity must be a JSON number, not a string")
+	}
+	v, err := ParseQty(s)
+	if err != nil {
+		return err
+	}
+	*q = v
+	return nil
+}
+
+// CheckPrecision returns an EINVALID error naming field if q has more
+// decimals than precision allows.
+func CheckPrecision(field string, q Qty, precision int, sku string) error {
+	if q.Decimals() > precision {
+		return &Error{Code: EINVALID,
+			Message: field + ": " + q.String() + " has more decimals than item " + sku + " allows (qty_precision " + strconv.Itoa(precision) + ")",
+			Fields:  []FieldError{{Field: field, Message: "at most " + strconv.Itoa(precision) + " decimals for this item"}}}
+	}
+	return nil
+}

@@ -37,6 +37,14 @@ type config struct {
 	SyncInterval    time.Duration
 	ShutdownTimeout time.Duration
 	PrintConfig     bool
+
+	RefreshReuse      time.Duration
+	SessionLifetime   time.Duration
+	SessionInactivity time.Duration
+	CookieSecure      bool
+	CookieSameSite    string
+	CookieDomain      string
+	Claims            string
 }
 
 // secretFlags are redacted by --print-config.
@@ -71,6 +79,13 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.SyncInterval, "sync-interval", time.Second, "how often revocations and user changes made by other instances are picked up")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
 	fs.BoolVar(&c.PrintConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
+	fs.DurationVar(&c.RefreshReuse, "refresh-reuse-interval", 10*time.Second, "grace in which a just-rotated refresh token gets the same new pair (concurrent tabs); after it, reuse revokes the session (0s: no grace)")
+	fs.DurationVar(&c.SessionLifetime, "session-lifetime", 30*24*time.Hour, "absolute lifetime of a session, however often it is refreshed")
+	fs.DurationVar(&c.SessionInactivity, "session-inactivity", 7*24*time.Hour, "end a session not refreshed for this long (0s: never)")
+	fs.BoolVar(&c.CookieSecure, "cookie-secure", true, "mark cookies Secure (browsers still send them to http://localhost)")
+	fs.StringVar(&c.CookieSameSite, "cookie-samesite", "lax", "SameSite of the cookies: lax, strict or none")
+	fs.StringVar(&c.CookieDomain, "cookie-domain", "", "Domain of the cookies (default: the host that set them)")
+	fs.StringVar(&c.Claims, "claims", "", `static custom claims added to every access token, as a JSON object, e.g. {"tenant":"acme"}`)
 }
 
 // envName is the environment variable behind a flag.

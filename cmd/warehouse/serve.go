@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -81,6 +82,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	sameSite, err := parseSameSite(c.CookieSameSite)
+	if err != nil {
+		return err
+	}
+	if sameSite == http.SameSiteNoneMode && !c.CookieSecure {
+		return errors.New("--cookie-samesite none needs --cookie-secure (browsers refuse it otherwise)")
+	}
+	extra, err := parseClaims(c.Claims)
+	if err != nil {
+		return err
+	}
+	if c.RefreshReuse < 0 || c.SessionInactivity < 0 || c.SessionLifetime < c.AccessTTL {
+		return errors.New("--refresh-reuse-interval and --session-inactivity must not be negative, --session-lifetime at least --access-ttl")
+	}
 
 	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, store.Options{})
 	if err != nil {
@@ -108,6 +123,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	srv := httpapi.New(httpapi.Config{
 		AccessTTL: c.AccessTTL, RefreshTTL: c.RefreshTTL, Leeway: c.Leeway,
 		Issuer: c.Issuer, Audience: c.Audience, Version: versionString(),
+		RefreshReuseInterval: c.RefreshReuse, SessionLifetime: c.SessionLifetime, SessionInactivity: c.SessionInactivity,
+		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra,
 	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
 
 	ln, err := net.Listen("tcp", c.Addr)
@@ -216,6 +233,9 @@ func bootstrapUsers(ctx context.Context, db *store.DB, hasher *auth.Hasher, c *c
 		} else if err != nil {
 			return err
 		}
+		if err := seedDemo(ctx, db, log); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -238,7 +258,8 @@ func randomPassword() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// purgeLoop deletes expired revocations, refresh tokens and old events hourly.
+// purgeLoop deletes expired revocations, refresh tokens, old events and
+// idempotency keys hourly.
 func purgeLoop(ctx context.Context, db *store.DB, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -248,6 +269,12 @@ func purgeLoop(ctx context.Context, db *store.DB, log *slog.Logger) {
 			return
 		case <-t.C:
 			n, err := db.Purge(ctx, 7*24*time.Hour)
+			if err == nil {
+				// Idempotency keys are kept at least 24 h (domain-api.md).
+				var m int64
+				m, err = db.PurgeIdempotencyKeys(ctx, 48*time.Hour)
+				n += m
+			}
 			if err != nil && ctx.Err() == nil {
 				log.Warn("purge failed; will retry", "err", err)
 			} else if n > 0 {
@@ -255,4 +282,35 @@ func purgeLoop(ctx context.Context, db *store.DB, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+func parseSameSite(v string) (http.SameSite, error) {
+	switch strings.ToLower(v) {
+	case "lax":
+		return http.SameSiteLaxMode, nil
+	case "strict":
+		return http.SameSiteStrictMode, nil
+	case "none":
+		return http.SameSiteNoneMode, nil
+	}
+	return 0, fmt.Errorf("--cookie-samesite must be lax, strict or none, not %q", v)
+}
+
+// parseClaims reads --claims: a JSON object whose names must not clash with
+// the claims warehouse sets itself.
+func parseClaims(v string) (map[string]any, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(v), &m); err != nil {
+		return nil, fmt.Errorf("--claims must be a JSON object: %w", err)
+	}
+	for k := range m {
+		switch k {
+		case "sub", "iat", "nbf", "jti", "exp", "type", "fresh", "roles", "sid", "csrf", "iss", "aud":
+			return nil, fmt.Errorf("--claims may not set %q: warehouse sets it", k)
+		}
+	}
+	return m, nil
 }

@@ -21,6 +21,7 @@ type Source interface {
 	Revocations(ctx context.Context) ([]store.Revocation, error)
 	ListUsers(ctx context.Context) ([]*warehouse.User, error)
 	UserByName(ctx context.Context, username string) (*warehouse.User, error)
+	EndedSessions(ctx context.Context) ([]store.EndedSession, error)
 	LastAuthEvent(ctx context.Context) (int64, error)
 	AuthEventsAfter(ctx context.Context, after int64, limit int) ([]store.AuthEvent, error)
 }
@@ -37,8 +38,12 @@ type State struct {
 	src Source
 	log *slog.Logger
 
+	// onKeys is called when another instance changed the signing keys.
+	onKeys func(context.Context) error
+
 	mu        sync.RWMutex
 	revoked   map[string]int64 // jti -> expiry, unix seconds
+	ended     map[string]int64 // ended session id -> session expiry, unix seconds
 	users     map[string]UserState
 	lastEvent int64
 	synced    time.Time
@@ -46,8 +51,12 @@ type State struct {
 
 // New returns an empty state; call Load before use.
 func New(src Source, log *slog.Logger) *State {
-	return &State{src: src, log: log, revoked: map[string]int64{}, users: map[string]UserState{}}
+	return &State{src: src, log: log, revoked: map[string]int64{}, ended: map[string]int64{}, users: map[string]UserState{}}
 }
+
+// OnKeyChange registers fn to run when the signing keys change in the
+// database (a rotation on any instance). Call before Run.
+func (s *State) OnKeyChange(fn func(context.Context) error) { s.onKeys = fn }
 
 // Load replaces the state with a full read of the database.
 func (s *State) Load(ctx context.Context) error {
@@ -65,6 +74,14 @@ func (s *State) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load auth state: %w", err)
 	}
+	endedList, err := s.src.EndedSessions(ctx)
+	if err != nil {
+		return fmt.Errorf("load auth state: %w", err)
+	}
+	ended := make(map[string]int64, len(endedList))
+	for _, e := range endedList {
+		ended[e.ID] = e.ExpiresAt.Unix()
+	}
 	revoked := make(map[string]int64, len(revs))
 	for _, r := range revs {
 		revoked[r.JTI] = r.ExpiresAt.Unix()
@@ -74,7 +91,7 @@ func (s *State) Load(ctx context.Context) error {
 		um[u.Username] = UserState{Active: u.Active, Roles: u.Roles, Version: u.Version}
 	}
 	s.mu.Lock()
-	s.revoked, s.users, s.lastEvent, s.synced = revoked, um, last, time.Now()
+	s.revoked, s.ended, s.users, s.lastEvent, s.synced = revoked, ended, um, last, time.Now()
 	s.mu.Unlock()
 	return nil
 }
@@ -90,8 +107,15 @@ func (s *State) Poll(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("poll auth events: %w", err)
 		}
+		keysChanged := false
 		for _, e := range events {
 			switch {
+			case e.IsSessionEnd():
+				if !e.ExpiresAt.IsZero() {
+					s.EndSession(e.Subject, e.ExpiresAt)
+				}
+			case e.IsKeyChange():
+				keysChanged = true
 			case e.IsRevocation():
 				if !e.ExpiresAt.IsZero() {
 					s.Revoke(e.Subject, e.ExpiresAt)
@@ -106,6 +130,11 @@ func (s *State) Poll(ctx context.Context) error {
 					return fmt.Errorf("poll auth events: %w", err)
 				}
 				s.SetUser(u)
+			}
+		}
+		if keysChanged && s.onKeys != nil {
+			if err := s.onKeys(ctx); err != nil {
+				return fmt.Errorf("reload signing keys: %w", err)
 			}
 		}
 		s.mu.Lock()
@@ -154,6 +183,22 @@ func (s *State) Revoke(jti string, expiresAt time.Time) {
 	s.mu.Unlock()
 }
 
+// IsSessionEnded reports whether the session sid was ended (logout,
+// refresh token reuse, user change). No allocation, no database.
+func (s *State) IsSessionEnded(sid string) bool {
+	s.mu.RLock()
+	_, ok := s.ended[sid]
+	s.mu.RUnlock()
+	return ok
+}
+
+// EndSession marks a session ended here (the caller stores it first).
+func (s *State) EndSession(sid string, expiresAt time.Time) {
+	s.mu.Lock()
+	s.ended[sid] = expiresAt.Unix()
+	s.mu.Unlock()
+}
+
 // User returns the user's state and whether the user exists.
 func (s *State) User(username string) (UserState, bool) {
 	s.mu.RLock()
@@ -194,6 +239,11 @@ func (s *State) dropExpired(now time.Time) {
 	for jti, exp := range s.revoked {
 		if exp < cut {
 			delete(s.revoked, jti)
+		}
+	}
+	for sid, exp := range s.ended {
+		if exp < cut {
+			delete(s.ended, sid)
 		}
 	}
 	s.mu.Unlock()

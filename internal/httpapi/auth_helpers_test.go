@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"hash"
@@ -12,7 +13,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +30,7 @@ import (
 // `warehouse serve` wires it.
 type env struct {
 	t      *testing.T
+	clock  *fakeClock
 	dir    string
 	db     *store.DB
 	keys   *auth.Keyring
@@ -35,11 +39,34 @@ type env struct {
 	hasher *auth.Hasher
 	srv    *httpapi.Server
 	cfg    httpapi.Config
+	// configure, if set before open, adjusts the server's settings.
+	configure func(*httpapi.Config)
 }
 
-func newEnv(t *testing.T) *env {
+// fakeClock is the real time plus an offset the test can move forward.
+type fakeClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+func newEnv(t *testing.T, configure ...func(*httpapi.Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), hasher: auth.NewHasher(auth.TestParams(), 0)}
+	e := &env{t: t, dir: t.TempDir(), hasher: auth.NewHasher(auth.TestParams(), 0), clock: &fakeClock{}}
+	if len(configure) > 0 {
+		e.configure = configure[0]
+	}
 	e.open()
 	ctx := context.Background()
 	for _, u := range []struct {
@@ -70,7 +97,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) open() {
 	t := e.t
 	ctx := context.Background()
-	db, err := store.Open(ctx, "", e.dir, store.Options{})
+	db, err := store.Open(ctx, "", e.dir, store.Options{Now: e.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,9 +115,13 @@ func (e *env) open() {
 	if err := state.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.cfg = httpapi.Config{AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour, Leeway: 10 * time.Second, Version: "test"}
+	e.cfg = httpapi.Config{AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour, Leeway: 10 * time.Second, Version: "test",
+		RefreshReuseInterval: 10 * time.Second, SessionLifetime: 30 * 24 * time.Hour, SessionInactivity: 7 * 24 * time.Hour}
+	if e.configure != nil {
+		e.configure(&e.cfg)
+	}
 	e.db, e.keys, e.secret, e.state = db, keys, k.Secret, state
-	e.srv = httpapi.New(e.cfg, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: e.hasher, Log: log})
+	e.srv = httpapi.New(e.cfg, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: e.hasher, Log: log, Now: e.clock.now})
 }
 
 // restart closes the database and opens everything again.
@@ -126,7 +157,7 @@ func (e *env) do(method, path, body string, headers ...string) resp {
 	w := httptest.NewRecorder()
 	e.srv.ServeHTTP(w, req)
 	r := resp{ResponseRecorder: w}
-	if strings.Contains(w.Header().Get("Content-Type"), "json") && method != http.MethodHead {
+	if strings.Contains(w.Header().Get("Content-Type"), "json") && method != http.MethodHead && !strings.HasPrefix(w.Body.String(), "[") {
 		if err := json.Unmarshal(w.Body.Bytes(), &r.body); err != nil {
 			e.t.Fatalf("%s %s: body is not a JSON object: %v: %s", method, path, err, w.Body.String())
 		}
@@ -200,4 +231,17 @@ func newHasherWithMemory(kib uint32) *auth.Hasher {
 	p := auth.TestParams()
 	p.Memory = kib
 	return auth.NewHasher(p, 0)
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// dbQueryRow reads one row straight from the database file, for checks the
+// API does not expose.
+func (e *env) dbQueryRow(query string, dest ...any) error {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, "warehouse.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.QueryRow(query).Scan(dest...)
 }

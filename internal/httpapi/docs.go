@@ -32,6 +32,7 @@ const docsInit = `window.onload = function () {
     dom_id: "#swagger-ui",
     deepLinking: true,
     persistAuthorization: true,
+    validatorUrl: "none", // the default badge calls validator.swagger.io with our URL
     oauth2RedirectUrl: window.location.origin + "/docs/oauth2-redirect.html",
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     layout: "StandaloneLayout"

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -15,7 +16,19 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	claimsKey
+	metaKey
 )
+
+// reqMeta is what session records keep of the request that logged in.
+type reqMeta struct {
+	ip        string
+	userAgent string
+}
+
+func requestMeta(ctx context.Context) reqMeta {
+	m, _ := ctx.Value(metaKey).(reqMeta)
+	return m
+}
 
 // requestID takes a sane X-Request-ID from the client or makes one, and
 // echoes it so a client can quote it in a bug report.
@@ -28,7 +41,13 @@ func requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		ip := r.RemoteAddr
+		if host, _, err := net.SplitHostPort(ip); err == nil {
+			ip = host
+		}
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = context.WithValue(ctx, metaKey, reqMeta{ip: ip, userAgent: r.UserAgent()})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
-	"github.com/warehouse-api/warehouse/internal/store"
 )
 
 // Request and response bodies.
@@ -26,6 +25,10 @@ type (
 	DetailBody struct {
 		Detail string `json:"detail" example:"Access token has been revoked"`
 	}
+	loginInput struct {
+		Cookies bool `query:"cookies" doc:"Set the tokens as HttpOnly cookies (with CSRF double-submit cookies) instead of returning them"`
+		Body    LoginBody
+	}
 	// LoginBody is the tutorial's User model.
 	LoginBody struct {
 		Username string `json:"username" minLength:"1" maxLength:"150" example:"joevu"`
@@ -35,9 +38,9 @@ type (
 	}
 	// TokenPair is what a login or refresh returns (RFC 6749 section 5.1).
 	TokenPair struct {
-		AccessToken  string `json:"access_token" doc:"JWT access token, for Authorization: Bearer"`
-		RefreshToken string `json:"refresh_token,omitempty" doc:"JWT refresh token, for POST /refresh; rotated on every use"`
-		TokenType    string `json:"token_type" example:"bearer"`
+		AccessToken  string `json:"access_token,omitempty" doc:"JWT access token, for Authorization: Bearer (absent in cookie mode)"`
+		RefreshToken string `json:"refresh_token,omitempty" doc:"JWT refresh token, for POST /refresh; rotated on every use (absent in cookie mode)"`
+		TokenType    string `json:"token_type" doc:"bearer, or cookie when the tokens were set as cookies" example:"bearer"`
 		ExpiresIn    int    `json:"expires_in" doc:"Lifetime of the access token in seconds" example:"900"`
 	}
 	// UserBody answers GET /user.
@@ -48,13 +51,20 @@ type (
 )
 
 type tokenOutput struct {
-	CacheControl string `header:"Cache-Control"`
-	Pragma       string `header:"Pragma"`
+	CacheControl string        `header:"Cache-Control"`
+	Pragma       string        `header:"Pragma"`
+	SetCookie    []http.Cookie `header:"Set-Cookie"`
 	Body         TokenPair
 }
 
-func noStore(p TokenPair) *tokenOutput {
-	return &tokenOutput{CacheControl: "no-store", Pragma: "no-cache", Body: p}
+// tokenResponse answers with a pair: in the body, or in cookies when the
+// session is in cookie mode.
+func (s *Server) tokenResponse(pair issued, cookies bool) *tokenOutput {
+	out := &tokenOutput{CacheControl: "no-store", Pragma: "no-cache", Body: s.body(pair, cookies)}
+	if cookies {
+		out.SetCookie = s.cookies(pair)
+	}
+	return out
 }
 
 var security = []map[string][]string{{"bearer": {}}, {"oauth2": {}}}
@@ -72,19 +82,21 @@ func (s *Server) routes() {
 
 	huma.Register(api, huma.Operation{
 		OperationID: "login", Method: http.MethodPost, Path: "/login", Tags: []string{"tutorial"},
-		Summary:     "Log in with username and password",
-		Description: "Returns an access token (15 minutes) and a refresh token (30 days). Wrong password and unknown user answer the same 401.",
-		Errors:      []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	}, func(ctx context.Context, in *struct{ Body LoginBody }) (*tokenOutput, error) {
+		Summary: "Log in with username and password",
+		Description: "Starts a session and returns a fresh access token (15 minutes) and a refresh token (30 days). " +
+			"With `?cookies=true` the tokens are set as HttpOnly cookies (`access_token_cookie`, `refresh_token_cookie`) with CSRF double-submit cookies " +
+			"(`csrf_access_token`, `csrf_refresh_token`) instead of being returned. Wrong password and unknown user answer the same 401.",
+		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	}, func(ctx context.Context, in *loginInput) (*tokenOutput, error) {
 		u, err := s.checkPassword(ctx, in.Body.Username, in.Body.Password)
 		if err != nil {
 			return nil, err
 		}
-		pair, err := s.issue(ctx, u.Username, u.Roles)
+		pair, err := s.startSession(ctx, u, in.Cookies)
 		if err != nil {
 			return nil, s.problem(err)
 		}
-		return noStore(pair), nil
+		return s.tokenResponse(pair, in.Cookies), nil
 	})
 
 	huma.Register(api, huma.Operation{
@@ -98,16 +110,19 @@ func (s *Server) routes() {
 
 	huma.Register(api, huma.Operation{
 		OperationID: "refresh", Method: http.MethodPost, Path: "/refresh", Tags: []string{"tutorial"},
-		Summary:     "Trade a refresh token for new tokens",
-		Description: "Send the refresh token as the bearer token. Returns a new access token and a new refresh token; the old refresh token stops working (rotation).",
-		Security:    security, Errors: authErrors,
+		Summary: "Trade a refresh token for new tokens",
+		Description: "Send the refresh token as the bearer token (or in `refresh_token_cookie` with `X-CSRF-Token`). Returns a new access token and a " +
+			"new refresh token; the old refresh token is retired (rotation). A retired token presented again within the reuse interval gets the same new " +
+			"pair; later, it is treated as theft and the whole session is revoked.",
+		Security: security, Errors: authErrors,
 		Metadata: map[string]any{metaToken: auth.TypeRefresh},
 	}, func(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
-		pair, err := s.rotate(ctx, principal(ctx))
+		p := principal(ctx)
+		pair, err := s.rotate(ctx, p)
 		if err != nil {
 			return nil, err
 		}
-		return noStore(pair), nil
+		return s.tokenResponse(pair, p.FromCookie), nil
 	})
 
 	huma.Register(api, huma.Operation{
@@ -170,58 +185,12 @@ func (s *Server) checkPassword(ctx context.Context, username, password string) (
 		// Parameters changed since this hash was made: upgrade it now that
 		// we know the password. A failure only delays the upgrade.
 		if h, err := s.hasher.Hash(ctx, password); err == nil {
-			if _, err := s.db.UpdateUser(ctx, u.Username, warehouse.UserUpdate{PasswordHash: &h}, u.Username); err != nil {
+			if err := s.db.RehashPassword(ctx, u.Username, u.PasswordHash, h); err != nil {
 				s.log.Warn("password re-hash not stored", "user", u.Username, "err", err)
 			}
 		}
 	}
 	return u, nil
-}
-
-// issue makes a new access and refresh token pair and records the refresh token.
-func (s *Server) issue(ctx context.Context, username string, roles []string) (TokenPair, error) {
-	access, refresh, rc, err := s.sign(username, roles)
-	if err != nil {
-		return TokenPair{}, err
-	}
-	if err := s.db.AddRefreshToken(ctx, store.RefreshToken{JTI: rc.ID, Username: username, ExpiresAt: rc.Expiry}, refresh); err != nil {
-		return TokenPair{}, err
-	}
-	return TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds())}, nil
-}
-
-func (s *Server) sign(username string, roles []string) (access, refresh string, rc auth.Claims, err error) {
-	now := s.now()
-	ac := auth.NewClaims(username, auth.TypeAccess, now, s.cfg.AccessTTL)
-	ac.Roles, ac.Issuer, ac.Audience = roles, s.cfg.Issuer, s.cfg.Audience
-	rc = auth.NewClaims(username, auth.TypeRefresh, now, s.cfg.RefreshTTL)
-	rc.Issuer, rc.Audience = s.cfg.Issuer, s.cfg.Audience
-	if access, err = s.keys.Sign(ac); err != nil {
-		return "", "", rc, err
-	}
-	if refresh, err = s.keys.Sign(rc); err != nil {
-		return "", "", rc, err
-	}
-	return access, refresh, rc, nil
-}
-
-// rotate trades the verified refresh token for a new pair; the old refresh
-// token is retired and revoked in the same transaction.
-func (s *Server) rotate(ctx context.Context, p *Principal) (TokenPair, error) {
-	access, refresh, rc, err := s.sign(p.Claims.Subject, p.Roles)
-	if err != nil {
-		return TokenPair{}, s.problem(err)
-	}
-	err = s.db.RotateRefreshToken(ctx, p.Claims.ID, p.Token, p.Claims.Expiry,
-		store.RefreshToken{JTI: rc.ID, Username: p.Claims.Subject, ExpiresAt: rc.Expiry}, refresh)
-	if err != nil {
-		if errors.Is(err, store.ErrRefreshReused) {
-			return TokenPair{}, unauthorized("token_revoked", detailRevoked)
-		}
-		return TokenPair{}, s.problem(err)
-	}
-	s.state.Revoke(p.Claims.ID, p.Claims.Expiry)
-	return TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds())}, nil
 }
 
 // revoke stores the revocation, then applies it here at once (other
@@ -321,25 +290,30 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 		if err != nil {
 			return nil, fromProblem(err)
 		}
-		pair, err := s.issue(ctx, u.Username, u.Roles)
+		pair, err := s.startSession(ctx, u, false)
 		if err != nil {
 			return nil, fromProblem(s.problem(err))
 		}
-		return &pair, nil
+		body := s.body(pair, false)
+		return &body, nil
 	case "refresh_token":
 		token := form.Get("refresh_token")
 		if token == "" {
 			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		}
-		p, prob := s.authenticate("Bearer "+token, auth.TypeRefresh, false)
+		p, prob := s.verify(token, auth.TypeRefresh, false)
 		if prob != nil {
 			return nil, fromProblem(prob)
+		}
+		if p.Claims.CSRF != "" {
+			return nil, newOAuthError(http.StatusBadRequest, "invalid_grant", detailCookieToken)
 		}
 		pair, err := s.rotate(ctx, p)
 		if err != nil {
 			return nil, fromProblem(err)
 		}
-		return &pair, nil
+		body := s.body(pair, false)
+		return &body, nil
 	case "":
 		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "grant_type is required")
 	default:

@@ -26,6 +26,22 @@ type Config struct {
 	Issuer     string
 	Audience   string
 	Version    string
+
+	// RefreshReuseInterval is the grace in which a just-rotated refresh
+	// token still gets the same new pair (0: none).
+	RefreshReuseInterval time.Duration
+	// SessionLifetime ends sessions that old; SessionInactivity ends
+	// sessions not refreshed for that long (0: no inactivity timeout).
+	SessionLifetime   time.Duration
+	SessionInactivity time.Duration
+
+	// Cookie mode (POST /login?cookies=true).
+	CookieSecure   bool
+	CookieSameSite http.SameSite
+	CookieDomain   string
+
+	// ExtraClaims are static custom claims added to every access token.
+	ExtraClaims map[string]any
 }
 
 // Server serves the API.
@@ -64,6 +80,12 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.RefreshTTL <= 0 {
 		cfg.RefreshTTL = 30 * 24 * time.Hour
 	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = cfg.RefreshTTL
+	}
+	if cfg.CookieSameSite == 0 {
+		cfg.CookieSameSite = http.SameSiteLaxMode
+	}
 	s := &Server{cfg: cfg, db: d.DB, keys: d.Keys, state: d.State, hasher: d.Hasher, log: d.Log, now: d.Now}
 
 	mux := http.NewServeMux()
@@ -83,6 +105,8 @@ func New(cfg Config, d Deps) *Server {
 	s.api = humago.New(mux, hc)
 	s.api.UseMiddleware(s.authMiddleware)
 	s.routes()
+	s.sessionRoutes()
+	s.domainRoutes()
 	s.tokenRoute(mux)
 	mountDocs(mux)
 	mux.Handle("/", s.fallback(mux))
@@ -128,4 +152,13 @@ func joinComma(ss []string) string {
 		out += s
 	}
 	return out
+}
+
+// sync applies the auth events just written (by this request) to the
+// in-memory state now, so this instance enforces them at once; other
+// instances follow within their sync interval.
+func (s *Server) sync(ctx context.Context) {
+	if err := s.state.Poll(ctx); err != nil {
+		s.log.Warn("auth state sync failed; the background loop will retry", "err", err)
+	}
 }

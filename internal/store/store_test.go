@@ -140,36 +140,114 @@ func TestRevocationsAndPurge(t *testing.T) {
 	}
 }
 
-func TestRotateRefreshToken(t *testing.T) {
+func TestRotateRefresh(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := &clock{t: time.Now()}
+	db := open(t, t.TempDir(), c)
+	exp := c.now().Add(time.Hour)
+	rt := func(jti string) store.RefreshToken {
+		return store.RefreshToken{JTI: jti, Username: "alice", ExpiresAt: exp}
+	}
+	sess := store.Session{ID: "s1", Username: "alice", ExpiresAt: c.now().Add(24 * time.Hour)}
+	if err := db.CreateSession(ctx, sess, rt("r1"), "token-r1"); err != nil {
+		t.Fatal(err)
+	}
+	rotate := func(old, next string) (store.RefreshResult, error) {
+		return db.RotateRefresh(ctx, store.RefreshRequest{OldJTI: old, OldToken: "token-" + old, Next: rt(next), NextToken: "token-" + next,
+			Sealed: []byte("sealed-" + next), Grace: 10 * time.Second, Inactivity: time.Hour})
+	}
+	steps := []struct {
+		name      string
+		old, next string
+		advance   time.Duration
+		wantErr   error
+		replayed  string
+	}{
+		{"unknown id", "r9", "x", 0, store.ErrRefreshReused, ""},
+		{"rotate r1", "r1", "r2", 0, nil, ""},
+		{"r1 again within grace: same successor", "r1", "r3", time.Second, nil, "sealed-r2"},
+		{"rotate r2", "r2", "r4", 0, nil, ""},
+		{"r1 is two rotations back: reuse at once", "r1", "r5", 0, store.ErrRefreshReuseDetected, ""},
+		{"session is now ended", "r4", "r6", 0, store.ErrSessionEnded, ""},
+	}
+	for _, st := range steps {
+		c.add(st.advance)
+		res, err := rotate(st.old, st.next)
+		if !errors.Is(err, st.wantErr) && err != st.wantErr {
+			t.Fatalf("%s: err %v, want %v", st.name, err, st.wantErr)
+		}
+		if st.replayed != "" && (!res.Replayed || string(res.Sealed) != st.replayed) {
+			t.Fatalf("%s: replayed %v %q", st.name, res.Replayed, res.Sealed)
+		}
+	}
+	if ended, err := db.EndedSessions(ctx); err != nil || len(ended) != 1 || ended[0].ID != "s1" {
+		t.Fatalf("ended sessions %+v %v", ended, err)
+	}
+
+	// Outside the grace, the token the current one replaced is reuse too.
+	if err := db.CreateSession(ctx, store.Session{ID: "s2", Username: "alice", ExpiresAt: c.now().Add(24 * time.Hour)}, rt("q1"), "token-q1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rotate("q1", "q2"); err != nil {
+		t.Fatal(err)
+	}
+	c.add(11 * time.Second)
+	if _, err := rotate("q1", "q3"); !errors.Is(err, store.ErrRefreshReuseDetected) {
+		t.Fatalf("reuse after the grace: %v", err)
+	}
+
+	// Inactivity and absolute lifetime end sessions.
+	if err := db.CreateSession(ctx, store.Session{ID: "s3", Username: "alice", ExpiresAt: c.now().Add(24 * time.Hour)}, rt("p1"), "token-p1"); err != nil {
+		t.Fatal(err)
+	}
+	c.add(2 * time.Hour)
+	if _, err := rotate("p1", "p2"); !errors.Is(err, store.ErrSessionExpired) {
+		t.Fatalf("idle session: %v", err)
+	}
+}
+
+func TestEndSessions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := open(t, t.TempDir(), nil)
-	exp := time.Now().Add(time.Hour)
-	if err := db.AddRefreshToken(ctx, store.RefreshToken{JTI: "r1", Username: "alice", ExpiresAt: exp}, "token-1"); err != nil {
-		t.Fatal(err)
-	}
-	next := func(jti string) store.RefreshToken { return store.RefreshToken{JTI: jti, Username: "alice", ExpiresAt: exp} }
-	cases := []struct {
-		name          string
-		old, oldToken string
-		next          string
-		wantErr       error
-	}{
-		{"wrong token for the id", "r1", "forged", "r2", store.ErrRefreshReused},
-		{"unknown id", "r9", "token-9", "r2", store.ErrRefreshReused},
-		{"rotate", "r1", "token-1", "r2", nil},
-		{"rotate the old one again", "r1", "token-1", "r3", store.ErrRefreshReused},
-		{"rotate the new one", "r2", "token-r2", "r4", nil},
-	}
-	for _, tc := range cases {
-		err := db.RotateRefreshToken(ctx, tc.old, tc.oldToken, exp, next(tc.next), "token-"+tc.next)
-		if !errors.Is(err, tc.wantErr) && err != tc.wantErr {
-			t.Errorf("%s: err %v, want %v", tc.name, err, tc.wantErr)
+	for _, id := range []string{"a1", "a2", "a3"} {
+		s := store.Session{ID: id, Username: "alice", ExpiresAt: time.Now().Add(time.Hour)}
+		if err := db.CreateSession(ctx, s, store.RefreshToken{JTI: "r" + id, Username: "alice", ExpiresAt: time.Now().Add(time.Hour)}, "t"+id); err != nil {
+			t.Fatal(err)
 		}
 	}
-	revs, err := db.Revocations(ctx)
-	if err != nil || len(revs) != 2 {
-		t.Errorf("rotated tokens are revoked: %+v %v", revs, err)
+	if err := db.CreateSession(ctx, store.Session{ID: "b1", Username: "bob", ExpiresAt: time.Now().Add(time.Hour)},
+		store.RefreshToken{JTI: "rb1", Username: "bob", ExpiresAt: time.Now().Add(time.Hour)}, "tb1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.EndSession(ctx, "alice", "b1"); warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
+		t.Errorf("ending another user's session: %v", err)
+	}
+	if ended, err := db.EndSessions(ctx, "alice", "a1", store.ScopeOthers); err != nil || len(ended) != 2 {
+		t.Errorf("others: %v %v", ended, err)
+	}
+	if list, _ := db.Sessions(ctx, "alice"); len(list) != 1 || list[0].ID != "a1" {
+		t.Errorf("after others: %+v", list)
+	}
+	if _, err := db.EndSessions(ctx, "alice", "b1", store.ScopeLocal); err != nil {
+		t.Error(err)
+	}
+	if list, _ := db.Sessions(ctx, "bob"); len(list) != 1 {
+		t.Errorf("alice ended bob's session via local scope: %+v", list)
+	}
+	if _, err := db.EndSessions(ctx, "alice", "a1", "everything"); warehouse.ErrorCode(err) != warehouse.EINVALID {
+		t.Errorf("bad scope: %v", err)
+	}
+	// A role change ends all of bob's sessions.
+	if err := db.CreateUser(ctx, &warehouse.User{Username: "bob", PasswordHash: "h", Roles: []string{"viewer"}, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.UpdateUser(ctx, "bob", warehouse.UserUpdate{Roles: []string{"clerk"}}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := db.Sessions(ctx, "bob"); len(list) != 0 {
+		t.Errorf("role change left sessions: %+v", list)
 	}
 }
 

@@ -3,9 +3,7 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 const (
 	eventRevoke = "revoke"
 	eventUser   = "user"
+	eventKeys   = "keys"
 )
 
 func addEvent(ctx context.Context, tx *sql.Tx, now time.Time, kind, subject string) error {
@@ -92,6 +91,12 @@ type AuthEvent struct {
 // IsRevocation reports whether e revokes a token id (Subject).
 func (e AuthEvent) IsRevocation() bool { return e.Kind == eventRevoke }
 
+// IsSessionEnd reports whether e ends a session (Subject).
+func (e AuthEvent) IsSessionEnd() bool { return e.Kind == eventSession }
+
+// IsKeyChange reports whether the signing keys changed.
+func (e AuthEvent) IsKeyChange() bool { return e.Kind == eventKeys }
+
 // IsUserChange reports whether e says a user (Subject) changed.
 func (e AuthEvent) IsUserChange() bool { return e.Kind == eventUser }
 
@@ -106,8 +111,10 @@ func (db *DB) LastAuthEvent(ctx context.Context) (int64, error) {
 
 // AuthEventsAfter returns up to limit events with an id above after, oldest first.
 func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) ([]AuthEvent, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT e.id, e.kind, e.subject, coalesce(r.expires_at, 0)
-		FROM auth_events e LEFT JOIN revoked_tokens r ON e.kind = 'revoke' AND r.jti = e.subject
+	rows, err := db.read.QueryContext(ctx, `SELECT e.id, e.kind, e.subject, coalesce(r.expires_at, s.expires_at, 0)
+		FROM auth_events e
+		LEFT JOIN revoked_tokens r ON e.kind = 'revoke' AND r.jti = e.subject
+		LEFT JOIN sessions s ON e.kind = 'session' AND s.id = e.subject
 		WHERE e.id > ? ORDER BY e.id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read auth events: %w", wrapErr(err))
@@ -160,6 +167,7 @@ func (db *DB) Purge(ctx context.Context, keepEvents time.Duration) (int64, error
 type RefreshToken struct {
 	JTI       string
 	Username  string
+	SessionID string
 	ExpiresAt time.Time
 }
 
@@ -177,42 +185,14 @@ func (db *DB) AddRefreshToken(ctx context.Context, rt RefreshToken, token string
 }
 
 func addRefreshTx(ctx context.Context, tx *sql.Tx, now time.Time, rt RefreshToken, token string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (jti, username, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`,
-		rt.JTI, rt.Username, hashToken(token), ms(rt.ExpiresAt), ms(now))
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (jti, username, session_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		rt.JTI, rt.Username, rt.SessionID, hashToken(token), ms(rt.ExpiresAt), ms(now))
 	if err != nil {
 		return fmt.Errorf("store refresh token: %w", wrapErr(err))
 	}
 	return nil
 }
 
-// ErrRefreshReused is returned by RotateRefreshToken when the presented
-// token was already rotated or is unknown.
+// ErrRefreshReused is returned by RotateRefresh when the presented token
+// is unknown (never issued, purged, or forged with a real id).
 var ErrRefreshReused = &warehouse.Error{Code: warehouse.EUNAUTHORIZED, Message: "Token has been revoked"}
-
-// RotateRefreshToken retires the refresh token old (which must be the stored,
-// unrotated token with that id) and records next in the same transaction.
-// The old token's id is also revoked so every instance refuses it at once.
-func (db *DB) RotateRefreshToken(ctx context.Context, oldJTI, oldToken string, oldExpires time.Time, next RefreshToken, nextToken string) error {
-	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		var hash []byte
-		var replaced sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT token_hash, replaced_by FROM refresh_tokens WHERE jti = ?`, oldJTI).Scan(&hash, &replaced)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrRefreshReused
-		}
-		if err != nil {
-			return fmt.Errorf("read refresh token: %w", wrapErr(err))
-		}
-		if subtle.ConstantTimeCompare(hash, hashToken(oldToken)) != 1 || replaced.Valid {
-			return ErrRefreshReused
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET replaced_by = ? WHERE jti = ?`, next.JTI, oldJTI); err != nil {
-			return fmt.Errorf("rotate refresh token: %w", wrapErr(err))
-		}
-		if err := addRefreshTx(ctx, tx, now, next, nextToken); err != nil {
-			return err
-		}
-		return revokeTx(ctx, tx, now, oldJTI, oldExpires)
-	})
-}

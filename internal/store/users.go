@@ -92,6 +92,20 @@ func (db *DB) ListUsers(ctx context.Context) ([]*warehouse.User, error) {
 // UpdateUser applies upd and bumps the version; the change is published to
 // every instance's auth state.
 func (db *DB) UpdateUser(ctx context.Context, username string, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
+	return db.updateUser(ctx, username, 0, upd, actor)
+}
+
+// UpdateUserIf is UpdateUser for the admin API: it applies upd only if the
+// user is still at version (else *warehouse.StaleError), checking and
+// writing in one transaction.
+func (db *DB) UpdateUserIf(ctx context.Context, username string, version int64, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
+	return db.updateUser(ctx, username, version, upd, actor)
+}
+
+// updateUser applies upd (if the user is at version, unless version is 0),
+// writes an audit event, ends the user's sessions when the change must
+// invalidate tokens, and publishes the change to every instance.
+func (db *DB) updateUser(ctx context.Context, username string, version int64, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
 	var out *warehouse.User
 	now := db.now()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -102,6 +116,12 @@ func (db *DB) UpdateUser(ctx context.Context, username string, upd warehouse.Use
 		if err != nil {
 			return fmt.Errorf("read user: %w", wrapErr(err))
 		}
+		if version != 0 {
+			if err := checkVersion(u.Version, version); err != nil {
+				return err
+			}
+		}
+		before := map[string]any{"roles": u.Roles, "active": u.Active, "version": u.Version}
 		if upd.PasswordHash != nil {
 			u.PasswordHash = *upd.PasswordHash
 		}
@@ -119,6 +139,17 @@ func (db *DB) UpdateUser(ctx context.Context, username string, upd warehouse.Use
 			return fmt.Errorf("update user: %w", wrapErr(err))
 		}
 		out = u
+		after := map[string]any{"roles": u.Roles, "active": u.Active, "version": u.Version, "password_changed": upd.PasswordHash != nil}
+		if err := audit(ctx, tx, now, "user", u.Username, "update", before, after, actor); err != nil {
+			return err
+		}
+		// A disabled user, new roles or a new password end every session:
+		// tokens issued before must not outlive the change.
+		if reason := sessionEndingChange(upd, u); reason != "" {
+			if _, err := endUserSessionsTx(ctx, tx, now, u.Username, "", reason); err != nil {
+				return err
+			}
+		}
 		return addEvent(ctx, tx, now, eventUser, u.Username)
 	})
 	return out, err
@@ -131,4 +162,26 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count users: %w", wrapErr(err))
 	}
 	return n, nil
+}
+
+func sessionEndingChange(upd warehouse.UserUpdate, after *warehouse.User) string {
+	switch {
+	case upd.PasswordHash != nil:
+		return EndPasswordReset
+	case upd.Active != nil && !after.Active, upd.Roles != nil:
+		return EndUserChanged
+	}
+	return ""
+}
+
+// RehashPassword stores an upgraded hash of the same password (new argon2
+// parameters). Unlike a password change it ends no session.
+func (db *DB) RehashPassword(ctx context.Context, username, oldHash, newHash string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?`, newHash, username, oldHash)
+		if err != nil {
+			return fmt.Errorf("store re-hashed password: %w", wrapErr(err))
+		}
+		return nil
+	})
 }

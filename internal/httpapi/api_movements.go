@@ -1,0 +1,292 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"reflect"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/warehouse-api/warehouse"
+)
+
+// MovementBody is a movement to post.
+type MovementBody struct {
+	Type      string             `json:"type" enum:"receipt,issue,transfer,adjustment,count"`
+	Reference string             `json:"reference,omitempty" maxLength:"100" doc:"External document number"`
+	Note      string             `json:"note,omitempty" maxLength:"1000"`
+	Reason    string             `json:"reason,omitempty" enum:"damaged,lost,found,correction,other" doc:"Required for adjustments"`
+	Lines     []MovementLineBody `json:"lines" minItems:"1" maxItems:"500"`
+}
+
+// MovementLineBody is one line. Which fields apply depends on the type:
+// receipt to_location_id+qty; issue from_location_id+qty; transfer both;
+// adjustment location_id+qty_delta; count location_id+counted_qty
+// (+expected_qty).
+type MovementLineBody struct {
+	ItemID         int64          `json:"item_id,omitempty" minimum:"1" doc:"The item, or give sku"`
+	SKU            string         `json:"sku,omitempty" maxLength:"64"`
+	Lot            string         `json:"lot,omitempty" maxLength:"64" doc:"Required if and only if the item is lot-tracked"`
+	FromLocationID *int64         `json:"from_location_id,omitempty"`
+	ToLocationID   *int64         `json:"to_location_id,omitempty"`
+	LocationID     *int64         `json:"location_id,omitempty"`
+	Qty            *warehouse.Qty `json:"qty,omitempty" doc:"> 0, at most the item's qty_precision decimals"`
+	QtyDelta       *warehouse.Qty `json:"qty_delta,omitempty" doc:"Adjustment: signed, not 0"`
+	CountedQty     *warehouse.Qty `json:"counted_qty,omitempty" doc:"Count: what was counted (>= 0)"`
+	ExpectedQty    *warehouse.Qty `json:"expected_qty,omitempty" doc:"Count: what the counter saw on hand; if stock moved since, 409 count_outdated"`
+}
+
+// ReverseBody is the optional note of a reversal.
+type ReverseBody struct {
+	Note string `json:"note,omitempty" maxLength:"1000"`
+}
+
+// movementOutput carries the body as bytes: a replay must return exactly
+// the bytes stored with the original.
+type movementOutput struct {
+	Status      int
+	Location    string `header:"Location"`
+	Replayed    string `header:"Idempotent-Replayed"`
+	ContentType string `header:"Content-Type"`
+	Body        []byte
+}
+
+// inflight tracks Idempotency-Keys whose first request is still running in
+// this process, so a concurrent retry gets 409 instead of queueing behind
+// it. (Across instances the database's key record decides: the second
+// transaction sees the first's record and replays.)
+type inflight struct {
+	mu   sync.Mutex
+	keys map[string]struct{}
+}
+
+func newInflight() *inflight { return &inflight{keys: map[string]struct{}{}} }
+
+func (f *inflight) acquire(k string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.keys[k]; ok {
+		return false
+	}
+	f.keys[k] = struct{}{}
+	return true
+}
+
+func (f *inflight) release(k string) {
+	f.mu.Lock()
+	delete(f.keys, k)
+	f.mu.Unlock()
+}
+
+// idempotency checks the header and builds the key record: the hash covers
+// method, path and the decoded body re-encoded, so key order and spacing
+// do not make two equal requests differ.
+func idempotency(ctx context.Context, key, method, path string, body any) (*warehouse.Idempotency, error) {
+	if key == "" {
+		return nil, newProblem(http.StatusBadRequest, "idempotency_key_required",
+			"Idempotency-Key header required (1-255 characters, e.g. a UUID): retries with the same key are never posted twice")
+	}
+	if len(key) > 255 {
+		return nil, newProblem(http.StatusBadRequest, "bad_request", "Idempotency-Key must be 1-255 characters")
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	h := sha256.New()
+	h.Write([]byte(method + " " + path + "\n"))
+	h.Write(b)
+	return &warehouse.Idempotency{User: actor(ctx), Key: key, Hash: h.Sum(nil)}, nil
+}
+
+func movementResponse(m *warehouse.Movement, err error) (*movementOutput, error) {
+	var replay *warehouse.IdempotentReplay
+	if errors.As(err, &replay) {
+		out := &movementOutput{Status: replay.Status, Replayed: "true", ContentType: "application/json", Body: replay.Body}
+		var id struct{ ID int64 }
+		if json.Unmarshal(replay.Body, &id) == nil && id.ID != 0 {
+			out.Location = v1 + "/movements/" + strconv.FormatInt(id.ID, 10)
+		}
+		return out, nil
+	}
+	if err != nil {
+		return nil, apiError(err)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return &movementOutput{Status: http.StatusCreated, Location: v1 + "/movements/" + strconv.FormatInt(m.ID, 10), ContentType: "application/json", Body: b}, nil
+}
+
+func (s *Server) movementDoc(op *huma.Operation) {
+	schema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[warehouse.Movement](), true, "")
+	op.DefaultStatus = http.StatusCreated
+	op.Responses = map[string]*huma.Response{"201": {
+		Description: "Posted (or, with Idempotent-Replayed: true, the stored answer to the first request with this key)",
+		Content:     map[string]*huma.MediaType{"application/json": {Schema: schema}},
+	}}
+}
+
+type MovementIDParam struct {
+	ID int64 `path:"id" minimum:"1"`
+}
+
+func (s *Server) movementRoutes(busy *inflight) {
+	tags := []string{"movements"}
+	post := s.v1op(warehouse.RoleClerk, huma.Operation{OperationID: "post-movement", Method: http.MethodPost, Path: "/movements", Tags: tags,
+		Summary: "Post a movement",
+		Description: "Receipts, issues, transfers and counts need clerk; adjustments need manager. All lines or none: a line that would take " +
+			"available stock below zero fails the movement with 409 insufficient_stock listing every shortage. Idempotency-Key is required: " +
+			"a retry with the same key and body returns the first answer with Idempotent-Replayed: true.",
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType}})
+	s.movementDoc(&post)
+	huma.Register(s.api, post, func(ctx context.Context, in *struct {
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Required: 1-255 characters, unique per request (e.g. a UUID)"`
+		Body           MovementBody
+	}) (*movementOutput, error) {
+		if in.Body.Type == warehouse.MoveAdjustment && !warehouse.HasRole(principal(ctx).Roles, warehouse.RoleManager) {
+			return nil, forbidden(warehouse.RoleManager)
+		}
+		idem, err := idempotency(ctx, in.IdempotencyKey, http.MethodPost, v1+"/movements", in.Body)
+		if err != nil {
+			return nil, err
+		}
+		k := idem.User + "\x00" + idem.Key
+		if !busy.acquire(k) {
+			return nil, newProblem(http.StatusConflict, "idempotency_key_in_use", "A request with this Idempotency-Key is still being processed; retry shortly")
+		}
+		defer busy.release(k)
+		b := in.Body
+		nm := warehouse.NewMovement{Type: b.Type, Reference: b.Reference, Note: b.Note, Reason: b.Reason}
+		for _, l := range b.Lines {
+			nm.Lines = append(nm.Lines, warehouse.MovementLine{ItemID: l.ItemID, SKU: l.SKU, Lot: l.Lot, FromLocationID: l.FromLocationID,
+				ToLocationID: l.ToLocationID, LocationID: l.LocationID, Qty: l.Qty, QtyDelta: l.QtyDelta, CountedQty: l.CountedQty, ExpectedQty: l.ExpectedQty})
+		}
+		return movementResponse(s.db.PostMovement(ctx, nm, idem.User, idem))
+	})
+
+	rev := s.v1op(warehouse.RoleManager, huma.Operation{OperationID: "reverse-movement", Method: http.MethodPost, Path: "/movements/{id}/reverse", Tags: tags,
+		Summary: "Reverse a movement",
+		Description: "Posts the compensating movement (every ledger entry negated); history is never edited. A movement is reversed at most once (409); " +
+			"a reversal that would take stock below zero is 409 insufficient_stock. Idempotency-Key is required.",
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}})
+	s.movementDoc(&rev)
+	huma.Register(s.api, rev, func(ctx context.Context, in *struct {
+		MovementIDParam
+		IdempotencyKey string       `header:"Idempotency-Key" doc:"Required: 1-255 characters"`
+		Body           *ReverseBody `required:"false"`
+	}) (*movementOutput, error) {
+		var body ReverseBody
+		if in.Body != nil {
+			body = *in.Body
+		}
+		path := v1 + "/movements/" + strconv.FormatInt(in.ID, 10) + "/reverse"
+		idem, err := idempotency(ctx, in.IdempotencyKey, http.MethodPost, path, body)
+		if err != nil {
+			return nil, err
+		}
+		k := idem.User + "\x00" + idem.Key
+		if !busy.acquire(k) {
+			return nil, newProblem(http.StatusConflict, "idempotency_key_in_use", "A request with this Idempotency-Key is still being processed; retry shortly")
+		}
+		defer busy.release(k)
+		return movementResponse(s.db.ReverseMovement(ctx, in.ID, body.Note, idem.User, idem))
+	})
+
+	list := s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "list-movements", Method: http.MethodGet, Path: "/movements", Tags: tags,
+		Summary: "List movements", Description: "Newest first, with lines and entries. CSV (one row per line) with Accept: text/csv or ?format=csv."})
+	s.listDoc(&list, PageBody[*warehouse.Movement]{})
+	huma.Register(s.api, list, func(ctx context.Context, in *struct {
+		ListParams
+		Type       string    `query:"type" enum:"receipt,issue,transfer,adjustment,count"`
+		ItemID     int64     `query:"item_id" minimum:"1"`
+		LocationID int64     `query:"location_id" minimum:"1"`
+		Reference  string    `query:"reference" maxLength:"100"`
+		CreatedBy  string    `query:"created_by" maxLength:"150"`
+		Since      time.Time `query:"since" doc:"RFC 3339; inclusive"`
+		Until      time.Time `query:"until" doc:"RFC 3339; exclusive"`
+	}) (*streamOutput, error) {
+		f := warehouse.MovementFilter{Type: in.Type, ItemID: in.ItemID, LocationID: in.LocationID, Reference: in.Reference, CreatedBy: in.CreatedBy,
+			Since: timeParam(in.Since), Until: timeParam(in.Until)}
+		if in.csv() {
+			return csvExport(ctx, s.log, "movements", func() (int, error) { return s.db.CountMovements(ctx, f) },
+				[]string{"id", "type", "reference", "note", "reason", "reversal_of", "reversed_by", "created_by", "created_at"},
+				func(ctx context.Context, emit func([]string) error) error {
+					return s.db.EachMovement(ctx, f, func(m *warehouse.Movement) error {
+						reason := ""
+						if m.Reason != nil {
+							reason = *m.Reason
+						}
+						return emit([]string{strconv.FormatInt(m.ID, 10), m.Type, m.Reference, m.Note, reason, fmtIDPtr(m.ReversalOf), fmtIDPtr(m.ReversedBy),
+							m.CreatedBy, fmtTime(m.CreatedAt)})
+					})
+				})
+		}
+		ms, next, err := s.db.ListMovements(ctx, f, in.page())
+		if err != nil {
+			return nil, apiError(err)
+		}
+		return jsonPage(ms, next), nil
+	})
+
+	huma.Register(s.api, s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "get-movement", Method: http.MethodGet, Path: "/movements/{id}", Tags: tags,
+		Summary: "One movement with its lines and ledger entries", Errors: []int{http.StatusNotFound}}),
+		func(ctx context.Context, in *MovementIDParam) (*struct{ Body *warehouse.Movement }, error) {
+			m, err := s.db.Movement(ctx, in.ID)
+			if err != nil {
+				return nil, apiError(err)
+			}
+			return &struct{ Body *warehouse.Movement }{m}, nil
+		})
+
+	ledger := s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "list-ledger", Method: http.MethodGet, Path: "/ledger", Tags: []string{"ledger"},
+		Summary: "Ledger entries", Description: "The append-only stock ledger, newest first. CSV with Accept: text/csv or ?format=csv."})
+	s.listDoc(&ledger, PageBody[*warehouse.LedgerEntry]{})
+	huma.Register(s.api, ledger, func(ctx context.Context, in *struct {
+		ListParams
+		ItemID     int64     `query:"item_id" minimum:"1"`
+		LocationID int64     `query:"location_id" minimum:"1"`
+		Lot        string    `query:"lot" maxLength:"64"`
+		MovementID int64     `query:"movement_id" minimum:"1"`
+		Type       string    `query:"type" enum:"receipt,issue,transfer,adjustment,count"`
+		CreatedBy  string    `query:"created_by" maxLength:"150"`
+		Since      time.Time `query:"since" doc:"RFC 3339; inclusive"`
+		Until      time.Time `query:"until" doc:"RFC 3339; exclusive"`
+	}) (*streamOutput, error) {
+		f := warehouse.LedgerFilter{ItemID: in.ItemID, LocationID: in.LocationID, MovementID: in.MovementID, Type: in.Type, CreatedBy: in.CreatedBy,
+			Since: timeParam(in.Since), Until: timeParam(in.Until)}
+		if in.Lot != "" {
+			f.Lot = &in.Lot
+		}
+		if in.csv() {
+			return csvExport(ctx, s.log, "ledger", func() (int, error) { return s.db.CountLedger(ctx, f) },
+				[]string{"id", "movement_id", "line_no", "type", "item_id", "sku", "location_id", "location_code", "lot", "qty_delta", "qty_after", "created_by", "created_at"},
+				func(ctx context.Context, emit func([]string) error) error {
+					return s.db.EachLedger(ctx, f, func(e *warehouse.LedgerEntry) error {
+						return emit([]string{strconv.FormatInt(e.ID, 10), strconv.FormatInt(e.MovementID, 10), strconv.FormatInt(e.LineNo, 10), e.Type,
+							strconv.FormatInt(e.ItemID, 10), e.SKU, strconv.FormatInt(e.LocationID, 10), e.LocationCode, e.Lot,
+							e.QtyDelta.String(), e.QtyAfter.String(), e.CreatedBy, fmtTime(e.CreatedAt)})
+					})
+				})
+		}
+		es, next, err := s.db.ListLedger(ctx, f, in.page())
+		if err != nil {
+			return nil, apiError(err)
+		}
+		return jsonPage(es, next), nil
+	})
+}
+
+func timeParam(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

@@ -1,0 +1,212 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/warehouse-api/warehouse"
+)
+
+// UserAdminBody is a user as the admin API shows it (never the password).
+type UserAdminBody struct {
+	Username  string    `json:"username"`
+	Roles     []string  `json:"roles"`
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+	Version   int64     `json:"version"`
+}
+
+func userBody(u *warehouse.User) *UserAdminBody {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return &UserAdminBody{Username: u.Username, Roles: roles, Active: u.Active, CreatedAt: u.CreatedAt, CreatedBy: u.CreatedBy,
+		UpdatedAt: u.UpdatedAt, UpdatedBy: u.UpdatedBy, Version: u.Version}
+}
+
+// UserCreateBody creates a user.
+type UserCreateBody struct {
+	Username string   `json:"username" minLength:"1" maxLength:"150" example:"sam"`
+	Password string   `json:"password" minLength:"8" maxLength:"1024" format:"password"`
+	Roles    []string `json:"roles" example:"[\"clerk\"]" doc:"viewer, clerk, manager, admin"`
+	Active   *bool    `json:"active,omitempty" doc:"Default true"`
+}
+
+// UserPatchBody changes a user; absent fields stay as they are.
+type UserPatchBody struct {
+	Roles    []string `json:"roles,omitempty"`
+	Active   *bool    `json:"active,omitempty" doc:"false deactivates: the user's tokens are refused at once"`
+	Password *string  `json:"password,omitempty" minLength:"8" maxLength:"1024" format:"password"`
+}
+
+type userOutput struct {
+	ETag     string `header:"ETag"`
+	Location string `header:"Location"`
+	Body     *UserAdminBody
+}
+
+type UsernameParam struct {
+	Username string `path:"username" minLength:"1" maxLength:"150"`
+}
+
+// applyUser updates the user in the database, then in this instance's auth
+// state at once (other instances follow the event log within a second).
+func (s *Server) applyUser(ctx context.Context, username, ifMatchHeader string, upd warehouse.UserUpdate) (*warehouse.User, error) {
+	version, err := ifMatch(ifMatchHeader)
+	if err != nil {
+		return nil, err
+	}
+	me := actor(ctx)
+	if username == me {
+		// An admin locking themselves out is almost always a mistake, and
+		// with one admin it is unrecoverable without the CLI.
+		if (upd.Active != nil && !*upd.Active) || (upd.Roles != nil && !warehouse.HasRole(upd.Roles, warehouse.RoleAdmin)) {
+			return nil, newProblem(http.StatusConflict, warehouse.ECONFLICT, "You cannot deactivate yourself or remove your own admin role; ask another admin")
+		}
+	}
+	u, err := s.db.UpdateUserIf(ctx, username, version, upd, me)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	s.state.SetUser(u)
+	return u, nil
+}
+
+func (s *Server) userAdminRoutes() {
+	tags := []string{"users"}
+	errs := []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired, http.StatusUnprocessableEntity}
+
+	op := s.v1op(warehouse.RoleAdmin, huma.Operation{OperationID: "list-users", Method: http.MethodGet, Path: "/users", Tags: tags, Summary: "List users",
+		Description: "Ordered by username."})
+	s.listDoc(&op, PageBody[*UserAdminBody]{})
+	huma.Register(s.api, op, func(ctx context.Context, in *struct {
+		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+		Cursor string `query:"cursor" maxLength:"1000"`
+	}) (*streamOutput, error) {
+		users, err := s.db.ListUsers(ctx)
+		if err != nil {
+			return nil, apiError(err)
+		}
+		// Users are few: page in memory, with the same opaque cursor shape.
+		start := 0
+		if in.Cursor != "" {
+			after, ok := decodeUserCursor(in.Cursor)
+			if !ok {
+				return nil, newProblem(http.StatusBadRequest, "bad_cursor", "invalid cursor: pass next_cursor from the previous page unchanged")
+			}
+			start, _ = slices.BinarySearchFunc(users, after, func(u *warehouse.User, name string) int { return strings.Compare(u.Username, name) })
+			if start < len(users) && users[start].Username == after {
+				start++
+			}
+		}
+		limit := max(in.Limit, 1)
+		end := min(start+limit, len(users))
+		out := make([]*UserAdminBody, 0, end-start)
+		for _, u := range users[start:end] {
+			out = append(out, userBody(u))
+		}
+		next := ""
+		if end < len(users) {
+			next = encodeUserCursor(users[end-1].Username)
+		}
+		return jsonPage(out, next), nil
+	})
+
+	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{OperationID: "create-user", Method: http.MethodPost, Path: "/users", Tags: tags,
+		Summary: "Create a user", DefaultStatus: http.StatusCreated, Errors: errs}),
+		func(ctx context.Context, in *struct{ Body UserCreateBody }) (*userOutput, error) {
+			b := in.Body
+			if err := warehouse.ValidateUsername(b.Username); err != nil {
+				return nil, apiError(err)
+			}
+			if err := warehouse.ValidatePassword(b.Password); err != nil {
+				return nil, apiError(err)
+			}
+			roles, err := warehouse.ValidateRoles(b.Roles)
+			if err != nil {
+				return nil, apiError(err)
+			}
+			h, err := s.hasher.Hash(ctx, b.Password)
+			if err != nil {
+				return nil, apiError(&warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "Server busy; try again shortly"})
+			}
+			u := &warehouse.User{Username: b.Username, PasswordHash: h, Roles: roles, Active: b.Active == nil || *b.Active, CreatedBy: actor(ctx)}
+			if err := s.db.CreateUser(ctx, u); err != nil {
+				return nil, apiError(err)
+			}
+			s.state.SetUser(u)
+			return &userOutput{ETag: etag(u.Version), Location: v1 + "/users/" + u.Username, Body: userBody(u)}, nil
+		})
+
+	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{OperationID: "get-user", Method: http.MethodGet, Path: "/users/{username}", Tags: tags,
+		Summary: "One user", Errors: []int{http.StatusNotFound}}),
+		func(ctx context.Context, in *UsernameParam) (*userOutput, error) {
+			u, err := s.db.UserByName(ctx, in.Username)
+			if err != nil {
+				return nil, apiError(err)
+			}
+			return &userOutput{ETag: etag(u.Version), Body: userBody(u)}, nil
+		})
+
+	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{OperationID: "update-user", Method: http.MethodPatch, Path: "/users/{username}", Tags: tags,
+		Summary:     "Change a user's roles, active flag or password",
+		Description: "Send If-Match with the ETag of your last GET. Deactivation and role changes apply to the user's existing tokens at once.",
+		Errors:      errs}),
+		func(ctx context.Context, in *struct {
+			UsernameParam
+			IfMatch string `header:"If-Match"`
+			Body    UserPatchBody
+		}) (*userOutput, error) {
+			var upd warehouse.UserUpdate
+			if in.Body.Roles != nil {
+				roles, err := warehouse.ValidateRoles(in.Body.Roles)
+				if err != nil {
+					return nil, apiError(err)
+				}
+				upd.Roles = roles
+			}
+			upd.Active = in.Body.Active
+			if in.Body.Password != nil {
+				if err := warehouse.ValidatePassword(*in.Body.Password); err != nil {
+					return nil, apiError(err)
+				}
+				h, err := s.hasher.Hash(ctx, *in.Body.Password)
+				if err != nil {
+					return nil, apiError(&warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "Server busy; try again shortly"})
+				}
+				upd.PasswordHash = &h
+			}
+			u, err := s.applyUser(ctx, in.Username, in.IfMatch, upd)
+			if err != nil {
+				return nil, err
+			}
+			return &userOutput{ETag: etag(u.Version), Body: userBody(u)}, nil
+		})
+
+	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{OperationID: "deactivate-user", Method: http.MethodDelete, Path: "/users/{username}", Tags: tags,
+		Summary: "Deactivate a user", Description: "Sets active=false (the account and its history stay); every token of the user is refused at once.",
+		Errors: errs}),
+		func(ctx context.Context, in *struct {
+			UsernameParam
+			IfMatch string `header:"If-Match"`
+		}) (*struct{}, error) {
+			f := false
+			if _, err := s.applyUser(ctx, in.Username, in.IfMatch, warehouse.UserUpdate{Active: &f}); err != nil {
+				return nil, err
+			}
+			return nil, nil
+		})
+}
+
+func encodeUserCursor(after string) string { return encodeOpaque("users", after) }
+
+func decodeUserCursor(c string) (string, bool) { return decodeOpaque(c, "users") }

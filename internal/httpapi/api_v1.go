@@ -1,0 +1,300 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/store"
+)
+
+// metaRole is the operation metadata naming the least role a route needs.
+const metaRole = "role"
+
+const v1 = "/api/v1"
+
+// domainRoutes registers the warehouse API under /api/v1.
+func (s *Server) domainRoutes() {
+	// Quantities are int64 thousandths in Go but decimal numbers on the wire.
+	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[warehouse.Qty](), reflect.TypeFor[float64]())
+
+	s.itemRoutes()
+	s.locationRoutes()
+	s.stockRoutes()
+	s.movementRoutes(newInflight())
+	s.userAdminRoutes()
+}
+
+// paramErrors makes a bad query or path parameter on a body-less route a
+// 400 (the contract's "bad query parameter") instead of Huma's 422, which
+// stays for bodies. Huma writes its validation error through the context,
+// so the 422 is caught there and rewritten; nothing global is touched.
+func paramErrors(ctx huma.Context, next func(huma.Context)) {
+	if m := ctx.Method(); m != http.MethodGet && m != http.MethodDelete && m != http.MethodHead {
+		next(ctx)
+		return
+	}
+	pc := &paramErrCtx{humaContext: ctx}
+	next(pc)
+	if pc.buf == nil {
+		return
+	}
+	var p Problem
+	if err := json.Unmarshal(pc.buf.Bytes(), &p); err != nil {
+		p = Problem{}
+	}
+	parts := make([]string, 0, len(p.Errors))
+	for _, fe := range p.Errors {
+		parts = append(parts, fe.Field+": "+fe.Message)
+	}
+	out := newProblem(http.StatusBadRequest, "bad_parameter", "Bad parameter: "+strings.Join(parts, "; "))
+	out.Errors = p.Errors
+	writeHumaProblem(ctx, out)
+}
+
+// humaContext lets paramErrCtx embed huma.Context under a name that does
+// not hide its Context method.
+type humaContext = huma.Context
+
+type paramErrCtx struct {
+	humaContext
+	buf *bytes.Buffer
+}
+
+func (c *paramErrCtx) SetStatus(code int) {
+	if code == http.StatusUnprocessableEntity {
+		c.buf = &bytes.Buffer{}
+		return
+	}
+	c.humaContext.SetStatus(code)
+}
+
+func (c *paramErrCtx) BodyWriter() io.Writer {
+	if c.buf != nil {
+		return c.buf
+	}
+	return c.humaContext.BodyWriter()
+}
+
+// v1op completes an operation of the warehouse API: path under /api/v1,
+// bearer security, the role it needs (checked by requireRole and written
+// in the docs), and the errors every such route may answer.
+func (s *Server) v1op(role warehouse.Role, op huma.Operation) huma.Operation {
+	op.Path = v1 + op.Path
+	op.Security = security
+	if op.Metadata == nil {
+		op.Metadata = map[string]any{}
+	}
+	op.Metadata[metaToken] = auth.TypeAccess
+	op.Metadata[metaRole] = role
+	if op.Description != "" {
+		op.Description += "\n\n"
+	}
+	op.Description += "Requires role: **" + string(role) + "** (roles: viewer < clerk < manager < admin)."
+	op.Errors = append([]int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable}, op.Errors...)
+	op.Middlewares = append(op.Middlewares, s.requireRole(role), paramErrors)
+	return op
+}
+
+// requireRole refuses callers below role with 403 naming the role needed.
+// The roles are the user's current ones (auth state), so a demotion takes
+// effect without waiting for the token to expire.
+func (s *Server) requireRole(role warehouse.Role) func(huma.Context, func(huma.Context)) {
+	return func(ctx huma.Context, next func(huma.Context)) {
+		p := principal(ctx.Context())
+		if p == nil || !warehouse.HasRole(p.Roles, role) {
+			writeHumaProblem(ctx, forbidden(role))
+			return
+		}
+		next(ctx)
+	}
+}
+
+func forbidden(role warehouse.Role) *Problem {
+	return newProblem(http.StatusForbidden, warehouse.EFORBIDDEN, fmt.Sprintf("This action requires role %s (or higher)", role))
+}
+
+// apiError renders any error of the warehouse API as a Problem, with the
+// stock rules' extensions.
+func apiError(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var se *warehouse.StockError
+	if errors.As(err, &se) {
+		p := newProblem(http.StatusConflict, warehouse.EINSUFFICIENT, se.Error())
+		p.Title, p.Type, p.Shortages = "Insufficient stock", "/problems/insufficient-stock", se.Shortages
+		return p
+	}
+	var co *warehouse.CountOutdatedError
+	if errors.As(err, &co) {
+		p := newProblem(http.StatusConflict, warehouse.ECOUNTOUTDATED, co.Error())
+		p.Title, p.OnHand = "Count outdated", &co.OnHand
+		return p
+	}
+	var st *warehouse.StaleError
+	if errors.As(err, &st) {
+		p := newProblem(http.StatusPreconditionFailed, "precondition_failed", st.Error())
+		p.Version = &st.Current
+		return p
+	}
+	if warehouse.ErrorCode(err) == store.EBADCURSOR {
+		p := newProblem(http.StatusBadRequest, store.EBADCURSOR, warehouse.ErrorMessage(err))
+		var de *warehouse.Error
+		if errors.As(err, &de) {
+			p.Errors = de.Fields
+		}
+		return p
+	}
+	return domainProblem(err)
+}
+
+// actor is who the audit fields name: the token's subject.
+func actor(ctx context.Context) string {
+	if p := principal(ctx); p != nil {
+		return p.Claims.Subject
+	}
+	return ""
+}
+
+func etag(version int64) string { return `"v` + strconv.FormatInt(version, 10) + `"` }
+
+// ifMatch reads the version from an If-Match header: missing is 428, and a
+// value that is not one of our ETags can never match (412).
+func ifMatch(h string) (int64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0, newProblem(http.StatusPreconditionRequired, "precondition_required",
+			"If-Match header required: send the ETag from a GET of this resource, e.g. If-Match: \"v3\"")
+	}
+	h = strings.TrimPrefix(h, "W/")
+	v, err := strconv.ParseInt(strings.TrimPrefix(strings.Trim(h, `"`), "v"), 10, 64)
+	if err != nil || !strings.HasPrefix(h, `"v`) {
+		return 0, newProblem(http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match: expected an ETag such as \"v3\"")
+	}
+	return v, nil
+}
+
+// Shared query parameters of every list.
+type ListParams struct {
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
+	Cursor string `query:"cursor" maxLength:"1000" doc:"Opaque cursor: next_cursor of the previous page"`
+	Format string `query:"format" enum:"json,csv" doc:"csv: every matching row as CSV (limit and cursor ignored); same as Accept: text/csv"`
+	Accept string `header:"Accept"`
+}
+
+func (l ListParams) page() warehouse.Page { return warehouse.Page{Limit: l.Limit, After: l.Cursor} }
+
+func (l ListParams) csv() bool {
+	return l.Format == "csv" || (l.Format == "" && strings.Contains(l.Accept, "text/csv"))
+}
+
+// PageBody is the JSON shape of every list.
+type PageBody[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor" doc:"Cursor of the next page; null on the last"`
+}
+
+// streamOutput writes its own response: lists answer JSON or CSV from one
+// operation, and CSV is streamed row by row.
+type streamOutput struct {
+	Body func(huma.Context)
+}
+
+// listDoc documents a list operation's two response types (the streamed
+// body hides them from Huma).
+func (s *Server) listDoc(op *huma.Operation, sample any) {
+	schema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(sample), true, "")
+	op.Responses = map[string]*huma.Response{"200": {
+		Description: "A page of results; or, with Accept: text/csv or ?format=csv, every matching row as CSV",
+		Headers:     map[string]*huma.Param{"Link": {Description: `<...>; rel="next" when there is a next page`, Schema: &huma.Schema{Type: "string"}}},
+		Content: map[string]*huma.MediaType{
+			"application/json": {Schema: schema},
+			"text/csv":         {Schema: &huma.Schema{Type: "string"}},
+		},
+	}}
+	op.Errors = append(op.Errors, http.StatusRequestEntityTooLarge)
+}
+
+// jsonPage answers one page with next_cursor and a Link header.
+func jsonPage[T any](items []T, next string) *streamOutput {
+	if items == nil {
+		items = []T{}
+	}
+	body := PageBody[T]{Items: items}
+	if next != "" {
+		body.NextCursor = &next
+	}
+	return &streamOutput{Body: func(ctx huma.Context) {
+		if next != "" {
+			u := ctx.URL()
+			q := u.Query()
+			q.Set("cursor", next)
+			link := url.URL{Path: u.Path, RawQuery: q.Encode()}
+			ctx.SetHeader("Link", "<"+link.String()+`>; rel="next"`)
+		}
+		ctx.SetHeader("Content-Type", "application/json")
+		ctx.SetStatus(http.StatusOK)
+		_ = jsonEncode(ctx.BodyWriter(), body)
+	}}
+}
+
+// maxCSVRows bounds an export; beyond it the client must narrow filters.
+const maxCSVRows = 100_000
+
+func tooManyRows(n int) *Problem {
+	return newProblem(http.StatusRequestEntityTooLarge, "too_many_rows",
+		fmt.Sprintf("The export would have %d rows, more than %d: narrow the filters (e.g. item_id, location_id, since/until)", n, maxCSVRows))
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func fmtTimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return fmtTime(*t)
+}
+
+func fmtQtyPtr(q *warehouse.Qty) string {
+	if q == nil {
+		return ""
+	}
+	return q.String()
+}
+
+func fmtIDPtr(id *int64) string {
+	if id == nil {
+		return ""
+	}
+	return strconv.FormatInt(*id, 10)
+}
+
+// encodeOpaque makes a cursor for lists paged here rather than in the store.
+func encodeOpaque(list, after string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(list + "\x00" + after))
+}
+
+func decodeOpaque(c, list string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", false
+	}
+	l, after, ok := strings.Cut(string(b), "\x00")
+	return after, ok && l == list
+}

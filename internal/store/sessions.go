@@ -1,0 +1,352 @@
+package store
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/warehouse-api/warehouse"
+)
+
+const eventSession = "session"
+
+// Session is one login: every token issued from it carries its id.
+type Session struct {
+	ID         string
+	Username   string
+	UserAgent  string
+	IP         string
+	ViaCookies bool
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+	EndedAt    time.Time // zero while active
+	EndReason  string
+}
+
+// Why sessions end.
+const (
+	EndLogout        = "logout"
+	EndRevoked       = "revoked"
+	EndRefreshReuse  = "refresh_token_reuse"
+	EndExpired       = "expired"
+	EndInactive      = "inactive"
+	EndUserChanged   = "user_changed"
+	EndPasswordReset = "password_changed"
+)
+
+// Refresh outcomes that are not plain successes.
+var (
+	// ErrSessionEnded: the token's session was ended (logout, reuse, ...).
+	ErrSessionEnded = &warehouse.Error{Code: warehouse.EUNAUTHORIZED, Message: "Token has been revoked"}
+	// ErrSessionExpired: the session passed its lifetime or was idle too long.
+	ErrSessionExpired = &warehouse.Error{Code: warehouse.EUNAUTHORIZED, Message: "Session has expired"}
+	// ErrRefreshReuseDetected: a retired refresh token came back outside the
+	// grace interval; the whole session has been ended.
+	ErrRefreshReuseDetected = &warehouse.Error{Code: warehouse.EUNAUTHORIZED, Message: "Refresh token reuse detected; the session has been revoked"}
+)
+
+// CreateSession records a new session and its first refresh token.
+func (db *DB) CreateSession(ctx context.Context, s Session, rt RefreshToken, refreshToken string) error {
+	now := db.now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, username, user_agent, ip, via_cookies, created_at, last_used_at, expires_at, refresh_jti)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.Username, truncate(s.UserAgent, 512), truncate(s.IP, 64), s.ViaCookies, ms(now), ms(now), ms(s.ExpiresAt), rt.JTI)
+		if err != nil {
+			return fmt.Errorf("create session: %w", wrapErr(err))
+		}
+		rt.SessionID = s.ID
+		return addRefreshTx(ctx, tx, now, rt, refreshToken)
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// RefreshRequest asks to rotate a refresh token.
+type RefreshRequest struct {
+	OldJTI   string
+	OldToken string
+	// Next is the refresh token that replaces the old one, and NextToken
+	// the token itself; Sealed is the whole new pair sealed with a key
+	// derived from OldToken (kept for the grace interval).
+	Next      RefreshToken
+	NextToken string
+	Sealed    []byte
+	// Grace is how long the retired token may still get the same new pair;
+	// 0 turns the grace off.
+	Grace time.Duration
+	// Inactivity ends a session not refreshed for that long (0: never).
+	Inactivity time.Duration
+}
+
+// RefreshResult says what RotateRefresh did.
+type RefreshResult struct {
+	// Replayed is set when the old token had already been rotated within
+	// the grace interval: Sealed is the pair it was rotated into.
+	Replayed bool
+	Sealed   []byte
+	Session  Session
+}
+
+// RotateRefresh retires the old refresh token and records its successor,
+// in one transaction, enforcing the session's state. A retired token seen
+// again is either the concurrent duplicate of the latest rotation (within
+// the grace interval: the same successor is handed back) or theft: the
+// whole session ends and an audit event is written.
+func (db *DB) RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshResult, error) {
+	now := db.now()
+	var res RefreshResult
+	var outcome error
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var hash, successor []byte
+		var replacedBy sql.NullString
+		var replacedAt sql.NullInt64
+		var sid string
+		err := tx.QueryRowContext(ctx, `SELECT token_hash, replaced_by, replaced_at, successor, session_id FROM refresh_tokens WHERE jti = ?`, req.OldJTI).
+			Scan(&hash, &replacedBy, &replacedAt, &successor, &sid)
+		if errors.Is(err, sql.ErrNoRows) {
+			outcome = ErrRefreshReused
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read refresh token: %w", wrapErr(err))
+		}
+		if subtle.ConstantTimeCompare(hash, hashToken(req.OldToken)) != 1 {
+			outcome = ErrRefreshReused
+			return nil
+		}
+		s, current, err := sessionTx(ctx, tx, sid)
+		if err != nil {
+			return err
+		}
+		res.Session = s
+		switch {
+		case !s.EndedAt.IsZero():
+			outcome = ErrSessionEnded
+			return nil
+		case !now.Before(s.ExpiresAt):
+			outcome = ErrSessionExpired
+			return endSessionTx(ctx, tx, now, s.ID, EndExpired)
+		case req.Inactivity > 0 && now.Sub(s.LastUsedAt) > req.Inactivity:
+			outcome = ErrSessionExpired
+			return endSessionTx(ctx, tx, now, s.ID, EndInactive)
+		}
+		if replacedBy.Valid {
+			// Only the token the current one replaced gets the grace.
+			if req.Grace > 0 && replacedBy.String == current && replacedAt.Valid && now.Sub(fromMS(replacedAt.Int64)) <= req.Grace && len(successor) > 0 {
+				res.Replayed, res.Sealed = true, successor
+				return nil
+			}
+			outcome = ErrRefreshReuseDetected
+			if err := endSessionTx(ctx, tx, now, s.ID, EndRefreshReuse); err != nil {
+				return err
+			}
+			return audit(ctx, tx, now, "session", s.ID, EndRefreshReuse, nil,
+				map[string]any{"username": s.Username, "refresh_jti": req.OldJTI, "replaced_by": replacedBy.String}, "system")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET replaced_by = ?, replaced_at = ?, successor = ? WHERE jti = ?`,
+			req.Next.JTI, ms(now), req.Sealed, req.OldJTI); err != nil {
+			return fmt.Errorf("retire refresh token: %w", wrapErr(err))
+		}
+		req.Next.SessionID = s.ID
+		if err := addRefreshTx(ctx, tx, now, req.Next, req.NextToken); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET refresh_jti = ?, last_used_at = ? WHERE id = ?`, req.Next.JTI, ms(now), s.ID); err != nil {
+			return fmt.Errorf("update session: %w", wrapErr(err))
+		}
+		return nil
+	})
+	if err != nil {
+		return RefreshResult{}, err
+	}
+	return res, outcome
+}
+
+const sessionColumns = `id, username, user_agent, ip, via_cookies, created_at, last_used_at, expires_at, ended_at, end_reason, refresh_jti`
+
+func scanSession(row interface{ Scan(...any) error }) (Session, string, error) {
+	var s Session
+	var created, used, exp int64
+	var ended sql.NullInt64
+	var reason sql.NullString
+	var current string
+	if err := row.Scan(&s.ID, &s.Username, &s.UserAgent, &s.IP, &s.ViaCookies, &created, &used, &exp, &ended, &reason, &current); err != nil {
+		return Session{}, "", err
+	}
+	s.CreatedAt, s.LastUsedAt, s.ExpiresAt = fromMS(created), fromMS(used), fromMS(exp)
+	if ended.Valid {
+		s.EndedAt = fromMS(ended.Int64)
+	}
+	s.EndReason = reason.String
+	return s, current, nil
+}
+
+func sessionTx(ctx context.Context, tx *sql.Tx, id string) (Session, string, error) {
+	s, current, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, "", ErrSessionEnded
+	}
+	if err != nil {
+		return Session{}, "", fmt.Errorf("read session: %w", wrapErr(err))
+	}
+	return s, current, nil
+}
+
+// endSessionTx ends one session (if still active) and publishes the end so
+// that every instance refuses its access tokens at once.
+func endSessionTx(ctx context.Context, tx *sql.Tx, now time.Time, id, reason string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`, ms(now), reason, id)
+	if err != nil {
+		return fmt.Errorf("end session: %w", wrapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return addEvent(ctx, tx, now, eventSession, id)
+}
+
+// endUserSessionsTx ends every active session of username except keep.
+func endUserSessionsTx(ctx context.Context, tx *sql.Tx, now time.Time, username, keep, reason string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions WHERE username = ? AND ended_at IS NULL AND id <> ?`, username, keep)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
+	}
+	for _, id := range ids {
+		if err := endSessionTx(ctx, tx, now, id, reason); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// Logout scopes, as GoTrue has them.
+const (
+	ScopeLocal  = "local"
+	ScopeOthers = "others"
+	ScopeGlobal = "global"
+)
+
+// EndSessions ends the caller's current session (local), all their other
+// sessions (others) or all of them (global). Ending an ended session is
+// not an error. It returns the ids ended.
+func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope string) ([]string, error) {
+	now := db.now()
+	var ended []string
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		switch scope {
+		case ScopeLocal:
+			if currentSID == "" {
+				return nil
+			}
+			var owner string
+			err := tx.QueryRowContext(ctx, `SELECT username FROM sessions WHERE id = ?`, currentSID).Scan(&owner)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && owner != username) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("end session: %w", wrapErr(err))
+			}
+			ended = []string{currentSID}
+			return endSessionTx(ctx, tx, now, currentSID, EndLogout)
+		case ScopeOthers:
+			ended, err = endUserSessionsTx(ctx, tx, now, username, currentSID, EndLogout)
+		case ScopeGlobal:
+			ended, err = endUserSessionsTx(ctx, tx, now, username, "", EndLogout)
+		default:
+			return warehouse.Errorf(warehouse.EINVALID, "scope must be local, others or global")
+		}
+		return err
+	})
+	return ended, err
+}
+
+// EndSession ends one of username's sessions; another user's session is
+// ENOTFOUND, so ids cannot be probed.
+func (db *DB) EndSession(ctx context.Context, username, id string) error {
+	now := db.now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var owner string
+		err := tx.QueryRowContext(ctx, `SELECT username FROM sessions WHERE id = ?`, id).Scan(&owner)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && owner != username) {
+			return warehouse.Errorf(warehouse.ENOTFOUND, "session %q not found", id)
+		}
+		if err != nil {
+			return fmt.Errorf("read session: %w", wrapErr(err))
+		}
+		return endSessionTx(ctx, tx, now, id, EndRevoked)
+	})
+}
+
+// Sessions returns username's active sessions, newest first.
+func (db *DB) Sessions(ctx context.Context, username string) ([]Session, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE username = ? AND ended_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id`, username, ms(db.now()))
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		s, _, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
+	}
+	return out, nil
+}
+
+// EndedSession is an ended session whose tokens could still verify.
+type EndedSession struct {
+	ID        string
+	ExpiresAt time.Time
+}
+
+// EndedSessions returns the ended sessions whose tokens may still verify:
+// verifiers must refuse their access tokens.
+func (db *DB) EndedSessions(ctx context.Context) ([]EndedSession, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, expires_at FROM sessions WHERE ended_at IS NOT NULL AND expires_at > ?`,
+		ms(db.now().Add(-ExpiryMargin)))
+	if err != nil {
+		return nil, fmt.Errorf("read ended sessions: %w", wrapErr(err))
+	}
+	defer rows.Close()
+	var out []EndedSession
+	for rows.Next() {
+		var e EndedSession
+		var exp int64
+		if err := rows.Scan(&e.ID, &exp); err != nil {
+			return nil, fmt.Errorf("read ended sessions: %w", wrapErr(err))
+		}
+		e.ExpiresAt = fromMS(exp)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -10,6 +10,14 @@
 // Failures are *TokenError values whose Detail keeps PyJWT's wording,
 // because clients match on it, and whose Code is a stable machine code.
 //
+// Keys are HMAC secrets or Ed25519, ECDSA and RSA key pairs (GenerateKey,
+// stored with MarshalKey and UnmarshalKey); asymmetric keys are named by
+// their RFC 7638 thumbprint. A Keyring publishes its public keys as a JWK
+// Set (PublicJWKS), never an HMAC key. Other Go services verify the tokens
+// with a RemoteKeySet, which fetches and caches that JWK Set, and protect
+// their handlers with Middleware, which puts the verified Claims in the
+// request context.
+//
 // Passwords are hashed with argon2id into PHC strings. A Hasher bounds how
 // many hashes run at once, because each one holds Params.Memory KiB and a
 // login flood must not exhaust memory.

@@ -105,8 +105,9 @@ func (e *keyEntry) putMAC(st *macState) {
 
 // keySet is an immutable snapshot of the keyring, swapped atomically.
 type keySet struct {
-	current *keyEntry
+	current *keyEntry // nil for a remote key set: tokens must then name a kid
 	byID    map[string]*keyEntry
+	others  []*keyEntry // verify-only keys in the order given, for PublicJWKS
 }
 
 // Keyring holds one current signing key plus older verify-only keys, looked
@@ -156,6 +157,7 @@ func (k *Keyring) SetKeys(current Key, others ...Key) error {
 			return fmt.Errorf("auth: key %q: %w", o.ID, err)
 		}
 		set.byID[o.ID] = e
+		set.others = append(set.others, e)
 	}
 	k.set.Store(set)
 	return nil

@@ -147,6 +147,9 @@ func verify(set *keySet, token string, now time.Time, opt VerifyOptions) (Claims
 		if e = set.byID[hdr.kid]; e == nil {
 			return Claims{}, tokenErr(CodeUnknownKID, "Unknown signing key")
 		}
+	} else if e == nil {
+		// A remote key set has no current key to fall back on.
+		return Claims{}, tokenErr(CodeUnknownKID, detailNoKID)
 	}
 	if hdr.alg != e.key.Algorithm {
 		return Claims{}, tokenErr(CodeAlgNotAllowed, "The specified alg value is not allowed")

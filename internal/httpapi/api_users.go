@@ -121,7 +121,7 @@ func (s *Server) userAdminRoutes() {
 		return jsonPage(out, next), nil
 	})
 
-	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{OperationID: "create-user", Method: http.MethodPost, Path: "/users", Tags: tags,
+	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, OperationID: "create-user", Method: http.MethodPost, Path: "/users", Tags: tags,
 		Summary: "Create a user", DefaultStatus: http.StatusCreated, Errors: errs}),
 		func(ctx context.Context, in *struct{ Body UserCreateBody }) (*userOutput, error) {
 			b := in.Body
@@ -157,7 +157,7 @@ func (s *Server) userAdminRoutes() {
 			return &userOutput{ETag: etag(u.Version), Body: userBody(u)}, nil
 		})
 
-	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{OperationID: "update-user", Method: http.MethodPatch, Path: "/users/{username}", Tags: tags,
+	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, OperationID: "update-user", Method: http.MethodPatch, Path: "/users/{username}", Tags: tags,
 		Summary:     "Change a user's roles, active flag or password",
 		Description: "Send If-Match with the ETag of your last GET. Deactivation and role changes apply to the user's existing tokens at once.",
 		Errors:      errs}),
@@ -192,7 +192,7 @@ func (s *Server) userAdminRoutes() {
 			return &userOutput{ETag: etag(u.Version), Body: userBody(u)}, nil
 		})
 
-	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{OperationID: "deactivate-user", Method: http.MethodDelete, Path: "/users/{username}", Tags: tags,
+	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, OperationID: "deactivate-user", Method: http.MethodDelete, Path: "/users/{username}", Tags: tags,
 		Summary: "Deactivate a user", Description: "Sets active=false (the account and its history stay); every token of the user is refused at once.",
 		Errors: errs}),
 		func(ctx context.Context, in *struct {

@@ -105,6 +105,9 @@ func (s *Server) v1op(role warehouse.Role, op huma.Operation) huma.Operation {
 		op.Description += "\n\n"
 	}
 	op.Description += "Requires role: **" + string(role) + "** (roles: viewer < clerk < manager < admin)."
+	if fresh, _ := op.Metadata[metaFresh].(bool); fresh {
+		op.Description += " Needs a fresh access token (from a password login, not a refresh)."
+	}
 	op.Errors = append([]int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable}, op.Errors...)
 	op.Middlewares = append(op.Middlewares, s.requireRole(role), paramErrors)
 	return op

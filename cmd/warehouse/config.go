@@ -45,6 +45,7 @@ type config struct {
 	CookieSameSite    string
 	CookieDomain      string
 	Claims            string
+	PublicURL         string
 }
 
 // secretFlags are redacted by --print-config.
@@ -69,7 +70,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.AccessTTL, "access-ttl", 15*time.Minute, "access token lifetime")
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "refresh token lifetime")
 	fs.DurationVar(&c.Leeway, "leeway", 10*time.Second, "clock skew allowed when checking exp, nbf and iat")
-	fs.StringVar(&c.Algorithm, "jwt-algorithm", "HS256", "token signing algorithm: HS256, HS384 or HS512")
+	fs.StringVar(&c.Algorithm, "jwt-algorithm", "HS256", "token signing algorithm: HS256, HS384, HS512 (shared secret), EdDSA, ES256, RS256, PS256 (public key, published at /.well-known/jwks.json)")
 	fs.StringVar(&c.Secret, "jwt-secret", "", "HMAC signing secret, at least 32 bytes (default: a random key generated once and kept in the database)")
 	fs.StringVar(&c.SecretFile, "jwt-secret-file", "", "file holding the HMAC signing secret")
 	fs.BoolVar(&c.InsecureDevKey, "insecure-dev-key", false, "allow a short or well-known signing secret (development only)")
@@ -85,6 +86,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.BoolVar(&c.CookieSecure, "cookie-secure", true, "mark cookies Secure (browsers still send them to http://localhost)")
 	fs.StringVar(&c.CookieSameSite, "cookie-samesite", "lax", "SameSite of the cookies: lax, strict or none")
 	fs.StringVar(&c.CookieDomain, "cookie-domain", "", "Domain of the cookies (default: the host that set them)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "external base URL, for /.well-known/openid-configuration (default: from the request's Host)")
 	fs.StringVar(&c.Claims, "claims", "", `static custom claims added to every access token, as a JSON object, e.g. {"tenant":"acme"}`)
 }
 

@@ -40,6 +40,7 @@ Usage:
   warehouse serve [flags]       run the server (see warehouse serve --help)
   warehouse migrate [flags]     apply database migrations and print the schema version
   warehouse users COMMAND       manage users: create, list, set-password, set-roles, disable, enable
+  warehouse keys COMMAND        manage signing keys: list, rotate, retire
   warehouse version             print the version
 
 Every flag may also be set as WAREHOUSE_<FLAG> in the environment or in a .env file.
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return migrate(ctx, args[1:], stdout, stderr, getenv)
 	case "users":
 		return users(ctx, args[1:], stdin, stdout, stderr, getenv)
+	case "keys":
+		return keys(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "warehouse", versionString())
 		return nil

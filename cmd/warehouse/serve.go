@@ -21,6 +21,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -67,10 +68,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	switch c.Algorithm {
-	case "HS256", "HS384", "HS512":
-	default:
-		return fmt.Errorf("--jwt-algorithm %q is not supported; use HS256, HS384 or HS512", c.Algorithm)
+	if !supportedAlgorithm(c.Algorithm) {
+		return fmt.Errorf("--jwt-algorithm %q is not supported; use one of %s", c.Algorithm, strings.Join(algorithms, ", "))
+	}
+	if (c.Secret != "" || c.SecretFile != "") && !strings.HasPrefix(c.Algorithm, "HS") {
+		return fmt.Errorf("--jwt-secret is an HMAC key; --jwt-algorithm %s uses keys generated and kept in the database", c.Algorithm)
 	}
 	if c.AccessTTL < time.Second || c.RefreshTTL < c.AccessTTL {
 		return errors.New("--access-ttl must be at least 1s and --refresh-ttl at least --access-ttl")
@@ -114,6 +116,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := state.Load(ctx); err != nil {
 		return err
 	}
+	if c.Secret == "" && c.SecretFile == "" {
+		// A rotation on any instance (warehouse keys rotate) reaches this one.
+		state.OnKeyChange(func(ctx context.Context) error {
+			if err := keystore.Reload(ctx, db, c.Algorithm, keys); err != nil {
+				return err
+			}
+			log.Info("signing keys reloaded", "kid", keys.Current().ID)
+			return nil
+		})
+	}
 
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -124,7 +136,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		AccessTTL: c.AccessTTL, RefreshTTL: c.RefreshTTL, Leeway: c.Leeway,
 		Issuer: c.Issuer, Audience: c.Audience, Version: versionString(),
 		RefreshReuseInterval: c.RefreshReuse, SessionLifetime: c.SessionLifetime, SessionInactivity: c.SessionInactivity,
-		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra,
+		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
 	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
 
 	ln, err := net.Listen("tcp", c.Addr)
@@ -190,11 +202,10 @@ func signingKeys(ctx context.Context, db *store.DB, c *config, getenv func(strin
 		kid := base64.RawURLEncoding.EncodeToString(sum[:9])
 		return auth.NewKeyring(auth.Key{ID: kid, Algorithm: c.Algorithm, Secret: secret})
 	}
-	k, err := db.EnsureSigningKey(ctx, c.Algorithm)
-	if err != nil {
+	if err := keystore.Ensure(ctx, db, c.Algorithm); err != nil {
 		return nil, err
 	}
-	return auth.NewKeyring(auth.Key{ID: k.ID, Algorithm: k.Algorithm, Secret: k.Secret})
+	return keystore.Keyring(ctx, db, c.Algorithm)
 }
 
 // bootstrapUsers creates the first admin on an empty database and, with
@@ -313,4 +324,16 @@ func parseClaims(v string) (map[string]any, error) {
 		}
 	}
 	return m, nil
+}
+
+// algorithms are the --jwt-algorithm values.
+var algorithms = []string{"HS256", "HS384", "HS512", "EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+
+func supportedAlgorithm(alg string) bool {
+	for _, a := range algorithms {
+		if a == alg {
+			return true
+		}
+	}
+	return false
 }

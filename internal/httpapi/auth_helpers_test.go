@@ -23,6 +23,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -39,6 +40,8 @@ type env struct {
 	hasher *auth.Hasher
 	srv    *httpapi.Server
 	cfg    httpapi.Config
+	// algorithm signs tokens (default HS256).
+	algorithm string
 	// configure, if set before open, adjusts the server's settings.
 	configure func(*httpapi.Config)
 }
@@ -102,11 +105,14 @@ func (e *env) open() {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	k, err := db.EnsureSigningKey(ctx, "HS256")
-	if err != nil {
+	alg := e.algorithm
+	if alg == "" {
+		alg = "HS256"
+	}
+	if err := keystore.Ensure(ctx, db, alg); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := auth.NewKeyring(auth.Key{ID: k.ID, Algorithm: k.Algorithm, Secret: k.Secret})
+	keys, err := keystore.Keyring(ctx, db, alg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +126,8 @@ func (e *env) open() {
 	if e.configure != nil {
 		e.configure(&e.cfg)
 	}
-	e.db, e.keys, e.secret, e.state = db, keys, k.Secret, state
+	e.db, e.keys, e.secret, e.state = db, keys, keys.Current().Secret, state
+	state.OnKeyChange(func(ctx context.Context) error { return keystore.Reload(ctx, db, alg, keys) })
 	e.srv = httpapi.New(e.cfg, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: e.hasher, Log: log, Now: e.clock.now})
 }
 
@@ -244,4 +251,20 @@ func (e *env) dbQueryRow(query string, dest ...any) error {
 	}
 	defer db.Close()
 	return db.QueryRow(query).Scan(dest...)
+}
+
+// seedUser creates a user directly in the database and refreshes the state.
+func seedUser(t *testing.T, e *env, name, pw string, roles ...string) {
+	t.Helper()
+	ctx := context.Background()
+	h, err := e.hasher.Hash(ctx, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.CreateUser(ctx, &warehouse.User{Username: name, PasswordHash: h, Roles: roles, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.state.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -42,6 +42,9 @@ type Config struct {
 
 	// ExtraClaims are static custom claims added to every access token.
 	ExtraClaims map[string]any
+	// PublicURL is the server's external base URL for discovery (default:
+	// from the request's Host).
+	PublicURL string
 }
 
 // Server serves the API.
@@ -98,7 +101,8 @@ func New(cfg Config, d Deps) *Server {
 	hc.OpenAPIPath = "/openapi"
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
-			Description: "An access token from POST /login or POST /token (a refresh token for /refresh and /refresh-revoke)."},
+			Description: "An access token from POST /login or POST /token (a refresh token for /refresh and /refresh-revoke). " +
+				"Its claims are described by the AccessTokenClaims schema."},
 		"oauth2": {Type: "oauth2", Description: "OAuth2 password grant (RFC 6749 section 4.3) at POST /token.",
 			Flows: &huma.OAuthFlows{Password: &huma.OAuthFlow{TokenURL: "/token", RefreshURL: "/token", Scopes: map[string]string{}}}},
 	}
@@ -106,6 +110,7 @@ func New(cfg Config, d Deps) *Server {
 	s.api.UseMiddleware(s.authMiddleware)
 	s.routes()
 	s.sessionRoutes()
+	s.wellKnownRoutes()
 	s.domainRoutes()
 	s.tokenRoute(mux)
 	mountDocs(mux)

@@ -2,10 +2,11 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/warehouse-api/warehouse"
 )
 
 // SigningKey is a stored token-signing key.
@@ -44,53 +45,58 @@ func (db *DB) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	return out, nil
 }
 
-// EnsureSigningKey returns the current key for algorithm, generating and
-// storing a 32-byte random one on first use. Every instance on the same
-// database reads the same key, so tokens verify anywhere and survive
-// restarts. Concurrent first starts agree: the insert is conditional.
-func (db *DB) EnsureSigningKey(ctx context.Context, algorithm string) (SigningKey, error) {
-	find := func() (SigningKey, bool, error) {
-		keys, err := db.SigningKeys(ctx)
-		if err != nil {
-			return SigningKey{}, false, err
-		}
-		for _, k := range keys {
-			if k.RetiredAt.IsZero() && k.Algorithm == algorithm {
-				return k, true, nil
-			}
-		}
-		return SigningKey{}, false, nil
-	}
-	if k, ok, err := find(); err != nil || ok {
-		return k, err
-	}
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return SigningKey{}, fmt.Errorf("generate signing key: %w", err)
-	}
-	kidBytes := make([]byte, 8)
-	if _, err := rand.Read(kidBytes); err != nil {
-		return SigningKey{}, fmt.Errorf("generate key id: %w", err)
-	}
-	kid := fmt.Sprintf("%x", kidBytes)
+// AddSigningKey stores a new key; being the newest, it becomes the current
+// key for its algorithm. Every instance reloads its keys.
+func (db *DB) AddSigningKey(ctx context.Context, kid, algorithm string, material []byte) error {
 	now := db.now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, secret, created_at) VALUES (?, ?, ?, ?)`,
+			kid, algorithm, material, ms(now)); err != nil {
+			if isUniqueViolation(err) {
+				return warehouse.Errorf(warehouse.ECONFLICT, "key %q exists", kid)
+			}
+			return fmt.Errorf("store signing key: %w", wrapErr(err))
+		}
+		return addEvent(ctx, tx, now, eventKeys, kid)
+	})
+}
+
+// AddFirstSigningKey stores the key only if no active key of its algorithm
+// exists yet, so instances starting at once agree on one. It reports
+// whether it stored it.
+func (db *DB) AddFirstSigningKey(ctx context.Context, kid, algorithm string, material []byte) (bool, error) {
+	now := db.now()
+	added := false
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM signing_keys WHERE retired_at IS NULL AND algorithm = ?`, algorithm).Scan(&n); err != nil {
 			return fmt.Errorf("read signing keys: %w", wrapErr(err))
 		}
 		if n > 0 {
-			return nil // another instance won the race
+			return nil
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, secret, created_at) VALUES (?, ?, ?, ?)`, kid, algorithm, secret, ms(now))
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, secret, created_at) VALUES (?, ?, ?, ?)`,
+			kid, algorithm, material, ms(now)); err != nil {
 			return fmt.Errorf("store signing key: %w", wrapErr(err))
 		}
-		return nil
+		added = true
+		return addEvent(ctx, tx, now, eventKeys, kid)
 	})
-	if err != nil {
-		return SigningKey{}, err
-	}
-	k, _, err := find()
-	return k, err
+	return added, err
+}
+
+// RetireSigningKey stops a key from verifying anything. Every instance
+// reloads its keys.
+func (db *DB) RetireSigningKey(ctx context.Context, kid string) error {
+	now := db.now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL`, ms(now), kid)
+		if err != nil {
+			return fmt.Errorf("retire signing key: %w", wrapErr(err))
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return warehouse.Errorf(warehouse.ENOTFOUND, "no active key %q", kid)
+		}
+		return addEvent(ctx, tx, now, eventKeys, kid)
+	})
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -251,40 +252,35 @@ func TestEndSessions(t *testing.T) {
 	}
 }
 
-// TestEnsureSigningKeyShared: instances starting at once on one database
+// TestFirstSigningKeyShared: instances starting at once on one database
 // agree on one key, and it survives reopening.
-func TestEnsureSigningKeyShared(t *testing.T) {
+func TestFirstSigningKeyShared(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	dbs := []*store.DB{open(t, dir, nil), open(t, dir, nil), open(t, dir, nil)}
-	kids := make([]string, len(dbs))
 	var wg sync.WaitGroup
 	for i, db := range dbs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k, err := db.EnsureSigningKey(context.Background(), "HS256")
-			if err != nil {
+			if _, err := db.AddFirstSigningKey(context.Background(), fmt.Sprint("k", i), "HS256", []byte("material")); err != nil {
 				t.Error(err)
-				return
 			}
-			if len(k.Secret) != 32 {
-				t.Errorf("secret of %d bytes", len(k.Secret))
-			}
-			kids[i] = k.ID
 		}()
 	}
 	wg.Wait()
-	if kids[0] == "" || kids[0] != kids[1] || kids[1] != kids[2] {
-		t.Fatalf("instances disagree on the key: %v", kids)
+	keys, err := open(t, dir, nil).SigningKeys(context.Background())
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys after concurrent first starts: %+v %v", keys, err)
 	}
-	again, err := open(t, dir, nil).EnsureSigningKey(context.Background(), "HS256")
-	if err != nil || again.ID != kids[0] {
-		t.Fatalf("after reopen: %v %v", again.ID, err)
+	if err := dbs[0].RetireSigningKey(context.Background(), keys[0].ID); err != nil {
+		t.Fatal(err)
 	}
-	other, err := dbs[0].EnsureSigningKey(context.Background(), "HS512")
-	if err != nil || other.ID == kids[0] {
-		t.Fatalf("HS512 key: %v %v", other.ID, err)
+	if err := dbs[0].RetireSigningKey(context.Background(), keys[0].ID); warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
+		t.Fatalf("retiring twice: %v", err)
+	}
+	if added, err := dbs[1].AddFirstSigningKey(context.Background(), "k9", "HS256", []byte("m")); err != nil || !added {
+		t.Fatalf("after retirement a new first key is added: %v %v", added, err)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 const keysUsage = `Usage:
   warehouse keys list                [--jwt-algorithm ALG]
   warehouse keys rotate              [--jwt-algorithm ALG]
-  warehouse keys retire KID          [--jwt-algorithm ALG]
+  warehouse keys retire --kid KID    [--jwt-algorithm ALG]
 
 Signing keys live in the database and are shared by every instance on it.
 rotate makes a new key that signs from then on; older keys keep verifying
@@ -34,6 +34,9 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	fs.SetOutput(stderr)
 	commonFlags(fs, &c)
 	fs.StringVar(&c.Algorithm, "jwt-algorithm", "HS256", "the algorithm the servers sign with")
+	// Key ids may start with "-" (base64url), which flag parsing would
+	// take for a flag: --kid takes any value.
+	kid := fs.String("kid", "", "the key to retire")
 	var pos []string
 	if err := parseFlags(fs, args[1:], getenv); err != nil {
 		return err
@@ -81,14 +84,17 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		}
 		fmt.Fprintf(stdout, "new %s key %s signs from now on; older keys keep verifying until retired\n", k.Algorithm, k.ID)
 	case "retire":
-		if len(pos) != 1 {
-			fmt.Fprint(stderr, keysUsage)
-			return fmt.Errorf("keys retire takes one key id")
+		if *kid == "" && len(pos) == 1 {
+			*kid = pos[0]
 		}
-		if err := keystore.Retire(ctx, db, c.Algorithm, pos[0]); err != nil {
+		if *kid == "" || len(pos) > 1 {
+			fmt.Fprint(stderr, keysUsage)
+			return fmt.Errorf("keys retire takes one key id (--kid KID)")
+		}
+		if err := keystore.Retire(ctx, db, c.Algorithm, *kid); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "key %s retired: tokens it signed are refused from now on\n", pos[0])
+		fmt.Fprintf(stdout, "key %s retired: tokens it signed are refused from now on\n", *kid)
 	default:
 		fmt.Fprint(stderr, keysUsage)
 		return fmt.Errorf("keys: unknown subcommand %q", sub)

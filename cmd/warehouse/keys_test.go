@@ -29,7 +29,7 @@ func TestKeysCommand(t *testing.T) {
 	if _, err := keysCmd("rotate"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keysCmd("retire", first); err != nil {
+	if _, err := keysCmd("retire", "--kid", first); err != nil {
 		t.Fatalf("retire the old key: %v", err)
 	}
 	out, _ = keysCmd("list")
@@ -37,7 +37,7 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("after retire:\n%s", out)
 	}
 	current := strings.Fields(strings.Split(out, "\n")[1])[0]
-	if _, err := keysCmd("retire", current); err == nil || !strings.Contains(err.Error(), "rotate before retiring") {
+	if _, err := keysCmd("retire", "--kid", current); err == nil || !strings.Contains(err.Error(), "rotate before retiring") {
 		t.Fatalf("retiring the signing key: %v", err)
 	}
 	if _, err := keysCmd("retire", "nope"); err == nil {

@@ -37,6 +37,7 @@ func (s *Server) domainRoutes() {
 	s.stockRoutes()
 	s.movementRoutes(newInflight())
 	s.userAdminRoutes()
+	s.auditRoutes()
 }
 
 // paramErrors makes a bad query or path parameter on a body-less route a

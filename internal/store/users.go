@@ -52,6 +52,10 @@ func (db *DB) CreateUser(ctx context.Context, u *warehouse.User) error {
 		}
 		u.ID, u.Version = id, 1
 		u.CreatedAt, u.UpdatedAt, u.UpdatedBy = now.UTC().Truncate(1e6), now.UTC().Truncate(1e6), u.CreatedBy
+		if err := audit(ctx, tx, now, "user", u.Username, "create", nil,
+			map[string]any{"roles": u.Roles, "active": u.Active, "version": u.Version}, u.CreatedBy); err != nil {
+			return err
+		}
 		return addEvent(ctx, tx, now, eventUser, u.Username)
 	})
 }

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/warehouse-api/warehouse"
+)
+
+func scanAudit(row scanner) (*warehouse.AuditEvent, error) {
+	var e warehouse.AuditEvent
+	var before, after sql.NullString
+	var at int64
+	if err := row.Scan(&e.ID, &e.Entity, &e.EntityID, &e.Action, &before, &after, &e.Actor, &at); err != nil {
+		return nil, err
+	}
+	e.Before, e.After = json.RawMessage("null"), json.RawMessage("null")
+	if before.Valid {
+		e.Before = json.RawMessage(before.String)
+	}
+	if after.Valid {
+		e.After = json.RawMessage(after.String)
+	}
+	e.At = fromMS(at)
+	return &e, nil
+}
+
+// ListAuditEvents returns audit events matching f, newest first, a page at
+// a time.
+func (db *DB) ListAuditEvents(ctx context.Context, f warehouse.AuditFilter, p warehouse.Page) ([]*warehouse.AuditEvent, string, error) {
+	w := &where{}
+	if f.Entity != "" {
+		w.add(`entity = ?`, f.Entity)
+	}
+	if f.EntityID != "" {
+		w.add(`entity_id = ?`, f.EntityID)
+	}
+	var before int64
+	if ok, err := decodeCursor(p.After, "audit-events", &before); err != nil {
+		return nil, "", err
+	} else if ok {
+		w.add(`id < ?`, before)
+	}
+	limit := pageLimit(p.Limit)
+	out, err := queryRows(ctx, db.read, `SELECT id, entity, entity_id, action, before, after, actor, at FROM audit_events`+w.String()+
+		` ORDER BY id DESC LIMIT ?`, append(w.args, limit+1), scanAudit)
+	if err != nil {
+		return nil, "", fmt.Errorf("list audit events: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeCursor("audit-events", out[limit-1].ID)
+	}
+	return out, next, nil
+}

@@ -664,7 +664,22 @@ func benchKeyring(b *testing.B, alg string) *Keyring {
 		return newTestKeyring(b, Key{ID: "k1", Algorithm: alg, Secret: testSecret})
 	}
 	keys := asymmetricKeys(b)
-	return newTestKeyring(b, Key{ID: "k1", Algorithm: alg, Private: keys[alg]})
+	priv := keys[alg]
+	switch alg {
+	case AlgRS384, AlgRS512, AlgPS384, AlgPS512:
+		priv = keys[AlgRS256] // the same RSA key serves every RSA algorithm
+	case AlgES384, AlgES512:
+		curve := elliptic.P384()
+		if alg == AlgES512 {
+			curve = elliptic.P521()
+		}
+		ec, err := ecdsa.GenerateKey(curve, rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		priv = ec
+	}
+	return newTestKeyring(b, Key{ID: "k1", Algorithm: alg, Private: priv})
 }
 
 func benchClaims() Claims {
@@ -700,16 +715,26 @@ func benchVerify(b *testing.B, alg string) {
 
 func BenchmarkSignHS256(b *testing.B)   { benchSign(b, AlgHS256) }
 func BenchmarkVerifyHS256(b *testing.B) { benchVerify(b, AlgHS256) }
+func BenchmarkSignHS384(b *testing.B)   { benchSign(b, AlgHS384) }
+func BenchmarkVerifyHS384(b *testing.B) { benchVerify(b, AlgHS384) }
 func BenchmarkSignHS512(b *testing.B)   { benchSign(b, AlgHS512) }
 func BenchmarkVerifyHS512(b *testing.B) { benchVerify(b, AlgHS512) }
 func BenchmarkSignEdDSA(b *testing.B)   { benchSign(b, AlgEdDSA) }
 func BenchmarkVerifyEdDSA(b *testing.B) { benchVerify(b, AlgEdDSA) }
 func BenchmarkSignES256(b *testing.B)   { benchSign(b, AlgES256) }
 func BenchmarkVerifyES256(b *testing.B) { benchVerify(b, AlgES256) }
+func BenchmarkSignES384(b *testing.B)   { benchSign(b, AlgES384) }
+func BenchmarkVerifyES384(b *testing.B) { benchVerify(b, AlgES384) }
+func BenchmarkSignES512(b *testing.B)   { benchSign(b, AlgES512) }
+func BenchmarkVerifyES512(b *testing.B) { benchVerify(b, AlgES512) }
 func BenchmarkSignRS256(b *testing.B)   { benchSign(b, AlgRS256) }
 func BenchmarkVerifyRS256(b *testing.B) { benchVerify(b, AlgRS256) }
 func BenchmarkSignPS256(b *testing.B)   { benchSign(b, AlgPS256) }
 func BenchmarkVerifyPS256(b *testing.B) { benchVerify(b, AlgPS256) }
+func BenchmarkSignRS512(b *testing.B)   { benchSign(b, AlgRS512) }
+func BenchmarkVerifyRS512(b *testing.B) { benchVerify(b, AlgRS512) }
+func BenchmarkSignPS512(b *testing.B)   { benchSign(b, AlgPS512) }
+func BenchmarkVerifyPS512(b *testing.B) { benchVerify(b, AlgPS512) }
 
 // BenchmarkVerifyHS256Refused measures the cost of a bad signature, the
 // path an attacker controls.

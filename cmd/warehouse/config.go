@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/warehouse-api/warehouse/internal/store"
 )
 
 // config is every setting of `serve`. Each is a flag, and each flag may
@@ -34,6 +36,10 @@ type config struct {
 	ArgonIterations uint
 	ArgonThreads    uint
 	HashConcurrency int
+	DBMaxConns      int
+	DBStmtTimeout   time.Duration
+	LoginMaxFail    int
+	LoginLockout    time.Duration
 	SyncInterval    time.Duration
 	ShutdownTimeout time.Duration
 	PrintConfig     bool
@@ -46,6 +52,7 @@ type config struct {
 	CookieDomain      string
 	Claims            string
 	PublicURL         string
+	PprofAddr         string
 }
 
 // secretFlags are redacted by --print-config.
@@ -61,11 +68,15 @@ func commonFlags(fs *flag.FlagSet, c *config) {
 	fs.UintVar(&c.ArgonIterations, "argon2-iterations", 2, "argon2id iterations (OWASP: 2)")
 	fs.UintVar(&c.ArgonThreads, "argon2-parallelism", 1, "argon2id parallelism (OWASP: 1)")
 	fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes computed at once, bounding memory under a login flood (0: number of CPUs)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", 10, "PostgreSQL: connections in this instance's pool (all instances together must stay under the server's max_connections)")
+	fs.DurationVar(&c.DBStmtTimeout, "db-statement-timeout", 10*time.Second, "PostgreSQL: cancel statements running longer (the request gets a 503); 0s: the server's setting")
 }
 
 func serveFlags(fs *flag.FlagSet, c *config) {
 	commonFlags(fs, c)
 	fs.StringVar(&c.Addr, "addr", ":8000", "address to listen on")
+	fs.IntVar(&c.LoginMaxFail, "login-max-failures", 10, "failed logins for one username, within --login-lockout, that lock it out for --login-lockout (counted in the database: shared by every instance; 0: no lockout)")
+	fs.DurationVar(&c.LoginLockout, "login-lockout", 5*time.Minute, "how long a username stays locked out, and the window its failures are counted in")
 	fs.BoolVar(&c.Demo, "demo", false, "create the tutorial's user joevu/glinteco (role admin) so its curl session works")
 	fs.DurationVar(&c.AccessTTL, "access-ttl", 15*time.Minute, "access token lifetime")
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "refresh token lifetime")
@@ -87,6 +98,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.CookieSameSite, "cookie-samesite", "lax", "SameSite of the cookies: lax, strict or none")
 	fs.StringVar(&c.CookieDomain, "cookie-domain", "", "Domain of the cookies (default: the host that set them)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "external base URL, for /.well-known/openid-configuration (default: from the request's Host)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
 	fs.StringVar(&c.Claims, "claims", "", `static custom claims added to every access token, as a JSON object, e.g. {"tenant":"acme"}`)
 }
 
@@ -148,4 +160,9 @@ func loadDotEnv(path string, getenv func(string) string) (func(string) string, e
 		}
 		return vals[k]
 	}, nil
+}
+
+// storeOptions are the database settings of c.
+func (c *config) storeOptions() store.Options {
+	return store.Options{MaxConns: c.DBMaxConns, StatementTimeout: c.DBStmtTimeout}
 }

@@ -50,7 +50,7 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	if !supportedAlgorithm(c.Algorithm) {
 		return fmt.Errorf("--jwt-algorithm %q is not supported", c.Algorithm)
 	}
-	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, store.Options{})
+	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, c.storeOptions())
 	if err != nil {
 		return err
 	}

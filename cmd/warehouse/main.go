@@ -94,7 +94,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, store.Options{})
+	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, c.storeOptions())
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return errors.New("--refresh-reuse-interval and --session-inactivity must not be negative, --session-lifetime at least --access-ttl")
 	}
 
-	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, store.Options{})
+	if c.DBMaxConns < 1 || c.DBStmtTimeout < 0 || c.LoginMaxFail < 0 || c.LoginLockout < time.Second {
+		return errors.New("--db-max-conns must be at least 1, --db-statement-timeout and --login-max-failures not negative, --login-lockout at least 1s")
+	}
+	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, c.storeOptions())
 	if err != nil {
 		return err
 	}
@@ -130,6 +133,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go state.Run(bg, c.SyncInterval)
+	go followAuthEvents(bg, db, state, log)
 	go purgeLoop(bg, db, log)
 
 	srv := httpapi.New(httpapi.Config{
@@ -137,7 +141,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Issuer: c.Issuer, Audience: c.Audience, Version: versionString(),
 		RefreshReuseInterval: c.RefreshReuse, SessionLifetime: c.SessionLifetime, SessionInactivity: c.SessionInactivity,
 		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
+		LoginThrottle: loginThrottle(&c),
 	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
+
+	if c.PprofAddr != "" {
+		if err := servePprof(bg, c.PprofAddr, log); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -167,6 +178,30 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// servePprof serves runtime profiles on a loopback address until ctx ends.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	addr, err := httpapi.LoopbackAddr(addr)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on --pprof-addr %s: %w", addr, err)
+	}
+	ps := &http.Server{Handler: httpapi.PprofHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		ps.Close()
+	}()
+	go func() {
+		if err := ps.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("pprof server stopped", "err", err)
+		}
+	}()
+	log.Info("serving profiles", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return nil
 }
 
@@ -336,4 +371,42 @@ func supportedAlgorithm(alg string) bool {
 		}
 	}
 	return false
+}
+
+// followAuthEvents applies other instances' auth events as soon as they
+// commit, on PostgreSQL (LISTEN/NOTIFY), so that a revocation made on one
+// instance is enforced by all within milliseconds. Notifications only
+// say "look": the events themselves are read from auth_events by Poll, and
+// the periodic poll (--sync-interval) still runs, so an event is never
+// lost to a broken listening connection, only delayed. A burst of
+// notifications is coalesced into one poll at a time.
+func followAuthEvents(ctx context.Context, db *store.DB, state *authstate.State, log *slog.Logger) {
+	if !db.IsPostgres() {
+		return
+	}
+	kick := make(chan struct{}, 1)
+	go db.ListenAuthEvents(ctx, log, func() {
+		select {
+		case kick <- struct{}{}:
+		default: // a poll is already due; it will see this event too
+		}
+	})
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+			if err := state.Poll(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("auth state poll failed; will retry", "err", err)
+			}
+		}
+	}
+}
+
+// loginThrottle is the per-account lockout from the flags.
+func loginThrottle(c *config) httpapi.LoginThrottle {
+	if c.LoginMaxFail == 0 {
+		return httpapi.LoginThrottle{MaxFailures: -1}
+	}
+	return httpapi.LoginThrottle{MaxFailures: c.LoginMaxFail, Lockout: c.LoginLockout}
 }

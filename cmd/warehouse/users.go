@@ -53,7 +53,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, store.Options{})
+	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, c.storeOptions())
 	if err != nil {
 		return err
 	}

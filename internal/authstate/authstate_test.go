@@ -143,6 +143,7 @@ func BenchmarkIsRevoked(b *testing.B) {
 	}
 	jti := "5b4d7c3e-0d7a-4a53-9a43-6a2b1c9d8e7f"
 	b.ReportAllocs()
+	b.ResetTimer() // the database and the 10,000 revocations are set-up, not the check
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			s.IsRevoked(jti)

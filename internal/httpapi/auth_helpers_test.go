@@ -13,7 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -24,15 +24,20 @@ import (
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/keystore"
+	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
-// env is a server on a real SQLite database in a temp dir, wired as
-// `warehouse serve` wires it.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// env is a server on a real database (a SQLite file in a temp dir, or a
+// fresh PostgreSQL database), wired as `warehouse serve` wires it.
 type env struct {
-	t      *testing.T
-	clock  *fakeClock
-	dir    string
+	t     *testing.T
+	clock *fakeClock
+	// url is the database; a second env on the same url is a second
+	// instance of the server.
+	url    string
 	db     *store.DB
 	keys   *auth.Keyring
 	secret []byte
@@ -64,9 +69,11 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newEnv(t *testing.T, configure ...func(*httpapi.Config)) *env {
+// newEnv starts a server on a new database on engine (see pgtest.Engines)
+// with the users joevu (admin), vera (viewer) and gone (disabled).
+func newEnv(t *testing.T, engine string, configure ...func(*httpapi.Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), hasher: auth.NewHasher(auth.TestParams(), 0), clock: &fakeClock{}}
+	e := &env{t: t, url: pgtest.URL(t, engine), hasher: auth.NewHasher(auth.TestParams(), 0), clock: &fakeClock{}}
 	if len(configure) > 0 {
 		e.configure = configure[0]
 	}
@@ -100,7 +107,7 @@ func newEnv(t *testing.T, configure ...func(*httpapi.Config)) *env {
 func (e *env) open() {
 	t := e.t
 	ctx := context.Background()
-	db, err := store.Open(ctx, "", e.dir, store.Options{Now: e.clock.now})
+	db, err := store.Open(ctx, e.url, "", store.Options{Now: e.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,10 +249,14 @@ func newHasherWithMemory(kib uint32) *auth.Hasher {
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-// dbQueryRow reads one row straight from the database file, for checks the
-// API does not expose.
+// dbQueryRow reads one row straight from the database, for checks the API
+// does not expose.
 func (e *env) dbQueryRow(query string, dest ...any) error {
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, "warehouse.db")+"?_pragma=busy_timeout(5000)")
+	driver, dsn := "pgx", e.url
+	if path, ok := strings.CutPrefix(e.url, "sqlite:"); ok {
+		driver, dsn = "sqlite", "file:"+path+"?_pragma=busy_timeout(5000)"
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return err
 	}

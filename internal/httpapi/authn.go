@@ -24,7 +24,7 @@ const (
 	cookieRefresh     = "refresh_token_cookie"
 	cookieCSRFAccess  = "csrf_access_token"
 	cookieCSRFRefresh = "csrf_refresh_token"
-	headerCSRF        = "X-CSRF-Token"
+	headerCSRF        = "X-Csrf-Token" // X-CSRF-Token, in canonical form so reading it allocates nothing
 )
 
 // Principal is the verified caller of a request.
@@ -60,16 +60,35 @@ func unauthorized(code, detail string) *Problem {
 type credentials struct {
 	authorization string
 	method        string
-	// cookie reads a request cookie by name ("" if absent).
-	cookie func(name string) string
-	csrf   string // the X-CSRF-Token header
+	// req reads the CSRF header and cookies, which only cookie-mode tokens
+	// need, so the common bearer request never looks them up.
+	req huma.Context
 }
 
-func noCookies(string) string { return "" }
+// csrf is the X-CSRF-Token header.
+func (c credentials) csrf() string {
+	if c.req == nil {
+		return ""
+	}
+	return c.req.Header(headerCSRF)
+}
 
-// authMiddleware verifies the token for operations that need one and puts
-// the Principal in the context. It makes no database call: revocations,
-// ended sessions and users come from the in-memory auth state.
+// cookie reads a request cookie by name ("" if absent).
+func (c credentials) cookie(name string) string {
+	if c.req == nil {
+		return ""
+	}
+	if ck, err := huma.ReadCookie(c.req, name); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// authMiddleware verifies the token for operations that need one and makes
+// the Principal available to the handler. It makes no database call:
+// revocations, ended sessions and users come from the in-memory auth state.
+// The Principal lives in the request's state from the edge middleware, so
+// an authenticated request costs no extra allocation for it.
 func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 	op := ctx.Operation()
 	want, _ := op.Metadata[metaToken].(string)
@@ -78,18 +97,13 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	allowRevoked, _ := op.Metadata[metaAllowRevoked].(bool)
-	creds := credentials{
-		authorization: ctx.Header("Authorization"),
-		method:        ctx.Method(),
-		csrf:          ctx.Header(headerCSRF),
-		cookie: func(name string) string {
-			if c, err := huma.ReadCookie(ctx, name); err == nil {
-				return c.Value
-			}
-			return ""
-		},
+	st, _ := ctx.Context().Value(requestKey).(*reqState)
+	p := new(Principal)
+	if st != nil {
+		p = &st.principal
 	}
-	p, prob := s.authenticate(creds, want, allowRevoked)
+	creds := credentials{authorization: ctx.Header("Authorization"), method: ctx.Method(), req: ctx}
+	prob := s.authenticate(p, creds, want, allowRevoked)
 	if prob == nil {
 		if fresh, _ := op.Metadata[metaFresh].(bool); fresh && !p.Claims.Fresh {
 			prob = unauthorized("fresh_token_required", detailFresh)
@@ -99,27 +113,32 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 		writeHumaProblem(ctx, prob)
 		return
 	}
+	if st != nil {
+		st.auth = p
+		next(ctx)
+		return
+	}
 	next(huma.WithValue(ctx, claimsKey, p))
 }
 
-// authenticate checks the credentials for a token of type want. A token is
-// bound to how it was issued: one issued into cookies (it has a csrf claim)
-// is accepted only from its cookie, with the double-submit header on
-// state-changing methods; one issued in a body only from the header.
-func (s *Server) authenticate(c credentials, want string, allowRevoked bool) (*Principal, *Problem) {
+// authenticate checks the credentials for a token of type want and fills
+// p. A token is bound to how it was issued: one issued into cookies (it has
+// a csrf claim) is accepted only from its cookie, with the double-submit
+// header on state-changing methods; one issued in a body only from the
+// header.
+func (s *Server) authenticate(p *Principal, c credentials, want string, allowRevoked bool) *Problem {
 	if c.authorization != "" {
 		token, ok := bearerToken(c.authorization)
 		if !ok {
-			return nil, unauthorized("bad_authorization_header", detailBadHeader)
+			return unauthorized("bad_authorization_header", detailBadHeader)
 		}
-		p, prob := s.verify(token, want, allowRevoked)
-		if prob != nil {
-			return nil, prob
+		if prob := s.verifyInto(p, token, want, allowRevoked); prob != nil {
+			return prob
 		}
 		if p.Claims.CSRF != "" {
-			return nil, unauthorized("cookie_token_in_header", detailCookieToken)
+			return unauthorized("cookie_token_in_header", detailCookieToken)
 		}
-		return p, nil
+		return nil
 	}
 	name := cookieAccess
 	if want == auth.TypeRefresh {
@@ -127,75 +146,94 @@ func (s *Server) authenticate(c credentials, want string, allowRevoked bool) (*P
 	}
 	token := c.cookie(name)
 	if token == "" {
-		return nil, newProblem(http.StatusUnauthorized, "missing_token", detailMissingHeader).
+		return newProblem(http.StatusUnauthorized, "missing_token", detailMissingHeader).
 			withHeader("WWW-Authenticate", `Bearer realm="warehouse"`)
 	}
-	p, prob := s.verify(token, want, allowRevoked)
-	if prob != nil {
-		return nil, prob
+	if prob := s.verifyInto(p, token, want, allowRevoked); prob != nil {
+		return prob
 	}
 	if p.Claims.CSRF == "" {
 		// A header token placed in a cookie: as the tutorial, not a credential.
-		return nil, newProblem(http.StatusUnauthorized, "missing_token", detailMissingHeader).
+		return newProblem(http.StatusUnauthorized, "missing_token", detailMissingHeader).
 			withHeader("WWW-Authenticate", `Bearer realm="warehouse"`)
 	}
 	switch c.method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		if c.csrf == "" {
-			return nil, unauthorized("missing_csrf_token", detailMissingCSRF)
+		csrf := c.csrf()
+		if csrf == "" {
+			return unauthorized("missing_csrf_token", detailMissingCSRF)
 		}
-		if subtle.ConstantTimeCompare([]byte(c.csrf), []byte(p.Claims.CSRF)) != 1 {
-			return nil, unauthorized("csrf_mismatch", detailCSRFMismatch)
+		if subtle.ConstantTimeCompare([]byte(csrf), []byte(p.Claims.CSRF)) != 1 {
+			return unauthorized("csrf_mismatch", detailCSRFMismatch)
 		}
 	}
 	p.FromCookie = true
+	return nil
+}
+
+// verify checks one token (see verifyInto) and returns its Principal.
+func (s *Server) verify(token, want string, allowRevoked bool) (*Principal, *Problem) {
+	p := new(Principal)
+	if prob := s.verifyInto(p, token, want, allowRevoked); prob != nil {
+		return nil, prob
+	}
 	return p, nil
 }
 
-// verify checks one token: signature and claims, revocation, session,
-// type, user. The order follows fastapi-jwt-auth: decode, revoked, type.
-func (s *Server) verify(token, want string, allowRevoked bool) (*Principal, *Problem) {
-	claims, err := s.keys.Verify(token, s.now(), auth.VerifyOptions{Leeway: s.cfg.Leeway, Issuer: s.cfg.Issuer, Audience: s.cfg.Audience})
+// verifyInto checks one token: signature and claims (answered from the
+// verified-token cache for a token seen before, with exp checked again),
+// then revocation, session, type and user, which are checked on every
+// request from memory. The order follows fastapi-jwt-auth: decode,
+// revoked, type.
+func (s *Server) verifyInto(p *Principal, token, want string, allowRevoked bool) *Problem {
+	claims, err := s.tokens.Verify(token, s.now(), auth.VerifyOptions{Leeway: s.cfg.Leeway, Issuer: s.cfg.Issuer, Audience: s.cfg.Audience})
 	if err != nil {
 		var te *auth.TokenError
 		if errors.As(err, &te) {
-			return nil, unauthorized(te.Code, te.Detail)
+			return unauthorized(te.Code, te.Detail)
 		}
-		return nil, unauthorized("invalid_token", "Invalid token")
+		return unauthorized("invalid_token", "Invalid token")
 	}
 	if !allowRevoked {
 		if s.state.IsRevoked(claims.ID) {
-			return nil, unauthorized("token_revoked", detailRevoked)
+			return unauthorized("token_revoked", detailRevoked)
 		}
 		if claims.SessionID != "" && s.state.IsSessionEnded(claims.SessionID) {
-			return nil, unauthorized("session_ended", detailRevoked)
+			return unauthorized("session_ended", detailRevoked)
 		}
 	}
 	if claims.Type != want {
 		if want == auth.TypeRefresh {
-			return nil, unauthorized("wrong_token_type", detailOnlyRefresh)
+			return unauthorized("wrong_token_type", detailOnlyRefresh)
 		}
-		return nil, unauthorized("wrong_token_type", detailOnlyAccess)
+		return unauthorized("wrong_token_type", detailOnlyAccess)
 	}
 	u, ok := s.state.User(claims.Subject)
 	if !ok || !u.Active {
-		return nil, unauthorized("unknown_user", detailUnknownUser)
+		return unauthorized("unknown_user", detailUnknownUser)
 	}
-	return &Principal{Claims: claims, Token: token, Roles: u.Roles}, nil
+	*p = Principal{Claims: claims, Token: token, Roles: u.Roles}
+	return nil
 }
 
 // bearerToken extracts the token from "Bearer <JWT>". The scheme is
 // case-insensitive (RFC 7235); anything else is a bad header.
 func bearerToken(h string) (string, bool) {
 	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+	// IndexByte, unlike ContainsAny, scans a long token without building a
+	// set per call.
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.IndexByte(token, ' ') >= 0 || strings.IndexByte(token, '\t') >= 0 {
 		return "", false
 	}
 	return token, true
 }
 
-// principal returns the verified caller put in the context by authMiddleware.
+// principal returns the verified caller recorded by authMiddleware (nil on
+// routes without auth).
 func principal(ctx interface{ Value(any) any }) *Principal {
+	if st, _ := ctx.Value(requestKey).(*reqState); st != nil && st.auth != nil {
+		return st.auth
+	}
 	p, _ := ctx.Value(claimsKey).(*Principal)
 	return p
 }

@@ -17,10 +17,11 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
-// domainEnv is a server on a real SQLite database with one logged-in user
+// domainEnv is a server on a real database with one logged-in user
 // per role: tokens["viewer"], ["clerk"], ["manager"], ["admin"].
 type domainEnv struct {
 	t      testing.TB
@@ -31,10 +32,12 @@ type domainEnv struct {
 	tokens map[string]string
 }
 
-func newDomainTestServer(t testing.TB) *domainEnv {
+// newDomainTestServer starts a server on a new database on engine (see
+// pgtest.Engines).
+func newDomainTestServer(t testing.TB, engine string) *domainEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, "", t.TempDir(), store.Options{})
+	db, err := store.Open(ctx, pgtest.URL(t, engine), "", store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

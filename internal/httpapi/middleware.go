@@ -8,15 +8,15 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 )
 
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
+	requestKey ctxKey = iota // *reqState
 	claimsKey
-	metaKey
 )
 
 // reqMeta is what session records keep of the request that logged in.
@@ -26,29 +26,124 @@ type reqMeta struct {
 }
 
 func requestMeta(ctx context.Context) reqMeta {
-	m, _ := ctx.Value(metaKey).(reqMeta)
-	return m
+	st, _ := ctx.Value(requestKey).(*reqState)
+	if st == nil {
+		return reqMeta{}
+	}
+	ip := st.remoteAddr
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	return reqMeta{ip: ip, userAgent: st.userAgent}
 }
 
-// requestID takes a sane X-Request-ID from the client or makes one, and
-// echoes it so a client can quote it in a bug report.
-func requestID(next http.Handler) http.Handler {
+// reqState is everything the edge middleware keeps of one request, in one
+// allocation: the status-recording writer, the request id (as the header
+// value slice, so echoing it costs nothing more) and what session records
+// need. Its pointer is the request's single context value.
+type reqState struct {
+	statusWriter
+	id         [1]string
+	remoteAddr string
+	userAgent  string
+	// principal is the verified caller on routes with auth; auth points to
+	// it once authMiddleware has filled it.
+	principal Principal
+	auth      *Principal
+}
+
+// ids makes request ids: a random per-process prefix and a counter, so an
+// id costs no system call (crypto/rand per request did) and ids from
+// several instances do not collide.
+type ids struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newIDs() *ids {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &ids{prefix: hex.EncodeToString(b[:])}
+}
+
+func (g *ids) next() string {
+	var buf [8 + 16]byte
+	out := append(buf[:0], g.prefix...)
+	n := g.n.Add(1)
+	const digits = "0123456789abcdef"
+	for i := 60; i >= 0; i -= 4 {
+		out = append(out, digits[(n>>uint(i))&0xf])
+	}
+	return string(out)
+}
+
+// Response headers every answer carries. The slices are shared by all
+// responses: net/http only reads them, and a handler that Adds to one gets
+// a new array because each has len == cap.
+type fixedHeaders struct {
+	nosniff, noReferrer []string
+	json                []string // Content-Type of the fast answers
+}
+
+func newFixedHeaders() fixedHeaders {
+	return fixedHeaders{nosniff: []string{"nosniff"}, noReferrer: []string{"no-referrer"}, json: []string{"application/json"}}
+}
+
+// edge is the middleware around every request, in one handler so that a
+// request costs one allocation here: it recovers panics as a 500 problem
+// (so one bad request never takes the server down), takes a sane
+// X-Request-ID from the client or makes one and echoes it (so a client can
+// quote it in a bug report), sets the security headers, and logs one line
+// per request (never headers, so never a token) when the level allows.
+func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
-		if !saneID(id) {
-			var b [8]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}, remoteAddr: r.RemoteAddr, userAgent: r.UserAgent()}
+		// The header map is indexed by the canonical name: Get("X-Request-ID")
+		// would allocate to canonicalize it on every request.
+		if v := r.Header["X-Request-Id"]; len(v) > 0 && saneID(v[0]) {
+			st.id[0] = v[0]
+		} else {
+			st.id[0] = gen.next()
 		}
-		w.Header().Set("X-Request-ID", id)
-		ip := r.RemoteAddr
-		if host, _, err := net.SplitHostPort(ip); err == nil {
-			ip = host
-		}
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		ctx = context.WithValue(ctx, metaKey, reqMeta{ip: ip, userAgent: r.UserAgent()})
-		next.ServeHTTP(w, r.WithContext(ctx))
+		h := w.Header()
+		h["X-Request-Id"] = st.id[:]
+		h["X-Content-Type-Options"] = fixed.nosniff
+		h["Referrer-Policy"] = fixed.noReferrer
+		start := time.Now()
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic serving request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()), "request_id", st.id[0])
+				if st.status == 0 {
+					writeProblem(w, newProblem(http.StatusInternalServerError, "internal", "Internal server error"))
+				}
+				return
+			}
+			accessLog(r.Context(), log, r, st, start)
+		}()
+		next.ServeHTTP(&st.statusWriter, r.WithContext(context.WithValue(r.Context(), requestKey, st)))
 	})
+}
+
+// accessLog logs the request at debug level, or at error level for a 5xx.
+func accessLog(ctx context.Context, log *slog.Logger, r *http.Request, st *reqState, start time.Time) {
+	status := st.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	level := slog.LevelDebug
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	if !log.Enabled(ctx, level) {
+		return
+	}
+	log.LogAttrs(ctx, level, "request",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", status), slog.Int("bytes", st.bytes),
+		slog.Duration("duration", time.Since(start)), slog.String("request_id", st.id[0]))
 }
 
 func saneID(id string) bool {
@@ -88,52 +183,3 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// accessLog logs one line per request: never headers, so never a token.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		level := slog.LevelDebug
-		if sw.status >= 500 {
-			level = slog.LevelError
-		}
-		if log.Enabled(r.Context(), level) {
-			id, _ := r.Context().Value(requestIDKey).(string)
-			log.LogAttrs(r.Context(), level, "request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
-				slog.Duration("duration", time.Since(start)), slog.String("request_id", id))
-		}
-	})
-}
-
-// recoverer turns a panic into a 500 problem and a log line with the stack,
-// so one bad request never takes the server down.
-func recoverer(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				log.Error("panic serving request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				writeProblem(w, newProblem(http.StatusInternalServerError, "internal", "Internal server error"))
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		next.ServeHTTP(w, r)
-	})
-}

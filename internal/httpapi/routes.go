@@ -155,10 +155,30 @@ func (s *Server) routes() {
 }
 
 // checkPassword returns the active user with that password, or the 401
+// problem, or a 429 while the username is locked out (see LoginThrottle).
+func (s *Server) checkPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
+	failures, p := s.loginThrottled(ctx, username)
+	if p != nil {
+		return nil, p
+	}
+	u, err := s.verifyPassword(ctx, username, password)
+	var prob *Problem
+	switch {
+	case errors.As(err, &prob) && prob.Code == codeBadCredentials:
+		if p := s.loginFailed(ctx, username); p != nil {
+			return nil, p
+		}
+	case err == nil && failures > 0:
+		s.loginSucceeded(ctx, username)
+	}
+	return u, err
+}
+
+// verifyPassword returns the active user with that password, or the 401
 // problem. Unknown and inactive users cost the same hash as a wrong password
 // so that timing tells nothing about which usernames exist.
-func (s *Server) checkPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
-	bad := newProblem(http.StatusUnauthorized, "bad_credentials", "Bad username or password")
+func (s *Server) verifyPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
+	bad := newProblem(http.StatusUnauthorized, codeBadCredentials, "Bad username or password")
 	u, err := s.db.UserByName(ctx, username)
 	if err != nil {
 		if warehouse.ErrorCode(err) != warehouse.ENOTFOUND {

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,168 +13,172 @@ import (
 // tutorial answered, and what warehouse answers instead.
 func TestSeedBehaviour(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	access, refresh := e.login("joevu", "glinteco")
-	now := time.Now().Unix()
-	hs := `{"alg":"HS256","typ":"JWT"}`
-	sign := func(payload string) string { return craft(e.secret, "HS256", hs, payload) }
-	claims := func(over map[string]any) string { return sign(claimsJSON(t, over)) }
-	tamper := func(tok string, part int) string {
-		p := strings.Split(tok, ".")
-		b := []byte(p[part])
-		if b[3] == 'A' {
-			b[3] = 'B'
-		} else {
-			b[3] = 'A'
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		access, refresh := e.login("joevu", "glinteco")
+		now := time.Now().Unix()
+		hs := `{"alg":"HS256","typ":"JWT"}`
+		sign := func(payload string) string { return craft(e.secret, "HS256", hs, payload) }
+		claims := func(over map[string]any) string { return sign(claimsJSON(t, over)) }
+		tamper := func(tok string, part int) string {
+			p := strings.Split(tok, ".")
+			b := []byte(p[part])
+			if b[3] == 'A' {
+				b[3] = 'B'
+			} else {
+				b[3] = 'A'
+			}
+			p[part] = string(b)
+			return strings.Join(p, ".")
 		}
-		p[part] = string(b)
-		return strings.Join(p, ".")
-	}
 
-	const badHeader = "Bad Authorization header. Expected value 'Bearer <JWT>'"
-	cases := []struct {
-		name    string
-		method  string
-		path    string
-		body    string
-		headers []string
-		status  int
-		detail  string // exact, or "" to skip
-		bearer  bool   // expect WWW-Authenticate: Bearer error="invalid_token"
-	}{
-		{name: "user without Authorization", method: "GET", path: "/user", status: 401, detail: "Missing Authorization Header"},
-		{name: "user with login token", method: "GET", path: "/user", headers: []string{bearer(access)}, status: 200},
-		{name: "article token signed with 'secret', expired", method: "GET", path: "/user",
-			headers: []string{bearer(craft([]byte("secret"), "HS256", hs, claimsJSON(t, map[string]any{"iat": 1700000000, "nbf": 1700000000, "exp": 1700000900})))},
-			status:  401, detail: "Signature verification failed", bearer: true},
-		{name: "welcome", method: "GET", path: "/welcome", status: 200},
-		{name: "welcome HEAD", method: "HEAD", path: "/welcome", status: 200},
-		{name: "unknown path", method: "GET", path: "/nope", status: 404, detail: "Not Found"},
-		{name: "wrong method", method: "POST", path: "/welcome", status: 405, detail: "Method Not Allowed"},
-		{name: "wrong method on user", method: "PUT", path: "/user", status: 405, detail: "Method Not Allowed"},
-		{name: "login wrong password", method: "POST", path: "/login", body: `{"username":"joevu","password":"nope"}`, status: 401, detail: "Bad username or password"},
-		{name: "login unknown user", method: "POST", path: "/login", body: `{"username":"nobody","password":"glinteco"}`, status: 401, detail: "Bad username or password"},
-		{name: "login inactive user", method: "POST", path: "/login", body: `{"username":"gone","password":"gone-pass"}`, status: 401, detail: "Bad username or password"},
-		{name: "login malformed JSON", method: "POST", path: "/login", body: `{"username":"joevu"`, status: 400},
-		{name: "login missing field", method: "POST", path: "/login", body: `{"username":"joevu"}`, status: 422, detail: "Request validation failed: password: field required"},
-		{name: "login null", method: "POST", path: "/login", body: `null`, status: 422},
-		{name: "login empty body", method: "POST", path: "/login", headers: []string{"Content-Type: application/json"}, status: 422, detail: "Request validation failed: body: field required"},
-		{name: "login extra field", method: "POST", path: "/login", body: `{"username":"joevu","password":"glinteco","remember":true}`, status: 200},
-		{name: "login username a number", method: "POST", path: "/login", body: `{"username":42,"password":"glinteco"}`, status: 422},
-		{name: "login with Basic header", method: "POST", path: "/login", body: `{"username":"joevu","password":"glinteco"}`, headers: []string{"Authorization: Basic x"}, status: 200},
-		{name: "login as a form", method: "POST", path: "/login", body: `username=joevu`, headers: []string{"Content-Type: application/x-www-form-urlencoded"}, status: 415},
-		{name: "Basic scheme", method: "GET", path: "/user", headers: []string{"Authorization: Basic x"}, status: 401, detail: badHeader, bearer: true},
-		{name: "Bearer alone", method: "GET", path: "/user", headers: []string{"Authorization: Bearer"}, status: 401, detail: badHeader, bearer: true},
-		{name: "Token scheme", method: "GET", path: "/user", headers: []string{"Authorization: Token x"}, status: 401, detail: badHeader, bearer: true},
-		{name: "no scheme", method: "GET", path: "/user", headers: []string{"Authorization: " + access}, status: 401, detail: badHeader, bearer: true},
-		{name: "Bearer a b", method: "GET", path: "/user", headers: []string{"Authorization: Bearer a b"}, status: 401, detail: badHeader, bearer: true},
-		{name: "lower-case bearer", method: "GET", path: "/user", headers: []string{"Authorization: bearer " + access}, status: 200},
-		{name: "empty Authorization", method: "GET", path: "/user", headers: []string{"Authorization:"}, status: 401, detail: "Missing Authorization Header"},
-		{name: "token in query", method: "GET", path: "/user?token=" + access, status: 401, detail: "Missing Authorization Header"},
-		{name: "header token in a cookie", method: "GET", path: "/user", headers: []string{"Cookie: access_token_cookie=" + access}, status: 401, detail: "Missing Authorization Header"},
-		{name: "garbage", method: "GET", path: "/user", headers: []string{bearer("garbage")}, status: 401, detail: "Not enough segments", bearer: true},
-		{name: "abc.def.ghi", method: "GET", path: "/user", headers: []string{bearer("abc.def.ghi")}, status: 401, bearer: true},
-		{name: "changed signature", method: "GET", path: "/user", headers: []string{bearer(tamper(access, 2))}, status: 401, detail: "Signature verification failed", bearer: true},
-		{name: "changed payload", method: "GET", path: "/user", headers: []string{bearer(tamper(access, 1))}, status: 401, bearer: true},
-		{name: "wrong key", method: "GET", path: "/user", headers: []string{bearer(craft([]byte("another-key-of-32-bytes-or-more!!"), "HS256", hs, claimsJSON(t, nil)))}, status: 401, detail: "Signature verification failed", bearer: true},
-		{name: "expired", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iat": now - 2000, "nbf": now - 2000, "exp": now - 1000}))}, status: 401, detail: "Signature has expired", bearer: true},
-		{name: "nbf in the future", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"nbf": now + 600}))}, status: 401, detail: "The token is not yet valid (nbf)", bearer: true},
-		{name: "iat in the future", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iat": now + 600}))}, status: 401, detail: "The token is not yet valid (iat)", bearer: true},
-		{name: "nbf within leeway", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"nbf": now + 3, "iat": now + 3}))}, status: 200},
-		{name: "alg none", method: "GET", path: "/user", headers: []string{bearer(craft(nil, "", `{"alg":"none","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
-		{name: "alg None", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"alg":"None","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
-		{name: "unsigned alg none", method: "GET", path: "/user", headers: []string{bearer(strings.TrimSuffix(craft(nil, "", `{"alg":"none"}`, claimsJSON(t, nil)), "x") + "")}, status: 401, bearer: true},
-		{name: "RS256 header on HS key", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"alg":"RS256","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
-		{name: "no alg", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
-		{name: "HS512 with the right key", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "HS512", `{"alg":"HS512","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
-		{name: "no type", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"type": nil}))}, status: 401, detail: `Token is missing the "type" claim`, bearer: true},
-		{name: "no jti", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"jti": nil}))}, status: 401, detail: `Token is missing the "jti" claim`, bearer: true},
-		{name: "no exp", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"exp": nil}))}, status: 401, detail: `Token is missing the "exp" claim`, bearer: true},
-		{name: "integer sub", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": 42}))}, status: 401, bearer: true},
-		{name: "foreign iss", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iss": "https://evil.example"}))}, status: 401, detail: "Invalid issuer", bearer: true},
-		{name: "unknown user", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": "nobody"}))}, status: 401, detail: "User not found or inactive", bearer: true},
-		{name: "inactive user", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": "gone"}))}, status: 401, detail: "User not found or inactive", bearer: true},
-		{name: "crafted valid token", method: "GET", path: "/user", headers: []string{bearer(claims(nil))}, status: 200},
-		{name: "type foo", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"type": "foo"}))}, status: 401, detail: "Only access tokens are allowed", bearer: true},
-		{name: "refresh token on /user", method: "GET", path: "/user", headers: []string{bearer(refresh)}, status: 401, detail: "Only access tokens are allowed", bearer: true},
-		{name: "refresh with access token", method: "POST", path: "/refresh", headers: []string{bearer(access)}, status: 401, detail: "Only refresh tokens are allowed", bearer: true},
-		{name: "refresh-revoke with access token", method: "DELETE", path: "/refresh-revoke", headers: []string{bearer(access)}, status: 401, detail: "Only refresh tokens are allowed", bearer: true},
-		{name: "access-revoke with refresh token", method: "DELETE", path: "/access-revoke", headers: []string{bearer(refresh)}, status: 401, detail: "Only access tokens are allowed", bearer: true},
-		{name: "oversized token", method: "GET", path: "/user", headers: []string{bearer(strings.Repeat("a", 20000) + ".b.c")}, status: 401, bearer: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := e.do(tc.method, tc.path, tc.body, tc.headers...)
-			if r.Code != tc.status {
-				t.Fatalf("status %d, want %d: %s", r.Code, tc.status, r.Body)
-			}
-			if tc.status >= 400 {
-				if r.str("detail") == "" || r.str("code") == "" {
-					t.Errorf("error without detail or code: %s", r.Body)
+		const badHeader = "Bad Authorization header. Expected value 'Bearer <JWT>'"
+		cases := []struct {
+			name    string
+			method  string
+			path    string
+			body    string
+			headers []string
+			status  int
+			detail  string // exact, or "" to skip
+			bearer  bool   // expect WWW-Authenticate: Bearer error="invalid_token"
+		}{
+			{name: "user without Authorization", method: "GET", path: "/user", status: 401, detail: "Missing Authorization Header"},
+			{name: "user with login token", method: "GET", path: "/user", headers: []string{bearer(access)}, status: 200},
+			{name: "article token signed with 'secret', expired", method: "GET", path: "/user",
+				headers: []string{bearer(craft([]byte("secret"), "HS256", hs, claimsJSON(t, map[string]any{"iat": 1700000000, "nbf": 1700000000, "exp": 1700000900})))},
+				status:  401, detail: "Signature verification failed", bearer: true},
+			{name: "welcome", method: "GET", path: "/welcome", status: 200},
+			{name: "welcome HEAD", method: "HEAD", path: "/welcome", status: 200},
+			{name: "unknown path", method: "GET", path: "/nope", status: 404, detail: "Not Found"},
+			{name: "wrong method", method: "POST", path: "/welcome", status: 405, detail: "Method Not Allowed"},
+			{name: "wrong method on user", method: "PUT", path: "/user", status: 405, detail: "Method Not Allowed"},
+			{name: "login wrong password", method: "POST", path: "/login", body: `{"username":"joevu","password":"nope"}`, status: 401, detail: "Bad username or password"},
+			{name: "login unknown user", method: "POST", path: "/login", body: `{"username":"nobody","password":"glinteco"}`, status: 401, detail: "Bad username or password"},
+			{name: "login inactive user", method: "POST", path: "/login", body: `{"username":"gone","password":"gone-pass"}`, status: 401, detail: "Bad username or password"},
+			{name: "login malformed JSON", method: "POST", path: "/login", body: `{"username":"joevu"`, status: 400},
+			{name: "login missing field", method: "POST", path: "/login", body: `{"username":"joevu"}`, status: 422, detail: "Request validation failed: password: field required"},
+			{name: "login null", method: "POST", path: "/login", body: `null`, status: 422},
+			{name: "login empty body", method: "POST", path: "/login", headers: []string{"Content-Type: application/json"}, status: 422, detail: "Request validation failed: body: field required"},
+			{name: "login extra field", method: "POST", path: "/login", body: `{"username":"joevu","password":"glinteco","remember":true}`, status: 200},
+			{name: "login username a number", method: "POST", path: "/login", body: `{"username":42,"password":"glinteco"}`, status: 422},
+			{name: "login with Basic header", method: "POST", path: "/login", body: `{"username":"joevu","password":"glinteco"}`, headers: []string{"Authorization: Basic x"}, status: 200},
+			{name: "login as a form", method: "POST", path: "/login", body: `username=joevu`, headers: []string{"Content-Type: application/x-www-form-urlencoded"}, status: 415},
+			{name: "Basic scheme", method: "GET", path: "/user", headers: []string{"Authorization: Basic x"}, status: 401, detail: badHeader, bearer: true},
+			{name: "Bearer alone", method: "GET", path: "/user", headers: []string{"Authorization: Bearer"}, status: 401, detail: badHeader, bearer: true},
+			{name: "Token scheme", method: "GET", path: "/user", headers: []string{"Authorization: Token x"}, status: 401, detail: badHeader, bearer: true},
+			{name: "no scheme", method: "GET", path: "/user", headers: []string{"Authorization: " + access}, status: 401, detail: badHeader, bearer: true},
+			{name: "Bearer a b", method: "GET", path: "/user", headers: []string{"Authorization: Bearer a b"}, status: 401, detail: badHeader, bearer: true},
+			{name: "lower-case bearer", method: "GET", path: "/user", headers: []string{"Authorization: bearer " + access}, status: 200},
+			{name: "empty Authorization", method: "GET", path: "/user", headers: []string{"Authorization:"}, status: 401, detail: "Missing Authorization Header"},
+			{name: "token in query", method: "GET", path: "/user?token=" + access, status: 401, detail: "Missing Authorization Header"},
+			{name: "header token in a cookie", method: "GET", path: "/user", headers: []string{"Cookie: access_token_cookie=" + access}, status: 401, detail: "Missing Authorization Header"},
+			{name: "garbage", method: "GET", path: "/user", headers: []string{bearer("garbage")}, status: 401, detail: "Not enough segments", bearer: true},
+			{name: "abc.def.ghi", method: "GET", path: "/user", headers: []string{bearer("abc.def.ghi")}, status: 401, bearer: true},
+			{name: "changed signature", method: "GET", path: "/user", headers: []string{bearer(tamper(access, 2))}, status: 401, detail: "Signature verification failed", bearer: true},
+			{name: "changed payload", method: "GET", path: "/user", headers: []string{bearer(tamper(access, 1))}, status: 401, bearer: true},
+			{name: "wrong key", method: "GET", path: "/user", headers: []string{bearer(craft([]byte("another-key-of-32-bytes-or-more!!"), "HS256", hs, claimsJSON(t, nil)))}, status: 401, detail: "Signature verification failed", bearer: true},
+			{name: "expired", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iat": now - 2000, "nbf": now - 2000, "exp": now - 1000}))}, status: 401, detail: "Signature has expired", bearer: true},
+			{name: "nbf in the future", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"nbf": now + 600}))}, status: 401, detail: "The token is not yet valid (nbf)", bearer: true},
+			{name: "iat in the future", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iat": now + 600}))}, status: 401, detail: "The token is not yet valid (iat)", bearer: true},
+			{name: "nbf within leeway", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"nbf": now + 3, "iat": now + 3}))}, status: 200},
+			{name: "alg none", method: "GET", path: "/user", headers: []string{bearer(craft(nil, "", `{"alg":"none","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
+			{name: "alg None", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"alg":"None","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
+			{name: "unsigned alg none", method: "GET", path: "/user", headers: []string{bearer(strings.TrimSuffix(craft(nil, "", `{"alg":"none"}`, claimsJSON(t, nil)), "x") + "")}, status: 401, bearer: true},
+			{name: "RS256 header on HS key", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"alg":"RS256","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
+			{name: "no alg", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
+			{name: "HS512 with the right key", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "HS512", `{"alg":"HS512","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
+			{name: "no type", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"type": nil}))}, status: 401, detail: `Token is missing the "type" claim`, bearer: true},
+			{name: "no jti", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"jti": nil}))}, status: 401, detail: `Token is missing the "jti" claim`, bearer: true},
+			{name: "no exp", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"exp": nil}))}, status: 401, detail: `Token is missing the "exp" claim`, bearer: true},
+			{name: "integer sub", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": 42}))}, status: 401, bearer: true},
+			{name: "foreign iss", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iss": "https://evil.example"}))}, status: 401, detail: "Invalid issuer", bearer: true},
+			{name: "unknown user", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": "nobody"}))}, status: 401, detail: "User not found or inactive", bearer: true},
+			{name: "inactive user", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": "gone"}))}, status: 401, detail: "User not found or inactive", bearer: true},
+			{name: "crafted valid token", method: "GET", path: "/user", headers: []string{bearer(claims(nil))}, status: 200},
+			{name: "type foo", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"type": "foo"}))}, status: 401, detail: "Only access tokens are allowed", bearer: true},
+			{name: "refresh token on /user", method: "GET", path: "/user", headers: []string{bearer(refresh)}, status: 401, detail: "Only access tokens are allowed", bearer: true},
+			{name: "refresh with access token", method: "POST", path: "/refresh", headers: []string{bearer(access)}, status: 401, detail: "Only refresh tokens are allowed", bearer: true},
+			{name: "refresh-revoke with access token", method: "DELETE", path: "/refresh-revoke", headers: []string{bearer(access)}, status: 401, detail: "Only refresh tokens are allowed", bearer: true},
+			{name: "access-revoke with refresh token", method: "DELETE", path: "/access-revoke", headers: []string{bearer(refresh)}, status: 401, detail: "Only access tokens are allowed", bearer: true},
+			{name: "oversized token", method: "GET", path: "/user", headers: []string{bearer(strings.Repeat("a", 20000) + ".b.c")}, status: 401, bearer: true},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				r := e.do(tc.method, tc.path, tc.body, tc.headers...)
+				if r.Code != tc.status {
+					t.Fatalf("status %d, want %d: %s", r.Code, tc.status, r.Body)
 				}
-				if ct := r.Header().Get("Content-Type"); ct != "application/problem+json" {
-					t.Errorf("Content-Type %q", ct)
+				if tc.status >= 400 {
+					if r.str("detail") == "" || r.str("code") == "" {
+						t.Errorf("error without detail or code: %s", r.Body)
+					}
+					if ct := r.Header().Get("Content-Type"); ct != "application/problem+json" {
+						t.Errorf("Content-Type %q", ct)
+					}
 				}
-			}
-			if tc.detail != "" && r.str("detail") != tc.detail {
-				t.Errorf("detail %q, want %q", r.str("detail"), tc.detail)
-			}
-			if tc.bearer && r.Header().Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
-				t.Errorf("WWW-Authenticate %q", r.Header().Get("WWW-Authenticate"))
-			}
-			if tc.status == 405 && r.Header().Get("Allow") == "" {
-				t.Error("405 without Allow")
-			}
-		})
-	}
+				if tc.detail != "" && r.str("detail") != tc.detail {
+					t.Errorf("detail %q, want %q", r.str("detail"), tc.detail)
+				}
+				if tc.bearer && r.Header().Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+					t.Errorf("WWW-Authenticate %q", r.Header().Get("WWW-Authenticate"))
+				}
+				if tc.status == 405 && r.Header().Get("Allow") == "" {
+					t.Error("405 without Allow")
+				}
+			})
+		}
+	})
 }
 
 // TestTokenShape checks the tokens look as the tutorial's library makes them.
 func TestTokenShape(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	r := e.do("POST", "/login", `{"username":"joevu","password":"glinteco"}`)
-	if r.Code != 200 {
-		t.Fatal(r.Code, r.Body)
-	}
-	if r.str("token_type") != "bearer" || r.body["expires_in"] != float64(900) {
-		t.Errorf("login body %s", r.Body)
-	}
-	if r.Header().Get("Cache-Control") != "no-store" {
-		t.Errorf("token response is cacheable: %q", r.Header().Get("Cache-Control"))
-	}
-	uuid4 := `"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"`
-	tests := []struct {
-		name, tok, pattern string
-		life               int64
-	}{
-		{"access", r.str("access_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"access","fresh":true,"roles":\["admin"\],"sid":` + uuid4 + `\}$`, 900},
-		{"refresh", r.str("refresh_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"refresh","sid":` + uuid4 + `\}$`, 2592000},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			hdr := decodeSegment(t, tc.tok, 0)
-			var h map[string]string
-			if err := json.Unmarshal([]byte(hdr), &h); err != nil {
-				t.Fatal(err)
-			}
-			if h["alg"] != "HS256" || h["typ"] != "JWT" || h["kid"] == "" || len(h) != 3 {
-				t.Errorf("header %s", hdr)
-			}
-			payload := decodeSegment(t, tc.tok, 1)
-			m := regexp.MustCompile(tc.pattern).FindStringSubmatch(payload)
-			if m == nil {
-				t.Fatalf("payload %s does not match %s", payload, tc.pattern)
-			}
-			var iat, nbf, exp int64
-			json.Unmarshal([]byte(m[1]), &iat)
-			json.Unmarshal([]byte(m[2]), &nbf)
-			json.Unmarshal([]byte(m[3]), &exp)
-			if iat != nbf || exp-iat != tc.life {
-				t.Errorf("iat %d nbf %d exp %d", iat, nbf, exp)
-			}
-		})
-	}
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		r := e.do("POST", "/login", `{"username":"joevu","password":"glinteco"}`)
+		if r.Code != 200 {
+			t.Fatal(r.Code, r.Body)
+		}
+		if r.str("token_type") != "bearer" || r.body["expires_in"] != float64(900) {
+			t.Errorf("login body %s", r.Body)
+		}
+		if r.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("token response is cacheable: %q", r.Header().Get("Cache-Control"))
+		}
+		uuid4 := `"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"`
+		tests := []struct {
+			name, tok, pattern string
+			life               int64
+		}{
+			{"access", r.str("access_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"access","fresh":true,"roles":\["admin"\],"sid":` + uuid4 + `\}$`, 900},
+			{"refresh", r.str("refresh_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"refresh","sid":` + uuid4 + `\}$`, 2592000},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				hdr := decodeSegment(t, tc.tok, 0)
+				var h map[string]string
+				if err := json.Unmarshal([]byte(hdr), &h); err != nil {
+					t.Fatal(err)
+				}
+				if h["alg"] != "HS256" || h["typ"] != "JWT" || h["kid"] == "" || len(h) != 3 {
+					t.Errorf("header %s", hdr)
+				}
+				payload := decodeSegment(t, tc.tok, 1)
+				m := regexp.MustCompile(tc.pattern).FindStringSubmatch(payload)
+				if m == nil {
+					t.Fatalf("payload %s does not match %s", payload, tc.pattern)
+				}
+				var iat, nbf, exp int64
+				json.Unmarshal([]byte(m[1]), &iat)
+				json.Unmarshal([]byte(m[2]), &nbf)
+				json.Unmarshal([]byte(m[3]), &exp)
+				if iat != nbf || exp-iat != tc.life {
+					t.Errorf("iat %d nbf %d exp %d", iat, nbf, exp)
+				}
+			})
+		}
+	})
 }
 
 // TestTutorialSession is the tutorial's curl session, then our additions:
@@ -181,58 +186,60 @@ func TestTokenShape(t *testing.T) {
 // survive a restart.
 func TestTutorialSession(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	if r := e.do("GET", "/welcome", ""); r.Code != 200 || r.str("message") != "Welcome to the Warehouse Management API" {
-		t.Fatalf("welcome: %d %s", r.Code, r.Body)
-	}
-	access, refresh := e.login("joevu", "glinteco")
-	if r := e.do("GET", "/user", "", bearer(access)); r.Code != 200 || r.str("user") != "joevu" {
-		t.Fatalf("user: %d %s", r.Code, r.Body)
-	}
-
-	// Refresh rotates: a new pair, and the old refresh token is spent.
-	r := e.do("POST", "/refresh", "", bearer(refresh))
-	if r.Code != 200 || r.str("access_token") == "" || r.str("refresh_token") == "" || r.str("refresh_token") == refresh {
-		t.Fatalf("refresh: %d %s", r.Code, r.Body)
-	}
-	access2, refresh2 := r.str("access_token"), r.str("refresh_token")
-	if p := decodeSegment(t, access2, 1); !strings.Contains(p, `"fresh":false`) {
-		t.Errorf("refreshed access token %s", p)
-	}
-	if r := e.do("GET", "/user", "", bearer(access2)); r.Code != 200 {
-		t.Fatalf("user with refreshed token: %d %s", r.Code, r.Body)
-	}
-	// Presented again at once (a second tab), the old token gets the same pair.
-	if r := e.do("POST", "/refresh", "", bearer(refresh)); r.Code != 200 || r.str("refresh_token") != refresh2 || r.str("access_token") != access2 {
-		t.Fatalf("old refresh token reused within the grace: %d %s", r.Code, r.Body)
-	}
-
-	// Revoke the access token; revoking again is fine; the token is refused.
-	for i := 0; i < 2; i++ {
-		if r := e.do("DELETE", "/access-revoke", "", bearer(access)); r.Code != 200 || r.str("detail") != "Access token has been revoked" {
-			t.Fatalf("access-revoke #%d: %d %s", i+1, r.Code, r.Body)
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		if r := e.do("GET", "/welcome", ""); r.Code != 200 || r.str("message") != "Welcome to the Warehouse Management API" {
+			t.Fatalf("welcome: %d %s", r.Code, r.Body)
 		}
-	}
-	if r := e.do("GET", "/user", "", bearer(access)); r.Code != 401 || r.str("detail") != "Token has been revoked" {
-		t.Fatalf("revoked access token: %d %s", r.Code, r.Body)
-	}
-	if r := e.do("DELETE", "/refresh-revoke", "", bearer(refresh2)); r.Code != 200 || r.str("detail") != "Refresh token has been revoked" {
-		t.Fatalf("refresh-revoke: %d %s", r.Code, r.Body)
-	}
-	if r := e.do("POST", "/refresh", "", bearer(refresh2)); r.Code != 401 || r.str("detail") != "Token has been revoked" {
-		t.Fatalf("revoked refresh token: %d %s", r.Code, r.Body)
-	}
+		access, refresh := e.login("joevu", "glinteco")
+		if r := e.do("GET", "/user", "", bearer(access)); r.Code != 200 || r.str("user") != "joevu" {
+			t.Fatalf("user: %d %s", r.Code, r.Body)
+		}
 
-	// After a restart: revocations hold, the signing key is the same, so
-	// the unrevoked access token still works.
-	e.restart()
-	if r := e.do("GET", "/user", "", bearer(access)); r.Code != 401 || r.str("detail") != "Token has been revoked" {
-		t.Fatalf("revoked token after restart: %d %s", r.Code, r.Body)
-	}
-	if r := e.do("POST", "/refresh", "", bearer(refresh2)); r.Code != 401 || r.str("detail") != "Token has been revoked" {
-		t.Fatalf("revoked refresh token after restart: %d %s", r.Code, r.Body)
-	}
-	if r := e.do("GET", "/user", "", bearer(access2)); r.Code != 200 {
-		t.Fatalf("valid token after restart: %d %s", r.Code, r.Body)
-	}
+		// Refresh rotates: a new pair, and the old refresh token is spent.
+		r := e.do("POST", "/refresh", "", bearer(refresh))
+		if r.Code != 200 || r.str("access_token") == "" || r.str("refresh_token") == "" || r.str("refresh_token") == refresh {
+			t.Fatalf("refresh: %d %s", r.Code, r.Body)
+		}
+		access2, refresh2 := r.str("access_token"), r.str("refresh_token")
+		if p := decodeSegment(t, access2, 1); !strings.Contains(p, `"fresh":false`) {
+			t.Errorf("refreshed access token %s", p)
+		}
+		if r := e.do("GET", "/user", "", bearer(access2)); r.Code != 200 {
+			t.Fatalf("user with refreshed token: %d %s", r.Code, r.Body)
+		}
+		// Presented again at once (a second tab), the old token gets the same pair.
+		if r := e.do("POST", "/refresh", "", bearer(refresh)); r.Code != 200 || r.str("refresh_token") != refresh2 || r.str("access_token") != access2 {
+			t.Fatalf("old refresh token reused within the grace: %d %s", r.Code, r.Body)
+		}
+
+		// Revoke the access token; revoking again is fine; the token is refused.
+		for i := 0; i < 2; i++ {
+			if r := e.do("DELETE", "/access-revoke", "", bearer(access)); r.Code != 200 || r.str("detail") != "Access token has been revoked" {
+				t.Fatalf("access-revoke #%d: %d %s", i+1, r.Code, r.Body)
+			}
+		}
+		if r := e.do("GET", "/user", "", bearer(access)); r.Code != 401 || r.str("detail") != "Token has been revoked" {
+			t.Fatalf("revoked access token: %d %s", r.Code, r.Body)
+		}
+		if r := e.do("DELETE", "/refresh-revoke", "", bearer(refresh2)); r.Code != 200 || r.str("detail") != "Refresh token has been revoked" {
+			t.Fatalf("refresh-revoke: %d %s", r.Code, r.Body)
+		}
+		if r := e.do("POST", "/refresh", "", bearer(refresh2)); r.Code != 401 || r.str("detail") != "Token has been revoked" {
+			t.Fatalf("revoked refresh token: %d %s", r.Code, r.Body)
+		}
+
+		// After a restart: revocations hold, the signing key is the same, so
+		// the unrevoked access token still works.
+		e.restart()
+		if r := e.do("GET", "/user", "", bearer(access)); r.Code != 401 || r.str("detail") != "Token has been revoked" {
+			t.Fatalf("revoked token after restart: %d %s", r.Code, r.Body)
+		}
+		if r := e.do("POST", "/refresh", "", bearer(refresh2)); r.Code != 401 || r.str("detail") != "Token has been revoked" {
+			t.Fatalf("revoked refresh token after restart: %d %s", r.Code, r.Body)
+		}
+		if r := e.do("GET", "/user", "", bearer(access2)); r.Code != 200 {
+			t.Fatalf("valid token after restart: %d %s", r.Code, r.Body)
+		}
+	})
 }

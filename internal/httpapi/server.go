@@ -45,6 +45,8 @@ type Config struct {
 	// PublicURL is the server's external base URL for discovery (default:
 	// from the request's Host).
 	PublicURL string
+	// LoginThrottle locks out usernames after repeated failed logins.
+	LoginThrottle LoginThrottle
 }
 
 // Server serves the API.
@@ -54,6 +56,10 @@ type Server struct {
 	keys   *auth.Keyring
 	state  *authstate.State
 	hasher *auth.Hasher
+	// tokens answers repeated tokens from memory (see auth.VerifyCache);
+	// revocation, sessions and users are still checked on every request.
+	tokens *auth.VerifyCache
+	fixed  fixedHeaders // shared response header values
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -89,7 +95,8 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.CookieSameSite == 0 {
 		cfg.CookieSameSite = http.SameSiteLaxMode
 	}
-	s := &Server{cfg: cfg, db: d.DB, keys: d.Keys, state: d.State, hasher: d.Hasher, log: d.Log, now: d.Now}
+	s := &Server{cfg: cfg, db: d.DB, keys: d.Keys, state: d.State, hasher: d.Hasher, log: d.Log, now: d.Now,
+		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
 
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("Warehouse Management API", cfg.Version)
@@ -106,7 +113,8 @@ func New(cfg Config, d Deps) *Server {
 		"oauth2": {Type: "oauth2", Description: "OAuth2 password grant (RFC 6749 section 4.3) at POST /token.",
 			Flows: &huma.OAuthFlows{Password: &huma.OAuthFlow{TokenURL: "/token", RefreshURL: "/token", Scopes: map[string]string{}}}},
 	}
-	s.api = humago.New(mux, hc)
+	s.api = huma.NewAPI(hc, &fastAdapter{Adapter: humago.NewAdapter(mux, ""), mux: mux,
+		fast: map[string]func(http.Handler) http.Handler{"welcome": s.fastWelcome, "user": s.fastUser}})
 	s.api.UseMiddleware(s.authMiddleware)
 	s.routes()
 	s.sessionRoutes()
@@ -116,7 +124,7 @@ func New(cfg Config, d Deps) *Server {
 	mountDocs(mux)
 	mux.Handle("/", s.fallback(mux))
 
-	s.handler = recoverer(s.log, requestID(accessLog(s.log, securityHeaders(mux))))
+	s.handler = edge(s.log, newIDs(), s.fixed, mux)
 	return s
 }
 

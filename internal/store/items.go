@@ -56,7 +56,7 @@ func notFound(what string, id int64) error {
 
 // audit appends a master-data change to audit_events in the caller's
 // transaction.
-func audit(ctx context.Context, tx *sql.Tx, now time.Time, entity, id, action string, before, after any, actor string) error {
+func audit(ctx context.Context, tx *txn, now time.Time, entity, id, action string, before, after any, actor string) error {
 	js := func(v any) sql.NullString {
 		if v == nil {
 			return sql.NullString{}
@@ -77,7 +77,7 @@ func audit(ctx context.Context, tx *sql.Tx, now time.Time, entity, id, action st
 
 // checkBarcodeFree refuses a barcode that is an item barcode (other than
 // item selfID) or a location code: a scan must resolve to one thing.
-func checkBarcodeFree(ctx context.Context, tx *sql.Tx, code string, selfItem, selfLocation int64) error {
+func checkBarcodeFree(ctx context.Context, tx *txn, code string, selfItem, selfLocation int64) error {
 	if code == "" {
 		return nil
 	}
@@ -93,7 +93,7 @@ func checkBarcodeFree(ctx context.Context, tx *sql.Tx, code string, selfItem, se
 	return nil
 }
 
-func checkSKUFree(ctx context.Context, tx *sql.Tx, sku string, self int64) error {
+func checkSKUFree(ctx context.Context, tx *txn, sku string, self int64) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM items WHERE sku = ? AND id <> ?`, sku, self).Scan(&n); err != nil {
 		return fmt.Errorf("check sku: %w", wrapErr(err))
@@ -110,7 +110,10 @@ func (db *DB) CreateItem(ctx context.Context, it *warehouse.Item, actor string) 
 		return err
 	}
 	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *txn) error {
+		if err := tx.serialize(ctx, lockMasterData); err != nil {
+			return err
+		}
 		if err := checkSKUFree(ctx, tx, it.SKU, 0); err != nil {
 			return err
 		}
@@ -153,7 +156,9 @@ func itemWhere(f warehouse.ItemFilter) *where {
 	w := &where{}
 	if f.Q != "" {
 		p := "%" + likeEscape(f.Q) + "%"
-		w.add(`(i.sku LIKE ? ESCAPE '\' OR i.name LIKE ? ESCAPE '\')`, p, p)
+		// lower() on both sides: SQLite's LIKE ignores ASCII case,
+		// PostgreSQL's does not.
+		w.add(`(lower(i.sku) LIKE lower(?) ESCAPE '\' OR lower(i.name) LIKE lower(?) ESCAPE '\')`, p, p)
 	}
 	if f.SKU != "" {
 		w.add(`i.sku = ?`, f.SKU)
@@ -241,7 +246,7 @@ func eachRow[T any](ctx context.Context, q interface {
 
 // hasLedger reports whether the item has any ledger entries: its sku and
 // lot tracking are frozen from then on.
-func hasLedger(ctx context.Context, tx *sql.Tx, col string, id int64) (bool, error) {
+func hasLedger(ctx context.Context, tx *txn, col string, id int64) (bool, error) {
 	var one int
 	err := tx.QueryRowContext(ctx, `SELECT 1 FROM ledger_entries WHERE `+col+` = ? LIMIT 1`, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -264,7 +269,13 @@ func checkVersion(current, want int64) error {
 func (db *DB) UpdateItem(ctx context.Context, id, version int64, p warehouse.ItemPatch, actor string) (*warehouse.Item, error) {
 	now := db.now()
 	var out *warehouse.Item
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *txn) error {
+		if err := tx.serialize(ctx, lockMasterData); err != nil {
+			return err
+		}
+		if err := tx.lockRow(ctx, "items", id); err != nil {
+			return err
+		}
 		before, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("item", id)

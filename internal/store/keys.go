@@ -49,7 +49,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 // key for its algorithm. Every instance reloads its keys.
 func (db *DB) AddSigningKey(ctx context.Context, kid, algorithm string, material []byte) error {
 	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, secret, created_at) VALUES (?, ?, ?, ?)`,
 			kid, algorithm, material, ms(now)); err != nil {
 			if isUniqueViolation(err) {
@@ -67,7 +67,10 @@ func (db *DB) AddSigningKey(ctx context.Context, kid, algorithm string, material
 func (db *DB) AddFirstSigningKey(ctx context.Context, kid, algorithm string, material []byte) (bool, error) {
 	now := db.now()
 	added := false
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *txn) error {
+		if err := tx.serialize(ctx, lockSigningKey); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM signing_keys WHERE retired_at IS NULL AND algorithm = ?`, algorithm).Scan(&n); err != nil {
 			return fmt.Errorf("read signing keys: %w", wrapErr(err))
@@ -89,7 +92,7 @@ func (db *DB) AddFirstSigningKey(ctx context.Context, kid, algorithm string, mat
 // reloads its keys.
 func (db *DB) RetireSigningKey(ctx context.Context, kid string) error {
 	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL`, ms(now), kid)
 		if err != nil {
 			return fmt.Errorf("retire signing key: %w", wrapErr(err))

@@ -29,8 +29,13 @@ func scanLocation(row scanner) (*warehouse.Location, error) {
 	return &l, nil
 }
 
-func locationTx(ctx context.Context, tx *sql.Tx, id int64) (*warehouse.Location, error) {
-	l, err := scanLocation(tx.QueryRowContext(ctx, `SELECT `+locationColumns+` FROM locations l WHERE l.id = ?`, id))
+func locationTx(ctx context.Context, tx *txn, id int64) (*warehouse.Location, error) {
+	return lockLocationTx(ctx, tx, id, "")
+}
+
+// lockLocationTx reads a location with a locking clause (see txn.keyShare).
+func lockLocationTx(ctx context.Context, tx *txn, id int64, lock string) (*warehouse.Location, error) {
+	l, err := scanLocation(tx.QueryRowContext(ctx, `SELECT `+locationColumns+` FROM locations l WHERE l.id = ?`+lock, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("location", id)
 	}
@@ -40,7 +45,7 @@ func locationTx(ctx context.Context, tx *sql.Tx, id int64) (*warehouse.Location,
 	return l, nil
 }
 
-func checkCodeFree(ctx context.Context, tx *sql.Tx, code string, self int64) error {
+func checkCodeFree(ctx context.Context, tx *txn, code string, self int64) error {
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM locations WHERE code = ? AND id <> ?) + (SELECT count(*) FROM items WHERE barcode = ?)`,
 		code, self, code).Scan(&n)
@@ -54,7 +59,7 @@ func checkCodeFree(ctx context.Context, tx *sql.Tx, code string, self int64) err
 }
 
 // parentOf reads the would-be parent; it must exist and be active.
-func parentOf(ctx context.Context, tx *sql.Tx, id *int64) (*warehouse.Location, error) {
+func parentOf(ctx context.Context, tx *txn, id *int64) (*warehouse.Location, error) {
 	if id == nil {
 		return nil, nil
 	}
@@ -84,7 +89,10 @@ func (db *DB) CreateLocation(ctx context.Context, l *warehouse.Location, actor s
 		return err
 	}
 	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *txn) error {
+		if err := tx.serialize(ctx, lockMasterData); err != nil {
+			return err
+		}
 		parent, err := parentOf(ctx, tx, l.ParentID)
 		if err != nil {
 			return err
@@ -144,7 +152,7 @@ func (db *DB) LocationByCode(ctx context.Context, code string) (*warehouse.Locat
 
 // ItemByBarcode returns the item with that barcode (or sku), or ENOTFOUND.
 func (db *DB) ItemByBarcode(ctx context.Context, code string) (*warehouse.Item, error) {
-	it, err := scanItem(db.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.barcode = ? OR i.sku = ? ORDER BY i.barcode = ? DESC LIMIT 1`, code, code, code))
+	it, err := scanItem(db.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.barcode = ? OR i.sku = ? ORDER BY (i.barcode IS NOT NULL AND i.barcode = ?) DESC LIMIT 1`, code, code, code))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, warehouse.Errorf(warehouse.ENOTFOUND, "no item with barcode %q", code)
 	}
@@ -164,7 +172,7 @@ func locationWhere(f warehouse.LocationFilter) *where {
 	}
 	if f.Q != "" {
 		p := "%" + likeEscape(f.Q) + "%"
-		w.add(`(l.code LIKE ? ESCAPE '\' OR l.name LIKE ? ESCAPE '\')`, p, p)
+		w.add(`(lower(l.code) LIKE lower(?) ESCAPE '\' OR lower(l.name) LIKE lower(?) ESCAPE '\')`, p, p)
 	}
 	if f.Active != nil {
 		w.add(`l.active = ?`, *f.Active)
@@ -213,7 +221,7 @@ func (db *DB) EachLocation(ctx context.Context, f warehouse.LocationFilter, fn f
 	return eachRow(ctx, db.read, `SELECT `+locationColumns+` FROM locations l`+w.String()+` ORDER BY l.path`, w.args, scanLocation, fn)
 }
 
-func locationStock(ctx context.Context, tx *sql.Tx, id int64) (int64, error) {
+func locationStock(ctx context.Context, tx *txn, id int64) (int64, error) {
 	var n int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(on_hand), 0) FROM stock_balances WHERE location_id = ?`, id).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read location stock: %w", wrapErr(err))
@@ -227,7 +235,13 @@ func locationStock(ctx context.Context, tx *sql.Tx, id int64) (int64, error) {
 func (db *DB) UpdateLocation(ctx context.Context, id, version int64, p warehouse.LocationPatch, actor string) (*warehouse.Location, error) {
 	now := db.now()
 	var out *warehouse.Location
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *txn) error {
+		if err := tx.serialize(ctx, lockMasterData); err != nil {
+			return err
+		}
+		if err := tx.lockRow(ctx, "locations", id); err != nil {
+			return err
+		}
 		before, err := locationTx(ctx, tx, id)
 		if err != nil {
 			return err

@@ -36,12 +36,12 @@ type op struct {
 // resolver looks up items and locations once per transaction.
 type resolver struct {
 	ctx   context.Context
-	tx    *sql.Tx
+	tx    *txn
 	items map[string]*warehouse.Item // by "#id" and "sku"
 	locs  map[int64]*warehouse.Location
 }
 
-func newResolver(ctx context.Context, tx *sql.Tx) *resolver {
+func newResolver(ctx context.Context, tx *txn) *resolver {
 	return &resolver{ctx: ctx, tx: tx, items: map[string]*warehouse.Item{}, locs: map[int64]*warehouse.Location{}}
 }
 
@@ -59,13 +59,13 @@ func (r *resolver) item(i int, l *warehouse.MovementLine) (*warehouse.Item, erro
 		if it, ok := r.items[key]; ok {
 			return it, nil
 		}
-		row = r.tx.QueryRowContext(r.ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`, l.ItemID)
+		row = r.tx.QueryRowContext(r.ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`+r.tx.keyShare("i"), l.ItemID)
 	case l.SKU != "":
 		key = l.SKU
 		if it, ok := r.items[key]; ok {
 			return it, nil
 		}
-		row = r.tx.QueryRowContext(r.ctx, `SELECT `+itemColumns+` FROM items i WHERE i.sku = ?`, l.SKU)
+		row = r.tx.QueryRowContext(r.ctx, `SELECT `+itemColumns+` FROM items i WHERE i.sku = ?`+r.tx.keyShare("i"), l.SKU)
 	default:
 		return nil, lineErr(i, "item_id", "give item_id or sku")
 	}
@@ -93,7 +93,7 @@ func (r *resolver) location(i int, field string, id *int64) (*warehouse.Location
 	if l, ok := r.locs[*id]; ok {
 		return l, nil
 	}
-	l, err := locationTx(r.ctx, r.tx, *id)
+	l, err := lockLocationTx(r.ctx, r.tx, *id, r.tx.keyShare("l"))
 	if warehouse.ErrorCode(err) == warehouse.ENOTFOUND {
 		return nil, lineErr(i, field, fmt.Sprintf("no location %d", *id))
 	}
@@ -301,10 +301,19 @@ func sortOps(ops []op) {
 // apply changes one balance and returns the quantity after. A decrement is
 // a conditional UPDATE: it touches no row unless enough is available, and
 // the caller records the shortage. Returns ok=false on shortage.
-func apply(ctx context.Context, tx *sql.Tx, now time.Time, o *op) (after warehouse.Qty, ok bool, err error) {
+func apply(ctx context.Context, tx *txn, now time.Time, o *op) (after warehouse.Qty, ok bool, err error) {
 	if o.count {
+		if tx.pg {
+			// A count sets the balance to what was counted, so the
+			// balance must not move between reading it and writing the
+			// difference: make sure the row exists, then lock it.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO stock_balances (item_id, location_id, lot) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+				o.item.ID, o.loc.ID, o.lot); err != nil {
+				return 0, false, fmt.Errorf("lock balance: %w", wrapErr(err))
+			}
+		}
 		var onHand int64
-		err := tx.QueryRowContext(ctx, `SELECT on_hand FROM stock_balances WHERE item_id = ? AND location_id = ? AND lot = ?`, o.item.ID, o.loc.ID, o.lot).Scan(&onHand)
+		err := tx.QueryRowContext(ctx, `SELECT on_hand FROM stock_balances WHERE item_id = ? AND location_id = ? AND lot = ?`+tx.forUpdate(""), o.item.ID, o.loc.ID, o.lot).Scan(&onHand)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return 0, false, fmt.Errorf("read balance: %w", wrapErr(err))
 		}
@@ -346,7 +355,7 @@ func apply(ctx context.Context, tx *sql.Tx, now time.Time, o *op) (after warehou
 	return warehouse.Qty(v), true, nil
 }
 
-func available(ctx context.Context, tx *sql.Tx, o *op) (warehouse.Qty, error) {
+func available(ctx context.Context, tx *txn, o *op) (warehouse.Qty, error) {
 	var v int64
 	err := tx.QueryRowContext(ctx, `SELECT on_hand - reserved FROM stock_balances WHERE item_id = ? AND location_id = ? AND lot = ?`, o.item.ID, o.loc.ID, o.lot).Scan(&v)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -358,7 +367,7 @@ func available(ctx context.Context, tx *sql.Tx, o *op) (warehouse.Qty, error) {
 // applyAll applies ops in lock order, writes one ledger entry per op and
 // returns the entries per line. Every shortage is collected so the client
 // learns them all at once; any shortage fails the whole movement.
-func applyAll(ctx context.Context, tx *sql.Tx, now time.Time, m *warehouse.Movement, ops []op) error {
+func applyAll(ctx context.Context, tx *txn, now time.Time, m *warehouse.Movement, ops []op) error {
 	sortOps(ops)
 	var shortages []warehouse.Shortage
 	for i := range ops {
@@ -404,7 +413,7 @@ func applyAll(ctx context.Context, tx *sql.Tx, now time.Time, m *warehouse.Movem
 // checkIdempotency looks the key up inside the movement's transaction: a
 // completed request with the same hash is replayed, another request under
 // the same key is refused.
-func checkIdempotency(ctx context.Context, tx *sql.Tx, idem *warehouse.Idempotency) error {
+func checkIdempotency(ctx context.Context, tx *txn, idem *warehouse.Idempotency) error {
 	if idem == nil {
 		return nil
 	}
@@ -426,7 +435,7 @@ func checkIdempotency(ctx context.Context, tx *sql.Tx, idem *warehouse.Idempoten
 
 // saveIdempotency stores the response in the movement's transaction, so
 // the key and the movement commit together or not at all.
-func saveIdempotency(ctx context.Context, tx *sql.Tx, now time.Time, idem *warehouse.Idempotency, m *warehouse.Movement) error {
+func saveIdempotency(ctx context.Context, tx *txn, now time.Time, idem *warehouse.Idempotency, m *warehouse.Movement) error {
 	if idem == nil {
 		return nil
 	}
@@ -438,6 +447,12 @@ func saveIdempotency(ctx context.Context, tx *sql.Tx, now time.Time, idem *wareh
 		idem.User, idem.Key, idem.Hash, http.StatusCreated, body, m.ID, ms(now))
 	if err != nil {
 		if isUniqueViolation(err) {
+			if tx.pg {
+				// Another instance committed this key while we worked
+				// (PostgreSQL made us wait for it): run again, and the
+				// check at the start replays its response.
+				return fmt.Errorf("idempotency key taken concurrently: %w", errRetry)
+			}
 			return warehouse.Errorf(warehouse.ECONFLICT, "a request with this Idempotency-Key is already in progress")
 		}
 		return fmt.Errorf("store idempotency key: %w", wrapErr(err))
@@ -445,7 +460,7 @@ func saveIdempotency(ctx context.Context, tx *sql.Tx, now time.Time, idem *wareh
 	return nil
 }
 
-func insertMovement(ctx context.Context, tx *sql.Tx, now time.Time, m *warehouse.Movement) error {
+func insertMovement(ctx context.Context, tx *txn, now time.Time, m *warehouse.Movement) error {
 	err := tx.QueryRowContext(ctx, `INSERT INTO movements (type, reference, note, reason, reversal_of, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		m.Type, m.Reference, m.Note, m.Reason, m.ReversalOf, m.CreatedBy, ms(now)).Scan(&m.ID)
 	if err != nil {
@@ -472,7 +487,7 @@ func insertMovement(ctx context.Context, tx *sql.Tx, now time.Time, m *warehouse
 func (db *DB) PostMovement(ctx context.Context, nm warehouse.NewMovement, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error) {
 	now := db.now()
 	var out *warehouse.Movement
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *txn) error {
 		if err := checkIdempotency(ctx, tx, idem); err != nil {
 			return err
 		}
@@ -512,7 +527,7 @@ func (db *DB) ReverseMovement(ctx context.Context, id int64, note, actor string,
 	}
 	now := db.now()
 	var out *warehouse.Movement
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *txn) error {
 		if err := checkIdempotency(ctx, tx, idem); err != nil {
 			return err
 		}

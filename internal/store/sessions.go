@@ -52,7 +52,7 @@ var (
 // CreateSession records a new session and its first refresh token.
 func (db *DB) CreateSession(ctx context.Context, s Session, rt RefreshToken, refreshToken string) error {
 	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, username, user_agent, ip, via_cookies, created_at, last_used_at, expires_at, refresh_jti)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.ID, s.Username, truncate(s.UserAgent, 512), truncate(s.IP, 64), s.ViaCookies, ms(now), ms(now), ms(s.ExpiresAt), rt.JTI)
@@ -106,12 +106,12 @@ func (db *DB) RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshRes
 	now := db.now()
 	var res RefreshResult
 	var outcome error
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *txn) error {
 		var hash, successor []byte
 		var replacedBy sql.NullString
 		var replacedAt sql.NullInt64
 		var sid string
-		err := tx.QueryRowContext(ctx, `SELECT token_hash, replaced_by, replaced_at, successor, session_id FROM refresh_tokens WHERE jti = ?`, req.OldJTI).
+		err := tx.QueryRowContext(ctx, `SELECT token_hash, replaced_by, replaced_at, successor, session_id FROM refresh_tokens WHERE jti = ?`+tx.forUpdate(""), req.OldJTI).
 			Scan(&hash, &replacedBy, &replacedAt, &successor, &sid)
 		if errors.Is(err, sql.ErrNoRows) {
 			outcome = ErrRefreshReused
@@ -191,7 +191,7 @@ func scanSession(row interface{ Scan(...any) error }) (Session, string, error) {
 	return s, current, nil
 }
 
-func sessionTx(ctx context.Context, tx *sql.Tx, id string) (Session, string, error) {
+func sessionTx(ctx context.Context, tx *txn, id string) (Session, string, error) {
 	s, current, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, "", ErrSessionEnded
@@ -204,7 +204,7 @@ func sessionTx(ctx context.Context, tx *sql.Tx, id string) (Session, string, err
 
 // endSessionTx ends one session (if still active) and publishes the end so
 // that every instance refuses its access tokens at once.
-func endSessionTx(ctx context.Context, tx *sql.Tx, now time.Time, id, reason string) error {
+func endSessionTx(ctx context.Context, tx *txn, now time.Time, id, reason string) error {
 	res, err := tx.ExecContext(ctx, `UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`, ms(now), reason, id)
 	if err != nil {
 		return fmt.Errorf("end session: %w", wrapErr(err))
@@ -216,7 +216,7 @@ func endSessionTx(ctx context.Context, tx *sql.Tx, now time.Time, id, reason str
 }
 
 // endUserSessionsTx ends every active session of username except keep.
-func endUserSessionsTx(ctx context.Context, tx *sql.Tx, now time.Time, username, keep, reason string) ([]string, error) {
+func endUserSessionsTx(ctx context.Context, tx *txn, now time.Time, username, keep, reason string) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions WHERE username = ? AND ended_at IS NULL AND id <> ?`, username, keep)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
@@ -255,7 +255,7 @@ const (
 func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope string) ([]string, error) {
 	now := db.now()
 	var ended []string
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *txn) error {
 		var err error
 		switch scope {
 		case ScopeLocal:
@@ -288,7 +288,7 @@ func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope strin
 // ENOTFOUND, so ids cannot be probed.
 func (db *DB) EndSession(ctx context.Context, username, id string) error {
 	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *txn) error {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT username FROM sessions WHERE id = ?`, id).Scan(&owner)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && owner != username) {

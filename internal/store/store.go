@@ -1,7 +1,7 @@
-// Package store keeps the domain in SQL: users, signing keys, revocations
-// and refresh tokens, on an embedded SQLite database (and, later, on
-// PostgreSQL behind the same methods). Migrations are embedded and applied
-// at open.
+// Package store keeps the domain in SQL: users, signing keys, revocations,
+// sessions and the warehouse, on an embedded SQLite database or on
+// PostgreSQL, with one implementation and a small dialect (dialect.go).
+// Migrations are embedded, one set per engine, and applied at open.
 package store
 
 import (
@@ -18,11 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
-	"github.com/warehouse-api/warehouse"
+	"github.com/pressly/goose/v3/lock"
 )
 
 //go:embed migrations
@@ -30,28 +28,49 @@ var migrations embed.FS
 
 // DB is the database behind the server.
 type DB struct {
-	// write has exactly one connection: SQLite allows one writer, and
-	// queueing writers in Go is cheaper and fairer than SQLITE_BUSY retries.
-	write *sql.DB
-	// read has several connections for concurrent readers (WAL mode).
-	read *sql.DB
+	// write runs every write transaction. On SQLite it has exactly one
+	// connection: SQLite allows one writer, and queueing writers in Go is
+	// cheaper and fairer than SQLITE_BUSY retries. On PostgreSQL it is the
+	// one pool, shared with read.
+	write *conn
+	// read has several connections for concurrent readers (WAL mode); on
+	// PostgreSQL it is the same pool as write.
+	read *conn
+	// pg is set on PostgreSQL: the dialect differences hang off it.
+	pg bool
+	// pgConfig is the parsed PostgreSQL URL, for the LISTEN connection.
+	pgConfig *pgx.ConnConfig
 	// now is the clock; tests may replace it.
 	now func() time.Time
-	// Path is the SQLite file, for messages.
+	// Path is the SQLite file, or the PostgreSQL URL without its password,
+	// for messages.
 	Path string
 }
 
 // Options tune Open.
 type Options struct {
-	// BusyTimeout is how long a statement waits for a lock before failing.
+	// BusyTimeout is how long a statement waits for a lock before failing
+	// (SQLite).
 	BusyTimeout time.Duration
+	// MaxConns caps the PostgreSQL pool (default 10).
+	MaxConns int
+	// StatementTimeout cancels PostgreSQL statements running longer (0:
+	// the server's setting).
+	StatementTimeout time.Duration
 	// Now replaces the clock (tests).
 	Now func() time.Time
 }
 
 // Open opens (creating if needed) the database named by databaseURL, or, if
 // it is empty, a SQLite file in dataDir, and applies pending migrations.
+// A postgres:// or postgresql:// URL opens PostgreSQL.
 func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if isPostgresURL(databaseURL) {
+		return openPostgres(ctx, databaseURL, opt)
+	}
 	path, err := sqlitePath(databaseURL, dataDir)
 	if err != nil {
 		return nil, err
@@ -63,9 +82,6 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	}
 	if opt.BusyTimeout <= 0 {
 		opt.BusyTimeout = 5 * time.Second
-	}
-	if opt.Now == nil {
-		opt.Now = time.Now
 	}
 	// busy_timeout first so that the pragmas after it wait instead of failing.
 	params := url.Values{}
@@ -83,7 +99,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 
-	db := &DB{write: write, now: opt.Now, Path: path}
+	db := &DB{write: &conn{DB: write}, now: opt.Now, Path: path}
 	if err := db.migrate(ctx); err != nil {
 		write.Close()
 		return nil, err
@@ -97,12 +113,19 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	db.read = read
+	db.read = &conn{DB: read}
 	if err := read.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
 	}
 	return db, nil
+}
+
+// IsPostgres reports whether the database is PostgreSQL.
+func (db *DB) IsPostgres() bool { return db.pg }
+
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
 func sqlitePath(databaseURL, dataDir string) (string, error) {
@@ -116,10 +139,8 @@ func sqlitePath(databaseURL, dataDir string) (string, error) {
 		return strings.TrimPrefix(databaseURL, "sqlite://"), nil
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		return strings.TrimPrefix(databaseURL, "sqlite:"), nil
-	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		return "", errors.New("PostgreSQL is not supported by this build yet; use the embedded SQLite (leave --database-url empty)")
 	default:
-		return "", fmt.Errorf("unsupported database URL scheme in %q: use sqlite:PATH", redactURL(databaseURL))
+		return "", fmt.Errorf("unsupported database URL scheme in %q: use sqlite:PATH or postgres://...", redactURL(databaseURL))
 	}
 }
 
@@ -139,11 +160,23 @@ func redactURL(s string) string {
 func RedactURL(databaseURL string) string { return redactURL(databaseURL) }
 
 func (db *DB) migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations/sqlite")
+	dir, dialect := "migrations/sqlite", goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if db.pg {
+		dir, dialect = "migrations/postgres", goose.DialectPostgres
+		// Instances starting at once must not apply the same migration
+		// twice: goose holds an advisory lock while it migrates.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	fsys, err := fs.Sub(migrations, dir)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, fsys)
+	p, err := goose.NewProvider(dialect, db.write.DB, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -167,7 +200,7 @@ func (db *DB) Version(ctx context.Context) (int64, error) {
 // Close closes the database.
 func (db *DB) Close() error {
 	var errs []error
-	if db.read != nil {
+	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}
 	errs = append(errs, db.write.Close())
@@ -180,60 +213,6 @@ func (db *DB) Ping(ctx context.Context) error {
 		return wrapErr(err)
 	}
 	return nil
-}
-
-// tx runs fn in one write transaction (BEGIN IMMEDIATE on SQLite).
-func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return wrapErr(err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return wrapErr(err)
-	}
-	return nil
-}
-
-// wrapErr turns driver errors that mean "try again later" into the domain's
-// EUNAVAILABLE so that the HTTP layer answers 503, not 500.
-func wrapErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY:
-			return &unavailableError{err: err}
-		}
-	}
-	// A closed pool or a broken connection is an outage, not a bug in the
-	// request. database/sql does not export its "database is closed" error.
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "sql: database is closed") {
-		return &unavailableError{err: err}
-	}
-	return err
-}
-
-// unavailableError is a domain EUNAVAILABLE error that keeps the driver
-// error for logs.
-type unavailableError struct{ err error }
-
-func (e *unavailableError) Error() string { return "database unavailable: " + e.err.Error() }
-func (e *unavailableError) Unwrap() []error {
-	return []error{e.err, &warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "The database is unavailable; try again shortly"}}
-}
-
-func isUniqueViolation(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-	}
-	return false
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

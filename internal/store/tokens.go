@@ -17,10 +17,10 @@ const (
 	eventKeys   = "keys"
 )
 
-func addEvent(ctx context.Context, tx *sql.Tx, now time.Time, kind, subject string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO auth_events (kind, subject, at) VALUES (?, ?, ?)`, kind, subject, ms(now)); err != nil {
-		return fmt.Errorf("record auth event: %w", wrapErr(err))
-	}
+// addEvent records an auth event in tx; it is written when the transaction
+// commits (see flushEvents).
+func addEvent(_ context.Context, tx *txn, now time.Time, kind, subject string) error {
+	tx.events = append(tx.events, pendingEvent{at: ms(now), kind: kind, subject: subject})
 	return nil
 }
 
@@ -34,12 +34,12 @@ type Revocation struct {
 // not an error.
 func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *txn) error {
 		return revokeTx(ctx, tx, now, jti, expiresAt)
 	})
 }
 
-func revokeTx(ctx context.Context, tx *sql.Tx, now time.Time, jti string, expiresAt time.Time) error {
+func revokeTx(ctx context.Context, tx *txn, now time.Time, jti string, expiresAt time.Time) error {
 	res, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING`,
 		jti, ms(expiresAt), ms(now))
 	if err != nil {
@@ -137,21 +137,23 @@ func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) ([]Au
 }
 
 // Purge deletes revocations and refresh tokens whose tokens expired more
-// than ExpiryMargin ago,
-// and auth events older than keepEvents. It returns how many rows went.
+// than ExpiryMargin ago, auth events older than keepEvents and stale login
+// failures. It returns how many rows went.
 func (db *DB) Purge(ctx context.Context, keepEvents time.Duration) (int64, error) {
 	now := db.now()
 	var total int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *txn) error {
 		for _, q := range []struct {
-			sql string
-			arg int64
+			sql  string
+			args []any
 		}{
-			{`DELETE FROM revoked_tokens WHERE expires_at <= ?`, ms(now.Add(-ExpiryMargin))},
-			{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, ms(now.Add(-ExpiryMargin))},
-			{`DELETE FROM auth_events WHERE at <= ?`, ms(now.Add(-keepEvents))},
+			{`DELETE FROM revoked_tokens WHERE expires_at <= ?`, []any{ms(now.Add(-ExpiryMargin))}},
+			{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, []any{ms(now.Add(-ExpiryMargin))}},
+			{`DELETE FROM auth_events WHERE at <= ?`, []any{ms(now.Add(-keepEvents))}},
+			// Login failures a day old count in no window any more.
+			{`DELETE FROM login_failures WHERE locked_until <= ? AND window_start <= ?`, []any{ms(now), ms(now.Add(-24 * time.Hour))}},
 		} {
-			res, err := tx.ExecContext(ctx, q.sql, q.arg)
+			res, err := tx.ExecContext(ctx, q.sql, q.args...)
 			if err != nil {
 				return fmt.Errorf("purge: %w", wrapErr(err))
 			}
@@ -179,12 +181,12 @@ func hashToken(token string) []byte {
 // AddRefreshToken records an issued refresh token.
 func (db *DB) AddRefreshToken(ctx context.Context, rt RefreshToken, token string) error {
 	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *txn) error {
 		return addRefreshTx(ctx, tx, now, rt, token)
 	})
 }
 
-func addRefreshTx(ctx context.Context, tx *sql.Tx, now time.Time, rt RefreshToken, token string) error {
+func addRefreshTx(ctx context.Context, tx *txn, now time.Time, rt RefreshToken, token string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (jti, username, session_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		rt.JTI, rt.Username, rt.SessionID, hashToken(token), ms(rt.ExpiresAt), ms(now))
 	if err != nil {

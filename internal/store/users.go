@@ -36,19 +36,16 @@ func splitRoles(s string) []string {
 // CreateUser inserts u; a taken username is ECONFLICT.
 func (db *DB) CreateUser(ctx context.Context, u *warehouse.User) error {
 	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO users (username, password_hash, roles, active, created_at, created_by, updated_at, updated_by, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`,
-			u.Username, u.PasswordHash, strings.Join(u.Roles, ","), u.Active, ms(now), u.CreatedBy, ms(now), u.CreatedBy)
+	return db.tx(ctx, func(tx *txn) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO users (username, password_hash, roles, active, created_at, created_by, updated_at, updated_by, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+			u.Username, u.PasswordHash, strings.Join(u.Roles, ","), u.Active, ms(now), u.CreatedBy, ms(now), u.CreatedBy).Scan(&id)
 		if err != nil {
 			if isUniqueViolation(err) {
 				return warehouse.Errorf(warehouse.ECONFLICT, "user %q already exists", u.Username)
 			}
 			return fmt.Errorf("insert user: %w", wrapErr(err))
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("insert user: %w", err)
 		}
 		u.ID, u.Version = id, 1
 		u.CreatedAt, u.UpdatedAt, u.UpdatedBy = now.UTC().Truncate(1e6), now.UTC().Truncate(1e6), u.CreatedBy
@@ -112,8 +109,8 @@ func (db *DB) UpdateUserIf(ctx context.Context, username string, version int64, 
 func (db *DB) updateUser(ctx context.Context, username string, version int64, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
 	var out *warehouse.User
 	now := db.now()
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	err := db.tx(ctx, func(tx *txn) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`+tx.forUpdate(""), username))
 		if errors.Is(err, sql.ErrNoRows) {
 			return warehouse.Errorf(warehouse.ENOTFOUND, "user %q not found", username)
 		}
@@ -181,7 +178,7 @@ func sessionEndingChange(upd warehouse.UserUpdate, after *warehouse.User) string
 // RehashPassword stores an upgraded hash of the same password (new argon2
 // parameters). Unlike a password change it ends no session.
 func (db *DB) RehashPassword(ctx context.Context, username, oldHash, newHash string) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?`, newHash, username, oldHash)
 		if err != nil {
 			return fmt.Errorf("store re-hashed password: %w", wrapErr(err))

@@ -1,0 +1,139 @@
+package httpapi_test
+
+// Benchmarks of the hot paths through the real router (no network): a
+// GET /user with a valid token, GET /welcome, and a 401 problem. They use
+// their own small setup so they do not depend on the test helpers. Numbers
+// are never asserted; CI runs them at -benchtime=100x so they keep working.
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/keystore"
+	"github.com/warehouse-api/warehouse/internal/store"
+)
+
+// hot is a server on a temp SQLite database with the user joevu, for the
+// benchmarks and the fast-path tests.
+type hot struct {
+	srv   *httpapi.Server
+	keys  *auth.Keyring
+	state *authstate.State
+}
+
+// token signs a token of typ for sub in a session of its own.
+func (h hot) token(tb testing.TB, sub, typ string) (string, auth.Claims) {
+	tb.Helper()
+	c := auth.NewClaims(sub, typ, time.Now(), 15*time.Minute)
+	c.Roles, c.SessionID = []string{"admin"}, "bench-session"
+	tok, err := h.keys.Sign(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok, c
+}
+
+// benchServer returns a hot server and an access token of joevu.
+func benchServer(b *testing.B) (*httpapi.Server, string) {
+	h := newHot(b)
+	tok, _ := h.token(b, "joevu", auth.TypeAccess)
+	return h.srv, tok
+}
+
+func newHot(b testing.TB) hot {
+	b.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "", b.TempDir(), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := keystore.Ensure(ctx, db, auth.AlgHS256); err != nil {
+		b.Fatal(err)
+	}
+	keys, err := keystore.Keyring(ctx, db, auth.AlgHS256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hasher := auth.NewHasher(auth.TestParams(), 0)
+	h, err := hasher.Hash(ctx, "glinteco")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := db.CreateUser(ctx, &warehouse.User{Username: "joevu", PasswordHash: h, Roles: []string{"admin"}, Active: true}); err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	state := authstate.New(db, log)
+	if err := state.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Config{Leeway: 10 * time.Second, Version: "bench"},
+		httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
+	return hot{srv: srv, keys: keys, state: state}
+}
+
+// discard is a ResponseWriter that keeps nothing, so the benchmark
+// measures the server rather than a recorder.
+type discard struct {
+	h      http.Header
+	status int
+}
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(code int)        { d.status = code }
+
+func benchRoute(b *testing.B, srv *httpapi.Server, path, authorization string, want int) {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	w := &discard{h: http.Header{}}
+	srv.ServeHTTP(w, req)
+	if w.status != want && !(w.status == 0 && want == http.StatusOK) {
+		b.Fatalf("GET %s: status %d, want %d", path, w.status, want)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		srv.ServeHTTP(w, req)
+	}
+}
+
+// BenchmarkGetUser is a full GET /user with a valid (repeated) token:
+// edge middleware, routing, auth middleware with the verified-token cache
+// and the in-memory revocation, session and user checks, and the answer.
+func BenchmarkGetUser(b *testing.B) {
+	srv, tok := benchServer(b)
+	benchRoute(b, srv, "/user", "Bearer "+tok, http.StatusOK)
+}
+
+// BenchmarkGetWelcome is the same without auth.
+func BenchmarkGetWelcome(b *testing.B) {
+	srv, _ := benchServer(b)
+	benchRoute(b, srv, "/welcome", "", http.StatusOK)
+}
+
+// BenchmarkUnauthorizedProblem renders the 401 problem+json of a token
+// with a bad signature (the error renderer, on the path an attacker drives).
+func BenchmarkUnauthorizedProblem(b *testing.B) {
+	srv, tok := benchServer(b)
+	forged := tok[:len(tok)-4] + "AAAA"
+	benchRoute(b, srv, "/user", "Bearer "+forged, http.StatusUnauthorized)
+}
+
+// BenchmarkMissingTokenProblem renders the 401 of a request without a token.
+func BenchmarkMissingTokenProblem(b *testing.B) {
+	srv, _ := benchServer(b)
+	benchRoute(b, srv, "/user", "", http.StatusUnauthorized)
+}

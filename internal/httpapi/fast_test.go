@@ -1,0 +1,69 @@
+package httpapi_test
+
+import (
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/warehouse-api/warehouse/auth"
+)
+
+// TestFastRoutesAnswerAsHuma sends each request twice: as is (the fast
+// path for GET /welcome and GET /user) and with an Accept header that the
+// fast path leaves to Huma but that Huma answers with JSON all the same.
+// Status, headers and body must match.
+func TestFastRoutesAnswerAsHuma(t *testing.T) {
+	h := newHot(t)
+	access, _ := h.token(t, "joevu", auth.TypeAccess)
+	refresh, _ := h.token(t, "joevu", auth.TypeRefresh)
+	ghost, _ := h.token(t, "ghost", auth.TypeAccess)
+	revoked, rc := h.token(t, "joevu", auth.TypeAccess)
+	h.state.Revoke(rc.ID, rc.Expiry)
+	for _, tc := range []struct {
+		name, method, path, authorization string
+	}{
+		{"welcome", http.MethodGet, "/welcome", ""},
+		{"welcome HEAD", http.MethodHead, "/welcome", ""},
+		{"user", http.MethodGet, "/user", "Bearer " + access},
+		{"user twice (cached token)", http.MethodGet, "/user", "Bearer " + access},
+		{"user lower-case scheme", http.MethodGet, "/user", "bearer " + access},
+		{"user HEAD", http.MethodHead, "/user", "Bearer " + access},
+		{"no token", http.MethodGet, "/user", ""},
+		{"bad header", http.MethodGet, "/user", "Basic abc"},
+		{"forged", http.MethodGet, "/user", "Bearer " + access[:len(access)-4] + "AAAA"},
+		{"refresh token", http.MethodGet, "/user", "Bearer " + refresh},
+		{"unknown user", http.MethodGet, "/user", "Bearer " + ghost},
+		{"revoked", http.MethodGet, "/user", "Bearer " + revoked},
+		{"garbage", http.MethodGet, "/user", "Bearer x.y.z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			send := func(accept string) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(tc.method, tc.path, nil)
+				if tc.authorization != "" {
+					req.Header.Set("Authorization", tc.authorization)
+				}
+				if accept != "" {
+					req.Header.Set("Accept", accept)
+				}
+				w := httptest.NewRecorder()
+				h.srv.ServeHTTP(w, req)
+				return w
+			}
+			fast, slow := send(""), send("application/json;q=0.9")
+			if fast.Code != slow.Code || fast.Body.String() != slow.Body.String() {
+				t.Fatalf("fast %d %q, Huma %d %q", fast.Code, fast.Body, slow.Code, slow.Body)
+			}
+			for _, hdr := range []http.Header{fast.Header(), slow.Header()} {
+				hdr.Del("X-Request-Id") // differs per request by design
+			}
+			if !maps.EqualFunc(fast.Header(), slow.Header(), slices.Equal) {
+				t.Fatalf("headers: fast %v, Huma %v", fast.Header(), slow.Header())
+			}
+			if send("*/*").Body.String() != fast.Body.String() {
+				t.Fatal("Accept: */* answered differently")
+			}
+		})
+	}
+}

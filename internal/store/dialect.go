@@ -1,0 +1,342 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/warehouse-api/warehouse"
+)
+
+// The store's SQL is written once, in the subset SQLite and PostgreSQL
+// share: ? placeholders (rebound to $n for PostgreSQL here), INSERT ... ON
+// CONFLICT and RETURNING (both engines), integers for timestamps. What
+// differs is kept in this file: placeholders, row locks (SQLite has one
+// writer, PostgreSQL runs transactions at READ COMMITTED and locks rows),
+// the retry of serialization failures and deadlocks, and error mapping.
+
+// conn is a pool that speaks the dialect: queries are written with ? and
+// rebound for PostgreSQL.
+type conn struct {
+	*sql.DB
+	pg bool
+}
+
+func (c *conn) bind(q string) string {
+	if c.pg {
+		return rebind(q)
+	}
+	return q
+}
+
+func (c *conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return c.DB.QueryContext(ctx, c.bind(q), args...)
+}
+
+func (c *conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return c.DB.QueryRowContext(ctx, c.bind(q), args...)
+}
+
+func (c *conn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return c.DB.ExecContext(ctx, c.bind(q), args...)
+}
+
+// txn is one write transaction in the dialect. Auth events are collected
+// and written at the end (see flushEvents).
+type txn struct {
+	*sql.Tx
+	pg     bool
+	events []pendingEvent
+}
+
+type pendingEvent struct {
+	at            int64
+	kind, subject string
+}
+
+func (tx *txn) bind(q string) string {
+	if tx.pg {
+		return rebind(q)
+	}
+	return q
+}
+
+func (tx *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, tx.bind(q), args...)
+}
+
+func (tx *txn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, tx.bind(q), args...)
+}
+
+func (tx *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, tx.bind(q), args...)
+}
+
+// forUpdate is the locking clause that makes a read-then-write safe on
+// PostgreSQL: the row stays locked until commit, and a concurrent writer
+// waits and then sees the new version. SQLite needs none: the transaction
+// holds the database's one write lock from BEGIN IMMEDIATE.
+func (tx *txn) forUpdate(alias string) string {
+	if !tx.pg {
+		return ""
+	}
+	if alias != "" {
+		return " FOR UPDATE OF " + alias
+	}
+	return " FOR UPDATE"
+}
+
+// keyShare is the lock a movement takes on the items and locations it
+// posts to: it does not block other movements, but an archive (which
+// takes FOR UPDATE) waits for the movement, and the movement for it.
+func (tx *txn) keyShare(alias string) string {
+	if !tx.pg {
+		return ""
+	}
+	return " FOR KEY SHARE OF " + alias
+}
+
+// lockRow locks one row of table by id on PostgreSQL, in a statement of its
+// own: the reads after it take a new snapshot (READ COMMITTED), so they see
+// whatever the transactions it waited for committed. The row may be
+// missing; the caller's read says so.
+func (tx *txn) lockRow(ctx context.Context, table string, id int64) error {
+	if !tx.pg {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT 1 FROM `+table+` WHERE id = ? FOR UPDATE`, id)
+	return wrapErr(err)
+}
+
+// Advisory lock keys (PostgreSQL). Any constant will do; they only have to
+// differ from each other.
+const (
+	lockMasterData int64 = 0x77680001 // items and locations: cross-table uniqueness, the location tree
+	lockSigningKey int64 = 0x77680002 // the first signing key of an algorithm
+)
+
+// serialize takes a transaction-scoped advisory lock on PostgreSQL, so
+// that transactions taking the same key run one at a time, as every write
+// transaction does on SQLite. It is used where a rule spans rows that no
+// constraint or row lock covers (an item barcode must not be a location
+// code; the location tree must stay a tree).
+func (tx *txn) serialize(ctx context.Context, key int64) error {
+	if !tx.pg {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, key); err != nil {
+		return wrapErr(err)
+	}
+	return nil
+}
+
+// rebind turns ? placeholders into $1, $2, ... outside string literals,
+// quoted identifiers and comments.
+func rebind(q string) string {
+	if strings.IndexByte(q, '?') < 0 {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch c {
+		case '\'', '"':
+			j := strings.IndexByte(q[i+1:], c)
+			if j < 0 {
+				b.WriteString(q[i:])
+				return b.String()
+			}
+			b.WriteString(q[i : i+j+2])
+			i += j + 1
+			continue
+		case '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// maxTxAttempts bounds how often tx runs a transaction that PostgreSQL
+// aborted to resolve a conflict (deadlock, serialization failure).
+const maxTxAttempts = 6
+
+// errRetry asks tx to run the transaction again: a concurrent transaction
+// committed something this one must see (on PostgreSQL only; with one
+// writer, SQLite never gets there).
+var errRetry = errors.New("store: transaction must be retried")
+
+// tx runs fn in one write transaction (BEGIN IMMEDIATE on SQLite, READ
+// COMMITTED on PostgreSQL). On PostgreSQL a deadlock or serialization
+// failure is retried here, a few times with jittered backoff, so that
+// clients never see it; if it persists, the caller gets EUNAVAILABLE.
+// fn must be safe to run again: it starts from scratch each time.
+func (db *DB) tx(ctx context.Context, fn func(*txn) error) error {
+	backoff := 2 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := db.tryTx(ctx, fn)
+		if err == nil || !db.pg || !retryable(err) {
+			return err
+		}
+		if attempt == maxTxAttempts {
+			return &unavailableError{err: err}
+		}
+		// Full jitter: concurrent losers should not collide again.
+		d := time.Duration(rand.Int64N(int64(backoff))) + time.Millisecond
+		select {
+		case <-ctx.Done():
+			return wrapErr(ctx.Err())
+		case <-time.After(d):
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wrapErr(err)
+	}
+	tx := &txn{Tx: sqlTx, pg: db.pg}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.flushEvents(ctx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return wrapErr(err)
+	}
+	return nil
+}
+
+// flushEvents writes the transaction's auth events last. Instances follow
+// auth_events by id, so on PostgreSQL an id must never become visible
+// before a smaller one: the table lock makes writers of events commit in
+// id order (a sequence alone hands out ids in start order, not commit
+// order, and a follower could skip an event committed late). Taking it
+// last, just before COMMIT, keeps it short and after every row lock the
+// transaction needs, so it cannot take part in a deadlock. The NOTIFY is
+// delivered at commit and wakes every instance's listener.
+func (tx *txn) flushEvents(ctx context.Context) error {
+	if len(tx.events) == 0 {
+		return nil
+	}
+	if tx.pg {
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE auth_events IN EXCLUSIVE MODE`); err != nil {
+			return wrapErr(err)
+		}
+	}
+	var last int64
+	for _, e := range tx.events {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO auth_events (kind, subject, at) VALUES (?, ?, ?) RETURNING id`, e.kind, e.subject, e.at).Scan(&last); err != nil {
+			return wrapErr(err)
+		}
+	}
+	if tx.pg {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify(?, ?)`, AuthChannel, strconv.FormatInt(last, 10)); err != nil {
+			return wrapErr(err)
+		}
+	}
+	tx.events = tx.events[:0]
+	return nil
+}
+
+// retryable reports whether PostgreSQL aborted the transaction to resolve
+// a conflict with another one, so running it again will likely succeed.
+func retryable(err error) bool {
+	if errors.Is(err, errRetry) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	return false
+}
+
+// wrapErr turns driver errors that mean "try again later" into the domain's
+// EUNAVAILABLE so that the HTTP layer answers 503, not 500.
+func wrapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY:
+			return &unavailableError{err: err}
+		}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "40001", pe.Code == "40P01", // conflicts (retried by tx first)
+			pe.Code == "57014",                // statement timeout or cancel
+			pe.Code == "55P03",                // lock timeout
+			strings.HasPrefix(pe.Code, "08"),  // connection exceptions
+			strings.HasPrefix(pe.Code, "53"),  // out of connections, memory, disk
+			strings.HasPrefix(pe.Code, "57P"), // shutdown, crash, starting up
+			pe.Code == "25006":                // read-only transaction (a standby after failover)
+			return &unavailableError{err: err}
+		}
+		return err
+	}
+	// A closed pool or a broken connection is an outage, not a bug in the
+	// request. database/sql does not export its "database is closed" error.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "sql: database is closed") {
+		return &unavailableError{err: err}
+	}
+	// PostgreSQL unreachable: refused, reset, timed out, or the server went
+	// away mid-query. database/sql reconnects on the next request.
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		strings.Contains(err.Error(), "conn closed") {
+		return &unavailableError{err: err}
+	}
+	return err
+}
+
+// unavailableError is a domain EUNAVAILABLE error that keeps the driver
+// error for logs.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return "database unavailable: " + e.err.Error() }
+func (e *unavailableError) Unwrap() []error {
+	return []error{e.err, &warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "The database is unavailable; try again shortly"}}
+}
+
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	return false
+}

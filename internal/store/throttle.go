@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Login throttling lives in the database so that every instance behind a
+// load balancer counts the same failures: an attacker spreading guesses
+// over instances gets no more tries than against one.
+
+// maxThrottledName bounds the stored username: throttling counts names as
+// typed, including ones that do not exist (to tell nothing about which do).
+const maxThrottledName = 256
+
+// LoginLockedUntil returns until when password logins for username are
+// refused (zero if they are not) and how many failures are counted now.
+func (db *DB) LoginLockedUntil(ctx context.Context, username string) (time.Time, int, error) {
+	var until, failures int64
+	err := db.read.QueryRowContext(ctx, `SELECT locked_until, failures FROM login_failures WHERE username = ?`,
+		truncate(username, maxThrottledName)).Scan(&until, &failures)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, 0, nil
+	}
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("read login failures: %w", wrapErr(err))
+	}
+	if until <= ms(db.now()) {
+		return time.Time{}, int(failures), nil
+	}
+	return fromMS(until), int(failures), nil
+}
+
+// RecordLoginFailure counts a failed login for username. Failures older
+// than window do not count; the maxFailures-th within it locks the
+// username out for lockout, and the count starts again. It returns the
+// end of the lockout it started, or zero.
+func (db *DB) RecordLoginFailure(ctx context.Context, username string, maxFailures int, window, lockout time.Duration) (time.Time, error) {
+	now := db.now()
+	name := truncate(username, maxThrottledName)
+	var locked time.Time
+	err := db.tx(ctx, func(tx *txn) error {
+		locked = time.Time{}
+		// One statement: concurrent failures on several instances each
+		// add one (the row lock orders them).
+		var failures int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO login_failures (username, failures, window_start, locked_until) VALUES (?, 1, ?, 0)
+			ON CONFLICT (username) DO UPDATE SET
+				failures = CASE WHEN login_failures.window_start <= ? THEN 1 ELSE login_failures.failures + 1 END,
+				window_start = CASE WHEN login_failures.window_start <= ? THEN excluded.window_start ELSE login_failures.window_start END
+			RETURNING failures`,
+			name, ms(now), ms(now.Add(-window)), ms(now.Add(-window))).Scan(&failures)
+		if err != nil {
+			return fmt.Errorf("record login failure: %w", wrapErr(err))
+		}
+		if failures < int64(maxFailures) {
+			return nil
+		}
+		locked = now.Add(lockout)
+		if _, err := tx.ExecContext(ctx, `UPDATE login_failures SET failures = 0, window_start = ?, locked_until = ? WHERE username = ?`,
+			ms(now), ms(locked), name); err != nil {
+			return fmt.Errorf("record login failure: %w", wrapErr(err))
+		}
+		return nil
+	})
+	return locked, err
+}
+
+// ResetLoginFailures forgets username's failures after a successful login.
+func (db *DB) ResetLoginFailures(ctx context.Context, username string) error {
+	return db.tx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE username = ?`, truncate(username, maxThrottledName)); err != nil {
+			return fmt.Errorf("reset login failures: %w", wrapErr(err))
+		}
+		return nil
+	})
+}

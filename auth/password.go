@@ -98,12 +98,23 @@ type Hasher struct {
 
 // NewHasher returns a Hasher using p (zero fields take DefaultParams'
 // values) that runs at most maxConcurrent hashes at once;
-// maxConcurrent <= 0 means runtime.GOMAXPROCS(0).
+// maxConcurrent <= 0 means DefaultHashConcurrency().
 func NewHasher(p Params, maxConcurrent int) *Hasher {
 	if maxConcurrent <= 0 {
-		maxConcurrent = runtime.GOMAXPROCS(0)
+		maxConcurrent = DefaultHashConcurrency()
 	}
 	return &Hasher{params: p.withDefaults(), slots: make(chan struct{}, maxConcurrent)}
+}
+
+// DefaultHashConcurrency is GOMAXPROCS − 1, at least 1. A hash runs for
+// tens of milliseconds without yielding, and Go's scheduler gives it a
+// whole 10 ms slice at a time: with every P hashing, a login flood would
+// starve every other request (measured: GET /user fell to a fifth of its
+// rate, p50 27 ms). Leaving one P free keeps them served. With a single
+// P nothing can be left free; run such a server with GOMAXPROCS=2 so the
+// kernel shares the core between the hashing thread and the rest.
+func DefaultHashConcurrency() int {
+	return max(runtime.GOMAXPROCS(0)-1, 1)
 }
 
 // Params returns the parameters new hashes are made with.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -19,24 +20,25 @@ import (
 // fast path does not cover exactly (an Accept other than JSON, a token in
 // a cookie) is handed to the Huma handler, so the answers do not change.
 
-// fastAdapter is the humago adapter, except that the operations named in
-// fast get a plain net/http handler in front of Huma's.
+// fastAdapter is the humago adapter (embedded for serving), except that
+// the operations named in fast get a plain net/http handler in front of
+// Huma's.
 type fastAdapter struct {
 	huma.Adapter
 	mux  *http.ServeMux
 	fast map[string]func(slow http.Handler) http.Handler // by OperationID
 }
 
+// Handle registers op as humago does, with the request state in the
+// context of Huma's handler (see withState).
 func (a *fastAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
-	mk, ok := a.fast[op.OperationID]
-	if !ok {
-		a.Adapter.Handle(op, handler)
-		return
-	}
-	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handler(humago.NewContext(op, r, w))
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler(humago.NewContext(op, withState(w, r), w))
 	})
-	a.mux.Handle(strings.ToUpper(op.Method)+" "+op.Path, mk(slow))
+	if mk, ok := a.fast[op.OperationID]; ok {
+		h = mk(h)
+	}
+	a.mux.Handle(strings.ToUpper(op.Method)+" "+op.Path, h)
 }
 
 // plainJSON reports whether Huma would answer r in its default format,
@@ -59,19 +61,26 @@ func (s *Server) writeBody(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) fastWelcome(slow http.Handler) http.Handler {
-	body := MessageBody{"Welcome to the Warehouse Management API"}
+	// The answer never changes: encode it once, as Huma would.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(MessageBody{"Welcome to the Warehouse Management API"})
+	body := buf.Bytes()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !plainJSON(r) {
 			slow.ServeHTTP(w, r)
 			return
 		}
-		s.writeBody(w, body)
+		w.Header()["Content-Type"] = s.fixed.json
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body)
 	})
 }
 
 func (s *Server) fastUser(slow http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, _ := r.Context().Value(requestKey).(*reqState)
+		st, _ := w.(*reqState)
 		authz := r.Header["Authorization"]
 		if st == nil || len(authz) != 1 || authz[0] == "" || !plainJSON(r) {
 			// Cookie tokens, repeated headers and other formats: Huma's path.
@@ -84,6 +93,47 @@ func (s *Server) fastUser(slow http.Handler) http.Handler {
 			return
 		}
 		st.auth = p
+		if body, ok := appendUserBody(make([]byte, 0, 128), p.Claims.Subject, p.Roles); ok {
+			w.Header()["Content-Type"] = s.fixed.json
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(body)
+			return
+		}
 		s.writeBody(w, UserBody{User: p.Claims.Subject, Roles: p.Roles})
 	})
+}
+
+// appendUserBody writes UserBody as encoding/json would, without its
+// reflection, when every string is printable ASCII without '"' or '\\'
+// (usernames and role names are); ok is false otherwise, and for nil
+// roles, which the caller then encodes the general way.
+func appendUserBody(b []byte, user string, roles []string) ([]byte, bool) {
+	if roles == nil || !plainASCII(user) {
+		return nil, false
+	}
+	b = append(b, `{"user":"`...)
+	b = append(b, user...)
+	b = append(b, `","roles":[`...)
+	for i, r := range roles {
+		if !plainASCII(r) {
+			return nil, false
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, r...)
+		b = append(b, '"')
+	}
+	return append(b, "]}\n"...), true
+}
+
+// plainASCII reports whether s needs no escaping in a JSON string.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

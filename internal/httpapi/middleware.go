@@ -40,7 +40,7 @@ func requestMeta(ctx context.Context) reqMeta {
 // reqState is everything the edge middleware keeps of one request, in one
 // allocation: the status-recording writer, the request id (as the header
 // value slice, so echoing it costs nothing more) and what session records
-// need. Its pointer is the request's single context value.
+// need. It is the ResponseWriter the routes get (see withState).
 type reqState struct {
 	statusWriter
 	id         [1]string
@@ -123,8 +123,22 @@ func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) htt
 			}
 			accessLog(r.Context(), log, r, st, start)
 		}()
-		next.ServeHTTP(&st.statusWriter, r.WithContext(context.WithValue(r.Context(), requestKey, st)))
+		// The state travels as the ResponseWriter: handlers that need it
+		// from a context (Huma's, POST /token) get it there via withState,
+		// and the fast routes skip the context and request copies.
+		next.ServeHTTP(st, r)
 	})
+}
+
+// withState returns r with the request's state in its context, for
+// handlers that only see a context: every Huma operation (fastAdapter
+// does this) and plain handlers that call requestMeta or principal.
+func withState(w http.ResponseWriter, r *http.Request) *http.Request {
+	st, ok := w.(*reqState)
+	if !ok {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), requestKey, st))
 }
 
 // accessLog logs the request at debug level, or at error level for a 5xx.

@@ -256,7 +256,7 @@ func (s *Server) tokenRoute(mux *http.ServeMux) {
 		},
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
-		pair, oerr := s.token(r)
+		pair, oerr := s.token(withState(w, r)) // sessions record the caller's IP and user agent
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Pragma", "no-cache")
 		w.Header().Set("Content-Type", "application/json")

@@ -67,7 +67,7 @@ func commonFlags(fs *flag.FlagSet, c *config) {
 	fs.UintVar(&c.ArgonMemory, "argon2-memory", 19456, "argon2id memory per hash in KiB (OWASP: 19456)")
 	fs.UintVar(&c.ArgonIterations, "argon2-iterations", 2, "argon2id iterations (OWASP: 2)")
 	fs.UintVar(&c.ArgonThreads, "argon2-parallelism", 1, "argon2id parallelism (OWASP: 1)")
-	fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes computed at once, bounding memory under a login flood (0: number of CPUs)")
+	fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes computed at once, bounding memory under a login flood (0: GOMAXPROCS-1, at least 1, so one core stays free for other requests)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 10, "PostgreSQL: connections in this instance's pool (all instances together must stay under the server's max_connections)")
 	fs.DurationVar(&c.DBStmtTimeout, "db-statement-timeout", 10*time.Second, "PostgreSQL: cancel statements running longer (the request gets a 503); 0s: the server's setting")
 }

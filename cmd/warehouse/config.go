@@ -53,6 +53,8 @@ type config struct {
 	Claims            string
 	PublicURL         string
 	PprofAddr         string
+	LoginRatePerIP    float64
+	LoginBurstPerIP   int
 }
 
 // secretFlags are redacted by --print-config.
@@ -97,6 +99,8 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.BoolVar(&c.CookieSecure, "cookie-secure", true, "mark cookies Secure (browsers still send them to http://localhost)")
 	fs.StringVar(&c.CookieSameSite, "cookie-samesite", "lax", "SameSite of the cookies: lax, strict or none")
 	fs.StringVar(&c.CookieDomain, "cookie-domain", "", "Domain of the cookies (default: the host that set them)")
+	fs.Float64Var(&c.LoginRatePerIP, "login-rate-per-ip", 1, "password logins per second allowed from one client address on one instance, sustained (0: no limit)")
+	fs.IntVar(&c.LoginBurstPerIP, "login-burst-per-ip", 20, "password logins one client address may make at once before --login-rate-per-ip applies")
 	fs.StringVar(&c.PublicURL, "public-url", "", "external base URL, for /.well-known/openid-configuration (default: from the request's Host)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
 	fs.StringVar(&c.Claims, "claims", "", `static custom claims added to every access token, as a JSON object, e.g. {"tenant":"acme"}`)

@@ -141,6 +141,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Issuer: c.Issuer, Audience: c.Audience, Version: versionString(),
 		RefreshReuseInterval: c.RefreshReuse, SessionLifetime: c.SessionLifetime, SessionInactivity: c.SessionInactivity,
 		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
+		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP,
 		LoginThrottle: loginThrottle(&c),
 	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
 

@@ -155,8 +155,12 @@ func (s *Server) routes() {
 }
 
 // checkPassword returns the active user with that password, or the 401
-// problem, or a 429 while the username is locked out (see LoginThrottle).
+// problem, or a 429 while the username is locked out (see LoginThrottle) or
+// the client's address has tried too often (see ipLimiter).
 func (s *Server) checkPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
+	if ok, wait := s.ipLimit.allow(requestMeta(ctx).ip, s.now()); !ok {
+		return nil, tooManyFromIP(wait)
+	}
 	failures, p := s.loginThrottled(ctx, username)
 	if p != nil {
 		return nil, p
@@ -261,6 +265,9 @@ func (s *Server) tokenRoute(mux *http.ServeMux) {
 		w.Header().Set("Pragma", "no-cache")
 		w.Header().Set("Content-Type", "application/json")
 		if oerr != nil {
+			if oerr.retryAfter != "" {
+				w.Header().Set("Retry-After", oerr.retryAfter)
+			}
 			w.WriteHeader(oerr.status)
 			_ = jsonEncode(w, oerr)
 			return
@@ -271,10 +278,11 @@ func (s *Server) tokenRoute(mux *http.ServeMux) {
 
 // oauthError is an RFC 6749 section 5.2 error, with our `detail` as well.
 type oauthError struct {
-	status int
-	Err    string `json:"error"`
-	Desc   string `json:"error_description"`
-	Detail string `json:"detail"`
+	status     int
+	retryAfter string
+	Err        string `json:"error"`
+	Desc       string `json:"error_description"`
+	Detail     string `json:"detail"`
 }
 
 func newOAuthError(status int, code, desc string) *oauthError {
@@ -297,7 +305,9 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 			if p.Status == http.StatusUnauthorized {
 				return newOAuthError(http.StatusBadRequest, "invalid_grant", p.Detail)
 			}
-			return newOAuthError(p.Status, "temporarily_unavailable", p.Detail)
+			e := newOAuthError(p.Status, "temporarily_unavailable", p.Detail)
+			e.retryAfter = p.headers.Get("Retry-After")
+			return e
 		}
 		return newOAuthError(http.StatusServiceUnavailable, "temporarily_unavailable", warehouse.ErrorMessage(err))
 	}

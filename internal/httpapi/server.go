@@ -47,15 +47,21 @@ type Config struct {
 	PublicURL string
 	// LoginThrottle locks out usernames after repeated failed logins.
 	LoginThrottle LoginThrottle
+	// LoginRatePerIP and LoginBurstPerIP bound password logins per client
+	// address on this instance (0: no limit).
+	LoginRatePerIP  float64
+	LoginBurstPerIP int
 }
 
 // Server serves the API.
 type Server struct {
-	cfg    Config
-	db     *store.DB
-	keys   *auth.Keyring
-	state  *authstate.State
-	hasher *auth.Hasher
+	cfg Config
+	// ipLimit bounds password logins per client address (nil: no limit).
+	ipLimit *ipLimiter
+	db      *store.DB
+	keys    *auth.Keyring
+	state   *authstate.State
+	hasher  *auth.Hasher
 	// tokens answers repeated tokens from memory (see auth.VerifyCache);
 	// revocation, sessions and users are still checked on every request.
 	tokens *auth.VerifyCache
@@ -95,7 +101,7 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.CookieSameSite == 0 {
 		cfg.CookieSameSite = http.SameSiteLaxMode
 	}
-	s := &Server{cfg: cfg, db: d.DB, keys: d.Keys, state: d.State, hasher: d.Hasher, log: d.Log, now: d.Now,
+	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, hasher: d.Hasher, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
 
 	mux := http.NewServeMux()

@@ -225,7 +225,13 @@ var errRetry = errors.New("store: transaction must be retried")
 // failure is retried here, a few times with jittered backoff, so that
 // clients never see it; if it persists, the caller gets EUNAVAILABLE.
 // fn must be safe to run again: it starts from scratch each time.
+//
+// On SQLite, fn runs on the writer goroutine, in a savepoint of a
+// transaction it may share with other requests (group commit, batch.go).
 func (db *DB) tx(ctx context.Context, fn func(*txn) error) error {
+	if db.batch != nil {
+		return db.batch.submit(ctx, fn)
+	}
 	backoff := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, fn)

@@ -58,6 +58,8 @@ type writeReq struct {
 	// ok is set while the batch runs: fn succeeded and its savepoint was
 	// released, so the request succeeds if the COMMIT does.
 	ok bool
+	// pending is fn's outcome, told to the caller after the COMMIT.
+	pending error
 }
 
 func (r *writeReq) answer(err error) {
@@ -188,7 +190,7 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 	live := batch[:0]
 	for _, r := range batch {
 		if r.state.Load() == reqRunning || r.state.CompareAndSwap(reqQueued, reqRunning) {
-			r.ok = false
+			r.ok, r.pending = false, nil
 			live = append(live, r)
 		}
 	}
@@ -206,7 +208,7 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 	}
 	for i, r := range live {
 		if err := r.ctx.Err(); err != nil {
-			r.answer(wrapErr(err))
+			r.pending = wrapErr(err)
 			continue
 		}
 		tx := &txn{Tx: sqlTx, cache: b.db.write.cache}
@@ -217,41 +219,38 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 				err = wrapErr(lost)
 			}
 			r.answer(err)
-			return requeue(live, i+1)
+			return requeue(live, i)
 		}
-		if err != nil {
-			r.answer(err)
-			continue
-		}
-		r.ok = true
+		r.pending, r.ok = err, err == nil
 	}
 	err = sqlTx.Commit()
 	if err == nil && b.onCommit != nil {
 		b.onCommit(b.commits.Add(1))
 	}
+	// Every answer waits for the COMMIT, failures included: a failure can
+	// depend on what an earlier request of the batch wrote (an
+	// Idempotency-Key replaying a movement posted just before it), and must
+	// not be told to a client if that write is then lost with the batch.
 	for _, r := range live {
-		if !r.ok {
-			continue
-		}
 		if err != nil {
 			r.answer(wrapErr(err))
 		} else {
-			r.answer(nil)
+			r.answer(r.pending)
 		}
 	}
 	return nil
 }
 
 // requeue returns the requests of live to run again after the transaction
-// was lost while live[next-1] ran: those that had succeeded (their writes
-// are gone with the transaction) and those not yet run.
-func requeue(live []*writeReq, next int) []*writeReq {
+// was lost while live[failed] ran (it has been answered): every other one,
+// since whatever they wrote or saw is gone with the transaction.
+func requeue(live []*writeReq, failed int) []*writeReq {
 	var again []*writeReq
 	for i, r := range live {
-		if i < next && !r.ok {
-			continue // answered already
+		if i == failed {
+			continue
 		}
-		r.ok = false
+		r.ok, r.pending = false, nil
 		again = append(again, r)
 	}
 	return again

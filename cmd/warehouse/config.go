@@ -128,6 +128,23 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	return fs.Parse(args)
 }
 
+// parseInterspersed is parseFlags for commands with positional arguments,
+// which may come before, between or after the flags (flag stops at the
+// first non-flag). It returns the positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return nil, err
+	}
+	var pos []string
+	for fs.NArg() > 0 {
+		pos = append(pos, fs.Arg(0))
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return nil, err
+		}
+	}
+	return pos, nil
+}
+
 // printConfig writes the effective settings, one per line, secrets redacted.
 func printConfig(w io.Writer, fs *flag.FlagSet) {
 	var lines []string

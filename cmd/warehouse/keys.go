@@ -37,15 +37,9 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	// Key ids may start with "-" (base64url), which flag parsing would
 	// take for a flag: --kid takes any value.
 	kid := fs.String("kid", "", "the key to retire")
-	var pos []string
-	if err := parseFlags(fs, args[1:], getenv); err != nil {
+	pos, err := parseInterspersed(fs, args[1:], getenv)
+	if err != nil {
 		return err
-	}
-	for fs.NArg() > 0 {
-		pos = append(pos, fs.Arg(0))
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return err
-		}
 	}
 	if !supportedAlgorithm(c.Algorithm) {
 		return fmt.Errorf("--jwt-algorithm %q is not supported", c.Algorithm)

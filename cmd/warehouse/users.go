@@ -39,15 +39,9 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	role := fs.String("role", "viewer", "roles of a new user, comma-separated")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	// Positional arguments may come before or after flags.
-	var pos []string
-	if err := parseFlags(fs, args[1:], getenv); err != nil {
+	pos, err := parseInterspersed(fs, args[1:], getenv)
+	if err != nil {
 		return err
-	}
-	for fs.NArg() > 0 {
-		pos = append(pos, fs.Arg(0))
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return err
-		}
 	}
 	hasher, err := hasherFor(&c)
 	if err != nil {

@@ -55,9 +55,6 @@ type writeReq struct {
 	// err is the answer, set before done is closed.
 	err  error
 	done chan struct{}
-	// ok is set while the batch runs: fn succeeded and its savepoint was
-	// released, so the request succeeds if the COMMIT does.
-	ok bool
 	// pending is fn's outcome, told to the caller after the COMMIT.
 	pending error
 }
@@ -190,7 +187,7 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 	live := batch[:0]
 	for _, r := range batch {
 		if r.state.Load() == reqRunning || r.state.CompareAndSwap(reqQueued, reqRunning) {
-			r.ok, r.pending = false, nil
+			r.pending = nil
 			live = append(live, r)
 		}
 	}
@@ -221,7 +218,7 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 			r.answer(err)
 			return requeue(live, i)
 		}
-		r.pending, r.ok = err, err == nil
+		r.pending = err
 	}
 	err = sqlTx.Commit()
 	if err == nil && b.onCommit != nil {
@@ -250,7 +247,7 @@ func requeue(live []*writeReq, failed int) []*writeReq {
 		if i == failed {
 			continue
 		}
-		r.ok, r.pending = false, nil
+		r.pending = nil
 		again = append(again, r)
 	}
 	return again

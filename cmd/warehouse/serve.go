@@ -68,6 +68,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	if _, err := tuneGC(getenv, log); err != nil {
+		return err
+	}
 	if !supportedAlgorithm(c.Algorithm) {
 		return fmt.Errorf("--jwt-algorithm %q is not supported; use one of %s", c.Algorithm, strings.Join(algorithms, ", "))
 	}

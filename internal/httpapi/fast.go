@@ -87,7 +87,7 @@ func (s *Server) fastUser(slow http.Handler) http.Handler {
 			slow.ServeHTTP(w, r)
 			return
 		}
-		p := &st.principal
+		p := new(Principal)
 		if prob := s.authenticate(p, credentials{authorization: authz[0], method: r.Method}, auth.TypeAccess, false); prob != nil {
 			writeProblem(w, prob)
 			return

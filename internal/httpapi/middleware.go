@@ -30,26 +30,26 @@ func requestMeta(ctx context.Context) reqMeta {
 	if st == nil {
 		return reqMeta{}
 	}
-	ip := st.remoteAddr
+	ip := st.req.RemoteAddr
 	if host, _, err := net.SplitHostPort(ip); err == nil {
 		ip = host
 	}
-	return reqMeta{ip: ip, userAgent: st.userAgent}
+	return reqMeta{ip: ip, userAgent: st.req.UserAgent()}
 }
 
 // reqState is everything the edge middleware keeps of one request, in one
-// allocation: the status-recording writer, the request id (as the header
-// value slice, so echoing it costs nothing more) and what session records
-// need. It is the ResponseWriter the routes get (see withState).
+// small allocation: the status-recording writer, the request id (as the
+// header value slice, so echoing it costs nothing more) and the request as
+// it arrived (session records read its address and User-Agent). It is the
+// ResponseWriter the routes get (see withState). It stays small because
+// every request pays for it and garbage sets the collector's pace: the
+// Principal is allocated only on routes with auth.
 type reqState struct {
 	statusWriter
-	id         [1]string
-	remoteAddr string
-	userAgent  string
-	// principal is the verified caller on routes with auth; auth points to
-	// it once authMiddleware has filled it.
-	principal Principal
-	auth      *Principal
+	id  [1]string
+	req *http.Request
+	// auth is the verified caller, once authMiddleware has checked it.
+	auth *Principal
 }
 
 // ids makes request ids: a random per-process prefix and a counter, so an
@@ -97,7 +97,7 @@ func newFixedHeaders() fixedHeaders {
 // per request (never headers, so never a token) when the level allows.
 func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}, remoteAddr: r.RemoteAddr, userAgent: r.UserAgent()}
+		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}, req: r}
 		// The header map is indexed by the canonical name: Get("X-Request-ID")
 		// would allocate to canonicalize it on every request.
 		if v := r.Header["X-Request-Id"]; len(v) > 0 && saneID(v[0]) {

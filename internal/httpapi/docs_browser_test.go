@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -251,6 +252,9 @@ func newDocsBrowser(t *testing.T, exe string, ts *httptest.Server) *docsBrowser 
 	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
 		t.Fatalf("start chromium %s: %v", exe, err)
 	}
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRecorder}); err != nil {
+		t.Fatalf("install the CSP violation recorder: %v", err)
+	}
 	t.Logf("chromium started in %v", time.Since(start).Round(time.Millisecond))
 	return b
 }
@@ -288,11 +292,26 @@ func (b *docsBrowser) event(ev any) {
 	}
 }
 
+// cspRecorder runs in every page before its own scripts and keeps what the
+// Content-Security-Policy blocked: a blocked inline style or eval is no
+// failed request and no exception, so nothing else would notice.
+const cspRecorder = `window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", e =>
+  window.__cspViolations.push(e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber));`
+
 // checkOffline fails the test for any request the page sent elsewhere than
 // the test server (a CDN, the online validator, ...), for requests that
-// failed and for uncaught JavaScript exceptions.
+// failed, for uncaught JavaScript exceptions and for anything the page's
+// Content-Security-Policy blocked.
 func (b *docsBrowser) checkOffline(t *testing.T) {
 	t.Helper()
+	violations, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.__cspViolations || []`))
+	if err != nil {
+		t.Errorf("read the CSP violations: %v", err)
+	}
+	for _, v := range violations {
+		t.Errorf("the docs page's Content-Security-Policy blocked: %s", v)
+	}
 	b.mu.Lock()
 	urls, failed, exceptions := slices.Clone(b.urls), slices.Clone(b.failed), slices.Clone(b.exceptions)
 	b.mu.Unlock()

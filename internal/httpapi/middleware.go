@@ -81,20 +81,21 @@ func (g *ids) next() string {
 // responses: net/http only reads them, and a handler that Adds to one gets
 // a new array because each has len == cap.
 type fixedHeaders struct {
-	nosniff, noReferrer []string
-	json                []string // Content-Type of the fast answers
+	nosniff []string
+	json    []string // Content-Type of the fast answers
 }
 
 func newFixedHeaders() fixedHeaders {
-	return fixedHeaders{nosniff: []string{"nosniff"}, noReferrer: []string{"no-referrer"}, json: []string{"application/json"}}
+	return fixedHeaders{nosniff: []string{"nosniff"}, json: []string{"application/json"}}
 }
 
 // edge is the middleware around every request, in one handler so that a
 // request costs one allocation here: it recovers panics as a 500 problem
 // (so one bad request never takes the server down), takes a sane
 // X-Request-ID from the client or makes one and echoes it (so a client can
-// quote it in a bug report), sets the security headers, and logs one line
-// per request (never headers, so never a token) when the level allows.
+// quote it in a bug report), sets nosniff (the one security header every
+// answer needs: the HTML docs add their own, see mountDocs), and logs one
+// line per request (never headers, so never a token) when the level allows.
 func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}, req: r}
@@ -108,7 +109,6 @@ func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) htt
 		h := w.Header()
 		h["X-Request-Id"] = st.id[:]
 		h["X-Content-Type-Options"] = fixed.nosniff
-		h["Referrer-Policy"] = fixed.noReferrer
 		start := time.Now()
 		defer func() {
 			if v := recover(); v != nil {

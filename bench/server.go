@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -83,9 +84,39 @@ func start(ctx context.Context, name, cpu, bin, logPath, addr string, env []stri
 	}
 }
 
-// peakRSS is the process's peak resident set (VmHWM) in KiB.
+// peakRSS is the peak resident set (VmHWM) in KiB of the process and of
+// every process below it (warehouse's password-hashing workers), summed:
+// the sum of the peaks, so never less than the peak of the sum.
 func (p *proc) peakRSS() (int64, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/status")
+	return treePeakRSS(p.cmd.Process.Pid)
+}
+
+func treePeakRSS(pid int) (int64, error) {
+	total, err := vmHWM(pid)
+	if err != nil {
+		return 0, err
+	}
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, f := range strings.Fields(string(b)) {
+			child, err := strconv.Atoi(f)
+			if err != nil {
+				continue
+			}
+			if kb, err := treePeakRSS(child); err == nil { // a child may exit meanwhile
+				total += kb
+			}
+		}
+	}
+	return total, nil
+}
+
+func vmHWM(pid int) (int64, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, fmt.Errorf("read peak RSS: %w", err)
 	}

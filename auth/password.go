@@ -25,6 +25,10 @@ var (
 	ErrPasswordTooLong = fmt.Errorf("auth: password longer than %d bytes", MaxPasswordLen)
 	// ErrInvalidHash is wrapped by every refusal of a stored PHC string.
 	ErrInvalidHash = errors.New("auth: invalid password hash")
+	// ErrHashUnavailable is wrapped by every failure of a Hasher's KeyFunc
+	// (e.g. a hashing worker process that died). Such a failure says
+	// nothing about the password: it is neither a match nor a mismatch.
+	ErrHashUnavailable = errors.New("auth: password hashing unavailable")
 )
 
 // Limits on parameters read from a stored hash, so a corrupt or planted
@@ -81,6 +85,31 @@ func (p Params) withDefaults() Params {
 	return p
 }
 
+// KeyFunc computes the argon2id key of password and salt with p's
+// Memory, Iterations, Parallelism and KeyLen, as argon2.IDKey does. A
+// Hasher calls it while holding a slot; it may run the hash elsewhere (in
+// a worker process, see WithKeyFunc) and should return when ctx ends.
+type KeyFunc func(ctx context.Context, password, salt []byte, p Params) ([]byte, error)
+
+// inProcessKey is the default KeyFunc: argon2.IDKey in this process.
+func inProcessKey(_ context.Context, password, salt []byte, p Params) ([]byte, error) {
+	return argon2.IDKey(password, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen), nil
+}
+
+// HasherOption configures a Hasher made by NewHasher.
+type HasherOption func(*Hasher)
+
+// WithKeyFunc makes the Hasher compute keys with f instead of argon2.IDKey
+// in this process. An error from f is returned by Hash and Verify wrapped
+// together with ErrHashUnavailable; it never counts as a wrong password.
+func WithKeyFunc(f KeyFunc) HasherOption {
+	return func(h *Hasher) {
+		if f != nil {
+			h.key = f
+		}
+	}
+}
+
 // Hasher hashes and verifies passwords with argon2id. At most
 // maxConcurrent hashes run at once, so memory stays bounded by
 // maxConcurrent × Params.Memory under a login flood; callers beyond that
@@ -88,6 +117,7 @@ func (p Params) withDefaults() Params {
 type Hasher struct {
 	params Params
 	slots  chan struct{}
+	key    KeyFunc
 
 	dummyOnce sync.Once
 	dummy     string
@@ -99,20 +129,25 @@ type Hasher struct {
 // NewHasher returns a Hasher using p (zero fields take DefaultParams'
 // values) that runs at most maxConcurrent hashes at once;
 // maxConcurrent <= 0 means DefaultHashConcurrency().
-func NewHasher(p Params, maxConcurrent int) *Hasher {
+func NewHasher(p Params, maxConcurrent int, opts ...HasherOption) *Hasher {
 	if maxConcurrent <= 0 {
 		maxConcurrent = DefaultHashConcurrency()
 	}
-	return &Hasher{params: p.withDefaults(), slots: make(chan struct{}, maxConcurrent)}
+	h := &Hasher{params: p.withDefaults(), slots: make(chan struct{}, maxConcurrent), key: inProcessKey}
+	for _, opt := range opts {
+		opt(h)
+	}
+	return h
 }
 
-// DefaultHashConcurrency is GOMAXPROCS − 1, at least 1. A hash runs for
-// tens of milliseconds without yielding, and Go's scheduler gives it a
-// whole 10 ms slice at a time: with every P hashing, a login flood would
-// starve every other request (measured: GET /user fell to a fifth of its
-// rate, p50 27 ms). Leaving one P free keeps them served. With a single
-// P nothing can be left free; run such a server with GOMAXPROCS=2 so the
-// kernel shares the core between the hashing thread and the rest.
+// DefaultHashConcurrency is GOMAXPROCS − 1, at least 1, so that hashes
+// never occupy every core the server may use. A hash runs for tens of
+// milliseconds without yielding: computed in the server's own process,
+// Go's scheduler gives it a whole 10 ms slice at a time, and with every P
+// hashing a login flood starves every other request (measured: GET /user
+// fell to a tenth of its rate, p50 27 ms). With a single core nothing can
+// be left free; there the hashes belong in worker processes at a lower
+// priority (see WithKeyFunc), which the kernel preempts for requests.
 func DefaultHashConcurrency() int {
 	return max(runtime.GOMAXPROCS(0)-1, 1)
 }
@@ -149,18 +184,37 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	p := h.params
 	salt := make([]byte, p.SaltLen)
 	rand.Read(salt) // never fails since Go 1.24
-	if err := h.acquire(ctx); err != nil {
+	key, err := h.derive(ctx, []byte(password), salt, p)
+	if err != nil {
 		return "", fmt.Errorf("auth: hash password: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen)
-	h.release()
 	return encodePHC(p, salt, key), nil
+}
+
+// derive computes a key in a slot. Errors from the KeyFunc, including a
+// key of the wrong length, wrap ErrHashUnavailable.
+func (h *Hasher) derive(ctx context.Context, password, salt []byte, p Params) ([]byte, error) {
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer h.release()
+	key, err := h.key(ctx, password, salt, p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrHashUnavailable, err)
+	}
+	if len(key) != int(p.KeyLen) {
+		return nil, fmt.Errorf("%w: key of %d bytes, want %d", ErrHashUnavailable, len(key), p.KeyLen)
+	}
+	return key, nil
 }
 
 // Verify reports whether password matches the PHC string phc, and whether
 // phc was made with parameters other than h's, in which case the caller
 // should store a new Hash after a successful login. A malformed phc is an
-// error wrapping ErrInvalidHash. Verify waits for a slot honouring ctx.
+// error wrapping ErrInvalidHash. Verify waits for a slot honouring ctx. A
+// failure to compute the hash (see WithKeyFunc) is an error wrapping
+// ErrHashUnavailable, never a false ok: callers must not count it as a
+// wrong password.
 func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok bool, rehash bool, err error) {
 	if len(password) > MaxPasswordLen {
 		return false, false, ErrPasswordTooLong
@@ -169,20 +223,21 @@ func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok bool, reh
 	if err != nil {
 		return false, false, err
 	}
-	if err := h.acquire(ctx); err != nil {
+	got, err := h.derive(ctx, []byte(password), salt, p)
+	if err != nil {
 		return false, false, fmt.Errorf("auth: verify password: %w", err)
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen)
-	h.release()
 	ok = subtle.ConstantTimeCompare(got, key) == 1
 	return ok, p != h.params, nil
 }
 
 // VerifyDummy spends the same time as a real Verify against a hash made
 // with h's parameters, so a login for an unknown user costs as much as a
-// wrong password and does not reveal which users exist. It always returns
-// false.
-func (h *Hasher) VerifyDummy(ctx context.Context, password string) bool {
+// wrong password and does not reveal which users exist. It never matches;
+// it returns the error Verify returned (ctx's, ErrPasswordTooLong,
+// ErrHashUnavailable), so that the caller can answer an unknown user
+// exactly as it answers a known one, also when hashing fails.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	h.dummyOnce.Do(func() {
 		// Only the cost matters, so random bytes stand in for a real hash:
 		// no password could be found that matches it.
@@ -192,8 +247,8 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) bool {
 		rand.Read(key)
 		h.dummy = encodePHC(h.params, salt, key)
 	})
-	_, _, _ = h.Verify(ctx, password, h.dummy)
-	return false
+	_, _, err := h.Verify(ctx, password, h.dummy)
+	return err
 }
 
 func encodePHC(p Params, salt, key []byte) string {

@@ -87,8 +87,8 @@ func TestPasswordTooLong(t *testing.T) {
 	if ok, _, err := h.Verify(ctx, long, phc); ok || !errors.Is(err, ErrPasswordTooLong) {
 		t.Errorf("Verify() = %v, %v; want false, ErrPasswordTooLong", ok, err)
 	}
-	if h.VerifyDummy(ctx, long) {
-		t.Error("VerifyDummy() = true")
+	if err := h.VerifyDummy(ctx, long); !errors.Is(err, ErrPasswordTooLong) {
+		t.Errorf("VerifyDummy() = %v, want ErrPasswordTooLong", err)
 	}
 }
 
@@ -168,15 +168,15 @@ func TestMalformedPHC(t *testing.T) {
 func TestVerifyDummy(t *testing.T) {
 	t.Parallel()
 	h := NewHasher(TestParams(), 1)
-	if h.VerifyDummy(context.Background(), "glinteco") {
-		t.Error("VerifyDummy() = true")
+	if err := h.VerifyDummy(context.Background(), "glinteco"); err != nil {
+		t.Errorf("VerifyDummy() = %v", err)
 	}
 	p, _, _, err := parsePHC(h.dummy)
 	if err != nil || p != h.Params() {
 		t.Errorf("dummy hash params = %+v, %v; want %+v", p, err, h.Params())
 	}
 	first := h.dummy
-	h.VerifyDummy(context.Background(), "other")
+	_ = h.VerifyDummy(context.Background(), "other")
 	if h.dummy != first {
 		t.Error("dummy hash recomputed")
 	}
@@ -266,8 +266,8 @@ func TestContextWhileWaiting(t *testing.T) {
 	if _, _, err := h.Verify(ctx, "pw", "$argon2id$v=19$m=64,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Verify() error = %v, want context.Canceled", err)
 	}
-	if h.VerifyDummy(ctx, "pw") {
-		t.Error("VerifyDummy() = true")
+	if err := h.VerifyDummy(ctx, "pw"); !errors.Is(err, context.Canceled) {
+		t.Errorf("VerifyDummy() = %v, want context.Canceled", err)
 	}
 
 	<-h.slots // free the slot: a cancelled context still wins
@@ -286,5 +286,96 @@ func BenchmarkHashDefault(b *testing.B) {
 		if _, err := h.Hash(context.Background(), "glinteco"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWithKeyFunc checks that Hash and Verify compute keys with the given
+// KeyFunc, inside a slot, and that its failures are errors wrapping
+// ErrHashUnavailable, never a match or a mismatch.
+func TestWithKeyFunc(t *testing.T) {
+	t.Parallel()
+	type ctxKey struct{}
+	ref := NewHasher(TestParams(), 1)
+	phc, err := ref.Hash(context.Background(), "glinteco")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errWorker := errors.New("worker died")
+	tests := []struct {
+		name    string
+		key     func(password, salt []byte, p Params) ([]byte, error)
+		wantErr error // nil: Hash and Verify work as without the option
+	}{
+		{"argon2", func(password, salt []byte, p Params) ([]byte, error) {
+			return argon2.IDKey(password, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen), nil
+		}, nil},
+		{"error", func([]byte, []byte, Params) ([]byte, error) { return nil, errWorker }, errWorker},
+		{"error with the right key", func(password, salt []byte, p Params) ([]byte, error) {
+			return argon2.IDKey(password, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen), errWorker
+		}, errWorker},
+		{"short key", func([]byte, []byte, Params) ([]byte, error) { return make([]byte, 4), nil }, ErrHashUnavailable},
+		{"cancelled", func([]byte, []byte, Params) ([]byte, error) { return nil, context.Canceled }, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			var h *Hasher
+			h = NewHasher(TestParams(), 1, WithKeyFunc(func(ctx context.Context, password, salt []byte, p Params) ([]byte, error) {
+				calls.Add(1)
+				if ctx.Value(ctxKey{}) != "v" {
+					t.Error("KeyFunc did not get the caller's context")
+				}
+				if n := len(h.slots); n != 1 {
+					t.Errorf("KeyFunc called with %d slots held, want 1", n)
+				}
+				return tt.key(password, salt, p)
+			}))
+			ctx := context.WithValue(context.Background(), ctxKey{}, "v")
+
+			got, err := h.Hash(ctx, "glinteco")
+			if tt.wantErr == nil {
+				if err != nil || !phcPattern.MatchString(got) {
+					t.Fatalf("Hash() = %q, %v", got, err)
+				}
+				if ok, _, err := ref.Verify(ctx, "glinteco", got); !ok || err != nil {
+					t.Errorf("hash made with the KeyFunc does not verify in-process: %v, %v", ok, err)
+				}
+			} else if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrHashUnavailable) || got != "" {
+				t.Errorf("Hash() = %q, %v; want an error wrapping %v and ErrHashUnavailable", got, err, tt.wantErr)
+			}
+
+			for _, pw := range []string{"glinteco", "wrong"} {
+				ok, _, err := h.Verify(ctx, pw, phc)
+				switch {
+				case tt.wantErr == nil && (err != nil || ok != (pw == "glinteco")):
+					t.Errorf("Verify(%q) = %v, %v", pw, ok, err)
+				case tt.wantErr != nil && (ok || !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrHashUnavailable)):
+					t.Errorf("Verify(%q) = %v, %v; want false and an error wrapping %v and ErrHashUnavailable", pw, ok, err, tt.wantErr)
+				}
+			}
+			err = h.VerifyDummy(ctx, "glinteco")
+			if (tt.wantErr == nil && err != nil) || (tt.wantErr != nil && (!errors.Is(err, tt.wantErr) || !errors.Is(err, ErrHashUnavailable))) {
+				t.Errorf("VerifyDummy() = %v, want %v", err, tt.wantErr)
+			}
+			if n := calls.Load(); n != 4 {
+				t.Errorf("KeyFunc called %d times, want 4 (Hash, 2 Verify, VerifyDummy)", n)
+			}
+			if n := len(h.slots); n != 0 {
+				t.Errorf("%d slots still held", n)
+			}
+		})
+	}
+}
+
+func TestWithKeyFuncNil(t *testing.T) {
+	t.Parallel()
+	h := NewHasher(TestParams(), 1, WithKeyFunc(nil))
+	phc, err := h.Hash(context.Background(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := h.Verify(context.Background(), "pw", phc); !ok || err != nil {
+		t.Errorf("Verify() = %v, %v; want true, nil", ok, err)
 	}
 }

@@ -36,6 +36,8 @@ type config struct {
 	ArgonIterations uint
 	ArgonThreads    uint
 	HashConcurrency int
+	HashWorkers     string
+	HashNice        int
 	DBMaxConns      int
 	DBStmtTimeout   time.Duration
 	LoginMaxFail    int
@@ -69,13 +71,15 @@ func commonFlags(fs *flag.FlagSet, c *config) {
 	fs.UintVar(&c.ArgonMemory, "argon2-memory", 19456, "argon2id memory per hash in KiB (OWASP: 19456)")
 	fs.UintVar(&c.ArgonIterations, "argon2-iterations", 2, "argon2id iterations (OWASP: 2)")
 	fs.UintVar(&c.ArgonThreads, "argon2-parallelism", 1, "argon2id parallelism (OWASP: 1)")
-	fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes computed at once, bounding memory under a login flood (0: GOMAXPROCS-1, at least 1, so one core stays free for other requests)")
+	fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes computed at once, bounding memory under a login flood (0: GOMAXPROCS-1, at least 1, so hashes never take every core the server uses)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 10, "PostgreSQL: connections in this instance's pool (all instances together must stay under the server's max_connections)")
 	fs.DurationVar(&c.DBStmtTimeout, "db-statement-timeout", 10*time.Second, "PostgreSQL: cancel statements running longer (the request gets a 503); 0s: the server's setting")
 }
 
 func serveFlags(fs *flag.FlagSet, c *config) {
 	commonFlags(fs, c)
+	fs.StringVar(&c.HashWorkers, "hash-workers", "process", "where password hashes run: process (--hash-concurrency worker processes at --hash-nice, so requests keep the CPU during a login flood, even on one core) or inline (in the server process)")
+	fs.IntVar(&c.HashNice, "hash-nice", 10, "nice value (0..19) of the hash worker processes: higher gives other requests more of the CPU while passwords are hashed")
 	fs.StringVar(&c.Addr, "addr", ":8000", "address to listen on")
 	fs.IntVar(&c.LoginMaxFail, "login-max-failures", 10, "failed logins for one username, within --login-lockout, that lock it out for --login-lockout (counted in the database: shared by every instance; 0: no lockout)")
 	fs.DurationVar(&c.LoginLockout, "login-lockout", 5*time.Minute, "how long a username stays locked out, and the window its failures are counted in")

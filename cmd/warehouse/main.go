@@ -42,6 +42,7 @@ Usage:
   warehouse users COMMAND       manage users: create, list, set-password, set-roles, disable, enable
   warehouse keys COMMAND        manage signing keys: list, rotate, retire
   warehouse version             print the version
+  warehouse hash-worker         internal: run by serve; not for direct use
 
 Every flag may also be set as WAREHOUSE_<FLAG> in the environment or in a .env file.
 `
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return users(ctx, args[1:], stdin, stdout, stderr, getenv)
 	case "keys":
 		return keys(ctx, args[1:], stdout, stderr, getenv)
+	case "hash-worker":
+		return hashWorker(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "warehouse", versionString())
 		return nil

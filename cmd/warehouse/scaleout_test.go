@@ -29,7 +29,10 @@ import (
 const runMainEnv = "WAREHOUSE_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(runMainEnv) == "1" {
+	// A server run in-process by a test starts its hash workers as
+	// os.Executable(), which is this test binary: `hash-worker` as the
+	// first argument is one of them.
+	if os.Getenv(runMainEnv) == "1" || len(os.Args) > 1 && os.Args[1] == "hash-worker" {
 		main()
 		os.Exit(0)
 	}

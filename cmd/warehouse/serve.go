@@ -40,13 +40,13 @@ func newLogger(w io.Writer, c *config) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format must be json or text, not %q", c.LogFormat)
 }
 
-func hasherFor(c *config) (*auth.Hasher, error) {
+func hasherFor(c *config, opts ...auth.HasherOption) (*auth.Hasher, error) {
 	if c.ArgonMemory < 8 || c.ArgonMemory > 4<<20 || c.ArgonIterations < 1 || c.ArgonIterations > 100 || c.ArgonThreads < 1 || c.ArgonThreads > 255 {
 		return nil, errors.New("argon2 parameters out of range (memory 8..4194304 KiB, iterations 1..100, parallelism 1..255)")
 	}
 	p := auth.DefaultParams()
 	p.Memory, p.Iterations, p.Parallelism = uint32(c.ArgonMemory), uint32(c.ArgonIterations), uint8(c.ArgonThreads)
-	return auth.NewHasher(p, c.HashConcurrency), nil
+	return auth.NewHasher(p, c.HashConcurrency, opts...), nil
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -83,10 +83,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if c.SyncInterval < 10*time.Millisecond {
 		return errors.New("--sync-interval must be at least 10ms")
 	}
-	hasher, err := hasherFor(&c)
+	hasher, stopHashWorkers, err := serveHasher(ctx, &c, stderr, log)
 	if err != nil {
 		return err
 	}
+	// Deferred first, so it runs last: after in-flight requests' hashes.
+	defer stopHashWorkers()
 	sameSite, err := parseSameSite(c.CookieSameSite)
 	if err != nil {
 		return err

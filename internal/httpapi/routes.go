@@ -178,6 +178,19 @@ func (s *Server) checkPassword(ctx context.Context, username, password string) (
 	return u, err
 }
 
+// hashFailure is the 503 for a password hash that could not be computed:
+// the request ended while it waited for a hashing slot, or hashing itself
+// failed (a worker process died). Neither says anything about the
+// password, so neither may count as a wrong one. It is nil for other
+// errors.
+func (s *Server) hashFailure(ctx context.Context, err error) *Problem {
+	if err == nil || (ctx.Err() == nil && !errors.Is(err, auth.ErrHashUnavailable)) {
+		return nil
+	}
+	s.log.Warn("password hash not computed", "err", err)
+	return domainProblem(&warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "Server busy; try again shortly"})
+}
+
 // verifyPassword returns the active user with that password, or the 401
 // problem. Unknown and inactive users cost the same hash as a wrong password
 // so that timing tells nothing about which usernames exist.
@@ -188,18 +201,20 @@ func (s *Server) verifyPassword(ctx context.Context, username, password string) 
 		if warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
 			return nil, s.problem(err)
 		}
-		s.hasher.VerifyDummy(ctx, password)
+		// Answered as a known user's wrong password is, failures included.
+		if p := s.hashFailure(ctx, s.hasher.VerifyDummy(ctx, password)); p != nil {
+			return nil, p
+		}
 		return nil, bad
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if p := s.hashFailure(ctx, err); p != nil {
+		return nil, p
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, s.problem(&warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "Server busy; try again shortly"})
+		if !errors.Is(err, auth.ErrPasswordTooLong) {
+			s.log.Error("password verification failed", "user", u.Username, "err", err)
 		}
-		if errors.Is(err, auth.ErrPasswordTooLong) {
-			return nil, bad
-		}
-		s.log.Error("password verification failed", "user", u.Username, "err", err)
 		return nil, bad
 	}
 	if !ok || !u.Active {

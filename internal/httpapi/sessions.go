@@ -117,10 +117,16 @@ func (s *Server) sessionRoutes() {
 			return nil, s.problem(err)
 		}
 		ok, _, err := s.hasher.Verify(ctx, in.Body.CurrentPassword, u.PasswordHash)
+		if p := s.hashFailure(ctx, err); p != nil {
+			return nil, p
+		}
 		if err != nil || !ok {
 			return nil, newProblem(http.StatusForbidden, "wrong_password", "Current password is incorrect")
 		}
 		h, err := s.hasher.Hash(ctx, in.Body.NewPassword)
+		if p := s.hashFailure(ctx, err); p != nil {
+			return nil, p
+		}
 		if err != nil {
 			return nil, s.problem(err)
 		}

@@ -1,10 +1,13 @@
 package httpapi_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
@@ -54,4 +57,37 @@ func TestLoginThrottleSharedByInstances(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLoginHashUnavailable: when a password hash cannot be computed (a
+// hashing worker died), logins answer 503, for known and unknown users
+// alike (so an outage tells nothing about which users exist), and never
+// count as failed attempts: the account is not locked out by it.
+func TestLoginHashUnavailable(t *testing.T) {
+	t.Parallel()
+	limits := func(c *httpapi.Config) { c.LoginThrottle = httpapi.LoginThrottle{MaxFailures: 2, Lockout: time.Minute} }
+	e := newEnv(t, pgtest.SQLite, limits)
+	access, _ := e.login("joevu", "glinteco") // fresh: may change the password
+	working := e.hasher
+	e.hasher = auth.NewHasher(auth.TestParams(), 0, auth.WithKeyFunc(func(context.Context, []byte, []byte, auth.Params) ([]byte, error) {
+		return nil, errors.New("worker died")
+	}))
+	e.restart()
+	for range 4 {
+		for _, user := range []string{"joevu", "nobody"} {
+			r := e.do("POST", "/login", `{"username":"`+user+`","password":"wrong-or-right"}`)
+			if r.Code != http.StatusServiceUnavailable || r.Header().Get("Retry-After") == "" {
+				t.Fatalf("login %s with hashing down: %d %s, want 503 with Retry-After", user, r.Code, r.Body)
+			}
+		}
+		r := e.do("POST", "/user/password", `{"current_password":"glinteco","new_password":"another-long-password"}`, bearer(access))
+		if r.Code != http.StatusServiceUnavailable {
+			t.Fatalf("password change with hashing down: %d %s, want 503 (not a wrong password)", r.Code, r.Body)
+		}
+	}
+	e.hasher = working
+	e.restart()
+	if r := e.do("POST", "/login", `{"username":"joevu","password":"glinteco"}`); r.Code != http.StatusOK {
+		t.Fatalf("login after hashing recovered: %d %s (counted as failures?)", r.Code, r.Body)
+	}
 }

@@ -489,7 +489,7 @@ func (r *runner) report(rows []row) string {
 		}
 	}
 	fmt.Fprintf(&b, "\nratio = warehouse req/s ÷ baseline req/s. p50/p99: warehouse latency. Peak RSS: warehouse's includes its password-hashing worker processes (each one's peak, summed). The login scenarios run in one round. One login alone (one argon2id hash, m=19456 KiB t=2 p=1, plus the session write): %s; "+
-		"hash concurrency: the default, GOMAXPROCS−1 and at least 1 (1 when pinned to one core).\n", ms(r.hashTime))
+		"hash concurrency: the default, GOMAXPROCS−1 and at least 1 (1 when pinned to one core), in worker processes at nice 10 unless -warehouse-env says otherwise.\n", ms(r.hashTime))
 	return b.String()
 }
 

@@ -84,18 +84,21 @@ func start(ctx context.Context, name, cpu, bin, logPath, addr string, env []stri
 	}
 }
 
-// peakRSS is the peak resident set (VmHWM) in KiB of the process and of
-// every process below it (warehouse's password-hashing workers), summed:
-// the sum of the peaks, so never less than the peak of the sum.
-func (p *proc) peakRSS() (int64, error) {
-	return treePeakRSS(p.cmd.Process.Pid)
+// peakRSS is the peak resident set (VmHWM) in KiB of the process, and
+// the sum of the peaks of every process below it (warehouse's
+// password-hashing workers).
+func (p *proc) peakRSS() (self, children int64, err error) {
+	pid := p.cmd.Process.Pid
+	if self, err = vmHWM(pid); err != nil {
+		return 0, 0, err
+	}
+	return self, descendantsPeakRSS(pid), nil
 }
 
-func treePeakRSS(pid int) (int64, error) {
-	total, err := vmHWM(pid)
-	if err != nil {
-		return 0, err
-	}
+// descendantsPeakRSS sums VmHWM over the processes below pid; one that
+// exits meanwhile is skipped.
+func descendantsPeakRSS(pid int) int64 {
+	var total int64
 	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
 	for _, t := range tasks {
 		b, err := os.ReadFile(t)
@@ -107,12 +110,12 @@ func treePeakRSS(pid int) (int64, error) {
 			if err != nil {
 				continue
 			}
-			if kb, err := treePeakRSS(child); err == nil { // a child may exit meanwhile
-				total += kb
+			if kb, err := vmHWM(child); err == nil {
+				total += kb + descendantsPeakRSS(child)
 			}
 		}
 	}
-	return total, nil
+	return total
 }
 
 func vmHWM(pid int) (int64, error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -32,10 +34,15 @@ func PrepareChild(nice int) error {
 //
 // After each answer it collects the hash's garbage at once, so the next
 // hash reuses the same memory and the process stays near one hash's size
-// (about 20 MiB at OWASP's parameters) instead of twice that.
+// (about 20 MiB at OWASP's parameters) instead of twice that; and once no
+// job has come for idleRelease, it gives that memory back to the system,
+// so an idle worker costs a few MiB, not a hash's worth.
 func Serve(r io.Reader, w io.Writer) error {
 	br := bufio.NewReader(r)
 	bw := bufio.NewWriter(w)
+	release := time.AfterFunc(time.Hour, debug.FreeOSMemory)
+	release.Stop()
+	defer release.Stop()
 	var in, out []byte
 	for {
 		body, err := readFrame(br, in, requestHeaderLen, maxRequestLen)
@@ -66,5 +73,11 @@ func Serve(r io.Reader, w io.Writer) error {
 			return fmt.Errorf("hashworker: write answer: %w", err)
 		}
 		runtime.GC()
+		release.Reset(idleRelease)
 	}
 }
+
+// idleRelease is how long a worker waits for its next job before it
+// returns its memory to the system. Under a login flood jobs come every
+// few tens of milliseconds, so the memory is kept for the next hash.
+const idleRelease = time.Second

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,7 +79,7 @@ func (c *childMode) command() *exec.Cmd {
 func quietLog() *slog.Logger { return nil }
 
 // newTestPool starts a pool of n real workers, closed when the test ends.
-func newTestPool(t *testing.T, n int) (*Pool, *childMode) {
+func newTestPool(t testing.TB, n int) (*Pool, *childMode) {
 	t.Helper()
 	c := &childMode{}
 	c.set("serve")
@@ -437,7 +438,7 @@ func TestCloseWithJobsInFlight(t *testing.T) {
 	var pids []int
 	for len(pids) < 2 {
 		pid := <-sent
-		if !slicesContains(pids, pid) {
+		if !slices.Contains(pids, pid) {
 			pids = append(pids, pid)
 		}
 	}
@@ -469,15 +470,6 @@ func TestCloseWithJobsInFlight(t *testing.T) {
 	if _, err := p.Key(context.Background(), []byte("pw"), nil, testParams()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Key() after Close() = %v, want ErrClosed", err)
 	}
-}
-
-func slicesContains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // TestCloseFinishesJob checks that Close lets a job in flight finish.
@@ -529,5 +521,34 @@ func TestHasherWithPool(t *testing.T) {
 	ok, _, err := h.Verify(context.Background(), "glinteco", phc)
 	if ok || !errors.Is(err, auth.ErrHashUnavailable) || !errors.Is(err, ErrClosed) {
 		t.Errorf("Verify() on a closed pool = %v, %v; want false and an error", ok, err)
+	}
+}
+
+// BenchmarkKey: one hash in this process and in a worker. With tiny
+// parameters the difference is the worker's cost per job (the pipe round
+// trip and its collection after each answer); with OWASP's it is what a
+// login pays for the isolation.
+func BenchmarkKey(b *testing.B) {
+	salt := []byte("0123456789abcdef")
+	password := []byte("glinteco")
+	for _, pc := range []struct {
+		name string
+		p    auth.Params
+	}{{"tiny", testParams()}, {"owasp", auth.DefaultParams()}} {
+		p := pc.p
+		b.Run(pc.name+"/inline", func(b *testing.B) {
+			for b.Loop() {
+				argon2.IDKey(password, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen)
+			}
+		})
+		b.Run(pc.name+"/worker", func(b *testing.B) {
+			pool, _ := newTestPool(b, 1)
+			ctx := context.Background()
+			for b.Loop() {
+				if _, err := pool.Key(ctx, password, salt, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -261,6 +261,46 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	}
 }
 
+// TestWorkerHung: a worker that stops answering (here: stopped with
+// SIGSTOP mid-job) is killed after the job timeout, its job fails, and the
+// next job gets a new worker instead of waiting behind it forever.
+func TestWorkerHung(t *testing.T) {
+	t.Parallel()
+	p, c := newTestPool(t, 1)
+	p.timeout = 300 * time.Millisecond
+	sent := inFlight(p)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Key(context.Background(), []byte("pw"), []byte("salt"), slowParams())
+		errc <- err
+	}()
+	pid := <-sent
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	err := <-errc
+	if err == nil || !strings.Contains(err.Error(), "hung") {
+		t.Fatalf("Key() on a stopped worker: %v, want an error saying it hung", err)
+	}
+	p.timeout = time.Minute // the new child's start counts against it: no hurry on a busy machine
+	got, err := p.Key(context.Background(), []byte("pw"), []byte("salt"), testParams())
+	if err != nil {
+		t.Fatalf("Key() after a worker hung: %v", err)
+	}
+	if want := reference([]byte("pw"), []byte("salt"), testParams()); !bytes.Equal(got, want) {
+		t.Errorf("key = %x, want %x", got, want)
+	}
+	if newPid := <-sent; newPid == pid {
+		t.Error("the hung worker was not replaced")
+	}
+	if n := c.starts.Load(); n != 2 {
+		t.Errorf("%d children started, want 2", n)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("the hung worker %d still exists (kill 0: %v)", pid, err)
+	}
+}
+
 func TestWorkerKilledWhileIdle(t *testing.T) {
 	t.Parallel()
 	p, _ := newTestPool(t, 1)

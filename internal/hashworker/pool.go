@@ -32,6 +32,14 @@ const (
 // its stdin closes, before killing it.
 const stopTimeout = 5 * time.Second
 
+// jobTimeout is how long a worker may take over one job before it is taken
+// for hung (stopped, or stuck) and killed, which fails the job and frees
+// the slot: without it one stuck child would hold its slot, and so every
+// login behind it, until the server restarts. A hash at OWASP's
+// parameters takes tens of milliseconds, even on a core lent to it at a
+// tenth of its time well under a second.
+const jobTimeout = time.Minute
+
 // Pool runs argon2id hashes in n child processes, one job per child at a
 // time. Children are started by NewPool, and restarted when one dies, on
 // its next use.
@@ -43,6 +51,7 @@ type Pool struct {
 	done    chan struct{} // closed by Close
 	once    sync.Once
 	grace   time.Duration // Close's wait for a job in flight and for a child to exit
+	timeout time.Duration // a job's longest run before its worker counts as hung
 
 	testSent func(pid int) // if set, called once a job has been sent (tests)
 }
@@ -61,7 +70,7 @@ func NewPool(ctx context.Context, newCmd func() *exec.Cmd, n int, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pool{newCmd: newCmd, log: log, free: make(chan *worker, n), done: make(chan struct{}), grace: stopTimeout}
+	p := &Pool{newCmd: newCmd, log: log, free: make(chan *worker, n), done: make(chan struct{}), grace: stopTimeout, timeout: jobTimeout}
 	errs := make(chan error, n)
 	for i := range n {
 		w := &worker{pool: p, index: i}
@@ -255,7 +264,14 @@ func (w *worker) exchange(req []byte) ([]byte, error) {
 	if w.pool.testSent != nil {
 		w.pool.testSent(pr.cmd.Process.Pid)
 	}
+	// A pipe is pollable, so a deadline bounds the wait for the answer.
+	if err := pr.stdout.SetReadDeadline(time.Now().Add(w.pool.timeout)); err != nil {
+		return nil, w.failed(pr, fmt.Errorf("set the answer's deadline: %w", err))
+	}
 	body, err := readFrame(pr.r, w.buf, answerHeaderLen, maxAnswerLen)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("no answer within %v: hung", w.pool.timeout)
+	}
 	if err != nil {
 		return nil, w.failed(pr, fmt.Errorf("read answer: %w", noEOF(err)))
 	}

@@ -31,6 +31,9 @@ type Error struct {
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// In is where the field was: "path", "query", "header" or "body"
+	// (empty for the body, as domain validation reports it).
+	In string `json:"in,omitempty"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }

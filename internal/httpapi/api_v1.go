@@ -40,15 +40,12 @@ func (s *Server) domainRoutes() {
 	s.auditRoutes()
 }
 
-// paramErrors makes a bad query or path parameter on a body-less route a
-// 400 (the contract's "bad query parameter") instead of Huma's 422, which
-// stays for bodies. Huma writes its validation error through the context,
-// so the 422 is caught there and rewritten; nothing global is touched.
+// paramErrors makes a bad query or path parameter a 400 (the contract's
+// "bad query parameter") instead of Huma's 422, which stays for bodies: on
+// a body-less route every 422 becomes a 400; elsewhere a 422 whose every
+// error is in the path, query or headers does. Huma writes its validation error through the context, so
+// the 422 is caught there and rewritten; nothing global is touched.
 func paramErrors(ctx huma.Context, next func(huma.Context)) {
-	if m := ctx.Method(); m != http.MethodGet && m != http.MethodDelete && m != http.MethodHead {
-		next(ctx)
-		return
-	}
 	pc := &paramErrCtx{humaContext: ctx}
 	next(pc)
 	if pc.buf == nil {
@@ -58,6 +55,13 @@ func paramErrors(ctx huma.Context, next func(huma.Context)) {
 	if err := json.Unmarshal(pc.buf.Bytes(), &p); err != nil {
 		p = Problem{}
 	}
+	bodyless := ctx.Method() == http.MethodGet || ctx.Method() == http.MethodDelete || ctx.Method() == http.MethodHead
+	if !bodyless && !paramsOnly(p.Errors) {
+		// The body is at fault (too): Huma's 422, as it was written.
+		pc.humaContext.SetStatus(http.StatusUnprocessableEntity)
+		_, _ = pc.humaContext.BodyWriter().Write(pc.buf.Bytes())
+		return
+	}
 	parts := make([]string, 0, len(p.Errors))
 	for _, fe := range p.Errors {
 		parts = append(parts, fe.Field+": "+fe.Message)
@@ -65,6 +69,21 @@ func paramErrors(ctx huma.Context, next func(huma.Context)) {
 	out := newProblem(http.StatusBadRequest, "bad_parameter", "Bad parameter: "+strings.Join(parts, "; "))
 	out.Errors = p.Errors
 	writeHumaProblem(ctx, out)
+}
+
+// paramsOnly reports whether there are errors and every one is in a
+// parameter (path, query, header), none in the body. A 422 without field
+// errors is the domain's (e.g. a move that would make a cycle): it stays.
+func paramsOnly(errs []warehouse.FieldError) bool {
+	if len(errs) == 0 {
+		return false
+	}
+	for _, fe := range errs {
+		if fe.In == "" || fe.In == "body" {
+			return false
+		}
+	}
+	return true
 }
 
 // humaContext lets paramErrCtx embed huma.Context under a name that does

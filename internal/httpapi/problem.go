@@ -106,7 +106,7 @@ func useProblems() {
 				fe := warehouse.FieldError{Message: e.Error()}
 				var d *huma.ErrorDetail
 				if errors.As(e, &d) {
-					fe = warehouse.FieldError{Field: fieldName(d.Location), Message: d.Message}
+					fe = warehouse.FieldError{Field: fieldName(d.Location), Message: d.Message, In: fieldIn(d.Location)}
 					// Huma reports a missing property at its parent; name it.
 					if name, ok := strings.CutPrefix(d.Message, "expected required property "); ok {
 						if name, ok = strings.CutSuffix(name, " to be present"); ok {
@@ -153,6 +153,17 @@ func joinField(parent, name string) string {
 
 // fieldName turns Huma's location ("body.username", "query.limit") into a
 // field name ("username", "limit").
+// fieldIn is where Huma's location loc ("path.id", "body.lines[0].qty")
+// points: path, query, header, cookie or body.
+func fieldIn(loc string) string {
+	in, _, _ := strings.Cut(loc, ".")
+	switch in {
+	case "path", "query", "header", "cookie":
+		return in
+	}
+	return "body"
+}
+
 func fieldName(loc string) string {
 	for _, prefix := range []string{"body.", "query.", "path.", "header.", "cookie."} {
 		if strings.HasPrefix(loc, prefix) {

@@ -259,7 +259,16 @@ func (w *worker) exchange(req []byte) ([]byte, error) {
 	}
 	id := w.nextID
 	if _, err := pr.stdin.Write(req); err != nil {
-		return nil, w.failed(pr, fmt.Errorf("send job: %w", err))
+		// The child died before it got the job: it exited while idle, and
+		// running could not tell yet (its Wait had not returned). The job
+		// never ran, so it is safe to give it to a new child, once.
+		_ = w.failed(pr, fmt.Errorf("send job: %w", err))
+		if pr, err = w.running(); err != nil {
+			return nil, err
+		}
+		if _, err := pr.stdin.Write(req); err != nil {
+			return nil, w.failed(pr, fmt.Errorf("send job: %w", err))
+		}
 	}
 	if w.pool.testSent != nil {
 		w.pool.testSent(pr.cmd.Process.Pid)

@@ -229,75 +229,58 @@ func inFlight(p *Pool) <-chan int {
 	return sent
 }
 
-func TestWorkerKilledMidJob(t *testing.T) {
+// TestWorkerLostMidJob: a worker killed mid-job, or one that stops
+// answering (stopped with SIGSTOP: it is killed after the job timeout),
+// fails its job, and the next job gets a new worker instead of waiting
+// behind it forever.
+func TestWorkerLostMidJob(t *testing.T) {
 	t.Parallel()
-	p, c := newTestPool(t, 1)
-	sent := inFlight(p)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := p.Key(context.Background(), []byte("pw"), []byte("salt"), slowParams())
-		errc <- err
-	}()
-	pid := <-sent
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		sig     syscall.Signal
+		timeout time.Duration
+		wantErr string // in the failed job's error
+	}{
+		{"killed", syscall.SIGKILL, jobTimeout, "killed"},
+		{"hung", syscall.SIGSTOP, 300 * time.Millisecond, "hung"},
 	}
-	err := <-errc
-	if err == nil || !strings.Contains(err.Error(), "killed") {
-		t.Fatalf("Key() on a killed worker: %v, want an error saying so", err)
-	}
-	got, err := p.Key(context.Background(), []byte("pw"), []byte("salt"), testParams())
-	if err != nil {
-		t.Fatalf("Key() after a worker was killed: %v", err)
-	}
-	if want := reference([]byte("pw"), []byte("salt"), testParams()); !bytes.Equal(got, want) {
-		t.Errorf("key = %x, want %x", got, want)
-	}
-	if newPid := <-sent; newPid == pid {
-		t.Error("the killed worker was not replaced")
-	}
-	if n := c.starts.Load(); n != 2 {
-		t.Errorf("%d children started, want 2", n)
-	}
-}
-
-// TestWorkerHung: a worker that stops answering (here: stopped with
-// SIGSTOP mid-job) is killed after the job timeout, its job fails, and the
-// next job gets a new worker instead of waiting behind it forever.
-func TestWorkerHung(t *testing.T) {
-	t.Parallel()
-	p, c := newTestPool(t, 1)
-	p.timeout = 300 * time.Millisecond
-	sent := inFlight(p)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := p.Key(context.Background(), []byte("pw"), []byte("salt"), slowParams())
-		errc <- err
-	}()
-	pid := <-sent
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	err := <-errc
-	if err == nil || !strings.Contains(err.Error(), "hung") {
-		t.Fatalf("Key() on a stopped worker: %v, want an error saying it hung", err)
-	}
-	p.timeout = time.Minute // the new child's start counts against it: no hurry on a busy machine
-	got, err := p.Key(context.Background(), []byte("pw"), []byte("salt"), testParams())
-	if err != nil {
-		t.Fatalf("Key() after a worker hung: %v", err)
-	}
-	if want := reference([]byte("pw"), []byte("salt"), testParams()); !bytes.Equal(got, want) {
-		t.Errorf("key = %x, want %x", got, want)
-	}
-	if newPid := <-sent; newPid == pid {
-		t.Error("the hung worker was not replaced")
-	}
-	if n := c.starts.Load(); n != 2 {
-		t.Errorf("%d children started, want 2", n)
-	}
-	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("the hung worker %d still exists (kill 0: %v)", pid, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, c := newTestPool(t, 1)
+			p.timeout = tt.timeout
+			sent := inFlight(p)
+			errc := make(chan error, 1)
+			go func() {
+				_, err := p.Key(context.Background(), []byte("pw"), []byte("salt"), slowParams())
+				errc <- err
+			}()
+			pid := <-sent
+			if err := syscall.Kill(pid, tt.sig); err != nil {
+				t.Fatal(err)
+			}
+			err := <-errc
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Key() on a %s worker: %v, want an error saying so", tt.name, err)
+			}
+			p.timeout = jobTimeout // the new child's start counts against it: no hurry on a busy machine
+			got, err := p.Key(context.Background(), []byte("pw"), []byte("salt"), testParams())
+			if err != nil {
+				t.Fatalf("Key() after a worker was %s: %v", tt.name, err)
+			}
+			if want := reference([]byte("pw"), []byte("salt"), testParams()); !bytes.Equal(got, want) {
+				t.Errorf("key = %x, want %x", got, want)
+			}
+			if newPid := <-sent; newPid == pid {
+				t.Errorf("the %s worker was not replaced", tt.name)
+			}
+			if n := c.starts.Load(); n != 2 {
+				t.Errorf("%d children started, want 2", n)
+			}
+			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("the %s worker %d still exists (kill 0: %v)", tt.name, pid, err)
+			}
+		})
 	}
 }
 

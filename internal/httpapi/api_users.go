@@ -136,8 +136,11 @@ func (s *Server) userAdminRoutes() {
 				return nil, apiError(err)
 			}
 			h, err := s.hasher.Hash(ctx, b.Password)
+			if p := s.hashFailure(ctx, err); p != nil {
+				return nil, p
+			}
 			if err != nil {
-				return nil, apiError(&warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "Server busy; try again shortly"})
+				return nil, apiError(err)
 			}
 			u := &warehouse.User{Username: b.Username, PasswordHash: h, Roles: roles, Active: b.Active == nil || *b.Active, CreatedBy: actor(ctx)}
 			if err := s.db.CreateUser(ctx, u); err != nil {
@@ -180,8 +183,11 @@ func (s *Server) userAdminRoutes() {
 					return nil, apiError(err)
 				}
 				h, err := s.hasher.Hash(ctx, *in.Body.Password)
+				if p := s.hashFailure(ctx, err); p != nil {
+					return nil, p
+				}
 				if err != nil {
-					return nil, apiError(&warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "Server busy; try again shortly"})
+					return nil, apiError(err)
 				}
 				upd.PasswordHash = &h
 			}

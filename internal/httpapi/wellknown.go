@@ -46,11 +46,6 @@ type AccessTokenClaims struct {
 	Aud   string   `json:"aud,omitempty" doc:"Audience, when configured (--audience)"`
 }
 
-type cachedJSON struct {
-	CacheControl string `header:"Cache-Control"`
-	Body         any
-}
-
 func (s *Server) wellKnownRoutes() {
 	// Described in components so the docs show the claims (the tutorial's
 	// FAQ: custom claims); operator claims from --claims are added to it.

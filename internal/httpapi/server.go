@@ -118,7 +118,7 @@ func New(cfg Config, d Deps) *Server {
 	hc.Components.SecuritySchemes = securitySchemes()
 	// The repository grants no license yet; the document says so rather
 	// than invent one.
-	hc.Info.License = &huma.License{Name: "No license granted (all rights reserved)"}
+	hc.Info.License = &huma.License{Name: "Proprietary: no license granted", Identifier: "LicenseRef-Proprietary"}
 	hc.Info.Contact = &huma.Contact{Name: "warehouse maintainers"}
 	hc.Servers = []*huma.Server{{URL: "/", Description: "This server"}}
 	if cfg.PublicURL != "" {

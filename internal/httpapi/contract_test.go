@@ -328,3 +328,68 @@ func TestContractKnownGaps(t *testing.T) {
 		}
 	})
 }
+
+// TestContractEveryOperation sends every operation of the served document
+// the requests that fail: no credentials, a caller without the role, an id
+// that does not exist, a path parameter of the wrong type, a malformed
+// body, a body of the wrong type, an empty object. Each answer is held
+// against the document (by serve) and none may be a 500.
+func TestContractEveryOperation(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		d := newDomainTestServer(t, engine)
+		c := loadContract(t, d.srv)
+		sent := 0
+		defer func() { t.Logf("%d requests", sent) }()
+		for path, item := range c.doc.Paths.PathItems.FromOldest() {
+			for method, op := range item.GetOperations().FromOldest() {
+				method = strings.ToUpper(method)
+				target, bad := path, path
+				for _, p := range op.Parameters {
+					if p.In != "path" {
+						continue
+					}
+					value := "nope"
+					if s := p.Schema.Schema(); s != nil && slices.Contains(s.Type, "integer") {
+						value, bad = "999999", strings.ReplaceAll(bad, "{"+p.Name+"}", "abc")
+					}
+					target = strings.ReplaceAll(target, "{"+p.Name+"}", value)
+					if !strings.Contains(bad, "abc") {
+						bad = strings.ReplaceAll(bad, "{"+p.Name+"}", value)
+					}
+				}
+				hasBody := op.RequestBody != nil
+				type try struct {
+					name, path, token, ctype string
+					body                     any
+				}
+				tries := []try{{name: "no credentials", path: target}}
+				if op.Security == nil || len(op.Security) > 0 {
+					tries = append(tries, try{name: "viewer", path: target, token: d.login("viewer")})
+				}
+				tries = append(tries, try{name: "admin", path: target, token: d.login("admin")})
+				if bad != target {
+					tries = append(tries, try{name: "path parameter not an integer", path: bad, token: d.login("admin")})
+				}
+				if hasBody {
+					tries = append(tries,
+						try{name: "empty object", path: target, token: d.login("admin"), body: "{}"},
+						try{name: "malformed JSON", path: target, token: d.login("admin"), body: `{"a":`},
+						try{name: "not JSON", path: target, token: d.login("admin"), body: "a=b", ctype: "text/plain"},
+					)
+				}
+				for _, tr := range tries {
+					sent++
+					hdr := []string{"Idempotency-Key", newKey()}
+					if tr.ctype != "" {
+						hdr = append(hdr, "Content-Type", tr.ctype)
+					}
+					r := d.do(method, tr.path, tr.token, tr.body, hdr...)
+					if r.status >= 500 && r.status != http.StatusServiceUnavailable {
+						t.Errorf("%s %s (%s): %d %s", method, tr.path, tr.name, r.status, r.body)
+					}
+				}
+			}
+		}
+	})
+}

@@ -101,6 +101,9 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.SessionLifetime <= 0 {
 		cfg.SessionLifetime = cfg.RefreshTTL
 	}
+	if cfg.Version == "" {
+		cfg.Version = "dev" // the document's info.version is required
+	}
 	if cfg.CookieSameSite == 0 {
 		cfg.CookieSameSite = http.SameSiteLaxMode
 	}

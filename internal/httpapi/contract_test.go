@@ -142,7 +142,8 @@ func (c *contract) check(req *http.Request, body []byte, res *http.Response) []s
 			res.Header.Get("Content-Type") == "application/problem+json" {
 			return nil
 		}
-		return append([]string{"undocumented operation"}, messages(errs)...)
+		return append([]string{fmt.Sprintf("undocumented operation: the server answers %s %s but /openapi.json has no such operation "+
+			"(describe it: huma.Register, or OpenAPI().AddOperation for a handler on the mux)", method, req.URL.Path)}, messages(errs)...)
 	}
 	var out []string
 	if _, rerrs := c.v.ValidateHttpRequestSync(fresh(method)); len(rerrs) > 0 && res.StatusCode < 400 {

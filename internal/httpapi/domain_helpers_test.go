@@ -122,6 +122,7 @@ func (r *domainResp) items() []any {
 // do sends a request through the real router. body is JSON-encoded unless
 // it is a string (sent as is). hdr is name, value pairs.
 func (e *domainEnv) do(method, path, token string, body any, hdr ...string) *domainResp {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -144,8 +145,7 @@ func (e *domainEnv) do(method, path, token string, body any, hdr ...string) *dom
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	rec := httptest.NewRecorder()
-	e.srv.ServeHTTP(rec, req)
+	rec := serve(e.t, e.srv, req)
 	return &domainResp{t: e.t, status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 

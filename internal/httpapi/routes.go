@@ -67,7 +67,9 @@ func (s *Server) tokenResponse(pair issued, cookies bool) *tokenOutput {
 	return out
 }
 
-var security = []map[string][]string{{"bearer": {}}, {"oauth2": {}}}
+// security marks an operation as taking a token; completeOperation writes
+// the exact requirement (which token, and the cookie mode).
+var security = []map[string][]string{{schemeOAuth2: {}}, {schemeBearer: {}}}
 
 func (s *Server) routes() {
 	api := s.api
@@ -75,7 +77,8 @@ func (s *Server) routes() {
 
 	huma.Register(api, huma.Operation{
 		OperationID: "welcome", Method: http.MethodGet, Path: "/welcome", Tags: []string{"tutorial"},
-		Summary: "Welcome message",
+		Summary:     "Welcome message",
+		Description: "The tutorial's first endpoint: a fixed greeting, with no authentication. Useful to check that the server answers.",
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body MessageBody }, error) {
 		return &struct{ Body MessageBody }{MessageBody{"Welcome to the Warehouse Management API"}}, nil
 	})
@@ -86,7 +89,7 @@ func (s *Server) routes() {
 		Description: "Starts a session and returns a fresh access token (15 minutes) and a refresh token (30 days). " +
 			"With `?cookies=true` the tokens are set as HttpOnly cookies (`access_token_cookie`, `refresh_token_cookie`) with CSRF double-submit cookies " +
 			"(`csrf_access_token`, `csrf_refresh_token`) instead of being returned. Wrong password and unknown user answer the same 401.",
-		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *loginInput) (*tokenOutput, error) {
 		u, err := s.checkPassword(ctx, in.Body.Username, in.Body.Password)
 		if err != nil {
@@ -102,7 +105,8 @@ func (s *Server) routes() {
 	huma.Register(api, huma.Operation{
 		OperationID: "user", Method: http.MethodGet, Path: "/user", Tags: []string{"tutorial"},
 		Summary: "The logged-in user", Security: security, Errors: authErrors,
-		Metadata: map[string]any{metaToken: auth.TypeAccess},
+		Description: "The access token's subject and the user's current roles (as stored now, not as the token was issued).",
+		Metadata:    map[string]any{metaToken: auth.TypeAccess},
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body UserBody }, error) {
 		p := principal(ctx)
 		return &struct{ Body UserBody }{UserBody{User: p.Claims.Subject, Roles: p.Roles}}, nil
@@ -272,6 +276,10 @@ func (s *Server) tokenRoute(mux *http.ServeMux) {
 		Responses: map[string]*huma.Response{
 			"200": {Description: "Tokens", Content: map[string]*huma.MediaType{"application/json": {Schema: tokenSchema}}},
 			"400": {Description: "RFC 6749 error", Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
+			"429": {Description: "Too many password attempts (this username, or this address): temporarily_unavailable",
+				Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
+			"503": {Description: "Server busy or the database unavailable: temporarily_unavailable",
+				Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
 		},
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
@@ -324,7 +332,9 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 			e.retryAfter = p.headers.Get("Retry-After")
 			return e
 		}
-		return newOAuthError(http.StatusServiceUnavailable, "temporarily_unavailable", warehouse.ErrorMessage(err))
+		e := newOAuthError(http.StatusServiceUnavailable, "temporarily_unavailable", warehouse.ErrorMessage(err))
+		e.retryAfter = "2"
+		return e
 	}
 	switch form.Get("grant_type") {
 	case "password":
@@ -373,13 +383,15 @@ type healthBody struct {
 func (s *Server) healthRoutes() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: []string{"operations"},
-		Summary: "Liveness: the process serves requests",
+		Summary:     "Liveness: the process serves requests",
+		Description: "Answers 200 while the process can serve HTTP; it does not touch the database. For liveness probes.",
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body healthBody }, error) {
 		return &struct{ Body healthBody }{healthBody{"ok"}}, nil
 	})
 	huma.Register(s.api, huma.Operation{
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{"operations"},
 		Summary: "Readiness: the database answers", Errors: []int{http.StatusServiceUnavailable},
+		Description: "Answers 200 when the database answers a ping, else 503: for readiness probes and load balancers.",
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body healthBody }, error) {
 		if err := s.db.Ping(ctx); err != nil {
 			return nil, s.problem(err)

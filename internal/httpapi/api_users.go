@@ -122,7 +122,7 @@ func (s *Server) userAdminRoutes() {
 	})
 
 	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, OperationID: "create-user", Method: http.MethodPost, Path: "/users", Tags: tags,
-		Summary: "Create a user", DefaultStatus: http.StatusCreated, Errors: errs}),
+		Summary: "Create a user", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity}}),
 		func(ctx context.Context, in *struct{ Body UserCreateBody }) (*userOutput, error) {
 			b := in.Body
 			if err := warehouse.ValidateUsername(b.Username); err != nil {

@@ -143,6 +143,16 @@ func (db *DB) RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshRes
 		if replacedBy.Valid {
 			// Only the token the current one replaced gets the grace.
 			if req.Grace > 0 && replacedBy.String == current && replacedAt.Valid && now.Sub(fromMS(replacedAt.Int64)) <= req.Grace && len(successor) > 0 {
+				// A successor revoked since must not be handed out again:
+				// the replay is refused as that token would be.
+				revoked, err := revokedTx(ctx, tx, replacedBy.String)
+				if err != nil {
+					return err
+				}
+				if revoked {
+					outcome = ErrRefreshReused
+					return nil
+				}
 				res.Replayed, res.Sealed = true, successor
 				return nil
 			}

@@ -105,16 +105,20 @@ func (s *Server) locationRoutes() {
 			Body    LocationPatchBody
 			RawBody []byte
 		}) (*locationOutput, error) {
-			version, err := ifMatch(in.IfMatch)
-			if err != nil {
-				return nil, err
+			pc, prob := parseIfMatch(in.IfMatch)
+			if prob != nil {
+				return nil, prob
 			}
 			b := in.Body
 			p := warehouse.LocationPatch{Code: b.Code, Name: b.Name, Structural: b.Structural, Active: b.Active}
 			if b.ParentID != nil || isNull(in.RawBody, "parent_id") {
 				p.ParentID = &b.ParentID
 			}
-			l, err := s.db.UpdateLocation(ctx, in.ID, version, p, actor(ctx))
+			var l *warehouse.Location
+			err := pc.apply(func(version int64) (err error) {
+				l, err = s.db.UpdateLocation(ctx, in.ID, version, p, actor(ctx))
+				return err
+			})
 			if err != nil {
 				return nil, apiError(err)
 			}
@@ -128,11 +132,11 @@ func (s *Server) locationRoutes() {
 			LocationIDParam
 			IfMatch string `header:"If-Match"`
 		}) (*struct{}, error) {
-			version, err := ifMatch(in.IfMatch)
-			if err != nil {
-				return nil, err
+			pc, prob := parseIfMatch(in.IfMatch)
+			if prob != nil {
+				return nil, prob
 			}
-			if err := s.db.ArchiveLocation(ctx, in.ID, version, actor(ctx)); err != nil {
+			if err := pc.apply(func(version int64) error { return s.db.ArchiveLocation(ctx, in.ID, version, actor(ctx)) }); err != nil {
 				return nil, apiError(err)
 			}
 			return nil, nil

@@ -61,9 +61,9 @@ type UsernameParam struct {
 // applyUser updates the user in the database, then in this instance's auth
 // state at once (other instances follow the event log within a second).
 func (s *Server) applyUser(ctx context.Context, username, ifMatchHeader string, upd warehouse.UserUpdate) (*warehouse.User, error) {
-	version, err := ifMatch(ifMatchHeader)
-	if err != nil {
-		return nil, err
+	pc, prob := parseIfMatch(ifMatchHeader)
+	if prob != nil {
+		return nil, prob
 	}
 	me := actor(ctx)
 	if username == me {
@@ -73,7 +73,11 @@ func (s *Server) applyUser(ctx context.Context, username, ifMatchHeader string, 
 			return nil, newProblem(http.StatusConflict, warehouse.ECONFLICT, "You cannot deactivate yourself or remove your own admin role; ask another admin")
 		}
 	}
-	u, err := s.db.UpdateUserIf(ctx, username, version, upd, me)
+	var u *warehouse.User
+	err := pc.apply(func(version int64) (err error) {
+		u, err = s.db.UpdateUserIf(ctx, username, version, upd, me)
+		return err
+	})
 	if err != nil {
 		return nil, apiError(err)
 	}

@@ -229,6 +229,12 @@ func (s *Server) verifyPassword(ctx context.Context, username, password string) 
 			}
 		}
 	}
+	// The tokens about to be issued are checked against the in-memory
+	// state, which may not have synced yet a change made elsewhere (the
+	// CLI, another instance): record what this read found, so that a token
+	// is never issued that this server would then refuse. SetUser keeps a
+	// newer version if one is already known.
+	s.state.SetUser(u)
 	return u, nil
 }
 

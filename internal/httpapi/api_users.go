@@ -215,6 +215,23 @@ func (s *Server) userAdminRoutes() {
 			}
 			return nil, nil
 		})
+
+	s.unlockRoute(tags)
+}
+
+// unlockRoute ends a login lockout (see LoginThrottle): the admin
+// equivalent of `warehouse users unlock`.
+func (s *Server) unlockRoute(tags []string) {
+	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, OperationID: "unlock-user", Method: http.MethodPost, Path: "/users/{username}/unlock", Tags: tags,
+		Summary:       "End a user's login lockout",
+		Description:   "Forgets the user's failed logins, so that the right password works again at once. Unlocking a user that is not locked out is not an error. A password reset (PATCH with password) also ends a lockout.",
+		DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound}}),
+		func(ctx context.Context, in *UsernameParam) (*struct{}, error) {
+			if _, err := s.db.UnlockLogin(ctx, in.Username, actor(ctx)); err != nil {
+				return nil, apiError(err)
+			}
+			return nil, nil
+		})
 }
 
 func encodeUserCursor(after string) string { return encodeOpaque("users", after) }

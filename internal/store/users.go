@@ -142,6 +142,13 @@ func (db *DB) updateUser(ctx context.Context, username string, version int64, up
 		if err := audit(ctx, tx, now, "user", u.Username, "update", before, after, actor); err != nil {
 			return err
 		}
+		// A new password is a reset: whoever guessed at the old one has
+		// nothing left to guess, so the login lockout ends with it.
+		if upd.PasswordHash != nil {
+			if err := clearLoginFailuresTx(ctx, tx, u.Username); err != nil {
+				return err
+			}
+		}
 		// A disabled user, new roles or a new password end every session:
 		// tokens issued before must not outlive the change.
 		if reason := sessionEndingChange(upd, u); reason != "" {

@@ -320,6 +320,13 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "The body is not a valid form")
 	}
 	form := r.PostForm
+	for _, name := range []string{"grant_type", "username", "password", "refresh_token", "scope"} {
+		for _, v := range form[name] {
+			if badText(v) {
+				return nil, newOAuthError(http.StatusBadRequest, "invalid_request", name+" "+msgBadText)
+			}
+		}
+	}
 	fromProblem := func(err error) *oauthError {
 		var p *Problem
 		if errors.As(err, &p) {

@@ -121,7 +121,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s.api = huma.NewAPI(hc, &fastAdapter{Adapter: humago.NewAdapter(mux, ""), mux: mux,
 		fast: map[string]func(http.Handler) http.Handler{"welcome": s.fastWelcome, "user": s.fastUser}})
-	s.api.UseMiddleware(s.authMiddleware)
+	s.api.UseMiddleware(s.authMiddleware, checkText)
 	s.routes()
 	s.sessionRoutes()
 	s.wellKnownRoutes()

@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -64,11 +66,18 @@ func (db *DB) CreateSession(ctx context.Context, s Session, rt RefreshToken, ref
 	})
 }
 
+// truncate cuts s to at most n bytes of valid UTF-8 (PostgreSQL refuses
+// anything else): invalid bytes become U+FFFD, and a cut never splits a
+// character.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // RefreshRequest asks to rotate a refresh token.

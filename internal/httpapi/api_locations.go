@@ -101,7 +101,7 @@ func (s *Server) locationRoutes() {
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired, http.StatusUnprocessableEntity}}),
 		func(ctx context.Context, in *struct {
 			LocationIDParam
-			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\""`
+			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 			Body    LocationPatchBody
 			RawBody []byte
 		}) (*locationOutput, error) {
@@ -130,7 +130,7 @@ func (s *Server) locationRoutes() {
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired}}),
 		func(ctx context.Context, in *struct {
 			LocationIDParam
-			IfMatch string `header:"If-Match"`
+			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 		}) (*struct{}, error) {
 			pc, prob := parseIfMatch(in.IfMatch)
 			if prob != nil {

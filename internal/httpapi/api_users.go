@@ -165,12 +165,13 @@ func (s *Server) userAdminRoutes() {
 		})
 
 	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, OperationID: "update-user", Method: http.MethodPatch, Path: "/users/{username}", Tags: tags,
-		Summary:     "Change a user's roles, active flag or password",
-		Description: "Send If-Match with the ETag of your last GET. Deactivation and role changes apply to the user's existing tokens at once.",
-		Errors:      errs}),
+		Summary: "Change a user's roles, active flag or password",
+		Description: "Send If-Match with the ETag of your last GET (or `*`). Deactivation and role changes apply to the user's existing tokens at once. " +
+			"A new password ends the user's sessions and any login lockout.",
+		Errors: errs}),
 		func(ctx context.Context, in *struct {
 			UsernameParam
-			IfMatch string `header:"If-Match"`
+			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 			Body    UserPatchBody
 		}) (*userOutput, error) {
 			var upd warehouse.UserUpdate
@@ -207,7 +208,7 @@ func (s *Server) userAdminRoutes() {
 		Errors: errs}),
 		func(ctx context.Context, in *struct {
 			UsernameParam
-			IfMatch string `header:"If-Match"`
+			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 		}) (*struct{}, error) {
 			f := false
 			if _, err := s.applyUser(ctx, in.Username, in.IfMatch, warehouse.UserUpdate{Active: &f}); err != nil {

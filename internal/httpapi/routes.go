@@ -89,7 +89,7 @@ func (s *Server) routes() {
 		Description: "Starts a session and returns a fresh access token (15 minutes) and a refresh token (30 days). " +
 			"With `?cookies=true` the tokens are set as HttpOnly cookies (`access_token_cookie`, `refresh_token_cookie`) with CSRF double-submit cookies " +
 			"(`csrf_access_token`, `csrf_refresh_token`) instead of being returned. Wrong password and unknown user answer the same 401.",
-		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *loginInput) (*tokenOutput, error) {
 		u, err := s.checkPassword(ctx, in.Body.Username, in.Body.Password)
 		if err != nil {
@@ -233,6 +233,12 @@ func (s *Server) verifyPassword(ctx context.Context, username, password string) 
 			}
 		}
 	}
+	// The tokens about to be issued are checked against the in-memory
+	// state, which may not have synced yet a change made elsewhere (the
+	// CLI, another instance): record what this read found, so that a token
+	// is never issued that this server would then refuse. SetUser keeps a
+	// newer version if one is already known.
+	s.state.SetUser(u)
 	return u, nil
 }
 
@@ -322,6 +328,13 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "The body is not a valid form")
 	}
 	form := r.PostForm
+	for _, name := range []string{"grant_type", "username", "password", "refresh_token", "scope"} {
+		for _, v := range form[name] {
+			if badText(v) {
+				return nil, newOAuthError(http.StatusBadRequest, "invalid_request", name+" "+msgBadText)
+			}
+		}
+	}
 	fromProblem := func(err error) *oauthError {
 		var p *Problem
 		if errors.As(err, &p) {

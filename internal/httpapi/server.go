@@ -133,7 +133,7 @@ func New(cfg Config, d Deps) *Server {
 	// registered before any schema that holds one
 	// (the Problem's shortages) is generated.
 	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[warehouse.Qty](), reflect.TypeFor[float64]())
-	s.api.UseMiddleware(s.authMiddleware)
+	s.api.UseMiddleware(s.authMiddleware, checkText)
 	s.routes()
 	s.sessionRoutes()
 	s.wellKnownRoutes()

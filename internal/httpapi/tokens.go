@@ -115,9 +115,38 @@ func (s *Server) rotate(ctx context.Context, p *Principal) (issued, error) {
 		if err != nil {
 			return issued{}, unauthorized("token_revoked", detailRevoked)
 		}
+		if prob := s.stillValid(ctx, prev); prob != nil {
+			return issued{}, prob
+		}
 		return prev, nil
 	}
 	return pair, nil
+}
+
+// stillValid checks a successor pair before a replay hands it out again:
+// both tokens must still pass verification here (revocations, session,
+// user) and neither may be revoked in the database, where a revocation
+// made on another instance is already visible. The store has checked the
+// refresh token in the rotation's transaction; the access token's id is
+// only known from the sealed pair.
+func (s *Server) stillValid(ctx context.Context, pair issued) *Problem {
+	refused := unauthorized("token_revoked", detailRevoked)
+	ap, prob := s.verify(pair.Access, auth.TypeAccess, false)
+	if prob != nil {
+		return refused
+	}
+	rp, prob := s.verify(pair.Refresh, auth.TypeRefresh, false)
+	if prob != nil {
+		return refused
+	}
+	revoked, err := s.db.AnyRevoked(ctx, ap.Claims.ID, rp.Claims.ID)
+	if err != nil {
+		return s.problem(err)
+	}
+	if revoked {
+		return refused
+	}
+	return nil
 }
 
 // seal encrypts the successor pair with a key derived from the refresh

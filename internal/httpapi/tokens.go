@@ -43,8 +43,11 @@ func (s *Server) signPair(username string, roles []string, sid string, fresh, co
 	ac := auth.NewClaims(username, auth.TypeAccess, now, s.cfg.AccessTTL)
 	ac.Roles, ac.Fresh, ac.SessionID = roles, fresh, sid
 	ac.Issuer, ac.Audience, ac.Extra = s.cfg.Issuer, s.cfg.Audience, s.cfg.ExtraClaims
+	// No iss or aud on refresh tokens (and typ refresh+jwt, see auth.Sign):
+	// a verifier configured with our issuer or audience then refuses them
+	// as access tokens. Only this server reads them.
 	rc := auth.NewClaims(username, auth.TypeRefresh, now, s.cfg.RefreshTTL)
-	rc.SessionID, rc.Issuer, rc.Audience = sid, s.cfg.Issuer, s.cfg.Audience
+	rc.SessionID = sid
 	var out issued
 	if cookies {
 		out.AccessCSRF, out.RefreshCSRF = randomToken(), randomToken()

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -340,4 +341,24 @@ func encodeHeader(alg, kid, typ string) string {
 	b = appendJSONString(b, typ)
 	b = append(b, '}')
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Algorithms lists the algorithms of the keys that verify, the current
+// key's first, each once: what discovery advertises tokens are signed with.
+func (k *Keyring) Algorithms() []string {
+	set := k.set.Load()
+	if set == nil {
+		return nil
+	}
+	var out []string
+	add := func(e *keyEntry) {
+		if e != nil && !slices.Contains(out, e.key.Algorithm) {
+			out = append(out, e.key.Algorithm)
+		}
+	}
+	add(set.current)
+	for _, e := range set.others {
+		add(e)
+	}
+	return out
 }

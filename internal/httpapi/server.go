@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -51,6 +52,9 @@ type Config struct {
 	// address on this instance (0: no limit).
 	LoginRatePerIP  float64
 	LoginBurstPerIP int
+	// TrustedProxies are the peers whose X-Forwarded-For/-Proto/-Host are
+	// believed (see origin); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the API.
@@ -125,6 +129,7 @@ func New(cfg Config, d Deps) *Server {
 	s.routes()
 	s.sessionRoutes()
 	s.wellKnownRoutes()
+	s.revokeRoute()
 	s.domainRoutes()
 	s.tokenRoute(mux)
 	mountDocs(mux)

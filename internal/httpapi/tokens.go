@@ -72,7 +72,7 @@ func (s *Server) startSession(ctx context.Context, u *warehouse.User, cookies bo
 	if err != nil {
 		return issued{}, err
 	}
-	meta := requestMeta(ctx)
+	meta := s.requestMeta(ctx)
 	sess := store.Session{ID: sid, Username: u.Username, UserAgent: meta.userAgent, IP: meta.ip,
 		ViaCookies: cookies, ExpiresAt: s.now().Add(s.cfg.SessionLifetime)}
 	rt := store.RefreshToken{JTI: pair.refreshClaims.ID, Username: u.Username, ExpiresAt: pair.refreshClaims.Expiry}

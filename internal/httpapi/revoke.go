@@ -27,8 +27,15 @@ func (e *oauthError) GetHeaders() http.Header {
 }
 
 type revokeInput struct {
-	ContentType string `header:"Content-Type"`
 	RawBody     []byte `contentType:"application/x-www-form-urlencoded"`
+	contentType string
+}
+
+// Resolve reads Content-Type, which OpenAPI does not let an operation
+// declare as a parameter.
+func (in *revokeInput) Resolve(ctx huma.Context) []error {
+	in.contentType = ctx.Header("Content-Type")
+	return nil
 }
 
 type revokeOutput struct {
@@ -65,12 +72,13 @@ func (s *Server) revokeRoute() {
 				"Retry-After": {Description: "Seconds to wait", Schema: &huma.Schema{Type: "string"}}}),
 		},
 	}, func(ctx context.Context, in *revokeInput) (*revokeOutput, error) {
-		if err := s.revokeToken(ctx, in.ContentType, in.RawBody); err != nil {
+		if err := s.revokeToken(ctx, in.contentType, in.RawBody); err != nil {
 			return nil, err
 		}
 		return &revokeOutput{CacheControl: "no-store", Pragma: "no-cache"}, nil
 	})
 	op := s.api.OpenAPI().Paths["/revoke"].Post
+	delete(op.Responses, "422") // a raw body is not validated: never sent
 	// Huma documents a raw body as binary and requires it; describe the
 	// form, and leave an empty body to the handler (invalid_request).
 	op.RequestBody.Required = false

@@ -233,6 +233,7 @@ func TestFollowerRun(t *testing.T) {
 	if err := keystore.Ensure(ctx, db, auth.AlgHS256); err != nil {
 		t.Fatal(err)
 	}
+	clk.set(t0.Add(time.Minute))
 	k2, err := keystore.Rotate(ctx, db, auth.AlgHS256)
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +249,7 @@ func TestFollowerRun(t *testing.T) {
 	if kr.Current().ID == k2.ID {
 		t.Fatal("the published key signs before its delay")
 	}
-	clk.set(t0.Add(10 * time.Minute))
+	clk.set(t0.Add(11 * time.Minute))
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go f.Run(rctx, slog.New(slog.NewTextHandler(io.Discard, nil)))

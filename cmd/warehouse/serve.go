@@ -111,6 +111,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if c.KeyPublishDelay < 0 {
 		return errors.New("--key-publish-delay must not be negative")
 	}
+	if c.KeyPublishDelay < 5*time.Minute {
+		log.Warn("--key-publish-delay is shorter than the JWKS cache time (5m): after a rotation, services that cached the key set may refuse new tokens until they fetch it again", "key_publish_delay", c.KeyPublishDelay.String())
+	}
 	keyPolicy := keystore.Policy{PublishDelay: c.KeyPublishDelay}
 
 	if c.DBMaxConns < 1 || c.DBStmtTimeout < 0 || c.LoginMaxFail < 0 || c.LoginLockout < time.Second {

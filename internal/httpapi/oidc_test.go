@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
@@ -81,5 +83,30 @@ func TestGoOIDC(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestJWXRefusesRefreshToken: github.com/lestrrat-go/jwx/v3, configured as
+// the README tells other services (our JWKS, issuer and audience), accepts
+// an access token and refuses a refresh token (it accepted both before).
+func TestJWXRefusesRefreshToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, pgtest.SQLite, func(c *httpapi.Config) { c.Issuer, c.Audience = "https://wh.example", "warehouse-api" })
+	e.algorithm = auth.AlgES256
+	e.restart()
+	set, err := jwk.Parse(e.do("GET", "/.well-known/jwks.json", "").Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, refresh := e.login("joevu", "glinteco")
+	parse := func(tok string) error {
+		_, err := jwt.ParseString(tok, jwt.WithKeySet(set), jwt.WithIssuer("https://wh.example"), jwt.WithAudience("warehouse-api"), jwt.WithValidate(true))
+		return err
+	}
+	if err := parse(access); err != nil {
+		t.Errorf("access token refused: %v", err)
+	}
+	if err := parse(refresh); err == nil {
+		t.Errorf("jwx accepted a refresh token as an access token")
 	}
 }

@@ -57,6 +57,8 @@ type config struct {
 	PprofAddr         string
 	LoginRatePerIP    float64
 	LoginBurstPerIP   int
+	TrustedProxies    string
+	KeyPublishDelay   time.Duration
 }
 
 // secretFlags are redacted by --print-config.
@@ -87,7 +89,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.AccessTTL, "access-ttl", 15*time.Minute, "access token lifetime")
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "refresh token lifetime")
 	fs.DurationVar(&c.Leeway, "leeway", 10*time.Second, "clock skew allowed when checking exp, nbf and iat")
-	fs.StringVar(&c.Algorithm, "jwt-algorithm", "HS256", "token signing algorithm: HS256, HS384, HS512 (shared secret), EdDSA, ES256, RS256, PS256 (public key, published at /.well-known/jwks.json)")
+	fs.StringVar(&c.Algorithm, "jwt-algorithm", "HS256", "token signing algorithm: HS256, HS384, HS512 (shared secret); EdDSA, ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512 (public key, published at /.well-known/jwks.json)")
 	fs.StringVar(&c.Secret, "jwt-secret", "", "HMAC signing secret, at least 32 bytes (default: a random key generated once and kept in the database)")
 	fs.StringVar(&c.SecretFile, "jwt-secret-file", "", "file holding the HMAC signing secret")
 	fs.BoolVar(&c.InsecureDevKey, "insecure-dev-key", false, "allow a short or well-known signing secret (development only)")
@@ -105,7 +107,9 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.CookieDomain, "cookie-domain", "", "Domain of the cookies (default: the host that set them)")
 	fs.Float64Var(&c.LoginRatePerIP, "login-rate-per-ip", 1, "password logins per second allowed from one client address on one instance, sustained (0: no limit)")
 	fs.IntVar(&c.LoginBurstPerIP, "login-burst-per-ip", 20, "password logins one client address may make at once before --login-rate-per-ip applies")
-	fs.StringVar(&c.PublicURL, "public-url", "", "external base URL, for /.well-known/openid-configuration (default: from the request's Host)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "external base URL, for /.well-known/openid-configuration (default: the URL each request came to; see --trusted-proxies)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed, e.g. 10.0.0.0/8,::1 (default: none)")
+	keyPublishDelayVar(fs, &c.KeyPublishDelay)
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
 	fs.StringVar(&c.Claims, "claims", "", `static custom claims added to every access token, as a JSON object, e.g. {"tenant":"acme"}`)
 }

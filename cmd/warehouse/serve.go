@@ -104,6 +104,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return errors.New("--refresh-reuse-interval and --session-inactivity must not be negative, --session-lifetime at least --access-ttl")
 	}
 
+	trusted, err := httpapi.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if c.KeyPublishDelay < 0 {
+		return errors.New("--key-publish-delay must not be negative")
+	}
+	if c.KeyPublishDelay < 5*time.Minute {
+		log.Warn("--key-publish-delay is shorter than the JWKS cache time (5m): after a rotation, services that cached the key set may refuse new tokens until they fetch it again", "key_publish_delay", c.KeyPublishDelay.String())
+	}
+	keyPolicy := keystore.Policy{PublishDelay: c.KeyPublishDelay}
+
 	if c.DBMaxConns < 1 || c.DBStmtTimeout < 0 || c.LoginMaxFail < 0 || c.LoginLockout < time.Second {
 		return errors.New("--db-max-conns must be at least 1, --db-statement-timeout and --login-max-failures not negative, --login-lockout at least 1s")
 	}
@@ -113,7 +125,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	defer db.Close()
 
-	keys, err := signingKeys(ctx, db, &c, getenv)
+	keys, err := signingKeys(ctx, db, &c, keyPolicy)
 	if err != nil {
 		return err
 	}
@@ -124,19 +136,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := state.Load(ctx); err != nil {
 		return err
 	}
+	bg, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if c.Secret == "" && c.SecretFile == "" {
-		// A rotation on any instance (warehouse keys rotate) reaches this one.
+		// A rotation on any instance (warehouse keys rotate) reaches this
+		// one; the follower also switches when a published key's delay ends.
+		follower := keystore.NewFollower(db, c.Algorithm, keyPolicy, keys)
+		if err := follower.Reload(ctx); err != nil {
+			return err
+		}
 		state.OnKeyChange(func(ctx context.Context) error {
-			if err := keystore.Reload(ctx, db, c.Algorithm, keys); err != nil {
+			if err := follower.Reload(ctx); err != nil {
 				return err
 			}
 			log.Info("signing keys reloaded", "kid", keys.Current().ID)
 			return nil
 		})
+		go follower.Run(bg, log)
 	}
-
-	bg, cancel := context.WithCancel(ctx)
-	defer cancel()
 	go state.Run(bg, c.SyncInterval)
 	go followAuthEvents(bg, db, state, log)
 	go purgeLoop(bg, db, log)
@@ -146,7 +163,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Issuer: c.Issuer, Audience: c.Audience, Version: versionString(),
 		RefreshReuseInterval: c.RefreshReuse, SessionLifetime: c.SessionLifetime, SessionInactivity: c.SessionInactivity,
 		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
-		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP,
+		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP, TrustedProxies: trusted,
 		LoginThrottle: loginThrottle(&c),
 	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
 
@@ -225,7 +242,7 @@ func displayAddr(a net.Addr) string {
 // signingKeys builds the keyring: the operator's secret if given, else the
 // key kept in the database (generated on first start), shared by every
 // instance on that database.
-func signingKeys(ctx context.Context, db *store.DB, c *config, getenv func(string) string) (*auth.Keyring, error) {
+func signingKeys(ctx context.Context, db *store.DB, c *config, policy keystore.Policy) (*auth.Keyring, error) {
 	secret := []byte(c.Secret)
 	if c.SecretFile != "" {
 		b, err := os.ReadFile(c.SecretFile)
@@ -246,7 +263,7 @@ func signingKeys(ctx context.Context, db *store.DB, c *config, getenv func(strin
 	if err := keystore.Ensure(ctx, db, c.Algorithm); err != nil {
 		return nil, err
 	}
-	return keystore.Keyring(ctx, db, c.Algorithm)
+	return policy.Keyring(ctx, db, c.Algorithm)
 }
 
 // bootstrapUsers creates the first admin on an empty database and, with

@@ -12,9 +12,10 @@ import (
 // ipLimiter bounds password logins per client IP with a token bucket each
 // (golang.org/x/time/rate). It is per instance, on purpose: per-account
 // failures are shared through the database (LoginThrottle); this only has
-// to stop one address from hammering one instance with hashes. Behind a
-// load balancer the client IP is the balancer's unless it forwards it;
-// see the README.
+// to stop one address from hammering one instance with hashes. The client
+// IP is Server.origin's: behind a load balancer listed in --trusted-proxies
+// it is the address the balancer forwards in X-Forwarded-For, otherwise the
+// TCP peer's (a client cannot pick its bucket with a header).
 type ipLimiter struct {
 	limit rate.Limit
 	burst int

@@ -162,7 +162,7 @@ func (s *Server) routes() {
 // problem, or a 429 while the username is locked out (see LoginThrottle) or
 // the client's address has tried too often (see ipLimiter).
 func (s *Server) checkPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
-	if ok, wait := s.ipLimit.allow(requestMeta(ctx).ip, s.now()); !ok {
+	if ok, wait := s.ipLimit.allow(s.requestMeta(ctx).ip, s.now()); !ok {
 		return nil, tooManyFromIP(wait)
 	}
 	failures, p := s.loginThrottled(ctx, username)

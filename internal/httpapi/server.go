@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"net/netip"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -54,6 +55,9 @@ type Config struct {
 	// address on this instance (0: no limit).
 	LoginRatePerIP  float64
 	LoginBurstPerIP int
+	// TrustedProxies are the peers whose X-Forwarded-For/-Proto/-Host are
+	// believed (see origin); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the API.
@@ -137,6 +141,7 @@ func New(cfg Config, d Deps) *Server {
 	s.routes()
 	s.sessionRoutes()
 	s.wellKnownRoutes()
+	s.revokeRoute()
 	s.domainRoutes()
 	s.tokenRoute(mux)
 	mountDocs(mux)

@@ -43,8 +43,11 @@ func (s *Server) signPair(username string, roles []string, sid string, fresh, co
 	ac := auth.NewClaims(username, auth.TypeAccess, now, s.cfg.AccessTTL)
 	ac.Roles, ac.Fresh, ac.SessionID = roles, fresh, sid
 	ac.Issuer, ac.Audience, ac.Extra = s.cfg.Issuer, s.cfg.Audience, s.cfg.ExtraClaims
+	// No iss or aud on refresh tokens (and typ refresh+jwt, see auth.Sign):
+	// a verifier configured with our issuer or audience then refuses them
+	// as access tokens. Only this server reads them.
 	rc := auth.NewClaims(username, auth.TypeRefresh, now, s.cfg.RefreshTTL)
-	rc.SessionID, rc.Issuer, rc.Audience = sid, s.cfg.Issuer, s.cfg.Audience
+	rc.SessionID = sid
 	var out issued
 	if cookies {
 		out.AccessCSRF, out.RefreshCSRF = randomToken(), randomToken()
@@ -69,7 +72,7 @@ func (s *Server) startSession(ctx context.Context, u *warehouse.User, cookies bo
 	if err != nil {
 		return issued{}, err
 	}
-	meta := requestMeta(ctx)
+	meta := s.requestMeta(ctx)
 	sess := store.Session{ID: sid, Username: u.Username, UserAgent: meta.userAgent, IP: meta.ip,
 		ViaCookies: cookies, ExpiresAt: s.now().Add(s.cfg.SessionLifetime)}
 	rt := store.RefreshToken{JTI: pair.refreshClaims.ID, Username: u.Username, ExpiresAt: pair.refreshClaims.Expiry}

@@ -8,9 +8,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strings"
-	"net/netip"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"

@@ -50,6 +50,9 @@ type DB struct {
 	// Path is the SQLite file, or the PostgreSQL URL without its password,
 	// for messages.
 	Path string
+	// rawURL is the PostgreSQL URL as given, password included: only for
+	// scrubbing it out of driver errors (redact.go), never shown.
+	rawURL string
 }
 
 // Options tune Open.
@@ -160,24 +163,12 @@ func sqlitePath(databaseURL, dataDir string) (string, error) {
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		return strings.TrimPrefix(databaseURL, "sqlite:"), nil
 	default:
-		return "", fmt.Errorf("unsupported database URL scheme in %q: use sqlite:PATH or postgres://...", redactURL(databaseURL))
+		if passwordParam.MatchString(databaseURL) || strings.Contains(databaseURL, "host=") || strings.Contains(databaseURL, "dbname=") {
+			return "", fmt.Errorf("database URL %q looks like a PostgreSQL keyword/value string: write it as a URL, postgres://USER:PASSWORD@HOST:5432/DB?sslmode=require", Redact(databaseURL))
+		}
+		return "", fmt.Errorf("unsupported database URL %q: use sqlite:PATH or postgres://USER:PASSWORD@HOST:5432/DB", Redact(databaseURL))
 	}
 }
-
-// redactURL hides a password in a database URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
-
-// RedactURL returns databaseURL with any password replaced, for logs.
-func RedactURL(databaseURL string) string { return redactURL(databaseURL) }
 
 func (db *DB) migrate(ctx context.Context) error {
 	dir, dialect := "migrations/sqlite", goose.DialectSQLite3

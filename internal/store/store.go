@@ -114,7 +114,16 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	write.SetConnMaxLifetime(0)
 
 	db := &DB{write: &conn{DB: write, cache: newStmtCache(write)}, now: opt.Now, Path: path}
-	if err := db.migrate(ctx); err != nil {
+	// Processes starting together on one database migrate one at a time;
+	// the later ones then find nothing to do.
+	unlock, err := lockDir(ctx, filepath.Dir(path))
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	err = db.migrate(ctx)
+	unlock()
+	if err != nil {
 		write.Close()
 		return nil, err
 	}

@@ -243,3 +243,107 @@ func TestUnwritableData(t *testing.T) {
 		}
 	}
 }
+
+// TestBadValues: a value that does not parse, from a flag, the environment
+// or .env, is one line naming the setting, the value and an example; an
+// unknown flag is one line that points to --help, for every command. The
+// usage is not printed: that is for --help.
+func TestBadValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		args   []string
+		env    []string
+		dotenv string
+		want   []string
+	}{
+		{"duration flag", []string{"serve", "--access-ttl", "15"}, nil, "", []string{`--access-ttl "15"`, "15m", "720h"}},
+		{"duration env", []string{"serve"}, []string{"WAREHOUSE_REFRESH_TTL=30 days"}, "", []string{`WAREHOUSE_REFRESH_TTL="30 days"`, "720h"}},
+		{"duration .env", []string{"serve"}, nil, "WAREHOUSE_LOGIN_LOCKOUT=5 minutes\n", []string{`WAREHOUSE_LOGIN_LOCKOUT="5 minutes"`, ".env", "15m"}},
+		{"bool flag", []string{"serve", "--cookie-secure=yes"}, nil, "", []string{`--cookie-secure "yes"`, "true or false"}},
+		{"bool env", []string{"serve"}, []string{"WAREHOUSE_DEMO=on"}, "", []string{`WAREHOUSE_DEMO="on"`, "true or false"}},
+		{"number flag", []string{"migrate", "--db-max-conns", "many"}, nil, "", []string{`--db-max-conns "many"`, "whole number"}},
+		{"unknown flag serve", []string{"serve", "--no-such-flag"}, nil, "", []string{"no-such-flag", "see `warehouse serve --help`"}},
+		{"unknown flag migrate", []string{"migrate", "--no-such-flag"}, nil, "", []string{"see `warehouse migrate --help`"}},
+		{"unknown flag users", []string{"users", "list", "--no-such-flag"}, nil, "", []string{"see `warehouse users list --help`"}},
+		{"unknown flag keys", []string{"keys", "list", "--no-such-flag"}, nil, "", []string{"see `warehouse keys list --help`"}},
+		{"flag without value", []string{"serve", "--addr"}, nil, "", []string{"needs an argument", "see `warehouse serve --help`"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if tt.dotenv != "" {
+				if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(tt.dotenv), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := append(tt.args, "--data", filepath.Join(dir, "data"))
+			if tt.name == "flag without value" {
+				args = tt.args
+			}
+			_, stderr, code := runBinary(t, dir, tt.env, args...)
+			if code == 0 {
+				t.Fatalf("accepted:\n%s", stderr)
+			}
+			if n := strings.Count(strings.TrimSpace(stderr), "\n"); n > 0 {
+				t.Errorf("%d lines, want one:\n%s", n+1, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("lacks %q:\n%s", w, stderr)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+				t.Error("a bad setting created the data directory")
+			}
+		})
+	}
+}
+
+// TestHelpAndMessages: --help exits 0 with the usage; errors read as
+// sentences, without the domain's machine codes; --print-config refuses
+// what serve would refuse.
+func TestHelpAndMessages(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		want, deny []string
+	}{
+		{"users --help", []string{"users", "--help"}, 0, []string{"warehouse users create USERNAME"}, nil},
+		{"users help", []string{"users", "help"}, 0, []string{"warehouse users set-password"}, nil},
+		{"users create --help", []string{"users", "create", "--help"}, 0, []string{"warehouse users create USERNAME", "-password-stdin"}, nil},
+		{"serve --help", []string{"serve", "--help"}, 0, []string{"-access-ttl duration"}, nil},
+		{"migrate -h", []string{"migrate", "-h"}, 0, []string{"-database-url"}, nil},
+		{"help", []string{"help"}, 0, []string{"warehouse serve [flags]"}, nil},
+		{"not found", []string{"users", "set-roles", "nobody", "viewer", "--data", dir}, 2, []string{"warehouse: ", "nobody"}, []string{"not_found:"}},
+		{"invalid username", []string{"users", "create", "bad name", "--data", dir}, 2, []string{"username may contain only"}, []string{"invalid:"}},
+		{"invalid role", []string{"users", "set-roles", "admin", "emperor", "--data", dir}, 2, []string{"unknown role"}, []string{"invalid:"}},
+		{"print-config bad algorithm", []string{"serve", "--print-config", "--jwt-algorithm", "none"}, 2, []string{"not supported"}, []string{"addr  "}},
+		{"print-config bad samesite", []string{"serve", "--print-config", "--cookie-samesite", "sometimes"}, 2, []string{"--cookie-samesite"}, []string{"addr  "}},
+		{"print-config ttl", []string{"serve", "--print-config", "--refresh-ttl", "1m"}, 2, []string{"--refresh-ttl"}, []string{"addr  "}},
+		{"print-config bad url", []string{"serve", "--print-config", "--database-url", "postgres://app:top secret@db/wh"}, 2, []string{"invalid PostgreSQL URL"}, []string{"top secret", "addr  "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runBinary(t, dir, nil, append(tt.args, fastHash...)...)
+			all := stdout + stderr
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d:\n%s", code, tt.code, all)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("lacks %q:\n%s", w, all)
+				}
+			}
+			for _, d := range tt.deny {
+				if strings.Contains(all, d) {
+					t.Errorf("shows %q:\n%s", d, all)
+				}
+			}
+		})
+	}
+}

@@ -127,6 +127,7 @@ func New(cfg Config, d Deps) *Server {
 	s.wellKnownRoutes()
 	s.domainRoutes()
 	s.tokenRoute(mux)
+	s.homeRoute(mux)
 	mountDocs(mux)
 	mux.Handle("/", s.fallback(mux))
 

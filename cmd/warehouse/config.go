@@ -125,7 +125,11 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envName(f.Name)); v != "" {
 			if err := hinted(fs, func() error { return fs.Set(f.Name, v) }); err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q (from the environment or .env): %v", envName(f.Name), v, errors.Unwrap(err)))
+				var ve *valueError
+				if errors.As(err, &ve) {
+					err = ve.err
+				}
+				errs = append(errs, fmt.Sprintf("%s=%q (from the environment or .env): %v", envName(f.Name), v, err))
 			}
 		}
 		f.Usage += fmt.Sprintf(" [$%s]", envName(f.Name))

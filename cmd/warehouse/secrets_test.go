@@ -58,6 +58,9 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 	for _, dsn := range append(unreachable, reachable...) {
 		for _, args := range commandsWithDB {
+			if args[0] == "serve" && args[1] == "--addr" && slices.Contains(reachable, dsn) {
+				continue // a server that starts: its log is checked below
+			}
 			for _, viaEnv := range []bool{false, true} {
 				name := strings.Join(args, " ") + " " + dsn
 				if viaEnv {
@@ -77,9 +80,6 @@ func TestSecretsNeverShown(t *testing.T) {
 						all = append(all, "--database-url", dsn)
 					}
 					if args[0] == "serve" && len(args) > 1 && args[1] == "--addr" {
-						if slices.Contains(reachable, dsn) {
-							t.Skip("a server that starts is tested below")
-						}
 						all = append(all, "--log-format", "text", "--hash-workers", "inline")
 					}
 					var out, errOut bytes.Buffer

@@ -36,9 +36,17 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return fmt.Errorf("users: no subcommand given")
 	}
 	sub := args[0]
+	if sub == "help" || sub == "-h" || sub == "-help" || sub == "--help" {
+		fmt.Fprint(stdout, usersUsage)
+		return nil
+	}
 	var c config
 	fs := flag.NewFlagSet("warehouse users "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usersUsage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	commonFlags(fs, &c)
 	role := fs.String("role", "viewer", "roles of a new user, comma-separated")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")

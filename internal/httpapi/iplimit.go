@@ -93,6 +93,6 @@ func tooManyFromIP(wait time.Duration) *Problem {
 	secs := int(math.Ceil(wait.Seconds()))
 	secs = max(1, secs)
 	return newProblem(429, "too_many_requests",
-		"Too many login attempts from this address; try again in "+strconv.Itoa(secs)+" seconds").
+		"Too many login attempts from this address; try again in "+seconds(secs)).
 		withHeader("Retry-After", strconv.Itoa(secs))
 }

@@ -144,6 +144,7 @@ func New(cfg Config, d Deps) *Server {
 	s.revokeRoute()
 	s.domainRoutes()
 	s.tokenRoute(mux)
+	s.homeRoute(mux)
 	mountDocs(mux)
 	s.documentRawRoutes()
 	s.completeDocument()

@@ -61,21 +61,18 @@ func (s *Server) issuerOK(r *http.Request, iss string) bool {
 	return s.originIs(r, iss)
 }
 
-// originIs reports whether s.origin(r).baseURL() is base. It runs on every
-// GET /user, so the common case, a client talking to us directly, is
-// decided without building the URL or parsing the Host: a base equal to
-// scheme://Host was minted by us from an origin whose host passed
-// validHost (or is an --issuer the operator once set), so the Host is
-// one origin would keep.
+// originIs reports whether s.origin(r).baseURL() is base (the host's case
+// aside). It runs on every GET /user whose token has iss, so the common
+// case, a client talking to us directly with a plain Host, is decided
+// without building the URL or allocating.
 func (s *Server) originIs(r *http.Request, base string) bool {
-	if !s.viaTrustedProxy(r) {
+	if !s.viaTrustedProxy(r) && r.Host != "" && validHost(r.Host) {
+		// What origin would find, without its address parsing.
 		scheme := "http"
 		if r.TLS != nil {
 			scheme = "https"
 		}
-		if r.Host != "" && isBaseURL(base, scheme, r.Host) {
-			return true
-		}
+		return isBaseURL(base, scheme, r.Host)
 	}
 	o := s.origin(r)
 	return isBaseURL(base, o.scheme, o.host)

@@ -57,23 +57,29 @@ func ExampleNewRemoteKeySet() {
 	defer server.Close()
 
 	// Another Go service verifies warehouse's tokens with nothing but the
-	// JWKS URL: keys are fetched on first use, cached and refreshed on an
-	// unknown kid.
+	// JWKS URL and the issuer (the "issuer" of warehouse's discovery
+	// document, which its access tokens carry as iss): keys are fetched on
+	// first use, cached and refreshed on an unknown kid.
+	const iss = "https://warehouse.example"
 	remote := auth.NewRemoteKeySet(server.URL, auth.RemoteOptions{})
+	opt := auth.VerifyOptions{Leeway: 5 * time.Second, Issuer: iss}
 
 	now := time.Now()
 	claims := auth.NewClaims("joevu", auth.TypeAccess, now, 15*time.Minute)
-	claims.Roles = []string{"clerk"}
+	claims.Roles, claims.Issuer = []string{"clerk"}, iss
 	token, _ := issuer.Sign(claims)
 
-	got, err := remote.Verify(context.Background(), token, now, auth.VerifyOptions{Leeway: 5 * time.Second})
+	got, err := remote.Verify(context.Background(), token, now, opt)
 	fmt.Println(got.Subject, got.Roles, err)
 
-	_, err = remote.Verify(context.Background(), token, now.Add(time.Hour), auth.VerifyOptions{})
+	_, err = remote.Verify(context.Background(), token, now.Add(time.Hour), opt)
+	fmt.Println(err)
+	_, err = remote.Verify(context.Background(), token, now, auth.VerifyOptions{Issuer: "https://other.example"})
 	fmt.Println(err)
 	// Output:
 	// joevu [clerk] <nil>
 	// Signature has expired
+	// Invalid issuer
 }
 
 func ExampleMiddleware() {

@@ -155,6 +155,8 @@ func TestVerifyRefusals(t *testing.T) {
 		{"foreign iss", with(`,"iss":"evil.example"`), VerifyOptions{Issuer: "warehouse"}, CodeInvalidIssuer, "Invalid issuer"},
 		{"iss not a string", with(`,"iss":1`), VerifyOptions{Issuer: "warehouse"}, CodeInvalidClaim, `Invalid payload: "iss" must be a string`},
 		{"missing iss", with(``), VerifyOptions{Issuer: "warehouse"}, CodeMissingClaim, `Token is missing the "iss" claim`},
+		{"empty iss, checked by the caller", with(`,"iss":""`), VerifyOptions{IssuerByCaller: true}, CodeInvalidIssuer, "Invalid issuer"},
+		{"iss not a string, checked by the caller", with(`,"iss":1`), VerifyOptions{IssuerByCaller: true}, CodeInvalidClaim, `Invalid payload: "iss" must be a string`},
 		{"wrong aud", with(`,"aud":"other"`), VerifyOptions{Audience: "warehouse"}, CodeInvalidAudience, "Invalid audience"},
 		{"wrong aud list", with(`,"aud":["a","b"]`), VerifyOptions{Audience: "warehouse"}, CodeInvalidAudience, "Invalid audience"},
 		{"aud, none expected", with(`,"aud":"other"`), VerifyOptions{}, CodeInvalidAudience, "Invalid audience"},
@@ -219,6 +221,16 @@ func TestVerifyAccepts(t *testing.T) {
 		}},
 		{"expected iss", good("{" + base + `,"iss":"warehouse"}`), VerifyOptions{Issuer: "warehouse"}, func(t *testing.T, c Claims) {
 			if c.Issuer != "warehouse" {
+				t.Errorf("iss = %q", c.Issuer)
+			}
+		}},
+		{"any iss, checked by the caller", good("{" + base + `,"iss":"http://wh.local:8000"}`), VerifyOptions{IssuerByCaller: true, Issuer: "ignored"}, func(t *testing.T, c Claims) {
+			if c.Issuer != "http://wh.local:8000" {
+				t.Errorf("iss = %q", c.Issuer)
+			}
+		}},
+		{"no iss, checked by the caller", good("{" + base + "}"), VerifyOptions{IssuerByCaller: true}, func(t *testing.T, c Claims) {
+			if c.Issuer != "" {
 				t.Errorf("iss = %q", c.Issuer)
 			}
 		}},

@@ -53,7 +53,12 @@ func (s *syncBuffer) String() string {
 // called, and waits until it answers.
 func startServe(t *testing.T, args []string, getenv func(string) string) (base string, logs *syncBuffer, stop func()) {
 	t.Helper()
-	addr := freeAddr(t)
+	return startServeAt(t, freeAddr(t), args, getenv)
+}
+
+// startServeAt is startServe listening at addr.
+func startServeAt(t *testing.T, addr string, args []string, getenv func(string) string) (base string, logs *syncBuffer, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &syncBuffer{}
 	done := make(chan error, 1)
@@ -138,7 +143,9 @@ func TestServeRestart(t *testing.T) {
 	}
 	stop()
 
-	base, logs, _ = startServe(t, []string{"--data", dir, "--demo"}, noEnv)
+	// At the same address, as a restarted server is: access tokens carry
+	// the URL they were minted at as iss (no --public-url here).
+	base, logs, _ = startServeAt(t, strings.TrimPrefix(base, "http://"), []string{"--data", dir, "--demo"}, noEnv)
 	if strings.Contains(logs.String(), "created user") {
 		t.Errorf("second start created users again:\n%s", logs)
 	}

@@ -60,7 +60,11 @@ func startInstance(t *testing.T, name, dbURL string, extra ...string) *instance 
 	}
 	addr := freeAddr(t)
 	// Every client here logs in from 127.0.0.1, many times: no per-IP limit.
-	args := append([]string{"serve", "--addr", addr, "--database-url", dbURL, "--log-format", "text", "--log-level", "warn", "--login-rate-per-ip", "0"}, fastHash...)
+	// The instances are one deployment with one public URL, as in deploy/:
+	// it is the issuer of their tokens, so a token from one is accepted by
+	// all whatever address a client reaches them at.
+	args := append([]string{"serve", "--addr", addr, "--database-url", dbURL, "--log-format", "text", "--log-level", "warn", "--login-rate-per-ip", "0",
+		"--public-url", "http://warehouse.test"}, fastHash...)
 	in := &instance{name: name, base: "http://" + addr, logs: &syncBuffer{}, done: make(chan error, 1)}
 	in.cmd = exec.Command(self, append(args, extra...)...)
 	in.cmd.Dir = t.TempDir() // no stray .env

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/warehouse-api/warehouse/auth"
 )
@@ -60,6 +61,9 @@ func unauthorized(code, detail string) *Problem {
 type credentials struct {
 	authorization string
 	method        string
+	// r is the request presenting the token: a token's iss must name
+	// its origin when the issuer comes from the request (see issuerOK).
+	r *http.Request
 	// req reads the CSRF header and cookies, which only cookie-mode tokens
 	// need, so the common bearer request never looks them up.
 	req huma.Context
@@ -98,6 +102,11 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 	st, _ := ctx.Context().Value(requestKey).(*reqState)
 	p := new(Principal)
 	creds := credentials{authorization: ctx.Header("Authorization"), method: ctx.Method(), req: ctx}
+	if st != nil {
+		creds.r = st.req
+	} else {
+		creds.r, _ = humago.Unwrap(ctx)
+	}
 	prob := s.authenticate(p, creds, want, allowRevoked)
 	if prob == nil {
 		if fresh, _ := op.Metadata[metaFresh].(bool); fresh && !p.Claims.Fresh {
@@ -127,7 +136,7 @@ func (s *Server) authenticate(p *Principal, c credentials, want string, allowRev
 		if !ok {
 			return unauthorized("bad_authorization_header", detailBadHeader)
 		}
-		if prob := s.verifyInto(p, token, want, allowRevoked); prob != nil {
+		if prob := s.verifyInto(p, c.r, token, want, allowRevoked); prob != nil {
 			return prob
 		}
 		if p.Claims.CSRF != "" {
@@ -144,7 +153,7 @@ func (s *Server) authenticate(p *Principal, c credentials, want string, allowRev
 		return newProblem(http.StatusUnauthorized, "missing_token", detailMissingHeader).
 			withHeader("WWW-Authenticate", `Bearer realm="warehouse"`)
 	}
-	if prob := s.verifyInto(p, token, want, allowRevoked); prob != nil {
+	if prob := s.verifyInto(p, c.r, token, want, allowRevoked); prob != nil {
 		return prob
 	}
 	if p.Claims.CSRF == "" {
@@ -166,28 +175,32 @@ func (s *Server) authenticate(p *Principal, c credentials, want string, allowRev
 	return nil
 }
 
-// verify checks one token (see verifyInto) and returns its Principal.
-func (s *Server) verify(token, want string, allowRevoked bool) (*Principal, *Problem) {
+// verify checks one token presented in r (see verifyInto) and returns its
+// Principal.
+func (s *Server) verify(r *http.Request, token, want string, allowRevoked bool) (*Principal, *Problem) {
 	p := new(Principal)
-	if prob := s.verifyInto(p, token, want, allowRevoked); prob != nil {
+	if prob := s.verifyInto(p, r, token, want, allowRevoked); prob != nil {
 		return nil, prob
 	}
 	return p, nil
 }
 
-// verifyInto checks one token: signature and claims (answered from the
-// verified-token cache for a token seen before, with exp checked again),
-// then revocation, session, type and user, which are checked on every
-// request from memory. The order follows fastapi-jwt-auth: decode,
-// revoked, type.
-func (s *Server) verifyInto(p *Principal, token, want string, allowRevoked bool) *Problem {
-	claims, err := s.tokens.Verify(token, s.now(), auth.VerifyOptions{Leeway: s.cfg.Leeway, Issuer: s.cfg.Issuer, Audience: s.cfg.Audience})
+// verifyInto checks one token presented in r: signature and claims
+// (answered from the verified-token cache for a token seen before, with
+// exp checked again) and the issuer, then revocation, session, type and
+// user, which are checked on every request from memory. The order follows
+// fastapi-jwt-auth: decode, revoked, type.
+func (s *Server) verifyInto(p *Principal, r *http.Request, token, want string, allowRevoked bool) *Problem {
+	claims, err := s.tokens.Verify(token, s.now(), s.verifyOpt)
 	if err != nil {
 		var te *auth.TokenError
 		if errors.As(err, &te) {
 			return unauthorized(te.Code, te.Detail)
 		}
 		return unauthorized("invalid_token", "Invalid token")
+	}
+	if !s.issuerOK(r, claims.Issuer) {
+		return unauthorized(auth.CodeInvalidIssuer, "Invalid issuer")
 	}
 	if !allowRevoked {
 		if s.state.IsRevoked(claims.ID) {

@@ -118,6 +118,20 @@ func BenchmarkGetUser(b *testing.B) {
 	benchRoute(b, srv, "/user", "Bearer "+tok, http.StatusOK)
 }
 
+// BenchmarkGetUserIssuer is BenchmarkGetUser with the token a default
+// server mints: its iss is the URL of the request (compared with the
+// request's origin on every request).
+func BenchmarkGetUserIssuer(b *testing.B) {
+	h := newHot(b)
+	c := auth.NewClaims("joevu", auth.TypeAccess, time.Now(), 15*time.Minute)
+	c.Roles, c.SessionID, c.Issuer = []string{"admin"}, "bench-session", "http://example.com"
+	tok, err := h.keys.Sign(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchRoute(b, h.srv, "/user", "Bearer "+tok, http.StatusOK)
+}
+
 // BenchmarkGetWelcome is the same without auth.
 func BenchmarkGetWelcome(b *testing.B) {
 	srv, _ := benchServer(b)

@@ -88,7 +88,7 @@ func (s *Server) fastUser(slow http.Handler) http.Handler {
 			return
 		}
 		p := new(Principal)
-		if prob := s.authenticate(p, credentials{authorization: authz[0], method: r.Method}, auth.TypeAccess, false); prob != nil {
+		if prob := s.authenticate(p, credentials{authorization: authz[0], method: r.Method, r: r}, auth.TypeAccess, false); prob != nil {
 			writeProblem(w, prob)
 			return
 		}

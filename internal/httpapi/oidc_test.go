@@ -2,6 +2,9 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -16,27 +19,27 @@ import (
 )
 
 // TestGoOIDC runs github.com/coreos/go-oidc/v3, as another service would,
-// against a real server on a real listener without --public-url:
-// NewProvider accepts the discovery document fetched from the URL the
-// server is reached at (it answered "issuer":"http:" before), and the
-// provider's verifier, configured as a resource server configures it,
-// accepts an access token and refuses a refresh token, for each public-key
-// algorithm.
-//
-// go-oidc requires the token's iss to equal the discovered issuer, so a
-// verifier can only accept our tokens when --issuer is that URL; without
-// --issuer tokens carry no iss (the tutorial's claims) and it refuses them.
+// against a real server on a real listener: NewProvider accepts the
+// discovery document fetched from the URL the server is reached at (it
+// answered "issuer":"http:" before), and the provider's verifier,
+// configured as a resource server configures it, accepts an access token
+// and refuses a refresh token, for each public-key algorithm. With default
+// settings too: access tokens carry the issuer discovery publishes (the
+// URL the login came to), which go-oidc requires (it refused them when
+// they carried no iss without --issuer).
 func TestGoOIDC(t *testing.T) {
 	t.Parallel()
 	for _, alg := range []string{auth.AlgEdDSA, auth.AlgES256, auth.AlgRS256} {
 		for _, tc := range []struct {
-			name     string
-			issuer   bool   // --issuer is the server's URL
-			audience string // --audience; "" = a resource server skips the client ID check
+			name      string
+			issuer    bool   // --issuer is the server's URL
+			publicURL bool   // --public-url is the server's URL
+			audience  string // --audience; "" = a resource server skips the client ID check
 		}{
-			{"defaults", false, ""},
-			{"issuer", true, ""},
-			{"issuer and audience", true, "warehouse-api"},
+			{name: "defaults"},
+			{name: "public URL", publicURL: true},
+			{name: "issuer", issuer: true},
+			{name: "issuer and audience", issuer: true, audience: "warehouse-api"},
 		} {
 			t.Run(alg+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -46,6 +49,9 @@ func TestGoOIDC(t *testing.T) {
 					c.Audience = tc.audience
 					if tc.issuer {
 						c.Issuer = base
+					}
+					if tc.publicURL {
+						c.PublicURL = base
 					}
 				})
 				e.algorithm = alg
@@ -61,14 +67,12 @@ func TestGoOIDC(t *testing.T) {
 				}
 				cfg := &oidc.Config{ClientID: tc.audience, SkipClientIDCheck: tc.audience == ""}
 				verifier := provider.Verifier(cfg)
-				access, refresh := e.login("joevu", "glinteco")
+				// Over the listener, as a client would: the tokens are
+				// minted for the URL the login came to.
+				access, refresh := listenerLogin(t, ts, base)
 
 				tok, err := verifier.Verify(ctx, access)
 				switch {
-				case !tc.issuer:
-					if err == nil || !strings.Contains(err.Error(), "issued by a different provider") {
-						t.Errorf("access token without iss: %v", err)
-					}
 				case err != nil:
 					t.Errorf("access token refused: %v", err)
 				case tok.Subject != "joevu" || tok.Issuer != base:
@@ -77,13 +81,46 @@ func TestGoOIDC(t *testing.T) {
 				if _, err := verifier.Verify(ctx, refresh); err == nil {
 					t.Errorf("go-oidc accepted a refresh token as an access token")
 				}
-				// Our own server still takes the refresh token.
-				if r := e.do("POST", "/refresh", "", bearer(refresh)); r.Code != 200 {
-					t.Errorf("/refresh: %d %s", r.Code, r.Body)
+				// Our own server still takes both, at the same URL.
+				for _, rq := range []struct{ method, path, token string }{
+					{"GET", "/user", access}, {"POST", "/refresh", refresh},
+				} {
+					req, err := http.NewRequestWithContext(ctx, rq.method, base+rq.path, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					req.Header.Set("Authorization", "Bearer "+rq.token)
+					res, err := ts.Client().Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusOK {
+						t.Errorf("%s %s: %d %s", rq.method, rq.path, res.StatusCode, body)
+					}
 				}
 			})
 		}
 	}
+}
+
+// listenerLogin logs joevu in through the real listener at base.
+func listenerLogin(t *testing.T, ts *httptest.Server, base string) (access, refresh string) {
+	t.Helper()
+	res, err := ts.Client().Post(base+"/login", "application/json", strings.NewReader(`{"username":"joevu","password":"glinteco"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Access  string `json:"access_token"`
+		Refresh string `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d %v", res.StatusCode, err)
+	}
+	return body.Access, body.Refresh
 }
 
 // TestJWXRefusesRefreshToken: github.com/lestrrat-go/jwx/v3, configured as

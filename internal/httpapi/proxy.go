@@ -115,8 +115,32 @@ func validHost(h string) bool {
 	if h == "" || len(h) > 255 || strings.ContainsAny(h, "/\\@?# \t") {
 		return false
 	}
+	if plainHost(h) {
+		return true // what url.Parse accepts as is, without its allocations
+	}
 	u, err := url.Parse("http://" + h)
 	return err == nil && u.Host == h && u.User == nil && u.Path == ""
+}
+
+// plainHost reports whether h is a DNS name or IPv4 address with an
+// optional numeric port: letters, digits, '.', '-', '_', then ":digits".
+func plainHost(h string) bool {
+	name, port, hasPort := strings.Cut(h, ":")
+	if name == "" || hasPort && port == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // requestOf is the request a Huma operation or plain handler serves (nil

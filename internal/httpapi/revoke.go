@@ -111,7 +111,9 @@ func (s *Server) revokeToken(ctx context.Context, contentType string, body []byt
 	}
 	// The hint only says where to look first (RFC 7009 section 2.1); both
 	// kinds are JWTs of ours, so the token itself says what it is.
-	claims, err := s.tokens.Verify(token, s.now(), auth.VerifyOptions{Leeway: s.cfg.Leeway, Issuer: s.cfg.Issuer, Audience: s.cfg.Audience})
+	// Whichever of our URLs the token was minted at, it is ours: whoever
+	// holds it may revoke it, so a request-derived iss is not compared.
+	claims, err := s.tokens.Verify(token, s.now(), s.verifyOpt)
 	if err != nil {
 		var te *auth.TokenError
 		if errors.As(err, &te) {

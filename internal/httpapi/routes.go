@@ -378,7 +378,7 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 		if token == "" {
 			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		}
-		p, prob := s.verify(token, auth.TypeRefresh, false)
+		p, prob := s.verify(r, token, auth.TypeRefresh, false)
 		if prob != nil {
 			return nil, fromProblem(prob)
 		}

@@ -147,13 +147,15 @@ func TestTokenShape(t *testing.T) {
 			t.Errorf("token response is cacheable: %q", r.Header().Get("Cache-Control"))
 		}
 		uuid4 := `"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"`
-		// The access token keeps the tutorial's typ JWT; the refresh token
-		// has typ refresh+jwt, so generic verifiers refuse it as an access token.
+		// The access token keeps the tutorial's typ JWT and claims, plus iss:
+		// the issuer discovery publishes, here the URL the login came to. The
+		// refresh token has typ refresh+jwt and no iss, so generic verifiers
+		// refuse it as an access token.
 		tests := []struct {
 			name, tok, pattern, typ string
 			life                    int64
 		}{
-			{"access", r.str("access_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"access","fresh":true,"roles":\["admin"\],"sid":` + uuid4 + `\}$`, "JWT", 900},
+			{"access", r.str("access_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"access","fresh":true,"roles":\["admin"\],"sid":` + uuid4 + `,"iss":"http://example\.com"\}$`, "JWT", 900},
 			{"refresh", r.str("refresh_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"refresh","sid":` + uuid4 + `\}$`, "refresh+jwt", 2592000},
 		}
 		for _, tc := range tests {

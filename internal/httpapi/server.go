@@ -46,8 +46,9 @@ type Config struct {
 
 	// ExtraClaims are static custom claims added to every access token.
 	ExtraClaims map[string]any
-	// PublicURL is the server's external base URL for discovery (default:
-	// from the request's Host).
+	// PublicURL is the server's external base URL for discovery, and the
+	// issuer when Issuer is empty (default: the URL each request came to;
+	// see issuer.go).
 	PublicURL string
 	// LoginThrottle locks out usernames after repeated failed logins.
 	LoginThrottle LoginThrottle
@@ -72,9 +73,11 @@ type Server struct {
 	// tokens answers repeated tokens from memory (see auth.VerifyCache);
 	// revocation, sessions and users are still checked on every request.
 	tokens *auth.VerifyCache
-	fixed  fixedHeaders // shared response header values
-	log    *slog.Logger
-	now    func() time.Time
+	// verifyOpt are the keyring's options for our tokens (verifyOptions).
+	verifyOpt auth.VerifyOptions
+	fixed     fixedHeaders // shared response header values
+	log       *slog.Logger
+	now       func() time.Time
 
 	api     huma.API
 	handler http.Handler
@@ -111,8 +114,11 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.CookieSameSite == 0 {
 		cfg.CookieSameSite = http.SameSiteLaxMode
 	}
+	// One spelling of the base URL, for discovery and for the issuer.
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, hasher: d.Hasher, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
+	s.verifyOpt = s.verifyOptions()
 
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("Warehouse Management API", cfg.Version)
@@ -129,7 +135,7 @@ func New(cfg Config, d Deps) *Server {
 	hc.Info.Contact = &huma.Contact{Name: "warehouse maintainers"}
 	hc.Servers = []*huma.Server{{URL: "/", Description: "This server"}}
 	if cfg.PublicURL != "" {
-		hc.Servers = []*huma.Server{{URL: strings.TrimRight(cfg.PublicURL, "/") + "/", Description: "This server"}}
+		hc.Servers = []*huma.Server{{URL: cfg.PublicURL + "/", Description: "This server"}}
 	}
 	s.api = huma.NewAPI(hc, &fastAdapter{Adapter: humago.NewAdapter(mux, ""), mux: mux,
 		fast: map[string]func(http.Handler) http.Handler{"welcome": s.fastWelcome, "user": s.fastUser}})

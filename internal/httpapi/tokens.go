@@ -37,12 +37,13 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// signPair signs an access and a refresh token for one session.
-func (s *Server) signPair(username string, roles []string, sid string, fresh, cookies bool) (issued, error) {
+// signPair signs an access and a refresh token for one session, in answer
+// to r (the access token's iss; see issuer).
+func (s *Server) signPair(r *http.Request, username string, roles []string, sid string, fresh, cookies bool) (issued, error) {
 	now := s.now()
 	ac := auth.NewClaims(username, auth.TypeAccess, now, s.cfg.AccessTTL)
 	ac.Roles, ac.Fresh, ac.SessionID = roles, fresh, sid
-	ac.Issuer, ac.Audience, ac.Extra = s.cfg.Issuer, s.cfg.Audience, s.cfg.ExtraClaims
+	ac.Issuer, ac.Audience, ac.Extra = s.issuer(r), s.cfg.Audience, s.cfg.ExtraClaims
 	// No iss or aud on refresh tokens (and typ refresh+jwt, see auth.Sign):
 	// a verifier configured with our issuer or audience then refuses them
 	// as access tokens. Only this server reads them.
@@ -68,7 +69,7 @@ func (s *Server) signPair(username string, roles []string, sid string, fresh, co
 // its first, fresh, token pair.
 func (s *Server) startSession(ctx context.Context, u *warehouse.User, cookies bool) (issued, error) {
 	sid := uuid.NewString()
-	pair, err := s.signPair(u.Username, u.Roles, sid, true, cookies)
+	pair, err := s.signPair(requestOf(ctx), u.Username, u.Roles, sid, true, cookies)
 	if err != nil {
 		return issued{}, err
 	}
@@ -86,7 +87,7 @@ func (s *Server) startSession(ctx context.Context, u *warehouse.User, cookies bo
 // session (see store.RotateRefresh for reuse detection and the grace).
 func (s *Server) rotate(ctx context.Context, p *Principal) (issued, error) {
 	cookies := p.Claims.CSRF != ""
-	pair, err := s.signPair(p.Claims.Subject, p.Roles, p.Claims.SessionID, false, cookies)
+	pair, err := s.signPair(requestOf(ctx), p.Claims.Subject, p.Roles, p.Claims.SessionID, false, cookies)
 	if err != nil {
 		return issued{}, s.problem(err)
 	}
@@ -134,11 +135,12 @@ func (s *Server) rotate(ctx context.Context, p *Principal) (issued, error) {
 // only known from the sealed pair.
 func (s *Server) stillValid(ctx context.Context, pair issued) *Problem {
 	refused := unauthorized("token_revoked", detailRevoked)
-	ap, prob := s.verify(pair.Access, auth.TypeAccess, false)
+	r := requestOf(ctx)
+	ap, prob := s.verify(r, pair.Access, auth.TypeAccess, false)
 	if prob != nil {
 		return refused
 	}
-	rp, prob := s.verify(pair.Refresh, auth.TypeRefresh, false)
+	rp, prob := s.verify(r, pair.Refresh, auth.TypeRefresh, false)
 	if prob != nil {
 		return refused
 	}

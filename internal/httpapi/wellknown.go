@@ -76,7 +76,7 @@ type AccessTokenClaims struct {
 	Roles []string `json:"roles,omitempty" doc:"The user's roles when the token was issued (checked against current roles on every request)"`
 	SID   string   `json:"sid,omitempty" doc:"Session id; ending the session revokes its tokens"`
 	CSRF  string   `json:"csrf,omitempty" doc:"Present on tokens issued into cookies: the value X-CSRF-Token must carry"`
-	Iss   string   `json:"iss,omitempty" doc:"Issuer, when configured (--issuer); access tokens only (refresh tokens issued before 2026-12 carry it too)"`
+	Iss   string   `json:"iss,omitempty" doc:"Issuer, the discovery document's issuer: --issuer, else --public-url, else the URL the login or refresh request came to (where a token is then accepted). Access tokens only (refresh tokens issued with --issuer before 2026-12 carry it too)"`
 	Aud   string   `json:"aud,omitempty" doc:"Audience, when configured (--audience); access tokens only (refresh tokens issued before 2026-12 carry it too)"`
 }
 
@@ -173,18 +173,19 @@ type discoveryMeta struct {
 // A document built from the request must not be shared by caches, or one
 // client's Host would be served to another.
 func (s *Server) discovery(ctx context.Context) discoveryMeta {
-	m := discoveryMeta{base: strings.TrimRight(s.cfg.PublicURL, "/"),
+	r := requestOf(ctx)
+	m := discoveryMeta{base: s.cfg.PublicURL,
 		headers: discoveryHeaders{cacheControl: "public, max-age=300"}}
 	if m.base == "" {
 		o := origin{scheme: "http", host: "localhost"}
-		if r := requestOf(ctx); r != nil {
+		if r != nil {
 			o = s.origin(r)
 		}
 		m.base = o.baseURL()
 		m.headers = discoveryHeaders{cacheControl: "private, max-age=300", vary: "Host, X-Forwarded-Host, X-Forwarded-Proto"}
 	}
-	m.issuer = s.cfg.Issuer
-	if m.issuer == "" {
+	// The issuer tokens carry (see issuer.go).
+	if m.issuer = s.issuer(r); m.issuer == "" {
 		m.issuer = m.base
 	}
 	return m

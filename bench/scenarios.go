@@ -60,9 +60,12 @@ func (r *runner) startWarehouse(ctx context.Context, pprofAddr string) (*proc, e
 		return nil, err
 	}
 	// The load comes from one address: the per-IP login limit would turn
-	// the login scenarios into a test of the limiter.
+	// the login scenarios into a test of the limiter. Every start gets a
+	// new port, so the issuer is fixed (--public-url): the sessions logged
+	// in by setup stay valid on the later starts, as behind a load balancer.
 	args := []string{"serve", "--demo", "--addr", addr, "--data", r.data, "--log-level", "warn",
-		"--admin-password", "bench-admin-password-0123456789", "--login-rate-per-ip", "0"}
+		"--admin-password", "bench-admin-password-0123456789", "--login-rate-per-ip", "0",
+		"--public-url", "http://warehouse.bench"}
 	if pprofAddr != "" {
 		args = append(args, "--pprof-addr", pprofAddr)
 	}

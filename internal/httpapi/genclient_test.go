@@ -94,7 +94,7 @@ func TestGeneratedClient(t *testing.T) {
 
 		wh := createLocation(ctx, t, c, &client.LocationCreateBody{Code: "WH1", Name: "Main warehouse", Structural: client.NewOptBool(true)})
 		bin := createLocation(ctx, t, c, &client.LocationCreateBody{Code: "A", Name: "Bin A", ParentID: client.NewOptInt64(wh.ID)})
-		if p, ok := bin.ParentID.Get(); !ok || p != wh.ID || bin.Path != "WH1/A" || bin.Depth != 1 || bin.Structural {
+		if p, ok := bin.ParentID.Get(); !ok || p != wh.ID || bin.Path != "WH1/A" || bin.Depth != 2 || bin.Structural {
 			t.Fatalf("bin: %#v", bin)
 		}
 
@@ -130,6 +130,21 @@ func TestGeneratedClient(t *testing.T) {
 		shortages, _ := short.Shortages.Get()
 		if len(shortages) != 1 || shortages[0].Sku != "FLOUR" || shortages[0].LocationCode != "WH1/A" || float64(shortages[0].Requested) != 12.75 || float64(shortages[0].Available) != 10.5 {
 			t.Fatalf("shortages: %#v", shortages)
+		}
+
+		// A count made against a stale figure: 409 with the decimal on hand.
+		mres, err = c.PostMovement(ctx, &client.MovementBody{Type: client.MovementBodyTypeCount,
+			Lines: []client.MovementLineBody{{Sku: client.NewOptString("FLOUR"), LocationID: client.NewOptInt64(bin.ID), ExpectedQty: client.NewOptFloat64(10), CountedQty: client.NewOptFloat64(9.25)}}},
+			client.PostMovementParams{IdempotencyKey: client.NewOptString(uuid.NewString())})
+		if err != nil {
+			t.Fatalf("outdated count: %v", err)
+		}
+		outdated, ok := mres.(*client.PostMovementConflict)
+		if !ok {
+			t.Fatalf("outdated count: %#v", mres)
+		}
+		if onHand, ok := outdated.OnHand.Get(); !ok || outdated.Code != "count_outdated" || float64(onHand) != 10.5 {
+			t.Fatalf("outdated count problem: %#v", outdated)
 		}
 
 		lres, err := c.ListItems(ctx, client.ListItemsParams{})

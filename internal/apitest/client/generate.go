@@ -13,5 +13,7 @@ package client
 
 // The document comes from the server itself (warehouse openapi), never a
 // hand-kept copy; ogen is pinned, so the output only changes with the API.
-//go:generate go run ../../../cmd/warehouse openapi openapi.json
+// -buildvcs=false keeps the commit out of info.version ("dev"), which would
+// otherwise change the document on every commit where VCS stamping is on.
+//go:generate go run -buildvcs=false ../../../cmd/warehouse openapi openapi.json
 //go:generate go run github.com/ogen-go/ogen/cmd/ogen@v1.24.0 --config ogen.yml --target . --package client --clean --loglevel error openapi.json

@@ -26,7 +26,7 @@ type Item struct {
 	QtyPrecision int    `json:"qty_precision"`
 	Barcode      string `json:"barcode"`
 	LotTracked   bool   `json:"lot_tracked"`
-	ReorderPoint *Qty   `json:"reorder_point"`
+	ReorderPoint *Qty   `json:"reorder_point" nullable:"true"`
 	Active       bool   `json:"active"`
 	Audit
 	// Totals over all locations, filled on reads.

@@ -38,7 +38,7 @@ type Movement struct {
 	Type       string         `json:"type"`
 	Reference  string         `json:"reference"`
 	Note       string         `json:"note"`
-	Reason     *string        `json:"reason"`
+	Reason     *string        `json:"reason" nullable:"true"`
 	ReversalOf *int64         `json:"reversal_of"`
 	ReversedBy *int64         `json:"reversed_by"`
 	CreatedBy  string         `json:"created_by"`
@@ -99,8 +99,8 @@ type Balance struct {
 	OnHand         Qty        `json:"on_hand"`
 	Reserved       Qty        `json:"reserved"`
 	Available      Qty        `json:"available"`
-	LastMovementAt *time.Time `json:"last_movement_at"`
-	LastCountedAt  *time.Time `json:"last_counted_at"`
+	LastMovementAt *time.Time `json:"last_movement_at" nullable:"true"`
+	LastCountedAt  *time.Time `json:"last_counted_at" nullable:"true"`
 }
 
 // NewMovement is what a client posts. Lines name items by ID or SKU.

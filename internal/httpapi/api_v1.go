@@ -29,9 +29,6 @@ const v1 = "/api/v1"
 
 // domainRoutes registers the warehouse API under /api/v1.
 func (s *Server) domainRoutes() {
-	// Quantities are int64 thousandths in Go but decimal numbers on the wire.
-	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[warehouse.Qty](), reflect.TypeFor[float64]())
-
 	s.itemRoutes()
 	s.locationRoutes()
 	s.stockRoutes()
@@ -245,7 +242,10 @@ func (s *Server) listDoc(op *huma.Operation, sample any) {
 	schema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(sample), true, "")
 	op.Responses = map[string]*huma.Response{"200": {
 		Description: "A page of results; or, with Accept: text/csv or ?format=csv, every matching row as CSV",
-		Headers:     map[string]*huma.Param{"Link": {Description: `<...>; rel="next" when there is a next page`, Schema: &huma.Schema{Type: "string"}}},
+		Headers: map[string]*huma.Param{
+			"Link":                {Description: `JSON: <...>; rel="next" when there is a next page`, Schema: &huma.Schema{Type: "string"}},
+			"Content-Disposition": {Description: `CSV: attachment; filename="<list>.csv"`, Schema: &huma.Schema{Type: "string"}},
+		},
 		Content: map[string]*huma.MediaType{
 			"application/json": {Schema: schema},
 			"text/csv":         {Schema: &huma.Schema{Type: "string"}},

@@ -168,8 +168,7 @@ func (e *env) do(method, path, body string, headers ...string) resp {
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(k, strings.TrimPrefix(v, " "))
 	}
-	w := httptest.NewRecorder()
-	e.srv.ServeHTTP(w, req)
+	w := serve(e.t, e.srv, req)
 	r := resp{ResponseRecorder: w}
 	if strings.Contains(w.Header().Get("Content-Type"), "json") && method != http.MethodHead && !strings.HasPrefix(w.Body.String(), "[") {
 		if err := json.Unmarshal(w.Body.Bytes(), &r.body); err != nil {

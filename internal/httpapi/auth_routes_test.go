@@ -19,8 +19,7 @@ func (e *env) form(vals url.Values, contentType string) resp {
 	e.t.Helper()
 	req := httptest.NewRequest("POST", "/token", strings.NewReader(vals.Encode()))
 	req.Header.Set("Content-Type", contentType)
-	w := httptest.NewRecorder()
-	e.srv.ServeHTTP(w, req)
+	w := serve(e.t, e.srv, req)
 	r := resp{ResponseRecorder: w}
 	if err := json.Unmarshal(w.Body.Bytes(), &r.body); err != nil {
 		e.t.Fatalf("/token body: %v: %s", err, w.Body)
@@ -105,7 +104,7 @@ func TestOpenAPIAndDocs(t *testing.T) {
 		if doc.OpenAPI != "3.1.0" {
 			t.Errorf("openapi %q", doc.OpenAPI)
 		}
-		if s := doc.Components.SecuritySchemes; s["bearer"].Type != "http" || s["oauth2"].Flows.Password.TokenURL != "/token" {
+		if s := doc.Components.SecuritySchemes; s["bearer"].Type != "http" || s["OAuth2PasswordBearer"].Flows.Password.TokenURL != "/token" {
 			t.Errorf("security schemes %+v", s)
 		}
 		for path, method := range map[string]string{"/welcome": "get", "/login": "post", "/user": "get", "/refresh": "post",

@@ -144,8 +144,7 @@ func (e *domainEnv) do(method, path, token string, body any, hdr ...string) *dom
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	rec := httptest.NewRecorder()
-	e.srv.ServeHTTP(rec, req)
+	rec := serve(e.t, e.srv, req)
 	return &domainResp{t: e.t, status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 

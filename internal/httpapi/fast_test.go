@@ -47,9 +47,7 @@ func TestFastRoutesAnswerAsHuma(t *testing.T) {
 				if accept != "" {
 					req.Header.Set("Accept", accept)
 				}
-				w := httptest.NewRecorder()
-				h.srv.ServeHTTP(w, req)
-				return w
+				return serve(t, h.srv, req)
 			}
 			fast, slow := send(""), send("application/json;q=0.9")
 			if fast.Code != slow.Code || fast.Body.String() != slow.Body.String() {

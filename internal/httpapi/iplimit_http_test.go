@@ -19,9 +19,7 @@ func TestLoginRateLimitPerIP(t *testing.T) {
 		req := httptest.NewRequest("POST", path, strings.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
 		req.RemoteAddr = addr
-		w := httptest.NewRecorder()
-		e.srv.ServeHTTP(w, req)
-		return w
+		return serve(t, e.srv, req)
 	}
 	login := func(addr string) *httptest.ResponseRecorder {
 		return send("/login", `{"username":"joevu","password":"glinteco"}`, "application/json", addr)

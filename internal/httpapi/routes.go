@@ -67,7 +67,9 @@ func (s *Server) tokenResponse(pair issued, cookies bool) *tokenOutput {
 	return out
 }
 
-var security = []map[string][]string{{"bearer": {}}, {"oauth2": {}}}
+// security marks an operation as taking a token; completeOperation writes
+// the exact requirement (which token, and the cookie mode).
+var security = []map[string][]string{{schemeOAuth2: {}}, {schemeBearer: {}}}
 
 func (s *Server) routes() {
 	api := s.api
@@ -86,7 +88,7 @@ func (s *Server) routes() {
 		Description: "Starts a session and returns a fresh access token (15 minutes) and a refresh token (30 days). " +
 			"With `?cookies=true` the tokens are set as HttpOnly cookies (`access_token_cookie`, `refresh_token_cookie`) with CSRF double-submit cookies " +
 			"(`csrf_access_token`, `csrf_refresh_token`) instead of being returned. Wrong password and unknown user answer the same 401.",
-		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *loginInput) (*tokenOutput, error) {
 		u, err := s.checkPassword(ctx, in.Body.Username, in.Body.Password)
 		if err != nil {
@@ -272,6 +274,10 @@ func (s *Server) tokenRoute(mux *http.ServeMux) {
 		Responses: map[string]*huma.Response{
 			"200": {Description: "Tokens", Content: map[string]*huma.MediaType{"application/json": {Schema: tokenSchema}}},
 			"400": {Description: "RFC 6749 error", Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
+			"429": {Description: "Too many password attempts (this username, or this address): temporarily_unavailable",
+				Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
+			"503": {Description: "Server busy or the database unavailable: temporarily_unavailable",
+				Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
 		},
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
@@ -324,7 +330,9 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 			e.retryAfter = p.headers.Get("Retry-After")
 			return e
 		}
-		return newOAuthError(http.StatusServiceUnavailable, "temporarily_unavailable", warehouse.ErrorMessage(err))
+		e := newOAuthError(http.StatusServiceUnavailable, "temporarily_unavailable", warehouse.ErrorMessage(err))
+		e.retryAfter = "2"
+		return e
 	}
 	switch form.Get("grant_type") {
 	case "password":

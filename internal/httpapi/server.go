@@ -8,11 +8,14 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/store"
@@ -112,15 +115,19 @@ func New(cfg Config, d Deps) *Server {
 	hc.SchemasPath = ""  // schemas are inline in /openapi.json
 	hc.CreateHooks = nil // no $schema links in response bodies: keep the tutorial's shapes
 	hc.OpenAPIPath = "/openapi"
-	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
-			Description: "An access token from POST /login or POST /token (a refresh token for /refresh and /refresh-revoke). " +
-				"Its claims are described by the AccessTokenClaims schema."},
-		"oauth2": {Type: "oauth2", Description: "OAuth2 password grant (RFC 6749 section 4.3) at POST /token.",
-			Flows: &huma.OAuthFlows{Password: &huma.OAuthFlow{TokenURL: "/token", RefreshURL: "/token", Scopes: map[string]string{}}}},
+	hc.Components.SecuritySchemes = securitySchemes()
+	hc.Info.License = &huma.License{Name: "MIT", Identifier: "MIT"}
+	hc.Info.Contact = &huma.Contact{Name: "warehouse maintainers", URL: "https://github.com/warehouse-api/warehouse"}
+	hc.Servers = []*huma.Server{{URL: "/", Description: "This server"}}
+	if cfg.PublicURL != "" {
+		hc.Servers = []*huma.Server{{URL: strings.TrimRight(cfg.PublicURL, "/") + "/", Description: "This server"}}
 	}
 	s.api = huma.NewAPI(hc, &fastAdapter{Adapter: humago.NewAdapter(mux, ""), mux: mux,
 		fast: map[string]func(http.Handler) http.Handler{"welcome": s.fastWelcome, "user": s.fastUser}})
+	// Quantities are int64 thousandths in Go but decimal numbers on the wire;
+	// registered before any schema that holds one
+	// (the Problem's shortages) is generated.
+	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[warehouse.Qty](), reflect.TypeFor[float64]())
 	s.api.UseMiddleware(s.authMiddleware)
 	s.routes()
 	s.sessionRoutes()
@@ -128,6 +135,8 @@ func New(cfg Config, d Deps) *Server {
 	s.domainRoutes()
 	s.tokenRoute(mux)
 	mountDocs(mux)
+	s.documentRawRoutes()
+	s.completeDocument()
 	mux.Handle("/", s.fallback(mux))
 
 	s.handler = edge(s.log, newIDs(), s.fixed, mux)

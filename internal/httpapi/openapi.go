@@ -1,0 +1,240 @@
+package httpapi
+
+import (
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/warehouse-api/warehouse/auth"
+)
+
+// The OpenAPI document must describe every answer the server gives, as it
+// gives it: the test suite holds every response against it with an
+// independent validator. Huma documents what a handler's types say; what
+// the middleware and the error renderer add to every operation (401 with
+// WWW-Authenticate, 503 with Retry-After, the parse and validation errors
+// of a body), and the routes served outside Huma, are added here, once,
+// after every route is registered.
+
+// Security scheme names. Swagger UI lists the schemes of its Authorize
+// dialog in the document's order, which is by name: the OAuth2 password
+// form, what a person wants, sorts first (FastAPI's name for it).
+const (
+	schemeOAuth2        = "OAuth2PasswordBearer"
+	schemeBearer        = "bearer"
+	schemeAccessCookie  = "cookieAccessToken"
+	schemeRefreshCookie = "cookieRefreshToken"
+	schemeCSRF          = "csrfHeader"
+)
+
+// tagDocs are the document's tags, in the order the docs show them.
+var tagDocs = []*huma.Tag{
+	{Name: "tutorial", Description: "The FastAPI JWT tutorial's endpoints: log in, read the user, refresh, revoke."},
+	{Name: "oauth2", Description: "The OAuth2 token endpoint (RFC 6749) used by the docs' Authorize button and by clients."},
+	{Name: "sessions", Description: "Logins as sessions: list and end them, log out, change the password."},
+	{Name: "keys", Description: "Public signing keys and discovery, for services that verify our tokens."},
+	{Name: "items", Description: "Stock-keeping units."},
+	{Name: "locations", Description: "Warehouses, zones and bins, as a tree."},
+	{Name: "stock", Description: "Balances on hand, by item and location."},
+	{Name: "movements", Description: "Receipts, issues, transfers, adjustments and counts: the only way stock changes."},
+	{Name: "ledger", Description: "The append-only ledger of posted movement lines."},
+	{Name: "lookup", Description: "Resolve a scanned barcode or code."},
+	{Name: "reports", Description: "Derived views of stock, such as items below their reorder point."},
+	{Name: "users", Description: "User administration (admin role)."},
+	{Name: "audit", Description: "Who changed what, and security events."},
+	{Name: "operations", Description: "Health checks for load balancers and orchestrators."},
+	{Name: "docs", Description: "The interactive documentation and this document."},
+}
+
+// noDatabase are the operations answered without the database, which
+// therefore never answer 503 for it.
+var noDatabase = []string{"welcome", "user", "healthz", "jwks", "openid-configuration"}
+
+// securityFor is the requirement of an operation that takes a token of
+// type want: OAuth2 or a bearer header, or the cookie mode (with the CSRF
+// header on methods that change state).
+func securityFor(want, method string) []map[string][]string {
+	cookie := map[string][]string{schemeAccessCookie: {}}
+	if want == auth.TypeRefresh {
+		cookie = map[string][]string{schemeRefreshCookie: {}}
+	}
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		cookie[schemeCSRF] = []string{}
+	}
+	return []map[string][]string{{schemeOAuth2: {}}, {schemeBearer: {}}, cookie}
+}
+
+func securitySchemes() map[string]*huma.SecurityScheme {
+	return map[string]*huma.SecurityScheme{
+		schemeOAuth2: {Type: "oauth2",
+			Description: "Log in with your username and password (OAuth2 password grant, RFC 6749 section 4.3, at POST /token). No client id is needed.",
+			Flows:       &huma.OAuthFlows{Password: &huma.OAuthFlow{TokenURL: "/token", RefreshURL: "/token", Scopes: map[string]string{}}}},
+		schemeBearer: {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
+			Description: "An access token from POST /login or POST /token (a refresh token for /refresh and /refresh-revoke). " +
+				"Its claims are described by the AccessTokenClaims schema."},
+		schemeAccessCookie: {Type: "apiKey", In: "cookie", Name: cookieAccess,
+			Description: "Cookie mode (POST /login?cookies=true): the access token in its HttpOnly cookie. Methods that change state also need X-CSRF-Token."},
+		schemeRefreshCookie: {Type: "apiKey", In: "cookie", Name: cookieRefresh,
+			Description: "Cookie mode: the refresh token in its HttpOnly cookie, for /refresh and /refresh-revoke, with X-CSRF-Token."},
+		schemeCSRF: {Type: "apiKey", In: "header", Name: "X-CSRF-Token",
+			Description: "Cookie mode: the value of the csrf_access_token (or csrf_refresh_token) cookie, on POST, PUT, PATCH and DELETE."},
+	}
+}
+
+// completeDocument adds to every operation what Huma cannot see.
+func (s *Server) completeDocument() {
+	oapi := s.api.OpenAPI()
+	problem := s.problemSchema()
+	used := map[string]bool{}
+	for path, item := range oapi.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch, item.Head, item.Options} {
+			if op == nil {
+				continue
+			}
+			for _, t := range op.Tags {
+				used[t] = true
+			}
+			s.completeOperation(path, op, problem)
+		}
+	}
+	for _, t := range tagDocs {
+		if used[t.Name] {
+			oapi.Tags = append(oapi.Tags, t)
+		}
+	}
+	// Tags of operations added elsewhere, after ours.
+	var others []string
+	for t := range used {
+		if !slices.ContainsFunc(tagDocs, func(d *huma.Tag) bool { return d.Name == t }) {
+			others = append(others, t)
+		}
+	}
+	slices.Sort(others)
+	for _, t := range others {
+		oapi.Tags = append(oapi.Tags, &huma.Tag{Name: t})
+	}
+}
+
+func (s *Server) problemSchema() *huma.Schema {
+	return s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[Problem](), true, "")
+}
+
+func (s *Server) completeOperation(path string, op *huma.Operation, problem *huma.Schema) {
+	want, _ := op.Metadata[metaToken].(string)
+	if want != "" {
+		op.Security = securityFor(want, op.Method)
+	} else if op.Security == nil {
+		op.Security = []map[string][]string{} // public: say so
+	}
+	if op.Responses == nil {
+		op.Responses = map[string]*huma.Response{}
+	}
+	add := func(status int) {
+		code := strconv.Itoa(status)
+		if op.Responses[code] == nil {
+			op.Responses[code] = &huma.Response{Description: http.StatusText(status),
+				Content: map[string]*huma.MediaType{"application/problem+json": {Schema: problem}}}
+		}
+	}
+	hasBody := op.RequestBody != nil && op.RequestBody.Content["application/json"] != nil
+	if hasBody {
+		// Huma's own refusals of a body: malformed, too large, not JSON,
+		// not matching its schema.
+		for _, st := range []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity} {
+			add(st)
+		}
+	}
+	if len(op.Parameters) > 0 {
+		add(http.StatusBadRequest) // a malformed path or query parameter
+	}
+	if want != "" {
+		add(http.StatusUnauthorized)
+	}
+	if !slices.Contains(noDatabase, op.OperationID) && !strings.HasPrefix(path, "/docs") && !strings.HasPrefix(path, "/openapi") {
+		add(http.StatusServiceUnavailable)
+	}
+	for code, r := range op.Responses {
+		switch code {
+		case "401":
+			if want != "" {
+				// Every refusal of a token says how to authenticate (RFC 6750).
+				header(r, "WWW-Authenticate", "How to authenticate, RFC 6750: e.g. Bearer error=\"invalid_token\"", true)
+			}
+		case "429", "503":
+			header(r, "Retry-After", "Seconds to wait before trying again", true)
+		}
+		if len(code) == 3 && code[0] == '2' {
+			for name, h := range r.Headers {
+				switch {
+				case name == "ETag":
+					h.Required = true
+				case name == "Location" && code == "201":
+					h.Required = true
+				}
+			}
+		}
+	}
+}
+
+// header declares a response header.
+func header(r *huma.Response, name, doc string, required bool) {
+	if r.Headers == nil {
+		r.Headers = map[string]*huma.Param{}
+	}
+	if r.Headers[name] == nil {
+		r.Headers[name] = &huma.Param{Description: doc, Schema: &huma.Schema{Type: "string"}}
+	}
+	r.Headers[name].Required = required
+}
+
+// documentRawRoutes describes the routes served outside Huma's typed
+// handlers: this document (Huma serves it, undocumented) and the docs UI.
+// (POST /token is described where it is mounted.)
+func (s *Server) documentRawRoutes() {
+	oapi := s.api.OpenAPI()
+	body := func(ct string, schema *huma.Schema) map[string]*huma.MediaType {
+		return map[string]*huma.MediaType{ct: {Schema: schema}}
+	}
+	str := &huma.Schema{Type: "string"}
+	for _, d := range []struct{ id, path, ct, summary string }{
+		{"openapi-json", "/openapi.json", "application/openapi+json", "This document: OpenAPI 3.1, JSON"},
+		{"openapi-yaml", "/openapi.yaml", "application/openapi+yaml", "This document: OpenAPI 3.1, YAML"},
+		{"openapi-30-json", "/openapi-3.0.json", "application/openapi+json", "This document downgraded to OpenAPI 3.0, JSON, for older tools"},
+		{"openapi-30-yaml", "/openapi-3.0.yaml", "application/openapi+yaml", "This document downgraded to OpenAPI 3.0, YAML, for older tools"},
+	} {
+		schema := str
+		if strings.HasSuffix(d.ct, "json") {
+			schema = &huma.Schema{Type: "object", Description: "An OpenAPI document"}
+		}
+		oapi.AddOperation(&huma.Operation{OperationID: d.id, Method: http.MethodGet, Path: d.path, Tags: []string{"docs"},
+			Summary: d.summary, Description: "The machine-readable description of this API, generated from the server's routes.",
+			Responses: map[string]*huma.Response{"200": {Description: "The document", Content: body(d.ct, schema)}}})
+	}
+	html := body("text/html; charset=utf-8", str)
+	oapi.AddOperation(&huma.Operation{OperationID: "docs", Method: http.MethodGet, Path: "/docs", Tags: []string{"docs"},
+		Summary:     "Interactive documentation (Swagger UI)",
+		Description: "Served from the binary, so it works offline. Authorize with your username and password (OAuth2 password flow at POST /token).",
+		Responses:   map[string]*huma.Response{"200": {Description: "The docs page", Content: html}}})
+	oapi.AddOperation(&huma.Operation{OperationID: "docs-asset", Method: http.MethodGet, Path: "/docs/{file}", Tags: []string{"docs"},
+		Summary:     "An asset of the docs page",
+		Description: "Swagger UI's scripts, styles and images, and the OAuth2 redirect page. `/docs/` is the docs page itself.",
+		Parameters: []*huma.Param{{Name: "file", In: "path", Required: true, Description: "Asset name, e.g. swagger-ui-bundle.js",
+			Schema: &huma.Schema{Type: "string"}}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The asset", Content: map[string]*huma.MediaType{
+				"text/html":              {Schema: str},
+				"text/css":               {Schema: str},
+				"text/javascript":        {Schema: str},
+				"application/javascript": {Schema: str},
+				"image/png":              {Schema: &huma.Schema{Type: "string", Format: "binary"}},
+			}},
+			"301": {Description: "The stock Swagger UI page: moved to /docs",
+				Headers: map[string]*huma.Param{"Location": {Description: "/docs", Required: true, Schema: str}}},
+			"404": {Description: "No such asset", Content: body("text/plain; charset=utf-8", str)},
+		}})
+}

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 
@@ -13,8 +14,9 @@ import (
 )
 
 // bearerSource gives the generated client an access token. Operations
-// accept bearer or oauth2 (the same header): it answers bearer and skips
-// oauth2, so the header is set once.
+// accept OAuth2, a bearer header (both the same Authorization header) or
+// the cookie mode: it answers bearer and skips the others, so the header
+// is set once. With no token it skips all, as for the public routes.
 type bearerSource struct{ token string }
 
 func (s bearerSource) Bearer(context.Context, client.OperationName) (client.Bearer, error) {
@@ -24,8 +26,20 @@ func (s bearerSource) Bearer(context.Context, client.OperationName) (client.Bear
 	return client.Bearer{Token: s.token}, nil
 }
 
-func (s bearerSource) OAuth2(context.Context, client.OperationName) (client.OAuth2, error) {
-	return client.OAuth2{}, ogenerrors.ErrSkipClientSecurity
+func (bearerSource) OAuth2PasswordBearer(context.Context, client.OperationName) (client.OAuth2PasswordBearer, error) {
+	return client.OAuth2PasswordBearer{}, ogenerrors.ErrSkipClientSecurity
+}
+
+func (bearerSource) CookieAccessToken(context.Context, client.OperationName) (client.CookieAccessToken, error) {
+	return client.CookieAccessToken{}, ogenerrors.ErrSkipClientSecurity
+}
+
+func (bearerSource) CookieRefreshToken(context.Context, client.OperationName) (client.CookieRefreshToken, error) {
+	return client.CookieRefreshToken{}, ogenerrors.ErrSkipClientSecurity
+}
+
+func (bearerSource) CsrfHeader(context.Context, client.OperationName) (client.CsrfHeader, error) {
+	return client.CsrfHeader{}, ogenerrors.ErrSkipClientSecurity
 }
 
 // newGeneratedClient is the ogen client generated from the served
@@ -84,10 +98,10 @@ func TestGeneratedClient(t *testing.T) {
 		if !ok {
 			t.Fatalf("create item: %#v", cres)
 		}
-		if it := item.Response; it.ID == 0 || it.Sku != "FLOUR" || it.Uom != "kg" || it.QtyPrecision != 2 || it.OnHand != 0 || !it.Active || it.Version != 1 || it.CreatedBy != "joevu" {
+		if it := item.Response; it.ID == 0 || it.Sku != "FLOUR" || it.Uom != "kg" || it.QtyPrecision != 2 || it.OnHand != 0 || !it.ReorderPoint.IsNull() || !it.Active || it.Version != 1 || it.CreatedBy != "joevu" {
 			t.Fatalf("created item: %#v", it)
 		}
-		if item.ETag.Or("") == "" || item.Location.Or("") == "" {
+		if item.ETag != `"v1"` || item.Location != fmt.Sprintf("/api/v1/items/%d", item.Response.ID) {
 			t.Fatalf("created item headers: ETag %v, Location %v", item.ETag, item.Location)
 		}
 		itemID := item.Response.ID
@@ -109,8 +123,11 @@ func TestGeneratedClient(t *testing.T) {
 			t.Fatalf("receipt: %#v", mres)
 		}
 		if m := receipt.Response; m.Type != "receipt" || m.Reference != "PO-1" || len(m.Lines) != 1 || m.Lines[0].ItemID != itemID ||
-			len(m.Lines[0].Entries) != 1 || m.Lines[0].Entries[0].QtyDelta != 10.5 || m.Lines[0].Entries[0].QtyAfter != 10.5 || m.ReversalOf.IsNull() != true {
+			len(m.Lines[0].Entries) != 1 || m.Lines[0].Entries[0].QtyDelta != 10.5 || m.Lines[0].Entries[0].QtyAfter != 10.5 || !m.ReversalOf.IsNull() {
 			t.Fatalf("receipt: %#v", m)
+		}
+		if receipt.Location != fmt.Sprintf("/api/v1/movements/%d", receipt.Response.ID) || receipt.IdempotentReplayed.Set {
+			t.Fatalf("receipt headers: Location %q, Idempotent-Replayed %v", receipt.Location, receipt.IdempotentReplayed)
 		}
 
 		// Short by a decimal amount: 409 with the shortage in the problem.
@@ -128,7 +145,7 @@ func TestGeneratedClient(t *testing.T) {
 			t.Fatalf("shortage problem: %#v", short)
 		}
 		shortages, _ := short.Shortages.Get()
-		if len(shortages) != 1 || shortages[0].Sku != "FLOUR" || shortages[0].LocationCode != "WH1/A" || float64(shortages[0].Requested) != 12.75 || float64(shortages[0].Available) != 10.5 {
+		if len(shortages) != 1 || shortages[0].Sku != "FLOUR" || shortages[0].LocationCode != "WH1/A" || shortages[0].Requested != 12.75 || shortages[0].Available != 10.5 {
 			t.Fatalf("shortages: %#v", shortages)
 		}
 
@@ -143,7 +160,7 @@ func TestGeneratedClient(t *testing.T) {
 		if !ok {
 			t.Fatalf("outdated count: %#v", mres)
 		}
-		if onHand, ok := outdated.OnHand.Get(); !ok || outdated.Code != "count_outdated" || float64(onHand) != 10.5 {
+		if onHand, ok := outdated.OnHand.Get(); !ok || outdated.Code != "count_outdated" || onHand != 10.5 {
 			t.Fatalf("outdated count problem: %#v", outdated)
 		}
 
@@ -158,7 +175,7 @@ func TestGeneratedClient(t *testing.T) {
 		if len(page.Response.Items) != 1 || !page.Response.NextCursor.IsNull() {
 			t.Fatalf("list items: %#v", page.Response)
 		}
-		if it := page.Response.Items[0]; it.ID != itemID || it.OnHand != 10.5 || it.Available != 10.5 || it.Version != 1 {
+		if it := page.Response.Items[0]; it.ID != itemID || it.OnHand != 10.5 || it.Available != 10.5 || !it.ReorderPoint.IsNull() || it.Version != 1 {
 			t.Fatalf("listed item: %#v", it)
 		}
 

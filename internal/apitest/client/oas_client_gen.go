@@ -82,6 +82,20 @@ type Invoker interface {
 	//
 	// DELETE /api/v1/users/{username}
 	DeactivateUser(ctx context.Context, params DeactivateUserParams) (DeactivateUserRes, error)
+	// Docs invokes docs operation.
+	//
+	// Served from the binary, so it works offline. Authorize with your username and password (OAuth2
+	// password flow at POST /token).
+	//
+	// GET /docs
+	Docs(ctx context.Context) (DocsOK, error)
+	// DocsAsset invokes docs-asset operation.
+	//
+	// Swagger UI's scripts, styles and images, and the OAuth2 redirect page. `/docs/` is the docs page
+	// itself.
+	//
+	// GET /docs/{file}
+	DocsAsset(ctx context.Context, params DocsAssetParams) (DocsAssetRes, error)
 	// EndSession invokes end-session operation.
 	//
 	// End one of the caller's sessions.
@@ -234,6 +248,30 @@ type Invoker interface {
 	//
 	// GET /api/v1/reports/low-stock
 	LowStock(ctx context.Context, params LowStockParams) (LowStockRes, error)
+	// Openapi30JSON invokes openapi-30-json operation.
+	//
+	// The machine-readable description of this API, generated from the server's routes.
+	//
+	// GET /openapi-3.0.json
+	Openapi30JSON(ctx context.Context) error
+	// Openapi30Yaml invokes openapi-30-yaml operation.
+	//
+	// The machine-readable description of this API, generated from the server's routes.
+	//
+	// GET /openapi-3.0.yaml
+	Openapi30Yaml(ctx context.Context) (Openapi30YamlOK, error)
+	// OpenapiJSON invokes openapi-json operation.
+	//
+	// The machine-readable description of this API, generated from the server's routes.
+	//
+	// GET /openapi.json
+	OpenapiJSON(ctx context.Context) error
+	// OpenapiYaml invokes openapi-yaml operation.
+	//
+	// The machine-readable description of this API, generated from the server's routes.
+	//
+	// GET /openapi.yaml
+	OpenapiYaml(ctx context.Context) (OpenapiYamlOK, error)
 	// OpenidConfiguration invokes openid-configuration operation.
 	//
 	// Discovery: issuer, token endpoint and JWKS location.
@@ -401,9 +439,20 @@ func (c *Client) sendAccessRevoke(ctx context.Context) (res AccessRevokeRes, err
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, AccessRevokeOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, AccessRevokeOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, AccessRevokeOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -412,13 +461,24 @@ func (c *Client) sendAccessRevoke(ctx context.Context) (res AccessRevokeRes, err
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, AccessRevokeOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, AccessRevokeOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, AccessRevokeOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -427,6 +487,7 @@ func (c *Client) sendAccessRevoke(ctx context.Context) (res AccessRevokeRes, err
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -525,9 +586,20 @@ func (c *Client) sendArchiveItem(ctx context.Context, params ArchiveItemParams) 
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ArchiveItemOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ArchiveItemOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ArchiveItemOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -536,13 +608,24 @@ func (c *Client) sendArchiveItem(ctx context.Context, params ArchiveItemParams) 
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ArchiveItemOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ArchiveItemOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ArchiveItemOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -551,6 +634,7 @@ func (c *Client) sendArchiveItem(ctx context.Context, params ArchiveItemParams) 
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -649,9 +733,20 @@ func (c *Client) sendArchiveLocation(ctx context.Context, params ArchiveLocation
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ArchiveLocationOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ArchiveLocationOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ArchiveLocationOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -660,13 +755,24 @@ func (c *Client) sendArchiveLocation(ctx context.Context, params ArchiveLocation
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ArchiveLocationOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ArchiveLocationOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ArchiveLocationOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -675,6 +781,7 @@ func (c *Client) sendArchiveLocation(ctx context.Context, params ArchiveLocation
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -741,9 +848,20 @@ func (c *Client) sendChangePassword(ctx context.Context, request *PasswordChange
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ChangePasswordOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ChangePasswordOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ChangePasswordOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -752,13 +870,24 @@ func (c *Client) sendChangePassword(ctx context.Context, request *PasswordChange
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ChangePasswordOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ChangePasswordOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ChangePasswordOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -767,6 +896,7 @@ func (c *Client) sendChangePassword(ctx context.Context, request *PasswordChange
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -832,9 +962,20 @@ func (c *Client) sendCreateItem(ctx context.Context, request *ItemCreateBody) (r
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, CreateItemOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, CreateItemOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, CreateItemOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -843,13 +984,24 @@ func (c *Client) sendCreateItem(ctx context.Context, request *ItemCreateBody) (r
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, CreateItemOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, CreateItemOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, CreateItemOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -858,6 +1010,7 @@ func (c *Client) sendCreateItem(ctx context.Context, request *ItemCreateBody) (r
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -925,9 +1078,20 @@ func (c *Client) sendCreateLocation(ctx context.Context, request *LocationCreate
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, CreateLocationOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, CreateLocationOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, CreateLocationOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -936,13 +1100,24 @@ func (c *Client) sendCreateLocation(ctx context.Context, request *LocationCreate
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, CreateLocationOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, CreateLocationOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, CreateLocationOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -951,6 +1126,7 @@ func (c *Client) sendCreateLocation(ctx context.Context, request *LocationCreate
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -1017,9 +1193,20 @@ func (c *Client) sendCreateUser(ctx context.Context, request *UserCreateBody) (r
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, CreateUserOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, CreateUserOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, CreateUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -1028,13 +1215,24 @@ func (c *Client) sendCreateUser(ctx context.Context, request *UserCreateBody) (r
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, CreateUserOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, CreateUserOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, CreateUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -1043,6 +1241,7 @@ func (c *Client) sendCreateUser(ctx context.Context, request *UserCreateBody) (r
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -1142,9 +1341,20 @@ func (c *Client) sendDeactivateUser(ctx context.Context, params DeactivateUserPa
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, DeactivateUserOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, DeactivateUserOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, DeactivateUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -1153,13 +1363,24 @@ func (c *Client) sendDeactivateUser(ctx context.Context, params DeactivateUserPa
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, DeactivateUserOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, DeactivateUserOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, DeactivateUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -1168,6 +1389,7 @@ func (c *Client) sendDeactivateUser(ctx context.Context, params DeactivateUserPa
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -1196,6 +1418,112 @@ func (c *Client) sendDeactivateUser(ctx context.Context, params DeactivateUserPa
 	}()
 
 	result, err := decodeDeactivateUserResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// Docs invokes docs operation.
+//
+// Served from the binary, so it works offline. Authorize with your username and password (OAuth2
+// password flow at POST /token).
+//
+// GET /docs
+func (c *Client) Docs(ctx context.Context) (DocsOK, error) {
+	res, err := c.sendDocs(ctx)
+	return res, err
+}
+
+func (c *Client) sendDocs(ctx context.Context) (res DocsOK, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/docs"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeDocsResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// DocsAsset invokes docs-asset operation.
+//
+// Swagger UI's scripts, styles and images, and the OAuth2 redirect page. `/docs/` is the docs page
+// itself.
+//
+// GET /docs/{file}
+func (c *Client) DocsAsset(ctx context.Context, params DocsAssetParams) (DocsAssetRes, error) {
+	res, err := c.sendDocsAsset(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendDocsAsset(ctx context.Context, params DocsAssetParams) (res DocsAssetRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [2]string
+	pathParts[0] = "/docs/"
+	{
+		// Encode "file" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "file",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.File))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeDocsAssetResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -1248,9 +1576,20 @@ func (c *Client) sendEndSession(ctx context.Context, params EndSessionParams) (r
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, EndSessionOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, EndSessionOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, EndSessionOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -1259,13 +1598,24 @@ func (c *Client) sendEndSession(ctx context.Context, params EndSessionParams) (r
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, EndSessionOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, EndSessionOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, EndSessionOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -1274,6 +1624,7 @@ func (c *Client) sendEndSession(ctx context.Context, params EndSessionParams) (r
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -1354,9 +1705,20 @@ func (c *Client) sendGetItem(ctx context.Context, params GetItemParams) (res Get
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, GetItemOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, GetItemOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, GetItemOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -1365,13 +1727,13 @@ func (c *Client) sendGetItem(ctx context.Context, params GetItemParams) (res Get
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, GetItemOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, GetItemOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -1380,6 +1742,7 @@ func (c *Client) sendGetItem(ctx context.Context, params GetItemParams) (res Get
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -1460,9 +1823,20 @@ func (c *Client) sendGetLocation(ctx context.Context, params GetLocationParams) 
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, GetLocationOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, GetLocationOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, GetLocationOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -1471,13 +1845,13 @@ func (c *Client) sendGetLocation(ctx context.Context, params GetLocationParams) 
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, GetLocationOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, GetLocationOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -1486,6 +1860,7 @@ func (c *Client) sendGetLocation(ctx context.Context, params GetLocationParams) 
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -1566,9 +1941,20 @@ func (c *Client) sendGetMovement(ctx context.Context, params GetMovementParams) 
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, GetMovementOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, GetMovementOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, GetMovementOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -1577,13 +1963,13 @@ func (c *Client) sendGetMovement(ctx context.Context, params GetMovementParams) 
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, GetMovementOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, GetMovementOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -1592,6 +1978,7 @@ func (c *Client) sendGetMovement(ctx context.Context, params GetMovementParams) 
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -1672,9 +2059,20 @@ func (c *Client) sendGetUser(ctx context.Context, params GetUserParams) (res Get
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, GetUserOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, GetUserOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, GetUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -1683,13 +2081,13 @@ func (c *Client) sendGetUser(ctx context.Context, params GetUserParams) (res Get
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, GetUserOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, GetUserOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -1698,6 +2096,7 @@ func (c *Client) sendGetUser(ctx context.Context, params GetUserParams) (res Get
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -1822,9 +2221,20 @@ func (c *Client) sendItemStock(ctx context.Context, params ItemStockParams) (res
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ItemStockOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ItemStockOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ItemStockOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -1833,13 +2243,13 @@ func (c *Client) sendItemStock(ctx context.Context, params ItemStockParams) (res
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ItemStockOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ItemStockOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -1848,6 +2258,7 @@ func (c *Client) sendItemStock(ctx context.Context, params ItemStockParams) (res
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -2061,9 +2472,20 @@ func (c *Client) sendListAuditEvents(ctx context.Context, params ListAuditEvents
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ListAuditEventsOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListAuditEventsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListAuditEventsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -2072,13 +2494,13 @@ func (c *Client) sendListAuditEvents(ctx context.Context, params ListAuditEvents
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ListAuditEventsOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ListAuditEventsOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -2087,6 +2509,7 @@ func (c *Client) sendListAuditEvents(ctx context.Context, params ListAuditEvents
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -2306,9 +2729,20 @@ func (c *Client) sendListItems(ctx context.Context, params ListItemsParams) (res
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ListItemsOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListItemsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListItemsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -2317,13 +2751,13 @@ func (c *Client) sendListItems(ctx context.Context, params ListItemsParams) (res
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ListItemsOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ListItemsOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -2332,6 +2766,7 @@ func (c *Client) sendListItems(ctx context.Context, params ListItemsParams) (res
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -2602,9 +3037,20 @@ func (c *Client) sendListLedger(ctx context.Context, params ListLedgerParams) (r
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ListLedgerOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListLedgerOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListLedgerOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -2613,13 +3059,13 @@ func (c *Client) sendListLedger(ctx context.Context, params ListLedgerParams) (r
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ListLedgerOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ListLedgerOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -2628,6 +3074,7 @@ func (c *Client) sendListLedger(ctx context.Context, params ListLedgerParams) (r
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -2847,9 +3294,20 @@ func (c *Client) sendListLocations(ctx context.Context, params ListLocationsPara
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ListLocationsOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListLocationsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListLocationsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -2858,13 +3316,13 @@ func (c *Client) sendListLocations(ctx context.Context, params ListLocationsPara
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ListLocationsOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ListLocationsOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -2873,6 +3331,7 @@ func (c *Client) sendListLocations(ctx context.Context, params ListLocationsPara
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -3126,9 +3585,20 @@ func (c *Client) sendListMovements(ctx context.Context, params ListMovementsPara
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ListMovementsOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListMovementsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListMovementsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -3137,13 +3607,13 @@ func (c *Client) sendListMovements(ctx context.Context, params ListMovementsPara
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ListMovementsOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ListMovementsOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -3152,6 +3622,7 @@ func (c *Client) sendListMovements(ctx context.Context, params ListMovementsPara
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -3214,9 +3685,20 @@ func (c *Client) sendListSessions(ctx context.Context) (res ListSessionsRes, err
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ListSessionsOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListSessionsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListSessionsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -3225,13 +3707,13 @@ func (c *Client) sendListSessions(ctx context.Context) (res ListSessionsRes, err
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ListSessionsOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ListSessionsOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -3240,6 +3722,7 @@ func (c *Client) sendListSessions(ctx context.Context) (res ListSessionsRes, err
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -3477,9 +3960,20 @@ func (c *Client) sendListStock(ctx context.Context, params ListStockParams) (res
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ListStockOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListStockOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListStockOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -3488,13 +3982,13 @@ func (c *Client) sendListStock(ctx context.Context, params ListStockParams) (res
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ListStockOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ListStockOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -3503,6 +3997,7 @@ func (c *Client) sendListStock(ctx context.Context, params ListStockParams) (res
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -3604,9 +4099,20 @@ func (c *Client) sendListUsers(ctx context.Context, params ListUsersParams) (res
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ListUsersOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListUsersOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListUsersOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -3615,13 +4121,13 @@ func (c *Client) sendListUsers(ctx context.Context, params ListUsersParams) (res
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ListUsersOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ListUsersOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -3630,6 +4136,7 @@ func (c *Client) sendListUsers(ctx context.Context, params ListUsersParams) (res
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -3798,9 +4305,20 @@ func (c *Client) sendLocationStock(ctx context.Context, params LocationStockPara
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, LocationStockOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, LocationStockOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, LocationStockOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -3809,13 +4327,13 @@ func (c *Client) sendLocationStock(ctx context.Context, params LocationStockPara
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, LocationStockOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, LocationStockOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -3824,6 +4342,7 @@ func (c *Client) sendLocationStock(ctx context.Context, params LocationStockPara
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -3977,9 +4496,20 @@ func (c *Client) sendLogout(ctx context.Context, params LogoutParams) (res Logou
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, LogoutOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, LogoutOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, LogoutOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -3988,13 +4518,24 @@ func (c *Client) sendLogout(ctx context.Context, params LogoutParams) (res Logou
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, LogoutOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, LogoutOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, LogoutOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -4003,6 +4544,7 @@ func (c *Client) sendLogout(ctx context.Context, params LogoutParams) (res Logou
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -4084,9 +4626,20 @@ func (c *Client) sendLookup(ctx context.Context, params LookupParams) (res Looku
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, LookupOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, LookupOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, LookupOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -4095,13 +4648,13 @@ func (c *Client) sendLookup(ctx context.Context, params LookupParams) (res Looku
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, LookupOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, LookupOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -4110,6 +4663,7 @@ func (c *Client) sendLookup(ctx context.Context, params LookupParams) (res Looku
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -4228,9 +4782,20 @@ func (c *Client) sendLowStock(ctx context.Context, params LowStockParams) (res L
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, LowStockOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, LowStockOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, LowStockOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -4239,13 +4804,13 @@ func (c *Client) sendLowStock(ctx context.Context, params LowStockParams) (res L
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, LowStockOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, LowStockOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -4254,6 +4819,7 @@ func (c *Client) sendLowStock(ctx context.Context, params LowStockParams) (res L
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -4282,6 +4848,178 @@ func (c *Client) sendLowStock(ctx context.Context, params LowStockParams) (res L
 	}()
 
 	result, err := decodeLowStockResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// Openapi30JSON invokes openapi-30-json operation.
+//
+// The machine-readable description of this API, generated from the server's routes.
+//
+// GET /openapi-3.0.json
+func (c *Client) Openapi30JSON(ctx context.Context) error {
+	_, err := c.sendOpenapi30JSON(ctx)
+	return err
+}
+
+func (c *Client) sendOpenapi30JSON(ctx context.Context) (res *Openapi30JSONOK, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/openapi-3.0.json"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeOpenapi30JSONResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// Openapi30Yaml invokes openapi-30-yaml operation.
+//
+// The machine-readable description of this API, generated from the server's routes.
+//
+// GET /openapi-3.0.yaml
+func (c *Client) Openapi30Yaml(ctx context.Context) (Openapi30YamlOK, error) {
+	res, err := c.sendOpenapi30Yaml(ctx)
+	return res, err
+}
+
+func (c *Client) sendOpenapi30Yaml(ctx context.Context) (res Openapi30YamlOK, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/openapi-3.0.yaml"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeOpenapi30YamlResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// OpenapiJSON invokes openapi-json operation.
+//
+// The machine-readable description of this API, generated from the server's routes.
+//
+// GET /openapi.json
+func (c *Client) OpenapiJSON(ctx context.Context) error {
+	_, err := c.sendOpenapiJSON(ctx)
+	return err
+}
+
+func (c *Client) sendOpenapiJSON(ctx context.Context) (res *OpenapiJSONOK, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/openapi.json"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeOpenapiJSONResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// OpenapiYaml invokes openapi-yaml operation.
+//
+// The machine-readable description of this API, generated from the server's routes.
+//
+// GET /openapi.yaml
+func (c *Client) OpenapiYaml(ctx context.Context) (OpenapiYamlOK, error) {
+	res, err := c.sendOpenapiYaml(ctx)
+	return res, err
+}
+
+func (c *Client) sendOpenapiYaml(ctx context.Context) (res OpenapiYamlOK, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/openapi.yaml"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeOpenapiYamlResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -4413,9 +5151,20 @@ func (c *Client) sendPostMovement(ctx context.Context, request *MovementBody, pa
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, PostMovementOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, PostMovementOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, PostMovementOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -4424,13 +5173,24 @@ func (c *Client) sendPostMovement(ctx context.Context, request *MovementBody, pa
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, PostMovementOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, PostMovementOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, PostMovementOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -4439,6 +5199,7 @@ func (c *Client) sendPostMovement(ctx context.Context, request *MovementBody, pa
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -4547,9 +5308,20 @@ func (c *Client) sendRefresh(ctx context.Context) (res RefreshRes, err error) {
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, RefreshOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, RefreshOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, RefreshOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -4558,13 +5330,24 @@ func (c *Client) sendRefresh(ctx context.Context) (res RefreshRes, err error) {
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, RefreshOperation, r); {
+			switch err := c.securityCookieRefreshToken(ctx, RefreshOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieRefreshToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, RefreshOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -4573,6 +5356,7 @@ func (c *Client) sendRefresh(ctx context.Context) (res RefreshRes, err error) {
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -4636,9 +5420,20 @@ func (c *Client) sendRefreshRevoke(ctx context.Context) (res RefreshRevokeRes, e
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, RefreshRevokeOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, RefreshRevokeOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, RefreshRevokeOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -4647,13 +5442,24 @@ func (c *Client) sendRefreshRevoke(ctx context.Context) (res RefreshRevokeRes, e
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, RefreshRevokeOperation, r); {
+			switch err := c.securityCookieRefreshToken(ctx, RefreshRevokeOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieRefreshToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, RefreshRevokeOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -4662,6 +5468,7 @@ func (c *Client) sendRefreshRevoke(ctx context.Context) (res RefreshRevokeRes, e
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -4766,9 +5573,20 @@ func (c *Client) sendReverseMovement(ctx context.Context, request OptReverseBody
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, ReverseMovementOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ReverseMovementOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ReverseMovementOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -4777,13 +5595,24 @@ func (c *Client) sendReverseMovement(ctx context.Context, request OptReverseBody
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, ReverseMovementOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ReverseMovementOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ReverseMovementOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -4792,6 +5621,7 @@ func (c *Client) sendReverseMovement(ctx context.Context, request OptReverseBody
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -4940,9 +5770,20 @@ func (c *Client) sendUpdateItem(ctx context.Context, request UpdateItemReq, para
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, UpdateItemOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, UpdateItemOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, UpdateItemOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -4951,13 +5792,24 @@ func (c *Client) sendUpdateItem(ctx context.Context, request UpdateItemReq, para
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, UpdateItemOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, UpdateItemOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, UpdateItemOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -4966,6 +5818,7 @@ func (c *Client) sendUpdateItem(ctx context.Context, request UpdateItemReq, para
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -5069,9 +5922,20 @@ func (c *Client) sendUpdateLocation(ctx context.Context, request UpdateLocationR
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, UpdateLocationOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, UpdateLocationOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, UpdateLocationOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -5080,13 +5944,24 @@ func (c *Client) sendUpdateLocation(ctx context.Context, request UpdateLocationR
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, UpdateLocationOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, UpdateLocationOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, UpdateLocationOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -5095,6 +5970,7 @@ func (c *Client) sendUpdateLocation(ctx context.Context, request UpdateLocationR
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -5198,9 +6074,20 @@ func (c *Client) sendUpdateUser(ctx context.Context, request *UserPatchBody, par
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, UpdateUserOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, UpdateUserOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, UpdateUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -5209,13 +6096,24 @@ func (c *Client) sendUpdateUser(ctx context.Context, request *UserPatchBody, par
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, UpdateUserOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, UpdateUserOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, UpdateUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
 			}
 		}
 
@@ -5224,6 +6122,7 @@ func (c *Client) sendUpdateUser(ctx context.Context, request *UserPatchBody, par
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00001100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {
@@ -5286,9 +6185,20 @@ func (c *Client) sendUser(ctx context.Context) (res UserRes, err error) {
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearer(ctx, UserOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, UserOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, UserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
@@ -5297,13 +6207,13 @@ func (c *Client) sendUser(ctx context.Context) (res UserRes, err error) {
 		}
 		{
 
-			switch err := c.securityOAuth2(ctx, UserOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, UserOperation, r); {
 			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
+				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"OAuth2\"")
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
 			}
 		}
 
@@ -5312,6 +6222,7 @@ func (c *Client) sendUser(ctx context.Context) (res UserRes, err error) {
 			for _, requirement := range []bitset{
 				{0b00000001},
 				{0b00000010},
+				{0b00000100},
 			} {
 				for i, mask := range requirement {
 					if satisfied[i]&mask != mask {

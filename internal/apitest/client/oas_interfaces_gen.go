@@ -33,6 +33,10 @@ type DeactivateUserRes interface {
 	deactivateUserRes()
 }
 
+type DocsAssetRes interface {
+	docsAssetRes()
+}
+
 type EndSessionRes interface {
 	endSessionRes()
 }

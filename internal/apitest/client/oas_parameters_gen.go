@@ -20,6 +20,12 @@ type DeactivateUserParams struct {
 	IfMatch  OptString `json:",omitempty,omitzero"`
 }
 
+// DocsAssetParams is parameters of docs-asset operation.
+type DocsAssetParams struct {
+	// Asset name, e.g. swagger-ui-bundle.js.
+	File string
+}
+
 // EndSessionParams is parameters of end-session operation.
 type EndSessionParams struct {
 	ID string

@@ -10,13 +10,66 @@ import (
 	"github.com/go-faster/jx"
 )
 
-type AccessRevokeInternalServerError Problem
+// AccessRevokeServiceUnavailableHeaders wraps Problem with response headers.
+type AccessRevokeServiceUnavailableHeaders struct {
+	RetryAfter string
+	Response   Problem
+}
 
-func (*AccessRevokeInternalServerError) accessRevokeRes() {}
+// GetRetryAfter returns the value of RetryAfter.
+func (s *AccessRevokeServiceUnavailableHeaders) GetRetryAfter() string {
+	return s.RetryAfter
+}
 
-type AccessRevokeUnauthorized Problem
+// GetResponse returns the value of Response.
+func (s *AccessRevokeServiceUnavailableHeaders) GetResponse() Problem {
+	return s.Response
+}
 
-func (*AccessRevokeUnauthorized) accessRevokeRes() {}
+// SetRetryAfter sets the value of RetryAfter.
+func (s *AccessRevokeServiceUnavailableHeaders) SetRetryAfter(val string) {
+	s.RetryAfter = val
+}
+
+// SetResponse sets the value of Response.
+func (s *AccessRevokeServiceUnavailableHeaders) SetResponse(val Problem) {
+	s.Response = val
+}
+
+func (*AccessRevokeServiceUnavailableHeaders) accessRevokeRes()    {}
+func (*AccessRevokeServiceUnavailableHeaders) archiveItemRes()     {}
+func (*AccessRevokeServiceUnavailableHeaders) archiveLocationRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) changePasswordRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) createItemRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) createLocationRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) createUserRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) deactivateUserRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) endSessionRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) getItemRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) getLocationRes()     {}
+func (*AccessRevokeServiceUnavailableHeaders) getMovementRes()     {}
+func (*AccessRevokeServiceUnavailableHeaders) getUserRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) itemStockRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) listAuditEventsRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) listItemsRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) listLedgerRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) listLocationsRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) listMovementsRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) listSessionsRes()    {}
+func (*AccessRevokeServiceUnavailableHeaders) listStockRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) listUsersRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) locationStockRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) logoutRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) lookupRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) lowStockRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) postMovementRes()    {}
+func (*AccessRevokeServiceUnavailableHeaders) readyzRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) refreshRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) refreshRevokeRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) reverseMovementRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) updateItemRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) updateLocationRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) updateUserRes()      {}
 
 type ArchiveItemBadRequest Problem
 
@@ -50,14 +103,6 @@ func (*ArchiveItemPreconditionFailed) archiveItemRes() {}
 type ArchiveItemPreconditionRequired Problem
 
 func (*ArchiveItemPreconditionRequired) archiveItemRes() {}
-
-type ArchiveItemServiceUnavailable Problem
-
-func (*ArchiveItemServiceUnavailable) archiveItemRes() {}
-
-type ArchiveItemUnauthorized Problem
-
-func (*ArchiveItemUnauthorized) archiveItemRes() {}
 
 type ArchiveItemUnprocessableEntity Problem
 
@@ -95,14 +140,6 @@ func (*ArchiveLocationPreconditionFailed) archiveLocationRes() {}
 type ArchiveLocationPreconditionRequired Problem
 
 func (*ArchiveLocationPreconditionRequired) archiveLocationRes() {}
-
-type ArchiveLocationServiceUnavailable Problem
-
-func (*ArchiveLocationServiceUnavailable) archiveLocationRes() {}
-
-type ArchiveLocationUnauthorized Problem
-
-func (*ArchiveLocationUnauthorized) archiveLocationRes() {}
 
 type ArchiveLocationUnprocessableEntity Problem
 
@@ -354,6 +391,10 @@ func (s *Bearer) SetRoles(val []string) {
 	s.Roles = val
 }
 
+type ChangePasswordBadRequest Problem
+
+func (*ChangePasswordBadRequest) changePasswordRes() {}
+
 type ChangePasswordForbidden Problem
 
 func (*ChangePasswordForbidden) changePasswordRes() {}
@@ -362,13 +403,67 @@ type ChangePasswordInternalServerError Problem
 
 func (*ChangePasswordInternalServerError) changePasswordRes() {}
 
-type ChangePasswordUnauthorized Problem
+type ChangePasswordRequestEntityTooLarge Problem
 
-func (*ChangePasswordUnauthorized) changePasswordRes() {}
+func (*ChangePasswordRequestEntityTooLarge) changePasswordRes() {}
 
 type ChangePasswordUnprocessableEntity Problem
 
 func (*ChangePasswordUnprocessableEntity) changePasswordRes() {}
+
+type ChangePasswordUnsupportedMediaType Problem
+
+func (*ChangePasswordUnsupportedMediaType) changePasswordRes() {}
+
+type CookieAccessToken struct {
+	APIKey string
+	Roles  []string
+}
+
+// GetAPIKey returns the value of APIKey.
+func (s *CookieAccessToken) GetAPIKey() string {
+	return s.APIKey
+}
+
+// GetRoles returns the value of Roles.
+func (s *CookieAccessToken) GetRoles() []string {
+	return s.Roles
+}
+
+// SetAPIKey sets the value of APIKey.
+func (s *CookieAccessToken) SetAPIKey(val string) {
+	s.APIKey = val
+}
+
+// SetRoles sets the value of Roles.
+func (s *CookieAccessToken) SetRoles(val []string) {
+	s.Roles = val
+}
+
+type CookieRefreshToken struct {
+	APIKey string
+	Roles  []string
+}
+
+// GetAPIKey returns the value of APIKey.
+func (s *CookieRefreshToken) GetAPIKey() string {
+	return s.APIKey
+}
+
+// GetRoles returns the value of Roles.
+func (s *CookieRefreshToken) GetRoles() []string {
+	return s.Roles
+}
+
+// SetAPIKey sets the value of APIKey.
+func (s *CookieRefreshToken) SetAPIKey(val string) {
+	s.APIKey = val
+}
+
+// SetRoles sets the value of Roles.
+func (s *CookieRefreshToken) SetRoles(val []string) {
+	s.Roles = val
+}
 
 type CreateItemBadRequest Problem
 
@@ -386,13 +481,9 @@ type CreateItemInternalServerError Problem
 
 func (*CreateItemInternalServerError) createItemRes() {}
 
-type CreateItemServiceUnavailable Problem
+type CreateItemRequestEntityTooLarge Problem
 
-func (*CreateItemServiceUnavailable) createItemRes() {}
-
-type CreateItemUnauthorized Problem
-
-func (*CreateItemUnauthorized) createItemRes() {}
+func (*CreateItemRequestEntityTooLarge) createItemRes() {}
 
 type CreateItemUnprocessableEntity Problem
 
@@ -418,13 +509,9 @@ type CreateLocationInternalServerError Problem
 
 func (*CreateLocationInternalServerError) createLocationRes() {}
 
-type CreateLocationServiceUnavailable Problem
+type CreateLocationRequestEntityTooLarge Problem
 
-func (*CreateLocationServiceUnavailable) createLocationRes() {}
-
-type CreateLocationUnauthorized Problem
-
-func (*CreateLocationUnauthorized) createLocationRes() {}
+func (*CreateLocationRequestEntityTooLarge) createLocationRes() {}
 
 type CreateLocationUnprocessableEntity Problem
 
@@ -462,17 +549,42 @@ type CreateUserPreconditionRequired Problem
 
 func (*CreateUserPreconditionRequired) createUserRes() {}
 
-type CreateUserServiceUnavailable Problem
+type CreateUserRequestEntityTooLarge Problem
 
-func (*CreateUserServiceUnavailable) createUserRes() {}
-
-type CreateUserUnauthorized Problem
-
-func (*CreateUserUnauthorized) createUserRes() {}
+func (*CreateUserRequestEntityTooLarge) createUserRes() {}
 
 type CreateUserUnprocessableEntity Problem
 
 func (*CreateUserUnprocessableEntity) createUserRes() {}
+
+type CreateUserUnsupportedMediaType Problem
+
+func (*CreateUserUnsupportedMediaType) createUserRes() {}
+
+type CsrfHeader struct {
+	APIKey string
+	Roles  []string
+}
+
+// GetAPIKey returns the value of APIKey.
+func (s *CsrfHeader) GetAPIKey() string {
+	return s.APIKey
+}
+
+// GetRoles returns the value of Roles.
+func (s *CsrfHeader) GetRoles() []string {
+	return s.Roles
+}
+
+// SetAPIKey sets the value of APIKey.
+func (s *CsrfHeader) SetAPIKey(val string) {
+	s.APIKey = val
+}
+
+// SetRoles sets the value of Roles.
+func (s *CsrfHeader) SetRoles(val []string) {
+	s.Roles = val
+}
 
 type DeactivateUserBadRequest Problem
 
@@ -506,14 +618,6 @@ func (*DeactivateUserPreconditionFailed) deactivateUserRes() {}
 type DeactivateUserPreconditionRequired Problem
 
 func (*DeactivateUserPreconditionRequired) deactivateUserRes() {}
-
-type DeactivateUserServiceUnavailable Problem
-
-func (*DeactivateUserServiceUnavailable) deactivateUserRes() {}
-
-type DeactivateUserUnauthorized Problem
-
-func (*DeactivateUserUnauthorized) deactivateUserRes() {}
 
 type DeactivateUserUnprocessableEntity Problem
 
@@ -657,6 +761,137 @@ func (s *DiscoveryBodyHeaders) SetResponse(val DiscoveryBody) {
 
 func (*DiscoveryBodyHeaders) openidConfigurationRes() {}
 
+// DocsAssetMovedPermanently is response for DocsAsset operation.
+type DocsAssetMovedPermanently struct {
+	Location string
+}
+
+// GetLocation returns the value of Location.
+func (s *DocsAssetMovedPermanently) GetLocation() string {
+	return s.Location
+}
+
+// SetLocation sets the value of Location.
+func (s *DocsAssetMovedPermanently) SetLocation(val string) {
+	s.Location = val
+}
+
+func (*DocsAssetMovedPermanently) docsAssetRes() {}
+
+type DocsAssetNotFound struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetNotFound) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*DocsAssetNotFound) docsAssetRes() {}
+
+type DocsAssetOKApplicationJavascript struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetOKApplicationJavascript) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*DocsAssetOKApplicationJavascript) docsAssetRes() {}
+
+type DocsAssetOKImagePNG struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetOKImagePNG) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*DocsAssetOKImagePNG) docsAssetRes() {}
+
+type DocsAssetOKTextCSS struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetOKTextCSS) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*DocsAssetOKTextCSS) docsAssetRes() {}
+
+type DocsAssetOKTextHTML struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetOKTextHTML) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*DocsAssetOKTextHTML) docsAssetRes() {}
+
+type DocsAssetOKTextJavascript struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetOKTextJavascript) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*DocsAssetOKTextJavascript) docsAssetRes() {}
+
+type DocsOK struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsOK) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+type EndSessionBadRequest Problem
+
+func (*EndSessionBadRequest) endSessionRes() {}
+
 type EndSessionInternalServerError Problem
 
 func (*EndSessionInternalServerError) endSessionRes() {}
@@ -681,10 +916,6 @@ func (*EndSessionNoContent) endSessionRes() {}
 type EndSessionNotFound Problem
 
 func (*EndSessionNotFound) endSessionRes() {}
-
-type EndSessionUnauthorized Problem
-
-func (*EndSessionUnauthorized) endSessionRes() {}
 
 type EndSessionUnprocessableEntity Problem
 
@@ -791,13 +1022,34 @@ type GetItemNotFound Problem
 
 func (*GetItemNotFound) getItemRes() {}
 
-type GetItemServiceUnavailable Problem
+// GetItemOKHeaders wraps Item with response headers.
+type GetItemOKHeaders struct {
+	ETag     string
+	Response Item
+}
 
-func (*GetItemServiceUnavailable) getItemRes() {}
+// GetETag returns the value of ETag.
+func (s *GetItemOKHeaders) GetETag() string {
+	return s.ETag
+}
 
-type GetItemUnauthorized Problem
+// GetResponse returns the value of Response.
+func (s *GetItemOKHeaders) GetResponse() Item {
+	return s.Response
+}
 
-func (*GetItemUnauthorized) getItemRes() {}
+// SetETag sets the value of ETag.
+func (s *GetItemOKHeaders) SetETag(val string) {
+	s.ETag = val
+}
+
+// SetResponse sets the value of Response.
+func (s *GetItemOKHeaders) SetResponse(val Item) {
+	s.Response = val
+}
+
+func (*GetItemOKHeaders) getItemRes()    {}
+func (*GetItemOKHeaders) updateItemRes() {}
 
 type GetItemUnprocessableEntity Problem
 
@@ -819,13 +1071,34 @@ type GetLocationNotFound Problem
 
 func (*GetLocationNotFound) getLocationRes() {}
 
-type GetLocationServiceUnavailable Problem
+// GetLocationOKHeaders wraps Location with response headers.
+type GetLocationOKHeaders struct {
+	ETag     string
+	Response Location
+}
 
-func (*GetLocationServiceUnavailable) getLocationRes() {}
+// GetETag returns the value of ETag.
+func (s *GetLocationOKHeaders) GetETag() string {
+	return s.ETag
+}
 
-type GetLocationUnauthorized Problem
+// GetResponse returns the value of Response.
+func (s *GetLocationOKHeaders) GetResponse() Location {
+	return s.Response
+}
 
-func (*GetLocationUnauthorized) getLocationRes() {}
+// SetETag sets the value of ETag.
+func (s *GetLocationOKHeaders) SetETag(val string) {
+	s.ETag = val
+}
+
+// SetResponse sets the value of Response.
+func (s *GetLocationOKHeaders) SetResponse(val Location) {
+	s.Response = val
+}
+
+func (*GetLocationOKHeaders) getLocationRes()    {}
+func (*GetLocationOKHeaders) updateLocationRes() {}
 
 type GetLocationUnprocessableEntity Problem
 
@@ -847,14 +1120,6 @@ type GetMovementNotFound Problem
 
 func (*GetMovementNotFound) getMovementRes() {}
 
-type GetMovementServiceUnavailable Problem
-
-func (*GetMovementServiceUnavailable) getMovementRes() {}
-
-type GetMovementUnauthorized Problem
-
-func (*GetMovementUnauthorized) getMovementRes() {}
-
 type GetMovementUnprocessableEntity Problem
 
 func (*GetMovementUnprocessableEntity) getMovementRes() {}
@@ -875,13 +1140,34 @@ type GetUserNotFound Problem
 
 func (*GetUserNotFound) getUserRes() {}
 
-type GetUserServiceUnavailable Problem
+// GetUserOKHeaders wraps UserAdminBody with response headers.
+type GetUserOKHeaders struct {
+	ETag     string
+	Response UserAdminBody
+}
 
-func (*GetUserServiceUnavailable) getUserRes() {}
+// GetETag returns the value of ETag.
+func (s *GetUserOKHeaders) GetETag() string {
+	return s.ETag
+}
 
-type GetUserUnauthorized Problem
+// GetResponse returns the value of Response.
+func (s *GetUserOKHeaders) GetResponse() UserAdminBody {
+	return s.Response
+}
 
-func (*GetUserUnauthorized) getUserRes() {}
+// SetETag sets the value of ETag.
+func (s *GetUserOKHeaders) SetETag(val string) {
+	s.ETag = val
+}
+
+// SetResponse sets the value of Response.
+func (s *GetUserOKHeaders) SetResponse(val UserAdminBody) {
+	s.Response = val
+}
+
+func (*GetUserOKHeaders) getUserRes()    {}
+func (*GetUserOKHeaders) updateUserRes() {}
 
 type GetUserUnprocessableEntity Problem
 
@@ -907,23 +1193,23 @@ func (*HealthBody) readyzRes()  {}
 
 // Ref: #/components/schemas/Item
 type Item struct {
-	Active       bool      `json:"active"`
-	Available    float64   `json:"available"`
-	Barcode      string    `json:"barcode"`
-	CreatedAt    time.Time `json:"created_at"`
-	CreatedBy    string    `json:"created_by"`
-	Description  string    `json:"description"`
-	ID           int64     `json:"id"`
-	LotTracked   bool      `json:"lot_tracked"`
-	Name         string    `json:"name"`
-	OnHand       float64   `json:"on_hand"`
-	QtyPrecision int64     `json:"qty_precision"`
-	ReorderPoint float64   `json:"reorder_point"`
-	Sku          string    `json:"sku"`
-	Uom          string    `json:"uom"`
-	UpdatedAt    time.Time `json:"updated_at"`
-	UpdatedBy    string    `json:"updated_by"`
-	Version      int64     `json:"version"`
+	Active       bool       `json:"active"`
+	Available    float64    `json:"available"`
+	Barcode      string     `json:"barcode"`
+	CreatedAt    time.Time  `json:"created_at"`
+	CreatedBy    string     `json:"created_by"`
+	Description  string     `json:"description"`
+	ID           int64      `json:"id"`
+	LotTracked   bool       `json:"lot_tracked"`
+	Name         string     `json:"name"`
+	OnHand       float64    `json:"on_hand"`
+	QtyPrecision int64      `json:"qty_precision"`
+	ReorderPoint NilFloat64 `json:"reorder_point"`
+	Sku          string     `json:"sku"`
+	Uom          string     `json:"uom"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	UpdatedBy    string     `json:"updated_by"`
+	Version      int64      `json:"version"`
 }
 
 // GetActive returns the value of Active.
@@ -982,7 +1268,7 @@ func (s *Item) GetQtyPrecision() int64 {
 }
 
 // GetReorderPoint returns the value of ReorderPoint.
-func (s *Item) GetReorderPoint() float64 {
+func (s *Item) GetReorderPoint() NilFloat64 {
 	return s.ReorderPoint
 }
 
@@ -1067,7 +1353,7 @@ func (s *Item) SetQtyPrecision(val int64) {
 }
 
 // SetReorderPoint sets the value of ReorderPoint.
-func (s *Item) SetReorderPoint(val float64) {
+func (s *Item) SetReorderPoint(val NilFloat64) {
 	s.ReorderPoint = val
 }
 
@@ -1192,18 +1478,18 @@ func (s *ItemCreateBody) SetUom(val string) {
 
 // ItemHeaders wraps Item with response headers.
 type ItemHeaders struct {
-	ETag     OptString
-	Location OptString
+	ETag     string
+	Location string
 	Response Item
 }
 
 // GetETag returns the value of ETag.
-func (s *ItemHeaders) GetETag() OptString {
+func (s *ItemHeaders) GetETag() string {
 	return s.ETag
 }
 
 // GetLocation returns the value of Location.
-func (s *ItemHeaders) GetLocation() OptString {
+func (s *ItemHeaders) GetLocation() string {
 	return s.Location
 }
 
@@ -1213,12 +1499,12 @@ func (s *ItemHeaders) GetResponse() Item {
 }
 
 // SetETag sets the value of ETag.
-func (s *ItemHeaders) SetETag(val OptString) {
+func (s *ItemHeaders) SetETag(val string) {
 	s.ETag = val
 }
 
 // SetLocation sets the value of Location.
-func (s *ItemHeaders) SetLocation(val OptString) {
+func (s *ItemHeaders) SetLocation(val string) {
 	s.Location = val
 }
 
@@ -1228,8 +1514,6 @@ func (s *ItemHeaders) SetResponse(val Item) {
 }
 
 func (*ItemHeaders) createItemRes() {}
-func (*ItemHeaders) getItemRes()    {}
-func (*ItemHeaders) updateItemRes() {}
 
 // Ref: #/components/schemas/ItemPatchBody
 type ItemPatchBody struct {
@@ -1423,14 +1707,6 @@ func (*ItemStockInternalServerError) itemStockRes() {}
 type ItemStockNotFound Problem
 
 func (*ItemStockNotFound) itemStockRes() {}
-
-type ItemStockServiceUnavailable Problem
-
-func (*ItemStockServiceUnavailable) itemStockRes() {}
-
-type ItemStockUnauthorized Problem
-
-func (*ItemStockUnauthorized) itemStockRes() {}
 
 type ItemStockUnprocessableEntity Problem
 
@@ -1767,8 +2043,14 @@ func (s ListAuditEventsOKTextCsv) Read(p []byte) (n int, err error) {
 
 // ListAuditEventsOKTextCsvHeaders wraps ListAuditEventsOKTextCsv with response headers.
 type ListAuditEventsOKTextCsvHeaders struct {
-	Link     OptString
-	Response ListAuditEventsOKTextCsv
+	ContentDisposition OptString
+	Link               OptString
+	Response           ListAuditEventsOKTextCsv
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *ListAuditEventsOKTextCsvHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -1779,6 +2061,11 @@ func (s *ListAuditEventsOKTextCsvHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *ListAuditEventsOKTextCsvHeaders) GetResponse() ListAuditEventsOKTextCsv {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *ListAuditEventsOKTextCsvHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -1796,14 +2083,6 @@ func (*ListAuditEventsOKTextCsvHeaders) listAuditEventsRes() {}
 type ListAuditEventsRequestEntityTooLarge Problem
 
 func (*ListAuditEventsRequestEntityTooLarge) listAuditEventsRes() {}
-
-type ListAuditEventsServiceUnavailable Problem
-
-func (*ListAuditEventsServiceUnavailable) listAuditEventsRes() {}
-
-type ListAuditEventsUnauthorized Problem
-
-func (*ListAuditEventsUnauthorized) listAuditEventsRes() {}
 
 type ListAuditEventsUnprocessableEntity Problem
 
@@ -1920,8 +2199,14 @@ func (s ListItemsOKTextCsv) Read(p []byte) (n int, err error) {
 
 // ListItemsOKTextCsvHeaders wraps ListItemsOKTextCsv with response headers.
 type ListItemsOKTextCsvHeaders struct {
-	Link     OptString
-	Response ListItemsOKTextCsv
+	ContentDisposition OptString
+	Link               OptString
+	Response           ListItemsOKTextCsv
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *ListItemsOKTextCsvHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -1932,6 +2217,11 @@ func (s *ListItemsOKTextCsvHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *ListItemsOKTextCsvHeaders) GetResponse() ListItemsOKTextCsv {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *ListItemsOKTextCsvHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -1949,14 +2239,6 @@ func (*ListItemsOKTextCsvHeaders) listItemsRes() {}
 type ListItemsRequestEntityTooLarge Problem
 
 func (*ListItemsRequestEntityTooLarge) listItemsRes() {}
-
-type ListItemsServiceUnavailable Problem
-
-func (*ListItemsServiceUnavailable) listItemsRes() {}
-
-type ListItemsUnauthorized Problem
-
-func (*ListItemsUnauthorized) listItemsRes() {}
 
 type ListItemsUnprocessableEntity Problem
 
@@ -2032,8 +2314,14 @@ func (s ListLedgerOKTextCsv) Read(p []byte) (n int, err error) {
 
 // ListLedgerOKTextCsvHeaders wraps ListLedgerOKTextCsv with response headers.
 type ListLedgerOKTextCsvHeaders struct {
-	Link     OptString
-	Response ListLedgerOKTextCsv
+	ContentDisposition OptString
+	Link               OptString
+	Response           ListLedgerOKTextCsv
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *ListLedgerOKTextCsvHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -2044,6 +2332,11 @@ func (s *ListLedgerOKTextCsvHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *ListLedgerOKTextCsvHeaders) GetResponse() ListLedgerOKTextCsv {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *ListLedgerOKTextCsvHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -2061,10 +2354,6 @@ func (*ListLedgerOKTextCsvHeaders) listLedgerRes() {}
 type ListLedgerRequestEntityTooLarge Problem
 
 func (*ListLedgerRequestEntityTooLarge) listLedgerRes() {}
-
-type ListLedgerServiceUnavailable Problem
-
-func (*ListLedgerServiceUnavailable) listLedgerRes() {}
 
 type ListLedgerType string
 
@@ -2127,10 +2416,6 @@ func (s *ListLedgerType) UnmarshalText(data []byte) error {
 		return errors.Errorf("invalid value: %q", data)
 	}
 }
-
-type ListLedgerUnauthorized Problem
-
-func (*ListLedgerUnauthorized) listLedgerRes() {}
 
 type ListLedgerUnprocessableEntity Problem
 
@@ -2247,8 +2532,14 @@ func (s ListLocationsOKTextCsv) Read(p []byte) (n int, err error) {
 
 // ListLocationsOKTextCsvHeaders wraps ListLocationsOKTextCsv with response headers.
 type ListLocationsOKTextCsvHeaders struct {
-	Link     OptString
-	Response ListLocationsOKTextCsv
+	ContentDisposition OptString
+	Link               OptString
+	Response           ListLocationsOKTextCsv
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *ListLocationsOKTextCsvHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -2259,6 +2550,11 @@ func (s *ListLocationsOKTextCsvHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *ListLocationsOKTextCsvHeaders) GetResponse() ListLocationsOKTextCsv {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *ListLocationsOKTextCsvHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -2276,10 +2572,6 @@ func (*ListLocationsOKTextCsvHeaders) listLocationsRes() {}
 type ListLocationsRequestEntityTooLarge Problem
 
 func (*ListLocationsRequestEntityTooLarge) listLocationsRes() {}
-
-type ListLocationsServiceUnavailable Problem
-
-func (*ListLocationsServiceUnavailable) listLocationsRes() {}
 
 type ListLocationsStructural string
 
@@ -2321,10 +2613,6 @@ func (s *ListLocationsStructural) UnmarshalText(data []byte) error {
 		return errors.Errorf("invalid value: %q", data)
 	}
 }
-
-type ListLocationsUnauthorized Problem
-
-func (*ListLocationsUnauthorized) listLocationsRes() {}
 
 type ListLocationsUnprocessableEntity Problem
 
@@ -2400,8 +2688,14 @@ func (s ListMovementsOKTextCsv) Read(p []byte) (n int, err error) {
 
 // ListMovementsOKTextCsvHeaders wraps ListMovementsOKTextCsv with response headers.
 type ListMovementsOKTextCsvHeaders struct {
-	Link     OptString
-	Response ListMovementsOKTextCsv
+	ContentDisposition OptString
+	Link               OptString
+	Response           ListMovementsOKTextCsv
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *ListMovementsOKTextCsvHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -2412,6 +2706,11 @@ func (s *ListMovementsOKTextCsvHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *ListMovementsOKTextCsvHeaders) GetResponse() ListMovementsOKTextCsv {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *ListMovementsOKTextCsvHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -2429,10 +2728,6 @@ func (*ListMovementsOKTextCsvHeaders) listMovementsRes() {}
 type ListMovementsRequestEntityTooLarge Problem
 
 func (*ListMovementsRequestEntityTooLarge) listMovementsRes() {}
-
-type ListMovementsServiceUnavailable Problem
-
-func (*ListMovementsServiceUnavailable) listMovementsRes() {}
 
 type ListMovementsType string
 
@@ -2496,25 +2791,13 @@ func (s *ListMovementsType) UnmarshalText(data []byte) error {
 	}
 }
 
-type ListMovementsUnauthorized Problem
-
-func (*ListMovementsUnauthorized) listMovementsRes() {}
-
 type ListMovementsUnprocessableEntity Problem
 
 func (*ListMovementsUnprocessableEntity) listMovementsRes() {}
 
-type ListSessionsInternalServerError Problem
-
-func (*ListSessionsInternalServerError) listSessionsRes() {}
-
 type ListSessionsOKApplicationJSON []SessionBody
 
 func (*ListSessionsOKApplicationJSON) listSessionsRes() {}
-
-type ListSessionsUnauthorized Problem
-
-func (*ListSessionsUnauthorized) listSessionsRes() {}
 
 type ListStockBadRequest Problem
 
@@ -2632,8 +2915,14 @@ func (s ListStockOKTextCsv) Read(p []byte) (n int, err error) {
 
 // ListStockOKTextCsvHeaders wraps ListStockOKTextCsv with response headers.
 type ListStockOKTextCsvHeaders struct {
-	Link     OptString
-	Response ListStockOKTextCsv
+	ContentDisposition OptString
+	Link               OptString
+	Response           ListStockOKTextCsv
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *ListStockOKTextCsvHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -2644,6 +2933,11 @@ func (s *ListStockOKTextCsvHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *ListStockOKTextCsvHeaders) GetResponse() ListStockOKTextCsv {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *ListStockOKTextCsvHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -2661,14 +2955,6 @@ func (*ListStockOKTextCsvHeaders) listStockRes() {}
 type ListStockRequestEntityTooLarge Problem
 
 func (*ListStockRequestEntityTooLarge) listStockRes() {}
-
-type ListStockServiceUnavailable Problem
-
-func (*ListStockServiceUnavailable) listStockRes() {}
-
-type ListStockUnauthorized Problem
-
-func (*ListStockUnauthorized) listStockRes() {}
 
 type ListStockUnprocessableEntity Problem
 
@@ -2702,8 +2988,14 @@ func (s ListUsersOKTextCsv) Read(p []byte) (n int, err error) {
 
 // ListUsersOKTextCsvHeaders wraps ListUsersOKTextCsv with response headers.
 type ListUsersOKTextCsvHeaders struct {
-	Link     OptString
-	Response ListUsersOKTextCsv
+	ContentDisposition OptString
+	Link               OptString
+	Response           ListUsersOKTextCsv
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *ListUsersOKTextCsvHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -2714,6 +3006,11 @@ func (s *ListUsersOKTextCsvHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *ListUsersOKTextCsvHeaders) GetResponse() ListUsersOKTextCsv {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *ListUsersOKTextCsvHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -2731,14 +3028,6 @@ func (*ListUsersOKTextCsvHeaders) listUsersRes() {}
 type ListUsersRequestEntityTooLarge Problem
 
 func (*ListUsersRequestEntityTooLarge) listUsersRes() {}
-
-type ListUsersServiceUnavailable Problem
-
-func (*ListUsersServiceUnavailable) listUsersRes() {}
-
-type ListUsersUnauthorized Problem
-
-func (*ListUsersUnauthorized) listUsersRes() {}
 
 type ListUsersUnprocessableEntity Problem
 
@@ -2945,18 +3234,18 @@ func (s *LocationCreateBody) SetStructural(val OptBool) {
 
 // LocationHeaders wraps Location with response headers.
 type LocationHeaders struct {
-	ETag     OptString
-	Location OptString
+	ETag     string
+	Location string
 	Response Location
 }
 
 // GetETag returns the value of ETag.
-func (s *LocationHeaders) GetETag() OptString {
+func (s *LocationHeaders) GetETag() string {
 	return s.ETag
 }
 
 // GetLocation returns the value of Location.
-func (s *LocationHeaders) GetLocation() OptString {
+func (s *LocationHeaders) GetLocation() string {
 	return s.Location
 }
 
@@ -2966,12 +3255,12 @@ func (s *LocationHeaders) GetResponse() Location {
 }
 
 // SetETag sets the value of ETag.
-func (s *LocationHeaders) SetETag(val OptString) {
+func (s *LocationHeaders) SetETag(val string) {
 	s.ETag = val
 }
 
 // SetLocation sets the value of Location.
-func (s *LocationHeaders) SetLocation(val OptString) {
+func (s *LocationHeaders) SetLocation(val string) {
 	s.Location = val
 }
 
@@ -2981,8 +3270,6 @@ func (s *LocationHeaders) SetResponse(val Location) {
 }
 
 func (*LocationHeaders) createLocationRes() {}
-func (*LocationHeaders) getLocationRes()    {}
-func (*LocationHeaders) updateLocationRes() {}
 
 // Ref: #/components/schemas/LocationPatchBody
 type LocationPatchBody struct {
@@ -3119,8 +3406,14 @@ func (s LocationStockOKTextCsv) Read(p []byte) (n int, err error) {
 
 // LocationStockOKTextCsvHeaders wraps LocationStockOKTextCsv with response headers.
 type LocationStockOKTextCsvHeaders struct {
-	Link     OptString
-	Response LocationStockOKTextCsv
+	ContentDisposition OptString
+	Link               OptString
+	Response           LocationStockOKTextCsv
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *LocationStockOKTextCsvHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -3131,6 +3424,11 @@ func (s *LocationStockOKTextCsvHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *LocationStockOKTextCsvHeaders) GetResponse() LocationStockOKTextCsv {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *LocationStockOKTextCsvHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -3149,17 +3447,13 @@ type LocationStockRequestEntityTooLarge Problem
 
 func (*LocationStockRequestEntityTooLarge) locationStockRes() {}
 
-type LocationStockServiceUnavailable Problem
-
-func (*LocationStockServiceUnavailable) locationStockRes() {}
-
-type LocationStockUnauthorized Problem
-
-func (*LocationStockUnauthorized) locationStockRes() {}
-
 type LocationStockUnprocessableEntity Problem
 
 func (*LocationStockUnprocessableEntity) locationStockRes() {}
+
+type LoginBadRequest Problem
+
+func (*LoginBadRequest) loginRes() {}
 
 // Ref: #/components/schemas/LoginBody
 type LoginBody struct {
@@ -3213,9 +3507,17 @@ type LoginInternalServerError Problem
 
 func (*LoginInternalServerError) loginRes() {}
 
-type LoginServiceUnavailable Problem
+type LoginRequestEntityTooLarge Problem
+
+func (*LoginRequestEntityTooLarge) loginRes() {}
+
+type LoginServiceUnavailable AccessRevokeServiceUnavailableHeaders
 
 func (*LoginServiceUnavailable) loginRes() {}
+
+type LoginTooManyRequests AccessRevokeServiceUnavailableHeaders
+
+func (*LoginTooManyRequests) loginRes() {}
 
 type LoginUnauthorized Problem
 
@@ -3224,6 +3526,14 @@ func (*LoginUnauthorized) loginRes() {}
 type LoginUnprocessableEntity Problem
 
 func (*LoginUnprocessableEntity) loginRes() {}
+
+type LoginUnsupportedMediaType Problem
+
+func (*LoginUnsupportedMediaType) loginRes() {}
+
+type LogoutBadRequest Problem
+
+func (*LogoutBadRequest) logoutRes() {}
 
 type LogoutInternalServerError Problem
 
@@ -3293,10 +3603,6 @@ func (s *LogoutScope) UnmarshalText(data []byte) error {
 		return errors.Errorf("invalid value: %q", data)
 	}
 }
-
-type LogoutUnauthorized Problem
-
-func (*LogoutUnauthorized) logoutRes() {}
 
 type LogoutUnprocessableEntity Problem
 
@@ -3397,14 +3703,6 @@ func (*LookupInternalServerError) lookupRes() {}
 type LookupNotFound Problem
 
 func (*LookupNotFound) lookupRes() {}
-
-type LookupServiceUnavailable Problem
-
-func (*LookupServiceUnavailable) lookupRes() {}
-
-type LookupUnauthorized Problem
-
-func (*LookupUnauthorized) lookupRes() {}
 
 type LookupUnprocessableEntity Problem
 
@@ -3524,8 +3822,14 @@ func (s LowStockOKTextCsv) Read(p []byte) (n int, err error) {
 
 // LowStockOKTextCsvHeaders wraps LowStockOKTextCsv with response headers.
 type LowStockOKTextCsvHeaders struct {
-	Link     OptString
-	Response LowStockOKTextCsv
+	ContentDisposition OptString
+	Link               OptString
+	Response           LowStockOKTextCsv
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *LowStockOKTextCsvHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -3536,6 +3840,11 @@ func (s *LowStockOKTextCsvHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *LowStockOKTextCsvHeaders) GetResponse() LowStockOKTextCsv {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *LowStockOKTextCsvHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -3553,14 +3862,6 @@ func (*LowStockOKTextCsvHeaders) lowStockRes() {}
 type LowStockRequestEntityTooLarge Problem
 
 func (*LowStockRequestEntityTooLarge) lowStockRes() {}
-
-type LowStockServiceUnavailable Problem
-
-func (*LowStockServiceUnavailable) lowStockRes() {}
-
-type LowStockUnauthorized Problem
-
-func (*LowStockUnauthorized) lowStockRes() {}
 
 type LowStockUnprocessableEntity Problem
 
@@ -3888,7 +4189,7 @@ func (s *MovementBodyType) UnmarshalText(data []byte) error {
 // MovementHeaders wraps Movement with response headers.
 type MovementHeaders struct {
 	IdempotentReplayed OptString
-	Location           OptString
+	Location           string
 	Response           Movement
 }
 
@@ -3898,7 +4199,7 @@ func (s *MovementHeaders) GetIdempotentReplayed() OptString {
 }
 
 // GetLocation returns the value of Location.
-func (s *MovementHeaders) GetLocation() OptString {
+func (s *MovementHeaders) GetLocation() string {
 	return s.Location
 }
 
@@ -3913,7 +4214,7 @@ func (s *MovementHeaders) SetIdempotentReplayed(val OptString) {
 }
 
 // SetLocation sets the value of Location.
-func (s *MovementHeaders) SetLocation(val OptString) {
+func (s *MovementHeaders) SetLocation(val string) {
 	s.Location = val
 }
 
@@ -4226,6 +4527,51 @@ func (o NilDateTime) Or(d time.Time) time.Time {
 	return d
 }
 
+// NewNilFloat64 returns new NilFloat64 with value set to v.
+func NewNilFloat64(v float64) NilFloat64 {
+	return NilFloat64{
+		Value: v,
+	}
+}
+
+// NilFloat64 is nullable float64.
+type NilFloat64 struct {
+	Value float64
+	Null  bool
+}
+
+// SetTo sets value to v.
+func (o *NilFloat64) SetTo(v float64) {
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o NilFloat64) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *NilFloat64) SetToNull() {
+	o.Null = true
+	var v float64
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o NilFloat64) Get() (v float64, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o NilFloat64) Or(d float64) float64 {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewNilInt64 returns new NilInt64 with value set to v.
 func NewNilInt64(v int64) NilInt64 {
 	return NilInt64{
@@ -4316,29 +4662,63 @@ func (o NilString) Or(d string) string {
 	return d
 }
 
-type OAuth2 struct {
+type OAuth2PasswordBearer struct {
 	Token  string
 	Scopes []string
 }
 
 // GetToken returns the value of Token.
-func (s *OAuth2) GetToken() string {
+func (s *OAuth2PasswordBearer) GetToken() string {
 	return s.Token
 }
 
 // GetScopes returns the value of Scopes.
-func (s *OAuth2) GetScopes() []string {
+func (s *OAuth2PasswordBearer) GetScopes() []string {
 	return s.Scopes
 }
 
 // SetToken sets the value of Token.
-func (s *OAuth2) SetToken(val string) {
+func (s *OAuth2PasswordBearer) SetToken(val string) {
 	s.Token = val
 }
 
 // SetScopes sets the value of Scopes.
-func (s *OAuth2) SetScopes(val []string) {
+func (s *OAuth2PasswordBearer) SetScopes(val []string) {
 	s.Scopes = val
+}
+
+// An OpenAPI document.
+type Openapi30JSONOK struct{}
+
+type Openapi30YamlOK struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s Openapi30YamlOK) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// An OpenAPI document.
+type OpenapiJSONOK struct{}
+
+type OpenapiYamlOK struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s OpenapiYamlOK) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
 }
 
 // NewOptBool returns new OptBool with value set to v.
@@ -5814,8 +6194,14 @@ func (s *PageBodyAuditEvent) SetNextCursor(val NilString) {
 
 // PageBodyAuditEventHeaders wraps PageBodyAuditEvent with response headers.
 type PageBodyAuditEventHeaders struct {
-	Link     OptString
-	Response PageBodyAuditEvent
+	ContentDisposition OptString
+	Link               OptString
+	Response           PageBodyAuditEvent
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *PageBodyAuditEventHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -5826,6 +6212,11 @@ func (s *PageBodyAuditEventHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyAuditEventHeaders) GetResponse() PageBodyAuditEvent {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *PageBodyAuditEventHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -5869,8 +6260,14 @@ func (s *PageBodyBalance) SetNextCursor(val NilString) {
 
 // PageBodyBalanceHeaders wraps PageBodyBalance with response headers.
 type PageBodyBalanceHeaders struct {
-	Link     OptString
-	Response PageBodyBalance
+	ContentDisposition OptString
+	Link               OptString
+	Response           PageBodyBalance
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *PageBodyBalanceHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -5881,6 +6278,11 @@ func (s *PageBodyBalanceHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyBalanceHeaders) GetResponse() PageBodyBalance {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *PageBodyBalanceHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -5925,8 +6327,14 @@ func (s *PageBodyItem) SetNextCursor(val NilString) {
 
 // PageBodyItemHeaders wraps PageBodyItem with response headers.
 type PageBodyItemHeaders struct {
-	Link     OptString
-	Response PageBodyItem
+	ContentDisposition OptString
+	Link               OptString
+	Response           PageBodyItem
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *PageBodyItemHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -5937,6 +6345,11 @@ func (s *PageBodyItemHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyItemHeaders) GetResponse() PageBodyItem {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *PageBodyItemHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -5980,8 +6393,14 @@ func (s *PageBodyLedgerEntry) SetNextCursor(val NilString) {
 
 // PageBodyLedgerEntryHeaders wraps PageBodyLedgerEntry with response headers.
 type PageBodyLedgerEntryHeaders struct {
-	Link     OptString
-	Response PageBodyLedgerEntry
+	ContentDisposition OptString
+	Link               OptString
+	Response           PageBodyLedgerEntry
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *PageBodyLedgerEntryHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -5992,6 +6411,11 @@ func (s *PageBodyLedgerEntryHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyLedgerEntryHeaders) GetResponse() PageBodyLedgerEntry {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *PageBodyLedgerEntryHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -6035,8 +6459,14 @@ func (s *PageBodyLocation) SetNextCursor(val NilString) {
 
 // PageBodyLocationHeaders wraps PageBodyLocation with response headers.
 type PageBodyLocationHeaders struct {
-	Link     OptString
-	Response PageBodyLocation
+	ContentDisposition OptString
+	Link               OptString
+	Response           PageBodyLocation
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *PageBodyLocationHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -6047,6 +6477,11 @@ func (s *PageBodyLocationHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyLocationHeaders) GetResponse() PageBodyLocation {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *PageBodyLocationHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -6090,8 +6525,14 @@ func (s *PageBodyLowStock) SetNextCursor(val NilString) {
 
 // PageBodyLowStockHeaders wraps PageBodyLowStock with response headers.
 type PageBodyLowStockHeaders struct {
-	Link     OptString
-	Response PageBodyLowStock
+	ContentDisposition OptString
+	Link               OptString
+	Response           PageBodyLowStock
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *PageBodyLowStockHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -6102,6 +6543,11 @@ func (s *PageBodyLowStockHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyLowStockHeaders) GetResponse() PageBodyLowStock {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *PageBodyLowStockHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -6145,8 +6591,14 @@ func (s *PageBodyMovement) SetNextCursor(val NilString) {
 
 // PageBodyMovementHeaders wraps PageBodyMovement with response headers.
 type PageBodyMovementHeaders struct {
-	Link     OptString
-	Response PageBodyMovement
+	ContentDisposition OptString
+	Link               OptString
+	Response           PageBodyMovement
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *PageBodyMovementHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -6157,6 +6609,11 @@ func (s *PageBodyMovementHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyMovementHeaders) GetResponse() PageBodyMovement {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *PageBodyMovementHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -6200,8 +6657,14 @@ func (s *PageBodyUserAdminBody) SetNextCursor(val NilString) {
 
 // PageBodyUserAdminBodyHeaders wraps PageBodyUserAdminBody with response headers.
 type PageBodyUserAdminBodyHeaders struct {
-	Link     OptString
-	Response PageBodyUserAdminBody
+	ContentDisposition OptString
+	Link               OptString
+	Response           PageBodyUserAdminBody
+}
+
+// GetContentDisposition returns the value of ContentDisposition.
+func (s *PageBodyUserAdminBodyHeaders) GetContentDisposition() OptString {
+	return s.ContentDisposition
 }
 
 // GetLink returns the value of Link.
@@ -6212,6 +6675,11 @@ func (s *PageBodyUserAdminBodyHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyUserAdminBodyHeaders) GetResponse() PageBodyUserAdminBody {
 	return s.Response
+}
+
+// SetContentDisposition sets the value of ContentDisposition.
+func (s *PageBodyUserAdminBodyHeaders) SetContentDisposition(val OptString) {
+	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -6268,13 +6736,9 @@ type PostMovementInternalServerError Problem
 
 func (*PostMovementInternalServerError) postMovementRes() {}
 
-type PostMovementServiceUnavailable Problem
+type PostMovementRequestEntityTooLarge Problem
 
-func (*PostMovementServiceUnavailable) postMovementRes() {}
-
-type PostMovementUnauthorized Problem
-
-func (*PostMovementUnauthorized) postMovementRes() {}
+func (*PostMovementRequestEntityTooLarge) postMovementRes() {}
 
 type PostMovementUnprocessableEntity Problem
 
@@ -6293,7 +6757,7 @@ type Problem struct {
 	// Problems with individual input fields.
 	Errors OptNilFieldErrorArray `json:"errors"`
 	// Count_outdated: the quantity on hand now.
-	OnHand OptInt64 `json:"on_hand"`
+	OnHand OptFloat64 `json:"on_hand"`
 	// Insufficient_stock: every (item, location, lot) that would go below zero.
 	Shortages OptNilShortageArray `json:"shortages"`
 	// HTTP status code.
@@ -6322,7 +6786,7 @@ func (s *Problem) GetErrors() OptNilFieldErrorArray {
 }
 
 // GetOnHand returns the value of OnHand.
-func (s *Problem) GetOnHand() OptInt64 {
+func (s *Problem) GetOnHand() OptFloat64 {
 	return s.OnHand
 }
 
@@ -6367,7 +6831,7 @@ func (s *Problem) SetErrors(val OptNilFieldErrorArray) {
 }
 
 // SetOnHand sets the value of OnHand.
-func (s *Problem) SetOnHand(val OptInt64) {
+func (s *Problem) SetOnHand(val OptFloat64) {
 	s.OnHand = val
 }
 
@@ -6395,6 +6859,76 @@ func (s *Problem) SetType(val OptString) {
 func (s *Problem) SetVersion(val OptInt64) {
 	s.Version = val
 }
+
+func (*Problem) accessRevokeRes()        {}
+func (*Problem) docsAssetRes()           {}
+func (*Problem) listSessionsRes()        {}
+func (*Problem) openidConfigurationRes() {}
+func (*Problem) readyzRes()              {}
+func (*Problem) refreshRes()             {}
+func (*Problem) refreshRevokeRes()       {}
+func (*Problem) userRes()                {}
+
+// ProblemHeaders wraps Problem with response headers.
+type ProblemHeaders struct {
+	WWWAuthenticate string
+	Response        Problem
+}
+
+// GetWWWAuthenticate returns the value of WWWAuthenticate.
+func (s *ProblemHeaders) GetWWWAuthenticate() string {
+	return s.WWWAuthenticate
+}
+
+// GetResponse returns the value of Response.
+func (s *ProblemHeaders) GetResponse() Problem {
+	return s.Response
+}
+
+// SetWWWAuthenticate sets the value of WWWAuthenticate.
+func (s *ProblemHeaders) SetWWWAuthenticate(val string) {
+	s.WWWAuthenticate = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ProblemHeaders) SetResponse(val Problem) {
+	s.Response = val
+}
+
+func (*ProblemHeaders) accessRevokeRes()    {}
+func (*ProblemHeaders) archiveItemRes()     {}
+func (*ProblemHeaders) archiveLocationRes() {}
+func (*ProblemHeaders) changePasswordRes()  {}
+func (*ProblemHeaders) createItemRes()      {}
+func (*ProblemHeaders) createLocationRes()  {}
+func (*ProblemHeaders) createUserRes()      {}
+func (*ProblemHeaders) deactivateUserRes()  {}
+func (*ProblemHeaders) endSessionRes()      {}
+func (*ProblemHeaders) getItemRes()         {}
+func (*ProblemHeaders) getLocationRes()     {}
+func (*ProblemHeaders) getMovementRes()     {}
+func (*ProblemHeaders) getUserRes()         {}
+func (*ProblemHeaders) itemStockRes()       {}
+func (*ProblemHeaders) listAuditEventsRes() {}
+func (*ProblemHeaders) listItemsRes()       {}
+func (*ProblemHeaders) listLedgerRes()      {}
+func (*ProblemHeaders) listLocationsRes()   {}
+func (*ProblemHeaders) listMovementsRes()   {}
+func (*ProblemHeaders) listSessionsRes()    {}
+func (*ProblemHeaders) listStockRes()       {}
+func (*ProblemHeaders) listUsersRes()       {}
+func (*ProblemHeaders) locationStockRes()   {}
+func (*ProblemHeaders) logoutRes()          {}
+func (*ProblemHeaders) lookupRes()          {}
+func (*ProblemHeaders) lowStockRes()        {}
+func (*ProblemHeaders) postMovementRes()    {}
+func (*ProblemHeaders) refreshRes()         {}
+func (*ProblemHeaders) refreshRevokeRes()   {}
+func (*ProblemHeaders) reverseMovementRes() {}
+func (*ProblemHeaders) updateItemRes()      {}
+func (*ProblemHeaders) updateLocationRes()  {}
+func (*ProblemHeaders) updateUserRes()      {}
+func (*ProblemHeaders) userRes()            {}
 
 // ProblemStatusCode wraps Problem with StatusCode.
 type ProblemStatusCode struct {
@@ -6426,30 +6960,6 @@ func (*ProblemStatusCode) healthzRes()             {}
 func (*ProblemStatusCode) jwksRes()                {}
 func (*ProblemStatusCode) openidConfigurationRes() {}
 func (*ProblemStatusCode) welcomeRes()             {}
-
-type ReadyzInternalServerError Problem
-
-func (*ReadyzInternalServerError) readyzRes() {}
-
-type ReadyzServiceUnavailable Problem
-
-func (*ReadyzServiceUnavailable) readyzRes() {}
-
-type RefreshInternalServerError Problem
-
-func (*RefreshInternalServerError) refreshRes() {}
-
-type RefreshRevokeInternalServerError Problem
-
-func (*RefreshRevokeInternalServerError) refreshRevokeRes() {}
-
-type RefreshRevokeUnauthorized Problem
-
-func (*RefreshRevokeUnauthorized) refreshRevokeRes() {}
-
-type RefreshUnauthorized Problem
-
-func (*RefreshUnauthorized) refreshRes() {}
 
 // Ref: #/components/schemas/ReverseBody
 type ReverseBody struct {
@@ -6486,17 +6996,17 @@ type ReverseMovementNotFound Problem
 
 func (*ReverseMovementNotFound) reverseMovementRes() {}
 
-type ReverseMovementServiceUnavailable Problem
+type ReverseMovementRequestEntityTooLarge Problem
 
-func (*ReverseMovementServiceUnavailable) reverseMovementRes() {}
-
-type ReverseMovementUnauthorized Problem
-
-func (*ReverseMovementUnauthorized) reverseMovementRes() {}
+func (*ReverseMovementRequestEntityTooLarge) reverseMovementRes() {}
 
 type ReverseMovementUnprocessableEntity Problem
 
 func (*ReverseMovementUnprocessableEntity) reverseMovementRes() {}
+
+type ReverseMovementUnsupportedMediaType Problem
+
+func (*ReverseMovementUnsupportedMediaType) reverseMovementRes() {}
 
 // Ref: #/components/schemas/SessionBody
 type SessionBody struct {
@@ -6597,15 +7107,15 @@ func (s *SessionBody) SetViaCookies(val bool) {
 
 // Ref: #/components/schemas/Shortage
 type Shortage struct {
-	Available    int64  `json:"available"`
-	LocationCode string `json:"location_code"`
-	Lot          string `json:"lot"`
-	Requested    int64  `json:"requested"`
-	Sku          string `json:"sku"`
+	Available    float64 `json:"available"`
+	LocationCode string  `json:"location_code"`
+	Lot          string  `json:"lot"`
+	Requested    float64 `json:"requested"`
+	Sku          string  `json:"sku"`
 }
 
 // GetAvailable returns the value of Available.
-func (s *Shortage) GetAvailable() int64 {
+func (s *Shortage) GetAvailable() float64 {
 	return s.Available
 }
 
@@ -6620,7 +7130,7 @@ func (s *Shortage) GetLot() string {
 }
 
 // GetRequested returns the value of Requested.
-func (s *Shortage) GetRequested() int64 {
+func (s *Shortage) GetRequested() float64 {
 	return s.Requested
 }
 
@@ -6630,7 +7140,7 @@ func (s *Shortage) GetSku() string {
 }
 
 // SetAvailable sets the value of Available.
-func (s *Shortage) SetAvailable(val int64) {
+func (s *Shortage) SetAvailable(val float64) {
 	s.Available = val
 }
 
@@ -6645,7 +7155,7 @@ func (s *Shortage) SetLot(val string) {
 }
 
 // SetRequested sets the value of Requested.
-func (s *Shortage) SetRequested(val int64) {
+func (s *Shortage) SetRequested(val float64) {
 	s.Requested = val
 }
 
@@ -6901,6 +7411,134 @@ func (s *TokenReqGrantType) UnmarshalText(data []byte) error {
 	}
 }
 
+type TokenServiceUnavailable struct {
+	Detail           OptString `json:"detail"`
+	Error            OptString `json:"error"`
+	ErrorDescription OptString `json:"error_description"`
+}
+
+// GetDetail returns the value of Detail.
+func (s *TokenServiceUnavailable) GetDetail() OptString {
+	return s.Detail
+}
+
+// GetError returns the value of Error.
+func (s *TokenServiceUnavailable) GetError() OptString {
+	return s.Error
+}
+
+// GetErrorDescription returns the value of ErrorDescription.
+func (s *TokenServiceUnavailable) GetErrorDescription() OptString {
+	return s.ErrorDescription
+}
+
+// SetDetail sets the value of Detail.
+func (s *TokenServiceUnavailable) SetDetail(val OptString) {
+	s.Detail = val
+}
+
+// SetError sets the value of Error.
+func (s *TokenServiceUnavailable) SetError(val OptString) {
+	s.Error = val
+}
+
+// SetErrorDescription sets the value of ErrorDescription.
+func (s *TokenServiceUnavailable) SetErrorDescription(val OptString) {
+	s.ErrorDescription = val
+}
+
+// TokenServiceUnavailableHeaders wraps TokenServiceUnavailable with response headers.
+type TokenServiceUnavailableHeaders struct {
+	RetryAfter string
+	Response   TokenServiceUnavailable
+}
+
+// GetRetryAfter returns the value of RetryAfter.
+func (s *TokenServiceUnavailableHeaders) GetRetryAfter() string {
+	return s.RetryAfter
+}
+
+// GetResponse returns the value of Response.
+func (s *TokenServiceUnavailableHeaders) GetResponse() TokenServiceUnavailable {
+	return s.Response
+}
+
+// SetRetryAfter sets the value of RetryAfter.
+func (s *TokenServiceUnavailableHeaders) SetRetryAfter(val string) {
+	s.RetryAfter = val
+}
+
+// SetResponse sets the value of Response.
+func (s *TokenServiceUnavailableHeaders) SetResponse(val TokenServiceUnavailable) {
+	s.Response = val
+}
+
+func (*TokenServiceUnavailableHeaders) tokenRes() {}
+
+type TokenTooManyRequests struct {
+	Detail           OptString `json:"detail"`
+	Error            OptString `json:"error"`
+	ErrorDescription OptString `json:"error_description"`
+}
+
+// GetDetail returns the value of Detail.
+func (s *TokenTooManyRequests) GetDetail() OptString {
+	return s.Detail
+}
+
+// GetError returns the value of Error.
+func (s *TokenTooManyRequests) GetError() OptString {
+	return s.Error
+}
+
+// GetErrorDescription returns the value of ErrorDescription.
+func (s *TokenTooManyRequests) GetErrorDescription() OptString {
+	return s.ErrorDescription
+}
+
+// SetDetail sets the value of Detail.
+func (s *TokenTooManyRequests) SetDetail(val OptString) {
+	s.Detail = val
+}
+
+// SetError sets the value of Error.
+func (s *TokenTooManyRequests) SetError(val OptString) {
+	s.Error = val
+}
+
+// SetErrorDescription sets the value of ErrorDescription.
+func (s *TokenTooManyRequests) SetErrorDescription(val OptString) {
+	s.ErrorDescription = val
+}
+
+// TokenTooManyRequestsHeaders wraps TokenTooManyRequests with response headers.
+type TokenTooManyRequestsHeaders struct {
+	RetryAfter string
+	Response   TokenTooManyRequests
+}
+
+// GetRetryAfter returns the value of RetryAfter.
+func (s *TokenTooManyRequestsHeaders) GetRetryAfter() string {
+	return s.RetryAfter
+}
+
+// GetResponse returns the value of Response.
+func (s *TokenTooManyRequestsHeaders) GetResponse() TokenTooManyRequests {
+	return s.Response
+}
+
+// SetRetryAfter sets the value of RetryAfter.
+func (s *TokenTooManyRequestsHeaders) SetRetryAfter(val string) {
+	s.RetryAfter = val
+}
+
+// SetResponse sets the value of Response.
+func (s *TokenTooManyRequestsHeaders) SetResponse(val TokenTooManyRequests) {
+	s.Response = val
+}
+
+func (*TokenTooManyRequestsHeaders) tokenRes() {}
+
 type UpdateItemBadRequest Problem
 
 func (*UpdateItemBadRequest) updateItemRes() {}
@@ -6945,17 +7583,17 @@ func (s UpdateItemReqApplicationOctetStream) Read(p []byte) (n int, err error) {
 
 func (*UpdateItemReqApplicationOctetStream) updateItemReq() {}
 
-type UpdateItemServiceUnavailable Problem
+type UpdateItemRequestEntityTooLarge Problem
 
-func (*UpdateItemServiceUnavailable) updateItemRes() {}
-
-type UpdateItemUnauthorized Problem
-
-func (*UpdateItemUnauthorized) updateItemRes() {}
+func (*UpdateItemRequestEntityTooLarge) updateItemRes() {}
 
 type UpdateItemUnprocessableEntity Problem
 
 func (*UpdateItemUnprocessableEntity) updateItemRes() {}
+
+type UpdateItemUnsupportedMediaType Problem
+
+func (*UpdateItemUnsupportedMediaType) updateItemRes() {}
 
 type UpdateLocationBadRequest Problem
 
@@ -7001,17 +7639,17 @@ func (s UpdateLocationReqApplicationOctetStream) Read(p []byte) (n int, err erro
 
 func (*UpdateLocationReqApplicationOctetStream) updateLocationReq() {}
 
-type UpdateLocationServiceUnavailable Problem
+type UpdateLocationRequestEntityTooLarge Problem
 
-func (*UpdateLocationServiceUnavailable) updateLocationRes() {}
-
-type UpdateLocationUnauthorized Problem
-
-func (*UpdateLocationUnauthorized) updateLocationRes() {}
+func (*UpdateLocationRequestEntityTooLarge) updateLocationRes() {}
 
 type UpdateLocationUnprocessableEntity Problem
 
 func (*UpdateLocationUnprocessableEntity) updateLocationRes() {}
+
+type UpdateLocationUnsupportedMediaType Problem
+
+func (*UpdateLocationUnsupportedMediaType) updateLocationRes() {}
 
 type UpdateUserBadRequest Problem
 
@@ -7041,17 +7679,17 @@ type UpdateUserPreconditionRequired Problem
 
 func (*UpdateUserPreconditionRequired) updateUserRes() {}
 
-type UpdateUserServiceUnavailable Problem
+type UpdateUserRequestEntityTooLarge Problem
 
-func (*UpdateUserServiceUnavailable) updateUserRes() {}
-
-type UpdateUserUnauthorized Problem
-
-func (*UpdateUserUnauthorized) updateUserRes() {}
+func (*UpdateUserRequestEntityTooLarge) updateUserRes() {}
 
 type UpdateUserUnprocessableEntity Problem
 
 func (*UpdateUserUnprocessableEntity) updateUserRes() {}
+
+type UpdateUserUnsupportedMediaType Problem
+
+func (*UpdateUserUnsupportedMediaType) updateUserRes() {}
 
 // Ref: #/components/schemas/UserAdminBody
 type UserAdminBody struct {
@@ -7147,18 +7785,18 @@ func (s *UserAdminBody) SetVersion(val int64) {
 
 // UserAdminBodyHeaders wraps UserAdminBody with response headers.
 type UserAdminBodyHeaders struct {
-	ETag     OptString
-	Location OptString
+	ETag     string
+	Location string
 	Response UserAdminBody
 }
 
 // GetETag returns the value of ETag.
-func (s *UserAdminBodyHeaders) GetETag() OptString {
+func (s *UserAdminBodyHeaders) GetETag() string {
 	return s.ETag
 }
 
 // GetLocation returns the value of Location.
-func (s *UserAdminBodyHeaders) GetLocation() OptString {
+func (s *UserAdminBodyHeaders) GetLocation() string {
 	return s.Location
 }
 
@@ -7168,12 +7806,12 @@ func (s *UserAdminBodyHeaders) GetResponse() UserAdminBody {
 }
 
 // SetETag sets the value of ETag.
-func (s *UserAdminBodyHeaders) SetETag(val OptString) {
+func (s *UserAdminBodyHeaders) SetETag(val string) {
 	s.ETag = val
 }
 
 // SetLocation sets the value of Location.
-func (s *UserAdminBodyHeaders) SetLocation(val OptString) {
+func (s *UserAdminBodyHeaders) SetLocation(val string) {
 	s.Location = val
 }
 
@@ -7183,8 +7821,6 @@ func (s *UserAdminBodyHeaders) SetResponse(val UserAdminBody) {
 }
 
 func (*UserAdminBodyHeaders) createUserRes() {}
-func (*UserAdminBodyHeaders) getUserRes()    {}
-func (*UserAdminBodyHeaders) updateUserRes() {}
 
 // Ref: #/components/schemas/UserBody
 type UserBody struct {
@@ -7266,10 +7902,6 @@ func (s *UserCreateBody) SetUsername(val string) {
 	s.Username = val
 }
 
-type UserInternalServerError Problem
-
-func (*UserInternalServerError) userRes() {}
-
 // Ref: #/components/schemas/UserPatchBody
 type UserPatchBody struct {
 	// False deactivates: the user's tokens are refused at once.
@@ -7307,7 +7939,3 @@ func (s *UserPatchBody) SetPassword(val OptString) {
 func (s *UserPatchBody) SetRoles(val OptNilStringArray) {
 	s.Roles = val
 }
-
-type UserUnauthorized Problem
-
-func (*UserUnauthorized) userRes() {}

@@ -11,13 +11,86 @@ import (
 
 // SecuritySource is provider of security values (tokens, passwords, etc.).
 type SecuritySource interface {
+	// OAuth2PasswordBearer provides OAuth2PasswordBearer security value.
+	// Log in with your username and password (OAuth2 password grant, RFC 6749 section 4.3, at POST
+	// /token). No client id is needed.
+	OAuth2PasswordBearer(ctx context.Context, operationName OperationName) (OAuth2PasswordBearer, error)
 	// Bearer provides bearer security value.
 	// An access token from POST /login or POST /token (a refresh token for /refresh and /refresh-revoke).
 	// Its claims are described by the AccessTokenClaims schema.
 	Bearer(ctx context.Context, operationName OperationName) (Bearer, error)
-	// OAuth2 provides oauth2 security value.
-	// OAuth2 password grant (RFC 6749 section 4.3) at POST /token.
-	OAuth2(ctx context.Context, operationName OperationName) (OAuth2, error)
+	// CookieAccessToken provides cookieAccessToken security value.
+	// Cookie mode (POST /login?cookies=true): the access token in its HttpOnly cookie. Methods that change
+	// state also need X-CSRF-Token.
+	CookieAccessToken(ctx context.Context, operationName OperationName) (CookieAccessToken, error)
+	// CookieRefreshToken provides cookieRefreshToken security value.
+	// Cookie mode: the refresh token in its HttpOnly cookie, for /refresh and /refresh-revoke, with
+	// X-CSRF-Token.
+	CookieRefreshToken(ctx context.Context, operationName OperationName) (CookieRefreshToken, error)
+	// CsrfHeader provides csrfHeader security value.
+	// Cookie mode: the value of the csrf_access_token (or csrf_refresh_token) cookie, on POST, PUT, PATCH
+	// and DELETE.
+	CsrfHeader(ctx context.Context, operationName OperationName) (CsrfHeader, error)
+}
+
+// oauth2ScopesOAuth2PasswordBearer is a private map storing OAuth2 scopes per operation.
+var oauth2ScopesOAuth2PasswordBearer = map[string][]string{
+	AccessRevokeOperation:    []string{},
+	ArchiveItemOperation:     []string{},
+	ArchiveLocationOperation: []string{},
+	ChangePasswordOperation:  []string{},
+	CreateItemOperation:      []string{},
+	CreateLocationOperation:  []string{},
+	CreateUserOperation:      []string{},
+	DeactivateUserOperation:  []string{},
+	EndSessionOperation:      []string{},
+	GetItemOperation:         []string{},
+	GetLocationOperation:     []string{},
+	GetMovementOperation:     []string{},
+	GetUserOperation:         []string{},
+	ItemStockOperation:       []string{},
+	ListAuditEventsOperation: []string{},
+	ListItemsOperation:       []string{},
+	ListLedgerOperation:      []string{},
+	ListLocationsOperation:   []string{},
+	ListMovementsOperation:   []string{},
+	ListSessionsOperation:    []string{},
+	ListStockOperation:       []string{},
+	ListUsersOperation:       []string{},
+	LocationStockOperation:   []string{},
+	LogoutOperation:          []string{},
+	LookupOperation:          []string{},
+	LowStockOperation:        []string{},
+	PostMovementOperation:    []string{},
+	RefreshOperation:         []string{},
+	RefreshRevokeOperation:   []string{},
+	ReverseMovementOperation: []string{},
+	UpdateItemOperation:      []string{},
+	UpdateLocationOperation:  []string{},
+	UpdateUserOperation:      []string{},
+	UserOperation:            []string{},
+}
+
+// GetOAuth2ScopesForOAuth2PasswordBearer returns the required OAuth2 scopes for the given operation.
+//
+// This is useful for token exchange scenarios where you need to know which scopes
+// to request when obtaining a token for a downstream API call.
+//
+// Example:
+//
+//	requiredScopes := GetOAuth2ScopesForOAuth2PasswordBearer(AddPetOperation)
+//	token := exchangeTokenWithScopes(requiredScopes, "https://api.example.com")
+//
+// Returns nil if the operation has no scope requirements or if the operation is unknown.
+func GetOAuth2ScopesForOAuth2PasswordBearer(operation string) []string {
+	scopes, ok := oauth2ScopesOAuth2PasswordBearer[operation]
+	if !ok {
+		return nil
+	}
+	// Return a copy to prevent external modification
+	result := make([]string, len(scopes))
+	copy(result, scopes)
+	return result
 }
 
 // operationRolesBearer is a private map storing roles per operation.
@@ -79,8 +152,8 @@ func GetRolesForBearer(operation string) []string {
 	return result
 }
 
-// oauth2ScopesOAuth2 is a private map storing OAuth2 scopes per operation.
-var oauth2ScopesOAuth2 = map[string][]string{
+// operationRolesCookieAccessToken is a private map storing roles per operation.
+var operationRolesCookieAccessToken = map[string][]string{
 	AccessRevokeOperation:    []string{},
 	ArchiveItemOperation:     []string{},
 	ArchiveLocationOperation: []string{},
@@ -108,8 +181,6 @@ var oauth2ScopesOAuth2 = map[string][]string{
 	LookupOperation:          []string{},
 	LowStockOperation:        []string{},
 	PostMovementOperation:    []string{},
-	RefreshOperation:         []string{},
-	RefreshRevokeOperation:   []string{},
 	ReverseMovementOperation: []string{},
 	UpdateItemOperation:      []string{},
 	UpdateLocationOperation:  []string{},
@@ -117,28 +188,104 @@ var oauth2ScopesOAuth2 = map[string][]string{
 	UserOperation:            []string{},
 }
 
-// GetOAuth2ScopesForOAuth2 returns the required OAuth2 scopes for the given operation.
+// GetRolesForCookieAccessToken returns the required roles for the given operation.
 //
-// This is useful for token exchange scenarios where you need to know which scopes
-// to request when obtaining a token for a downstream API call.
+// This is useful for authorization scenarios where you need to know which roles
+// are required for an operation.
 //
 // Example:
 //
-//	requiredScopes := GetOAuth2ScopesForOAuth2(AddPetOperation)
-//	token := exchangeTokenWithScopes(requiredScopes, "https://api.example.com")
+//	requiredRoles := GetRolesForCookieAccessToken(AddPetOperation)
 //
-// Returns nil if the operation has no scope requirements or if the operation is unknown.
-func GetOAuth2ScopesForOAuth2(operation string) []string {
-	scopes, ok := oauth2ScopesOAuth2[operation]
+// Returns nil if the operation has no role requirements or if the operation is unknown.
+func GetRolesForCookieAccessToken(operation string) []string {
+	roles, ok := operationRolesCookieAccessToken[operation]
 	if !ok {
 		return nil
 	}
 	// Return a copy to prevent external modification
-	result := make([]string, len(scopes))
-	copy(result, scopes)
+	result := make([]string, len(roles))
+	copy(result, roles)
 	return result
 }
 
+// operationRolesCookieRefreshToken is a private map storing roles per operation.
+var operationRolesCookieRefreshToken = map[string][]string{
+	RefreshOperation:       []string{},
+	RefreshRevokeOperation: []string{},
+}
+
+// GetRolesForCookieRefreshToken returns the required roles for the given operation.
+//
+// This is useful for authorization scenarios where you need to know which roles
+// are required for an operation.
+//
+// Example:
+//
+//	requiredRoles := GetRolesForCookieRefreshToken(AddPetOperation)
+//
+// Returns nil if the operation has no role requirements or if the operation is unknown.
+func GetRolesForCookieRefreshToken(operation string) []string {
+	roles, ok := operationRolesCookieRefreshToken[operation]
+	if !ok {
+		return nil
+	}
+	// Return a copy to prevent external modification
+	result := make([]string, len(roles))
+	copy(result, roles)
+	return result
+}
+
+// operationRolesCsrfHeader is a private map storing roles per operation.
+var operationRolesCsrfHeader = map[string][]string{
+	AccessRevokeOperation:    []string{},
+	ArchiveItemOperation:     []string{},
+	ArchiveLocationOperation: []string{},
+	ChangePasswordOperation:  []string{},
+	CreateItemOperation:      []string{},
+	CreateLocationOperation:  []string{},
+	CreateUserOperation:      []string{},
+	DeactivateUserOperation:  []string{},
+	EndSessionOperation:      []string{},
+	LogoutOperation:          []string{},
+	PostMovementOperation:    []string{},
+	RefreshOperation:         []string{},
+	RefreshRevokeOperation:   []string{},
+	ReverseMovementOperation: []string{},
+	UpdateItemOperation:      []string{},
+	UpdateLocationOperation:  []string{},
+	UpdateUserOperation:      []string{},
+}
+
+// GetRolesForCsrfHeader returns the required roles for the given operation.
+//
+// This is useful for authorization scenarios where you need to know which roles
+// are required for an operation.
+//
+// Example:
+//
+//	requiredRoles := GetRolesForCsrfHeader(AddPetOperation)
+//
+// Returns nil if the operation has no role requirements or if the operation is unknown.
+func GetRolesForCsrfHeader(operation string) []string {
+	roles, ok := operationRolesCsrfHeader[operation]
+	if !ok {
+		return nil
+	}
+	// Return a copy to prevent external modification
+	result := make([]string, len(roles))
+	copy(result, roles)
+	return result
+}
+
+func (s *Client) securityOAuth2PasswordBearer(ctx context.Context, operationName OperationName, req *http.Request) error {
+	t, err := s.sec.OAuth2PasswordBearer(ctx, operationName)
+	if err != nil {
+		return errors.Wrap(err, "security source \"OAuth2PasswordBearer\"")
+	}
+	req.Header.Set("Authorization", "Bearer "+t.Token)
+	return nil
+}
 func (s *Client) securityBearer(ctx context.Context, operationName OperationName, req *http.Request) error {
 	t, err := s.sec.Bearer(ctx, operationName)
 	if err != nil {
@@ -147,11 +294,33 @@ func (s *Client) securityBearer(ctx context.Context, operationName OperationName
 	req.Header.Set("Authorization", "Bearer "+t.Token)
 	return nil
 }
-func (s *Client) securityOAuth2(ctx context.Context, operationName OperationName, req *http.Request) error {
-	t, err := s.sec.OAuth2(ctx, operationName)
+func (s *Client) securityCookieAccessToken(ctx context.Context, operationName OperationName, req *http.Request) error {
+	t, err := s.sec.CookieAccessToken(ctx, operationName)
 	if err != nil {
-		return errors.Wrap(err, "security source \"OAuth2\"")
+		return errors.Wrap(err, "security source \"CookieAccessToken\"")
 	}
-	req.Header.Set("Authorization", "Bearer "+t.Token)
+	req.AddCookie(&http.Cookie{
+		Name:  "access_token_cookie",
+		Value: t.APIKey,
+	})
+	return nil
+}
+func (s *Client) securityCookieRefreshToken(ctx context.Context, operationName OperationName, req *http.Request) error {
+	t, err := s.sec.CookieRefreshToken(ctx, operationName)
+	if err != nil {
+		return errors.Wrap(err, "security source \"CookieRefreshToken\"")
+	}
+	req.AddCookie(&http.Cookie{
+		Name:  "refresh_token_cookie",
+		Value: t.APIKey,
+	})
+	return nil
+}
+func (s *Client) securityCsrfHeader(ctx context.Context, operationName OperationName, req *http.Request) error {
+	t, err := s.sec.CsrfHeader(ctx, operationName)
+	if err != nil {
+		return errors.Wrap(err, "security source \"CsrfHeader\"")
+	}
+	req.Header.Set("X-CSRF-Token", t.APIKey)
 	return nil
 }

@@ -9,18 +9,25 @@ import (
 	"github.com/ogen-go/ogen/validate"
 )
 
-func (s *AccessRevokeInternalServerError) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
+func (s *AccessRevokeServiceUnavailableHeaders) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
 	}
-	return nil
-}
 
-func (s *AccessRevokeUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := s.Response.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "Response",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
 	}
 	return nil
 }
@@ -74,22 +81,6 @@ func (s *ArchiveItemPreconditionFailed) Validate() error {
 }
 
 func (s *ArchiveItemPreconditionRequired) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ArchiveItemServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ArchiveItemUnauthorized) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -161,22 +152,6 @@ func (s *ArchiveLocationPreconditionRequired) Validate() error {
 	return nil
 }
 
-func (s *ArchiveLocationServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ArchiveLocationUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *ArchiveLocationUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -230,6 +205,14 @@ func (s *Balance) Validate() error {
 	return nil
 }
 
+func (s *ChangePasswordBadRequest) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
 func (s *ChangePasswordForbidden) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -246,7 +229,7 @@ func (s *ChangePasswordInternalServerError) Validate() error {
 	return nil
 }
 
-func (s *ChangePasswordUnauthorized) Validate() error {
+func (s *ChangePasswordRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -255,6 +238,14 @@ func (s *ChangePasswordUnauthorized) Validate() error {
 }
 
 func (s *ChangePasswordUnprocessableEntity) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *ChangePasswordUnsupportedMediaType) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -294,15 +285,7 @@ func (s *CreateItemInternalServerError) Validate() error {
 	return nil
 }
 
-func (s *CreateItemServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *CreateItemUnauthorized) Validate() error {
+func (s *CreateItemRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -358,15 +341,7 @@ func (s *CreateLocationInternalServerError) Validate() error {
 	return nil
 }
 
-func (s *CreateLocationServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *CreateLocationUnauthorized) Validate() error {
+func (s *CreateLocationRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -446,15 +421,7 @@ func (s *CreateUserPreconditionRequired) Validate() error {
 	return nil
 }
 
-func (s *CreateUserServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *CreateUserUnauthorized) Validate() error {
+func (s *CreateUserRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -463,6 +430,14 @@ func (s *CreateUserUnauthorized) Validate() error {
 }
 
 func (s *CreateUserUnprocessableEntity) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *CreateUserUnsupportedMediaType) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -526,23 +501,15 @@ func (s *DeactivateUserPreconditionRequired) Validate() error {
 	return nil
 }
 
-func (s *DeactivateUserServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *DeactivateUserUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *DeactivateUserUnprocessableEntity) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *EndSessionBadRequest) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -559,14 +526,6 @@ func (s *EndSessionInternalServerError) Validate() error {
 }
 
 func (s *EndSessionNotFound) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *EndSessionUnauthorized) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -648,18 +607,25 @@ func (s *GetItemNotFound) Validate() error {
 	return nil
 }
 
-func (s *GetItemServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
+func (s *GetItemOKHeaders) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
 	}
-	return nil
-}
 
-func (s *GetItemUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := s.Response.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "Response",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
 	}
 	return nil
 }
@@ -697,22 +663,6 @@ func (s *GetLocationInternalServerError) Validate() error {
 }
 
 func (s *GetLocationNotFound) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *GetLocationServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *GetLocationUnauthorized) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -760,22 +710,6 @@ func (s *GetMovementNotFound) Validate() error {
 	return nil
 }
 
-func (s *GetMovementServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *GetMovementUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *GetMovementUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -809,22 +743,6 @@ func (s *GetUserInternalServerError) Validate() error {
 }
 
 func (s *GetUserNotFound) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *GetUserServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *GetUserUnauthorized) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -869,8 +787,15 @@ func (s *Item) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.ReorderPoint)); err != nil {
-			return errors.Wrap(err, "float")
+		if value, ok := s.ReorderPoint.Get(); ok {
+			if err := func() error {
+				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+					return errors.Wrap(err, "float")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
 		}
 		return nil
 	}(); err != nil {
@@ -1404,22 +1329,6 @@ func (s *ItemStockNotFound) Validate() error {
 	return nil
 }
 
-func (s *ItemStockServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ItemStockUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *ItemStockUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -1528,22 +1437,6 @@ func (s *ListAuditEventsRequestEntityTooLarge) Validate() error {
 	return nil
 }
 
-func (s *ListAuditEventsServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ListAuditEventsUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *ListAuditEventsUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -1606,22 +1499,6 @@ func (s *ListItemsRequestEntityTooLarge) Validate() error {
 	return nil
 }
 
-func (s *ListItemsServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ListItemsUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *ListItemsUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -1673,14 +1550,6 @@ func (s *ListLedgerRequestEntityTooLarge) Validate() error {
 	return nil
 }
 
-func (s *ListLedgerServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s ListLedgerType) Validate() error {
 	switch s {
 	case "receipt":
@@ -1696,14 +1565,6 @@ func (s ListLedgerType) Validate() error {
 	default:
 		return errors.Errorf("invalid value: %v", s)
 	}
-}
-
-func (s *ListLedgerUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
 }
 
 func (s *ListLedgerUnprocessableEntity) Validate() error {
@@ -1768,14 +1629,6 @@ func (s *ListLocationsRequestEntityTooLarge) Validate() error {
 	return nil
 }
 
-func (s *ListLocationsServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s ListLocationsStructural) Validate() error {
 	switch s {
 	case "true":
@@ -1785,14 +1638,6 @@ func (s ListLocationsStructural) Validate() error {
 	default:
 		return errors.Errorf("invalid value: %v", s)
 	}
-}
-
-func (s *ListLocationsUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
 }
 
 func (s *ListLocationsUnprocessableEntity) Validate() error {
@@ -1846,14 +1691,6 @@ func (s *ListMovementsRequestEntityTooLarge) Validate() error {
 	return nil
 }
 
-func (s *ListMovementsServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s ListMovementsType) Validate() error {
 	switch s {
 	case "receipt":
@@ -1871,31 +1708,7 @@ func (s ListMovementsType) Validate() error {
 	}
 }
 
-func (s *ListMovementsUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *ListMovementsUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ListSessionsInternalServerError) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ListSessionsUnauthorized) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -1965,22 +1778,6 @@ func (s *ListStockRequestEntityTooLarge) Validate() error {
 	return nil
 }
 
-func (s *ListStockServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ListStockUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *ListStockUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -2014,22 +1811,6 @@ func (s *ListUsersInternalServerError) Validate() error {
 }
 
 func (s *ListUsersRequestEntityTooLarge) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ListUsersServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ListUsersUnauthorized) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -2226,23 +2007,15 @@ func (s *LocationStockRequestEntityTooLarge) Validate() error {
 	return nil
 }
 
-func (s *LocationStockServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *LocationStockUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *LocationStockUnprocessableEntity) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *LoginBadRequest) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -2316,8 +2089,24 @@ func (s *LoginInternalServerError) Validate() error {
 	return nil
 }
 
-func (s *LoginServiceUnavailable) Validate() error {
+func (s *LoginRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *LoginServiceUnavailable) Validate() error {
+	alias := (*AccessRevokeServiceUnavailableHeaders)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *LoginTooManyRequests) Validate() error {
+	alias := (*AccessRevokeServiceUnavailableHeaders)(s)
 	if err := alias.Validate(); err != nil {
 		return err
 	}
@@ -2333,6 +2122,22 @@ func (s *LoginUnauthorized) Validate() error {
 }
 
 func (s *LoginUnprocessableEntity) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *LoginUnsupportedMediaType) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *LogoutBadRequest) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -2359,14 +2164,6 @@ func (s LogoutScope) Validate() error {
 	default:
 		return errors.Errorf("invalid value: %v", s)
 	}
-}
-
-func (s *LogoutUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
 }
 
 func (s *LogoutUnprocessableEntity) Validate() error {
@@ -2461,22 +2258,6 @@ func (s *LookupNotFound) Validate() error {
 	return nil
 }
 
-func (s *LookupServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *LookupUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *LookupUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -2563,22 +2344,6 @@ func (s *LowStockNotFound) Validate() error {
 }
 
 func (s *LowStockRequestEntityTooLarge) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *LowStockServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *LowStockUnauthorized) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -3496,15 +3261,7 @@ func (s *PostMovementInternalServerError) Validate() error {
 	return nil
 }
 
-func (s *PostMovementServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *PostMovementUnauthorized) Validate() error {
+func (s *PostMovementRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -3553,10 +3310,45 @@ func (s *Problem) Validate() error {
 		})
 	}
 	if err := func() error {
+		if value, ok := s.OnHand.Get(); ok {
+			if err := func() error {
+				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+					return errors.Wrap(err, "float")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "on_hand",
+			Error: err,
+		})
+	}
+	if err := func() error {
 		if value, ok := s.Shortages.Get(); ok {
 			if err := func() error {
 				if value == nil {
 					return errors.New("nil is invalid value")
+				}
+				var failures []validate.FieldError
+				for i, elem := range value {
+					if err := func() error {
+						if err := elem.Validate(); err != nil {
+							return err
+						}
+						return nil
+					}(); err != nil {
+						failures = append(failures, validate.FieldError{
+							Name:  fmt.Sprintf("[%d]", i),
+							Error: err,
+						})
+					}
+				}
+				if len(failures) > 0 {
+					return &validate.Error{Fields: failures}
 				}
 				return nil
 			}(); err != nil {
@@ -3567,6 +3359,29 @@ func (s *Problem) Validate() error {
 	}(); err != nil {
 		failures = append(failures, validate.FieldError{
 			Name:  "shortages",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *ProblemHeaders) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := s.Response.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "Response",
 			Error: err,
 		})
 	}
@@ -3595,54 +3410,6 @@ func (s *ProblemStatusCode) Validate() error {
 	}
 	if len(failures) > 0 {
 		return &validate.Error{Fields: failures}
-	}
-	return nil
-}
-
-func (s *ReadyzInternalServerError) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ReadyzServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *RefreshInternalServerError) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *RefreshRevokeInternalServerError) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *RefreshRevokeUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *RefreshUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
 	}
 	return nil
 }
@@ -3729,15 +3496,7 @@ func (s *ReverseMovementNotFound) Validate() error {
 	return nil
 }
 
-func (s *ReverseMovementServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ReverseMovementUnauthorized) Validate() error {
+func (s *ReverseMovementRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -3749,6 +3508,48 @@ func (s *ReverseMovementUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
+	}
+	return nil
+}
+
+func (s *ReverseMovementUnsupportedMediaType) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *Shortage) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := (validate.Float{}).Validate(float64(s.Available)); err != nil {
+			return errors.Wrap(err, "float")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "available",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.Float{}).Validate(float64(s.Requested)); err != nil {
+			return errors.Wrap(err, "float")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "requested",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
 	}
 	return nil
 }
@@ -3843,15 +3644,7 @@ func (s *UpdateItemPreconditionRequired) Validate() error {
 	return nil
 }
 
-func (s *UpdateItemServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *UpdateItemUnauthorized) Validate() error {
+func (s *UpdateItemRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -3860,6 +3653,14 @@ func (s *UpdateItemUnauthorized) Validate() error {
 }
 
 func (s *UpdateItemUnprocessableEntity) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *UpdateItemUnsupportedMediaType) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -3923,15 +3724,7 @@ func (s *UpdateLocationPreconditionRequired) Validate() error {
 	return nil
 }
 
-func (s *UpdateLocationServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *UpdateLocationUnauthorized) Validate() error {
+func (s *UpdateLocationRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -3940,6 +3733,14 @@ func (s *UpdateLocationUnauthorized) Validate() error {
 }
 
 func (s *UpdateLocationUnprocessableEntity) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *UpdateLocationUnsupportedMediaType) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -4003,15 +3804,7 @@ func (s *UpdateUserPreconditionRequired) Validate() error {
 	return nil
 }
 
-func (s *UpdateUserServiceUnavailable) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *UpdateUserUnauthorized) Validate() error {
+func (s *UpdateUserRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -4020,6 +3813,14 @@ func (s *UpdateUserUnauthorized) Validate() error {
 }
 
 func (s *UpdateUserUnprocessableEntity) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *UpdateUserUnsupportedMediaType) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -4085,14 +3886,6 @@ func (s *UserCreateBody) Validate() error {
 	return nil
 }
 
-func (s *UserInternalServerError) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *UserPatchBody) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -4149,14 +3942,6 @@ func (s *UserPatchBody) Validate() error {
 	}
 	if len(failures) > 0 {
 		return &validate.Error{Fields: failures}
-	}
-	return nil
-}
-
-func (s *UserUnauthorized) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ Usage:
   warehouse migrate [flags]     apply database migrations and print the schema version
   warehouse users COMMAND       manage users: create, list, set-password, set-roles, disable, enable
   warehouse keys COMMAND        manage signing keys: list, rotate, retire
-  warehouse openapi [FILE]      write the served OpenAPI document (GET /openapi.json) to FILE or stdout
+  warehouse openapi             print the OpenAPI document that serve answers at /openapi.json
   warehouse version             print the version
   warehouse hash-worker         internal: run by serve; not for direct use
 
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "keys":
 		return keys(ctx, args[1:], stdout, stderr, getenv)
 	case "openapi":
-		return openapi(ctx, args[1:], stdout, stderr, getenv)
+		return openapi(args[1:], stdout, stderr, getenv)
 	case "hash-worker":
 		return hashWorker(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,9 @@ import (
 	"github.com/pb33f/libopenapi-validator/helpers"
 	"github.com/pb33f/libopenapi-validator/paths"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
+
+	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
 // The contract check: every request the HTTP tests send through the real
@@ -138,7 +142,8 @@ func (c *contract) check(req *http.Request, body []byte, res *http.Response) []s
 			res.Header.Get("Content-Type") == "application/problem+json" {
 			return nil
 		}
-		return append([]string{"undocumented operation"}, messages(errs)...)
+		return append([]string{fmt.Sprintf("undocumented operation: the server answers %s %s but /openapi.json has no such operation "+
+			"(describe it: huma.Register, or OpenAPI().AddOperation for a handler on the mux)", method, req.URL.Path)}, messages(errs)...)
 	}
 	var out []string
 	if _, rerrs := c.v.ValidateHttpRequestSync(fresh(method)); len(rerrs) > 0 && res.StatusCode < 400 {
@@ -260,4 +265,132 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	if ok, errs := c.v.ValidateDocument(); !ok {
 		t.Fatalf("the document is not valid OpenAPI:\n%s", strings.Join(messages(errs), "\n"))
 	}
+}
+
+// TestContractKnownGaps sends, through the contract check, one request for
+// each answer that independent tools found undocumented or mis-typed: an
+// item without a reorder point, a decimal shortage and count, 429 from
+// /login and /token, the cookie mode, and the headers WWW-Authenticate,
+// Retry-After, ETag, Link, Idempotent-Replayed and Content-Disposition.
+// The check itself is the assertion; the statuses only make sure each
+// case reached the answer it is about.
+func TestContractKnownGaps(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		d := newDomainTestServer(t, engine)
+		f := d.fixture()
+		m, c := d.tokens["manager"], d.tokens["clerk"]
+		item := d.do("POST", "/api/v1/items", m, map[string]any{"sku": "SUGAR", "name": "Sugar", "uom": "kg", "qty_precision": 2}).must(201)
+		if item.header.Get("ETag") == "" {
+			t.Fatal("no ETag on create")
+		}
+		sugar := item.id()
+		d.do("GET", fmt.Sprintf("/api/v1/items/%d", sugar), m, nil).must(200)
+		key := newKey()
+		receipt := map[string]any{"type": "receipt", "lines": []any{map[string]any{"item_id": sugar, "to_location_id": f.a, "qty": 100.5}}}
+		d.do("POST", "/api/v1/movements", c, receipt, "Idempotency-Key", key).must(201)
+		if r := d.do("POST", "/api/v1/movements", c, receipt, "Idempotency-Key", key).must(201); r.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("replay: %v", r.header)
+		}
+		short := d.move(map[string]any{"type": "issue", "lines": []any{map[string]any{"item_id": sugar, "from_location_id": f.a, "qty": 112.75}}}).must(409)
+		if !strings.Contains(string(short.body), "112.75") {
+			t.Fatalf("shortage: %s", short.body)
+		}
+		count := d.move(map[string]any{"type": "count", "lines": []any{map[string]any{"item_id": sugar, "location_id": f.a, "counted_qty": 12.75, "expected_qty": 1.5}}})
+		if count.status != http.StatusConflict {
+			t.Fatalf("outdated count: %d %s", count.status, count.body)
+		}
+		for _, path := range []string{"/api/v1/items?limit=1", "/api/v1/items?format=csv"} {
+			d.do("GET", path, m, nil).must(200)
+		}
+		if r := d.do("GET", "/api/v1/items?limit=1", m, nil); r.header.Get("Link") == "" {
+			t.Fatal("no Link on a first page")
+		}
+		if r := d.do("GET", "/api/v1/items", "", nil).must(401); r.header.Get("WWW-Authenticate") == "" {
+			t.Fatal("no WWW-Authenticate")
+		}
+
+		e := newEnv(t, engine, func(c *httpapi.Config) { c.LoginRatePerIP, c.LoginBurstPerIP = 0.001, 1 })
+		e.login("joevu", "glinteco")
+		if r := e.do("POST", "/login", `{"username":"joevu","password":"glinteco"}`); r.Code != http.StatusTooManyRequests {
+			t.Fatalf("/login: %d", r.Code)
+		}
+		if r := e.form(url.Values{"grant_type": {"password"}, "username": {"joevu"}, "password": {"glinteco"}}, "application/x-www-form-urlencoded"); r.Code != http.StatusTooManyRequests {
+			t.Fatalf("/token: %d", r.Code)
+		}
+
+		e = newEnv(t, engine)
+		jar := cookieJar{}
+		r := e.do("POST", "/login?cookies=true", `{"username":"joevu","password":"glinteco"}`)
+		jar.take(r.ResponseRecorder)
+		e.do("GET", "/user", "", jar.header("access_token_cookie"))
+		if r := e.do("POST", "/refresh", "", jar.header("refresh_token_cookie"), "X-CSRF-Token: "+jar["csrf_refresh_token"].Value); r.Code != http.StatusOK {
+			t.Fatalf("cookie refresh: %d %s", r.Code, r.Body)
+		}
+	})
+}
+
+// TestContractEveryOperation sends every operation of the served document
+// the requests that fail: no credentials, a caller without the role, an id
+// that does not exist, a path parameter of the wrong type, a malformed
+// body, a body of the wrong type, an empty object. Each answer is held
+// against the document (by serve) and none may be a 500.
+func TestContractEveryOperation(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		d := newDomainTestServer(t, engine)
+		c := loadContract(t, d.srv)
+		sent := 0
+		defer func() { t.Logf("%d requests", sent) }()
+		for path, item := range c.doc.Paths.PathItems.FromOldest() {
+			for method, op := range item.GetOperations().FromOldest() {
+				method = strings.ToUpper(method)
+				target, bad := path, path
+				for _, p := range op.Parameters {
+					if p.In != "path" {
+						continue
+					}
+					value := "nope"
+					if s := p.Schema.Schema(); s != nil && slices.Contains(s.Type, "integer") {
+						value, bad = "999999", strings.ReplaceAll(bad, "{"+p.Name+"}", "abc")
+					}
+					target = strings.ReplaceAll(target, "{"+p.Name+"}", value)
+					if !strings.Contains(bad, "abc") {
+						bad = strings.ReplaceAll(bad, "{"+p.Name+"}", value)
+					}
+				}
+				hasBody := op.RequestBody != nil
+				type try struct {
+					name, path, token, ctype string
+					body                     any
+				}
+				tries := []try{{name: "no credentials", path: target}}
+				if op.Security == nil || len(op.Security) > 0 {
+					tries = append(tries, try{name: "viewer", path: target, token: d.login("viewer")})
+				}
+				tries = append(tries, try{name: "admin", path: target, token: d.login("admin")})
+				if bad != target {
+					tries = append(tries, try{name: "path parameter not an integer", path: bad, token: d.login("admin")})
+				}
+				if hasBody {
+					tries = append(tries,
+						try{name: "empty object", path: target, token: d.login("admin"), body: "{}"},
+						try{name: "malformed JSON", path: target, token: d.login("admin"), body: `{"a":`},
+						try{name: "not JSON", path: target, token: d.login("admin"), body: "a=b", ctype: "text/plain"},
+					)
+				}
+				for _, tr := range tries {
+					sent++
+					hdr := []string{"Idempotency-Key", newKey()}
+					if tr.ctype != "" {
+						hdr = append(hdr, "Content-Type", tr.ctype)
+					}
+					r := d.do(method, tr.path, tr.token, tr.body, hdr...)
+					if r.status >= 500 && r.status != http.StatusServiceUnavailable {
+						t.Errorf("%s %s (%s): %d %s", method, tr.path, tr.name, r.status, r.body)
+					}
+				}
+			}
+		}
+	})
 }

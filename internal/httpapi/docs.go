@@ -15,6 +15,7 @@ const docsIndex = `<!DOCTYPE html>
   <title>Warehouse Management API - docs</title>
   <link rel="stylesheet" type="text/css" href="/docs/swagger-ui.css">
   <link rel="stylesheet" type="text/css" href="/docs/index.css">
+  <link rel="stylesheet" type="text/css" href="/docs/warehouse.css">
   <link rel="icon" type="image/png" href="/docs/favicon-32x32.png" sizes="32x32">
 </head>
 <body>
@@ -26,7 +27,41 @@ const docsIndex = `<!DOCTYPE html>
 </html>
 `
 
-const docsInit = `window.onload = function () {
+const docsInit = `// The Authorize dialog as a person meets it: the username and password
+// form (OAuth2 password flow) first and in view. Swagger UI focuses the
+// last input it draws, which scrolled the dialog past that form; and it
+// cannot send a cookie from a page, so the cookie-mode schemes (described
+// in the document for other clients) are not offered here.
+const WarehouseAuthorize = function () {
+  return {
+    wrapComponents: {
+      authorizationPopup: (Original, system) => class extends system.React.Component {
+        componentDidMount() {
+          const user = document.getElementById("oauth_username");
+          if (user) {
+            user.focus({ preventScroll: true });
+          }
+          const content = document.querySelector(".modal-ux-content");
+          if (content) {
+            content.scrollTop = 0;
+          }
+        }
+        render() {
+          return system.React.createElement(Original, this.props);
+        }
+      },
+      auths: (Original, system) => (props) => {
+        const defs = props.definitions;
+        if (defs && defs.size > 0 && defs.every((d) => d.get("type") === "apiKey" && d.get("in") === "cookie")) {
+          return null;
+        }
+        return system.React.createElement(Original, props);
+      }
+    }
+  };
+};
+
+window.onload = function () {
   window.ui = SwaggerUIBundle({
     url: "/openapi.json",
     dom_id: "#swagger-ui",
@@ -35,9 +70,22 @@ const docsInit = `window.onload = function () {
     validatorUrl: "none", // the default badge calls validator.swagger.io with our URL
     oauth2RedirectUrl: window.location.origin + "/docs/oauth2-redirect.html",
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    plugins: [WarehouseAuthorize],
     layout: "StandaloneLayout"
   });
 };
+`
+
+// docsStyle adapts Swagger UI to our token endpoint, which needs no
+// client: the password flow's client fields (credentials location,
+// client_id, client_secret) are hidden, so the dialog asks for what a
+// person has, a username and a password. Swagger UI offers no option for
+// this; its rows are matched by their labels.
+const docsStyle = `.swagger-ui .auth-container .wrapper:has(> label[for="password_type"]),
+.swagger-ui .auth-container .wrapper:has(> label[for="client_id_password"]),
+.swagger-ui .auth-container .wrapper:has(> label[for="client_secret_password"]) {
+  display: none;
+}
 `
 
 // docsPolicy is the docs page's Content-Security-Policy: everything from
@@ -69,6 +117,7 @@ func mountDocs(mux *http.ServeMux) {
 	mux.HandleFunc("GET /docs", html(docsIndex))
 	mux.HandleFunc("GET /docs/{$}", html(docsIndex))
 	mux.HandleFunc("GET /docs/warehouse-init.js", page(docsInit, "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /docs/warehouse.css", page(docsStyle, "text/css; charset=utf-8"))
 	assets := http.StripPrefix("/docs/", http.FileServerFS(swaggerfiles.FS))
 	mux.Handle("GET /docs/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/docs/index.html" || r.URL.Path == "/docs/swagger-initializer.js" {

@@ -4,7 +4,11 @@ package httpapi_test
 // Chromium, driven by chromedp, loads Swagger UI from the real server
 // handler (real SQLite store, real keys, real password hashing), logs in
 // through the OAuth2 password flow of the Authorize dialog and calls
-// GET /user with "Try it out".
+// GET /user with "Try it out". It also checks the docs as a person meets
+// them in a 1280x1000 window: the tutorial tag first, the server's version
+// shown, and the Authorize dialog opening on the username and password
+// form, in view, with no client fields. Every request the browser makes is
+// held against the OpenAPI document, as in the other HTTP tests.
 //
 // It needs Chromium: `apt-get install -y chromium` (Debian; /usr/bin/chromium),
 // which .ci/run installs. Set CHROMIUM_PATH to use another binary. Without
@@ -54,6 +58,11 @@ const docsHost = "warehouse-docs.test"
 const (
 	docsUser     = "joevu"
 	docsPassword = "glinteco"
+	// docsVersion is the server's version, which the docs must show.
+	docsVersion = "v0.0.0-docs-test"
+	// The window a person is assumed to have: the Authorize dialog's
+	// password field must be visible in it without scrolling.
+	docsWidth, docsHeight = 1280, 1000
 )
 
 // docsRequestLog records what the server was asked, for assertions and for
@@ -134,13 +143,19 @@ func newDocsTestServer(t *testing.T) (*httptest.Server, *docsRequestLog) {
 		t.Fatal(err)
 	}
 	srv := httpapi.New(httpapi.Config{
-		AccessTTL: 15 * time.Minute, RefreshTTL: 24 * time.Hour, Leeway: 10 * time.Second, Version: "test",
+		AccessTTL: 15 * time.Minute, RefreshTTL: 24 * time.Hour, Leeway: 10 * time.Second, Version: docsVersion,
 	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
 
 	rl := &docsRequestLog{auth: map[string]string{}, ctype: map[string]string{}}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// What the browser asks is held against the document too.
+		rec := serve(t, srv, r)
 		sw := &docsStatusWriter{ResponseWriter: w}
-		srv.ServeHTTP(sw, r)
+		for k, v := range rec.Header() {
+			sw.Header()[k] = v
+		}
+		sw.WriteHeader(rec.Code)
+		_, _ = sw.Write(rec.Body.Bytes())
 		rl.add(r, sw.status)
 	}))
 	t.Cleanup(ts.Close)
@@ -214,7 +229,7 @@ func newDocsBrowser(t *testing.T, exe string, ts *httptest.Server) *docsBrowser 
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("host-resolver-rules", "MAP "+docsHost+" 127.0.0.1, MAP * ~NOTFOUND"),
-		chromedp.WindowSize(1280, 900),
+		chromedp.WindowSize(docsWidth, docsHeight),
 		chromedp.CombinedOutput(b),
 	)
 	// A hard stop for everything, browser start included; the flows have
@@ -366,9 +381,9 @@ func checkServedDocs(t *testing.T, rl *docsRequestLog) {
 	}
 }
 
-// docsOAuth2 is the oauth2 scheme's block in the Authorize dialog
-// (the dialog has one block per security scheme: bearer, then oauth2).
-const docsOAuth2 = `//div[contains(@class,"auth-container")][.//h4[contains(., "oauth2")]]`
+// docsOAuth2 is the OAuth2 password scheme's block in the Authorize dialog
+// (the dialog has one block per security scheme, this one first).
+const docsOAuth2 = `//div[contains(@class,"auth-container")][.//h4[contains(., "OAuth2PasswordBearer")]]`
 
 // openDocs loads /docs and checks that Swagger UI rendered our document.
 func openDocs(t *testing.T, ctx context.Context, b *docsBrowser) {
@@ -390,6 +405,20 @@ func openDocs(t *testing.T, ctx context.Context, b *docsBrowser) {
 		op.querySelector(".opblock-summary-path").getAttribute("data-path"))`))
 	if err != nil {
 		t.Fatalf("list the operations: %v", err)
+	}
+	version, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.information-container .version`)))
+	if err != nil {
+		t.Fatalf("read the version: %v", err)
+	}
+	if strings.TrimSpace(version) != docsVersion {
+		t.Errorf("the docs show version %q, want the server's %q", version, docsVersion)
+	}
+	tags, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".opblock-tag")].map(t => t.getAttribute("data-tag"))`))
+	if err != nil {
+		t.Fatalf("list the tags: %v", err)
+	}
+	if len(tags) == 0 || tags[0] != "tutorial" {
+		t.Errorf("the docs list the tags %q, want tutorial first", tags)
 	}
 	if !strings.Contains(title, "Warehouse Management API") {
 		t.Errorf("Swagger UI title = %q, want it to contain %q", title, "Warehouse Management API")
@@ -420,6 +449,58 @@ func shownAuthErrors(ctx context.Context) string {
 	return s
 }
 
+// checkAuthorizeDialog opens the Authorize dialog and checks what a person
+// sees first: the OAuth2 password form, its password field inside the
+// window without scrolling, and no client fields; then closes it.
+func checkAuthorizeDialog(t *testing.T, ctx context.Context) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`.scheme-container button.authorize`)),
+		chromedp.WaitVisible(chromedp.CSS(`.modal-ux #oauth_password`)),
+	)
+	if err != nil {
+		t.Fatalf("open the Authorize dialog: %v", err)
+	}
+	type dialog struct {
+		First         string   `json:"first"`
+		Top           float64  `json:"top"`
+		Bottom        float64  `json:"bottom"`
+		Height        float64  `json:"height"`
+		VisibleClient []string `json:"visibleClient"`
+	}
+	seen, err := chromedp.Run(ctx, chromedp.Evaluate[dialog](`(() => {
+		const pw = document.querySelector(".modal-ux #oauth_password").getBoundingClientRect();
+		const first = document.querySelector(".modal-ux .auth-container h4");
+		return {
+			first: first ? first.textContent : "",
+			top: pw.top, bottom: pw.bottom, height: window.innerHeight,
+			visibleClient: ["#password_type", "#client_id_password", "#client_secret_password"].filter(sel => {
+				const el = document.querySelector(".modal-ux " + sel);
+				return el && el.checkVisibility();
+			}),
+		};
+	})()`))
+	if err != nil {
+		t.Fatalf("inspect the Authorize dialog: %v", err)
+	}
+	if !strings.Contains(seen.First, "OAuth2PasswordBearer") {
+		t.Errorf("the Authorize dialog starts with %q, want the OAuth2 password form", seen.First)
+	}
+	if seen.Top < 0 || seen.Bottom > seen.Height {
+		t.Errorf("the password field is at %.0f-%.0f px, outside the %dx%d window (height %.0f)", seen.Top, seen.Bottom, docsWidth, docsHeight, seen.Height)
+	}
+	if len(seen.VisibleClient) > 0 {
+		t.Errorf("the password form shows client fields %q; the token endpoint needs no client", seen.VisibleClient)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`.modal-ux button.close-modal`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`.modal-ux`)),
+	)
+	if err != nil {
+		t.Fatalf("close the Authorize dialog: %v", err)
+	}
+}
+
 func TestBrowserDocs(t *testing.T) {
 	exe := docsChromium(t)
 
@@ -431,6 +512,7 @@ func TestBrowserDocs(t *testing.T) {
 		start := time.Now()
 
 		openDocs(t, ctx, b)
+		checkAuthorizeDialog(t, ctx)
 
 		if err := fillAuthorize(ctx, docsUser, docsPassword); err != nil {
 			t.Fatalf("authorize: %v", err)

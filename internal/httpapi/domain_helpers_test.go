@@ -122,6 +122,7 @@ func (r *domainResp) items() []any {
 // do sends a request through the real router. body is JSON-encoded unless
 // it is a string (sent as is). hdr is name, value pairs.
 func (e *domainEnv) do(method, path, token string, body any, hdr ...string) *domainResp {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -76,7 +78,7 @@ func securitySchemes() map[string]*huma.SecurityScheme {
 			Flows:       &huma.OAuthFlows{Password: &huma.OAuthFlow{TokenURL: "/token", RefreshURL: "/token", Scopes: map[string]string{}}}},
 		schemeBearer: {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
 			Description: "An access token from POST /login or POST /token (a refresh token for /refresh and /refresh-revoke). " +
-				"Its claims are described by the AccessTokenClaims schema."},
+				"An access token's claims:" + claimsDoc()},
 		schemeAccessCookie: {Type: "apiKey", In: "cookie", Name: cookieAccess,
 			Description: "Cookie mode (POST /login?cookies=true): the access token in its HttpOnly cookie. Methods that change state also need X-CSRF-Token."},
 		schemeRefreshCookie: {Type: "apiKey", In: "cookie", Name: cookieRefresh,
@@ -84,6 +86,19 @@ func securitySchemes() map[string]*huma.SecurityScheme {
 		schemeCSRF: {Type: "apiKey", In: "header", Name: "X-CSRF-Token",
 			Description: "Cookie mode: the value of the csrf_access_token (or csrf_refresh_token) cookie, on POST, PUT, PATCH and DELETE."},
 	}
+}
+
+// claimsDoc lists the claims of an access token (AccessTokenClaims) as
+// markdown.
+func claimsDoc() string {
+	t := reflect.TypeFor[AccessTokenClaims]()
+	var b strings.Builder
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		fmt.Fprintf(&b, "\n- `%s`: %s", name, f.Tag.Get("doc"))
+	}
+	return b.String()
 }
 
 // completeDocument adds to every operation what Huma cannot see.
@@ -134,6 +149,14 @@ func (s *Server) completeOperation(path string, op *huma.Operation, problem *hum
 	if op.Responses == nil {
 		op.Responses = map[string]*huma.Response{}
 	}
+	// Huma's catch-all "default" would make every status documented; the
+	// one answer not listed otherwise is the 500 of a bug.
+	if d := op.Responses["default"]; d != nil {
+		delete(op.Responses, "default")
+		if op.Responses["500"] == nil {
+			op.Responses["500"] = d
+		}
+	}
 	add := func(status int) {
 		code := strconv.Itoa(status)
 		if op.Responses[code] == nil {
@@ -157,6 +180,13 @@ func (s *Server) completeOperation(path string, op *huma.Operation, problem *hum
 	}
 	if !slices.Contains(noDatabase, op.OperationID) && !strings.HasPrefix(path, "/docs") && !strings.HasPrefix(path, "/openapi") {
 		add(http.StatusServiceUnavailable)
+	}
+	if !slices.ContainsFunc(slices.Collect(maps.Keys(op.Responses)), func(c string) bool { return c[0] == '4' }) {
+		// An operation nothing in a request can fail still has the
+		// refusals of the HTTP server itself.
+		op.Responses["4XX"] = &huma.Response{
+			Description: "A request the HTTP server refuses before any route: malformed HTTP (400) or headers too large (431), as plain text",
+			Content:     map[string]*huma.MediaType{"text/plain; charset=utf-8": {Schema: &huma.Schema{Type: "string"}}}}
 	}
 	for code, r := range op.Responses {
 		switch code {

@@ -77,7 +77,8 @@ func (s *Server) routes() {
 
 	huma.Register(api, huma.Operation{
 		OperationID: "welcome", Method: http.MethodGet, Path: "/welcome", Tags: []string{"tutorial"},
-		Summary: "Welcome message",
+		Summary:     "Welcome message",
+		Description: "The tutorial's first endpoint: a fixed greeting, with no authentication. Useful to check that the server answers.",
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body MessageBody }, error) {
 		return &struct{ Body MessageBody }{MessageBody{"Welcome to the Warehouse Management API"}}, nil
 	})
@@ -104,7 +105,8 @@ func (s *Server) routes() {
 	huma.Register(api, huma.Operation{
 		OperationID: "user", Method: http.MethodGet, Path: "/user", Tags: []string{"tutorial"},
 		Summary: "The logged-in user", Security: security, Errors: authErrors,
-		Metadata: map[string]any{metaToken: auth.TypeAccess},
+		Description: "The access token's subject and the user's current roles (as stored now, not as the token was issued).",
+		Metadata:    map[string]any{metaToken: auth.TypeAccess},
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body UserBody }, error) {
 		p := principal(ctx)
 		return &struct{ Body UserBody }{UserBody{User: p.Claims.Subject, Roles: p.Roles}}, nil
@@ -381,13 +383,15 @@ type healthBody struct {
 func (s *Server) healthRoutes() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: []string{"operations"},
-		Summary: "Liveness: the process serves requests",
+		Summary:     "Liveness: the process serves requests",
+		Description: "Answers 200 while the process can serve HTTP; it does not touch the database. For liveness probes.",
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body healthBody }, error) {
 		return &struct{ Body healthBody }{healthBody{"ok"}}, nil
 	})
 	huma.Register(s.api, huma.Operation{
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{"operations"},
 		Summary: "Readiness: the database answers", Errors: []int{http.StatusServiceUnavailable},
+		Description: "Answers 200 when the database answers a ping, else 503: for readiness probes and load balancers.",
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body healthBody }, error) {
 		if err := s.db.Ping(ctx); err != nil {
 			return nil, s.problem(err)

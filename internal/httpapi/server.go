@@ -101,6 +101,9 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.SessionLifetime <= 0 {
 		cfg.SessionLifetime = cfg.RefreshTTL
 	}
+	if cfg.Version == "" {
+		cfg.Version = "dev" // the document's info.version is required
+	}
 	if cfg.CookieSameSite == 0 {
 		cfg.CookieSameSite = http.SameSiteLaxMode
 	}
@@ -116,8 +119,10 @@ func New(cfg Config, d Deps) *Server {
 	hc.CreateHooks = nil // no $schema links in response bodies: keep the tutorial's shapes
 	hc.OpenAPIPath = "/openapi"
 	hc.Components.SecuritySchemes = securitySchemes()
-	hc.Info.License = &huma.License{Name: "MIT", Identifier: "MIT"}
-	hc.Info.Contact = &huma.Contact{Name: "warehouse maintainers", URL: "https://github.com/warehouse-api/warehouse"}
+	// The repository grants no license yet; the document says so rather
+	// than invent one.
+	hc.Info.License = &huma.License{Name: "Proprietary: no license granted", Identifier: "LicenseRef-Proprietary"}
+	hc.Info.Contact = &huma.Contact{Name: "warehouse maintainers"}
 	hc.Servers = []*huma.Server{{URL: "/", Description: "This server"}}
 	if cfg.PublicURL != "" {
 		hc.Servers = []*huma.Server{{URL: strings.TrimRight(cfg.PublicURL, "/") + "/", Description: "This server"}}

@@ -70,7 +70,8 @@ func (s *Server) sessionRoutes() {
 	huma.Register(api, huma.Operation{
 		OperationID: "list-sessions", Method: http.MethodGet, Path: "/sessions", Tags: []string{"sessions"},
 		Summary: "The caller's active sessions", Security: security, Errors: []int{http.StatusUnauthorized},
-		Metadata: access,
+		Description: "Every session (login) of the caller that has not ended, with where and when it started and was last refreshed; `current` marks the one of this token.",
+		Metadata:    access,
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body []SessionBody }, error) {
 		p := principal(ctx)
 		list, err := s.db.Sessions(ctx, p.Claims.Subject)
@@ -88,7 +89,8 @@ func (s *Server) sessionRoutes() {
 	huma.Register(api, huma.Operation{
 		OperationID: "end-session", Method: http.MethodDelete, Path: "/sessions/{id}", Tags: []string{"sessions"},
 		Summary: "End one of the caller's sessions", Security: security, DefaultStatus: http.StatusNoContent,
-		Errors: []int{http.StatusUnauthorized, http.StatusNotFound}, Metadata: access,
+		Description: "Revokes the session's tokens on every instance (e.g. a device you lost). 404 when the caller has no such session.",
+		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound}, Metadata: access,
 	}, func(ctx context.Context, in *struct {
 		ID string `path:"id" maxLength:"64"`
 	}) (*noContent, error) {

@@ -11,9 +11,10 @@
 // and the client drifted apart.
 package client
 
-// The document comes from the server itself (warehouse openapi), never a
-// hand-kept copy; ogen is pinned, so the output only changes with the API.
-// -buildvcs=false keeps the commit out of info.version ("dev"), which would
-// otherwise change the document on every commit where VCS stamping is on.
-//go:generate go run -buildvcs=false ../../../cmd/warehouse openapi openapi.json
+// The document comes from the server itself (warehouse openapi prints what
+// GET /openapi.json answers), never a hand-kept copy: openapi.json is only
+// ogen's input, rewritten on every run and not committed. ogen is pinned,
+// so the output only changes with the API. -buildvcs=false keeps the
+// commit out of info.version ("dev") wherever VCS stamping is turned on.
+//go:generate sh -c "go run -buildvcs=false ../../../cmd/warehouse openapi >openapi.json"
 //go:generate go run github.com/ogen-go/ogen/cmd/ogen@v1.24.0 --config ogen.yml --target . --package client --clean --loglevel error openapi.json

@@ -88,7 +88,7 @@ type Invoker interface {
 	// password flow at POST /token).
 	//
 	// GET /docs
-	Docs(ctx context.Context) (DocsOK, error)
+	Docs(ctx context.Context) (DocsRes, error)
 	// DocsAsset invokes docs-asset operation.
 	//
 	// Swagger UI's scripts, styles and images, and the OAuth2 redirect page. `/docs/` is the docs page
@@ -98,7 +98,8 @@ type Invoker interface {
 	DocsAsset(ctx context.Context, params DocsAssetParams) (DocsAssetRes, error)
 	// EndSession invokes end-session operation.
 	//
-	// End one of the caller's sessions.
+	// Revokes the session's tokens on every instance (e.g. a device you lost). 404 when the caller has no
+	// such session.
 	//
 	// DELETE /sessions/{id}
 	EndSession(ctx context.Context, params EndSessionParams) (EndSessionRes, error)
@@ -128,7 +129,7 @@ type Invoker interface {
 	GetUser(ctx context.Context, params GetUserParams) (GetUserRes, error)
 	// Healthz invokes healthz operation.
 	//
-	// Liveness: the process serves requests.
+	// Answers 200 while the process can serve HTTP; it does not touch the database. For liveness probes.
 	//
 	// GET /healthz
 	Healthz(ctx context.Context) (HealthzRes, error)
@@ -188,7 +189,8 @@ type Invoker interface {
 	ListMovements(ctx context.Context, params ListMovementsParams) (ListMovementsRes, error)
 	// ListSessions invokes list-sessions operation.
 	//
-	// The caller's active sessions.
+	// Every session (login) of the caller that has not ended, with where and when it started and was last
+	// refreshed; `current` marks the one of this token.
 	//
 	// GET /sessions
 	ListSessions(ctx context.Context) (ListSessionsRes, error)
@@ -253,28 +255,29 @@ type Invoker interface {
 	// The machine-readable description of this API, generated from the server's routes.
 	//
 	// GET /openapi-3.0.json
-	Openapi30JSON(ctx context.Context) error
+	Openapi30JSON(ctx context.Context) (Openapi30JSONRes, error)
 	// Openapi30Yaml invokes openapi-30-yaml operation.
 	//
 	// The machine-readable description of this API, generated from the server's routes.
 	//
 	// GET /openapi-3.0.yaml
-	Openapi30Yaml(ctx context.Context) (Openapi30YamlOK, error)
+	Openapi30Yaml(ctx context.Context) (Openapi30YamlRes, error)
 	// OpenapiJSON invokes openapi-json operation.
 	//
 	// The machine-readable description of this API, generated from the server's routes.
 	//
 	// GET /openapi.json
-	OpenapiJSON(ctx context.Context) error
+	OpenapiJSON(ctx context.Context) (OpenapiJSONRes, error)
 	// OpenapiYaml invokes openapi-yaml operation.
 	//
 	// The machine-readable description of this API, generated from the server's routes.
 	//
 	// GET /openapi.yaml
-	OpenapiYaml(ctx context.Context) (OpenapiYamlOK, error)
+	OpenapiYaml(ctx context.Context) (OpenapiYamlRes, error)
 	// OpenidConfiguration invokes openid-configuration operation.
 	//
-	// Discovery: issuer, token endpoint and JWKS location.
+	// An OpenID-style discovery document for services that verify our tokens: the issuer, the token
+	// endpoint and the JWKS URL.
 	//
 	// GET /.well-known/openid-configuration
 	OpenidConfiguration(ctx context.Context, params OpenidConfigurationParams) (OpenidConfigurationRes, error)
@@ -291,7 +294,7 @@ type Invoker interface {
 	PostMovement(ctx context.Context, request *MovementBody, params PostMovementParams) (PostMovementRes, error)
 	// Readyz invokes readyz operation.
 	//
-	// Readiness: the database answers.
+	// Answers 200 when the database answers a ping, else 503: for readiness probes and load balancers.
 	//
 	// GET /readyz
 	Readyz(ctx context.Context) (ReadyzRes, error)
@@ -358,13 +361,15 @@ type Invoker interface {
 	UpdateUser(ctx context.Context, request *UserPatchBody, params UpdateUserParams) (UpdateUserRes, error)
 	// User invokes user operation.
 	//
-	// The logged-in user.
+	// The access token's subject and the user's current roles (as stored now, not as the token was
+	// issued).
 	//
 	// GET /user
 	User(ctx context.Context) (UserRes, error)
 	// Welcome invokes welcome operation.
 	//
-	// Welcome message.
+	// The tutorial's first endpoint: a fixed greeting, with no authentication. Useful to check that the
+	// server answers.
 	//
 	// GET /welcome
 	Welcome(ctx context.Context) (WelcomeRes, error)
@@ -1431,12 +1436,12 @@ func (c *Client) sendDeactivateUser(ctx context.Context, params DeactivateUserPa
 // password flow at POST /token).
 //
 // GET /docs
-func (c *Client) Docs(ctx context.Context) (DocsOK, error) {
+func (c *Client) Docs(ctx context.Context) (DocsRes, error) {
 	res, err := c.sendDocs(ctx)
 	return res, err
 }
 
-func (c *Client) sendDocs(ctx context.Context) (res DocsOK, err error) {
+func (c *Client) sendDocs(ctx context.Context) (res DocsRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [1]string
@@ -1533,7 +1538,8 @@ func (c *Client) sendDocsAsset(ctx context.Context, params DocsAssetParams) (res
 
 // EndSession invokes end-session operation.
 //
-// End one of the caller's sessions.
+// Revokes the session's tokens on every instance (e.g. a device you lost). 404 when the caller has no
+// such session.
 //
 // DELETE /sessions/{id}
 func (c *Client) EndSession(ctx context.Context, params EndSessionParams) (EndSessionRes, error) {
@@ -2134,7 +2140,7 @@ func (c *Client) sendGetUser(ctx context.Context, params GetUserParams) (res Get
 
 // Healthz invokes healthz operation.
 //
-// Liveness: the process serves requests.
+// Answers 200 while the process can serve HTTP; it does not touch the database. For liveness probes.
 //
 // GET /healthz
 func (c *Client) Healthz(ctx context.Context) (HealthzRes, error) {
@@ -3660,7 +3666,8 @@ func (c *Client) sendListMovements(ctx context.Context, params ListMovementsPara
 
 // ListSessions invokes list-sessions operation.
 //
-// The caller's active sessions.
+// Every session (login) of the caller that has not ended, with where and when it started and was last
+// refreshed; `current` marks the one of this token.
 //
 // GET /sessions
 func (c *Client) ListSessions(ctx context.Context) (ListSessionsRes, error) {
@@ -4860,12 +4867,12 @@ func (c *Client) sendLowStock(ctx context.Context, params LowStockParams) (res L
 // The machine-readable description of this API, generated from the server's routes.
 //
 // GET /openapi-3.0.json
-func (c *Client) Openapi30JSON(ctx context.Context) error {
-	_, err := c.sendOpenapi30JSON(ctx)
-	return err
+func (c *Client) Openapi30JSON(ctx context.Context) (Openapi30JSONRes, error) {
+	res, err := c.sendOpenapi30JSON(ctx)
+	return res, err
 }
 
-func (c *Client) sendOpenapi30JSON(ctx context.Context) (res *Openapi30JSONOK, err error) {
+func (c *Client) sendOpenapi30JSON(ctx context.Context) (res Openapi30JSONRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [1]string
@@ -4903,12 +4910,12 @@ func (c *Client) sendOpenapi30JSON(ctx context.Context) (res *Openapi30JSONOK, e
 // The machine-readable description of this API, generated from the server's routes.
 //
 // GET /openapi-3.0.yaml
-func (c *Client) Openapi30Yaml(ctx context.Context) (Openapi30YamlOK, error) {
+func (c *Client) Openapi30Yaml(ctx context.Context) (Openapi30YamlRes, error) {
 	res, err := c.sendOpenapi30Yaml(ctx)
 	return res, err
 }
 
-func (c *Client) sendOpenapi30Yaml(ctx context.Context) (res Openapi30YamlOK, err error) {
+func (c *Client) sendOpenapi30Yaml(ctx context.Context) (res Openapi30YamlRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [1]string
@@ -4946,12 +4953,12 @@ func (c *Client) sendOpenapi30Yaml(ctx context.Context) (res Openapi30YamlOK, er
 // The machine-readable description of this API, generated from the server's routes.
 //
 // GET /openapi.json
-func (c *Client) OpenapiJSON(ctx context.Context) error {
-	_, err := c.sendOpenapiJSON(ctx)
-	return err
+func (c *Client) OpenapiJSON(ctx context.Context) (OpenapiJSONRes, error) {
+	res, err := c.sendOpenapiJSON(ctx)
+	return res, err
 }
 
-func (c *Client) sendOpenapiJSON(ctx context.Context) (res *OpenapiJSONOK, err error) {
+func (c *Client) sendOpenapiJSON(ctx context.Context) (res OpenapiJSONRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [1]string
@@ -4989,12 +4996,12 @@ func (c *Client) sendOpenapiJSON(ctx context.Context) (res *OpenapiJSONOK, err e
 // The machine-readable description of this API, generated from the server's routes.
 //
 // GET /openapi.yaml
-func (c *Client) OpenapiYaml(ctx context.Context) (OpenapiYamlOK, error) {
+func (c *Client) OpenapiYaml(ctx context.Context) (OpenapiYamlRes, error) {
 	res, err := c.sendOpenapiYaml(ctx)
 	return res, err
 }
 
-func (c *Client) sendOpenapiYaml(ctx context.Context) (res OpenapiYamlOK, err error) {
+func (c *Client) sendOpenapiYaml(ctx context.Context) (res OpenapiYamlRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [1]string
@@ -5029,7 +5036,8 @@ func (c *Client) sendOpenapiYaml(ctx context.Context) (res OpenapiYamlOK, err er
 
 // OpenidConfiguration invokes openid-configuration operation.
 //
-// Discovery: issuer, token endpoint and JWKS location.
+// An OpenID-style discovery document for services that verify our tokens: the issuer, the token
+// endpoint and the JWKS URL.
 //
 // GET /.well-known/openid-configuration
 func (c *Client) OpenidConfiguration(ctx context.Context, params OpenidConfigurationParams) (OpenidConfigurationRes, error) {
@@ -5237,7 +5245,7 @@ func (c *Client) sendPostMovement(ctx context.Context, request *MovementBody, pa
 
 // Readyz invokes readyz operation.
 //
-// Readiness: the database answers.
+// Answers 200 when the database answers a ping, else 503: for readiness probes and load balancers.
 //
 // GET /readyz
 func (c *Client) Readyz(ctx context.Context) (ReadyzRes, error) {
@@ -6160,7 +6168,8 @@ func (c *Client) sendUpdateUser(ctx context.Context, request *UserPatchBody, par
 
 // User invokes user operation.
 //
-// The logged-in user.
+// The access token's subject and the user's current roles (as stored now, not as the token was
+// issued).
 //
 // GET /user
 func (c *Client) User(ctx context.Context) (UserRes, error) {
@@ -6260,7 +6269,8 @@ func (c *Client) sendUser(ctx context.Context) (res UserRes, err error) {
 
 // Welcome invokes welcome operation.
 //
-// Welcome message.
+// The tutorial's first endpoint: a fixed greeting, with no authentication. Useful to check that the
+// server answers.
 //
 // GET /welcome
 func (c *Client) Welcome(ctx context.Context) (WelcomeRes, error) {

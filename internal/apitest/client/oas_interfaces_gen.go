@@ -37,6 +37,10 @@ type DocsAssetRes interface {
 	docsAssetRes()
 }
 
+type DocsRes interface {
+	docsRes()
+}
+
 type EndSessionRes interface {
 	endSessionRes()
 }
@@ -119,6 +123,22 @@ type LookupRes interface {
 
 type LowStockRes interface {
 	lowStockRes()
+}
+
+type Openapi30JSONRes interface {
+	openapi30JSONRes()
+}
+
+type Openapi30YamlRes interface {
+	openapi30YamlRes()
+}
+
+type OpenapiJSONRes interface {
+	openapiJSONRes()
+}
+
+type OpenapiYamlRes interface {
+	openapiYamlRes()
 }
 
 type OpenidConfigurationRes interface {

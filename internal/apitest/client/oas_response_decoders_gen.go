@@ -4256,7 +4256,7 @@ func decodeDeactivateUserResponse(resp *http.Response) (res DeactivateUserRes, _
 	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
 
-func decodeDocsResponse(resp *http.Response) (res DocsOK, _ error) {
+func decodeDocsResponse(resp *http.Response) (res DocsRes, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -4273,10 +4273,40 @@ func decodeDocsResponse(resp *http.Response) (res DocsOK, _ error) {
 			}
 
 			response := DocsOK{Data: bytes.NewReader(b)}
-			return response, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
+	}
+	switch resp.StatusCode / 100 {
+	case 4:
+		// Pattern 4XX.
+		res, err := func() (res DocsRes, err error) {
+			ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if err != nil {
+				return res, errors.Wrap(err, "parse media type")
+			}
+			switch {
+			case ct == "text/plain":
+				reader := resp.Body
+				b, err := io.ReadAll(reader)
+				if err != nil {
+					return res, err
+				}
+
+				response := Docs4XX{Data: bytes.NewReader(b)}
+				return &Docs4XXStatusCode{
+					StatusCode: resp.StatusCode,
+					Response:   response,
+				}, nil
+			default:
+				return res, validate.InvalidContentType(ct)
+			}
+		}()
+		if err != nil {
+			return res, errors.Wrapf(err, "pattern 4XX (code %d)", resp.StatusCode)
+		}
+		return res, nil
 	}
 	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
@@ -6660,9 +6690,8 @@ func decodeHealthzResponse(resp *http.Response) (res HealthzRes, _ error) {
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
-	}
-	// Default response.
-	res, err := func() (res HealthzRes, err error) {
+	case 500:
+		// Code 500.
 		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 		if err != nil {
 			return res, errors.Wrap(err, "parse media type")
@@ -6701,18 +6730,42 @@ func decodeHealthzResponse(resp *http.Response) (res HealthzRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			return &ProblemStatusCode{
-				StatusCode: resp.StatusCode,
-				Response:   response,
-			}, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
-	}()
-	if err != nil {
-		return res, errors.Wrapf(err, "default (code %d)", resp.StatusCode)
 	}
-	return res, nil
+	switch resp.StatusCode / 100 {
+	case 4:
+		// Pattern 4XX.
+		res, err := func() (res HealthzRes, err error) {
+			ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if err != nil {
+				return res, errors.Wrap(err, "parse media type")
+			}
+			switch {
+			case ct == "text/plain":
+				reader := resp.Body
+				b, err := io.ReadAll(reader)
+				if err != nil {
+					return res, err
+				}
+
+				response := Healthz4XX{Data: bytes.NewReader(b)}
+				return &Healthz4XXStatusCode{
+					StatusCode: resp.StatusCode,
+					Response:   response,
+				}, nil
+			default:
+				return res, validate.InvalidContentType(ct)
+			}
+		}()
+		if err != nil {
+			return res, errors.Wrapf(err, "pattern 4XX (code %d)", resp.StatusCode)
+		}
+		return res, nil
+	}
+	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
 
 func decodeItemStockResponse(resp *http.Response) (res ItemStockRes, _ error) {
@@ -7220,9 +7273,8 @@ func decodeJwksResponse(resp *http.Response) (res JwksRes, _ error) {
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
-	}
-	// Default response.
-	res, err := func() (res JwksRes, err error) {
+	case 500:
+		// Code 500.
 		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 		if err != nil {
 			return res, errors.Wrap(err, "parse media type")
@@ -7261,18 +7313,42 @@ func decodeJwksResponse(resp *http.Response) (res JwksRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			return &ProblemStatusCode{
-				StatusCode: resp.StatusCode,
-				Response:   response,
-			}, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
-	}()
-	if err != nil {
-		return res, errors.Wrapf(err, "default (code %d)", resp.StatusCode)
 	}
-	return res, nil
+	switch resp.StatusCode / 100 {
+	case 4:
+		// Pattern 4XX.
+		res, err := func() (res JwksRes, err error) {
+			ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if err != nil {
+				return res, errors.Wrap(err, "parse media type")
+			}
+			switch {
+			case ct == "text/plain":
+				reader := resp.Body
+				b, err := io.ReadAll(reader)
+				if err != nil {
+					return res, err
+				}
+
+				response := Jwks4XX{Data: bytes.NewReader(b)}
+				return &Jwks4XXStatusCode{
+					StatusCode: resp.StatusCode,
+					Response:   response,
+				}, nil
+			default:
+				return res, validate.InvalidContentType(ct)
+			}
+		}()
+		if err != nil {
+			return res, errors.Wrapf(err, "pattern 4XX (code %d)", resp.StatusCode)
+		}
+		return res, nil
+	}
+	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
 
 func decodeListAuditEventsResponse(resp *http.Response) (res ListAuditEventsRes, _ error) {
@@ -14329,7 +14405,7 @@ func decodeLowStockResponse(resp *http.Response) (res LowStockRes, _ error) {
 	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
 
-func decodeOpenapi30JSONResponse(resp *http.Response) (res *Openapi30JSONOK, _ error) {
+func decodeOpenapi30JSONResponse(resp *http.Response) (res Openapi30JSONRes, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -14367,10 +14443,40 @@ func decodeOpenapi30JSONResponse(resp *http.Response) (res *Openapi30JSONOK, _ e
 			return res, validate.InvalidContentType(ct)
 		}
 	}
+	switch resp.StatusCode / 100 {
+	case 4:
+		// Pattern 4XX.
+		res, err := func() (res Openapi30JSONRes, err error) {
+			ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if err != nil {
+				return res, errors.Wrap(err, "parse media type")
+			}
+			switch {
+			case ct == "text/plain":
+				reader := resp.Body
+				b, err := io.ReadAll(reader)
+				if err != nil {
+					return res, err
+				}
+
+				response := Openapi30JSON4XX{Data: bytes.NewReader(b)}
+				return &Openapi30JSON4XXStatusCode{
+					StatusCode: resp.StatusCode,
+					Response:   response,
+				}, nil
+			default:
+				return res, validate.InvalidContentType(ct)
+			}
+		}()
+		if err != nil {
+			return res, errors.Wrapf(err, "pattern 4XX (code %d)", resp.StatusCode)
+		}
+		return res, nil
+	}
 	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
 
-func decodeOpenapi30YamlResponse(resp *http.Response) (res Openapi30YamlOK, _ error) {
+func decodeOpenapi30YamlResponse(resp *http.Response) (res Openapi30YamlRes, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -14387,15 +14493,45 @@ func decodeOpenapi30YamlResponse(resp *http.Response) (res Openapi30YamlOK, _ er
 			}
 
 			response := Openapi30YamlOK{Data: bytes.NewReader(b)}
-			return response, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
 	}
+	switch resp.StatusCode / 100 {
+	case 4:
+		// Pattern 4XX.
+		res, err := func() (res Openapi30YamlRes, err error) {
+			ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if err != nil {
+				return res, errors.Wrap(err, "parse media type")
+			}
+			switch {
+			case ct == "text/plain":
+				reader := resp.Body
+				b, err := io.ReadAll(reader)
+				if err != nil {
+					return res, err
+				}
+
+				response := Openapi30Yaml4XX{Data: bytes.NewReader(b)}
+				return &Openapi30Yaml4XXStatusCode{
+					StatusCode: resp.StatusCode,
+					Response:   response,
+				}, nil
+			default:
+				return res, validate.InvalidContentType(ct)
+			}
+		}()
+		if err != nil {
+			return res, errors.Wrapf(err, "pattern 4XX (code %d)", resp.StatusCode)
+		}
+		return res, nil
+	}
 	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
 
-func decodeOpenapiJSONResponse(resp *http.Response) (res *OpenapiJSONOK, _ error) {
+func decodeOpenapiJSONResponse(resp *http.Response) (res OpenapiJSONRes, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -14433,10 +14569,40 @@ func decodeOpenapiJSONResponse(resp *http.Response) (res *OpenapiJSONOK, _ error
 			return res, validate.InvalidContentType(ct)
 		}
 	}
+	switch resp.StatusCode / 100 {
+	case 4:
+		// Pattern 4XX.
+		res, err := func() (res OpenapiJSONRes, err error) {
+			ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if err != nil {
+				return res, errors.Wrap(err, "parse media type")
+			}
+			switch {
+			case ct == "text/plain":
+				reader := resp.Body
+				b, err := io.ReadAll(reader)
+				if err != nil {
+					return res, err
+				}
+
+				response := OpenapiJSON4XX{Data: bytes.NewReader(b)}
+				return &OpenapiJSON4XXStatusCode{
+					StatusCode: resp.StatusCode,
+					Response:   response,
+				}, nil
+			default:
+				return res, validate.InvalidContentType(ct)
+			}
+		}()
+		if err != nil {
+			return res, errors.Wrapf(err, "pattern 4XX (code %d)", resp.StatusCode)
+		}
+		return res, nil
+	}
 	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
 
-func decodeOpenapiYamlResponse(resp *http.Response) (res OpenapiYamlOK, _ error) {
+func decodeOpenapiYamlResponse(resp *http.Response) (res OpenapiYamlRes, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -14453,10 +14619,40 @@ func decodeOpenapiYamlResponse(resp *http.Response) (res OpenapiYamlOK, _ error)
 			}
 
 			response := OpenapiYamlOK{Data: bytes.NewReader(b)}
-			return response, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
+	}
+	switch resp.StatusCode / 100 {
+	case 4:
+		// Pattern 4XX.
+		res, err := func() (res OpenapiYamlRes, err error) {
+			ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if err != nil {
+				return res, errors.Wrap(err, "parse media type")
+			}
+			switch {
+			case ct == "text/plain":
+				reader := resp.Body
+				b, err := io.ReadAll(reader)
+				if err != nil {
+					return res, err
+				}
+
+				response := OpenapiYaml4XX{Data: bytes.NewReader(b)}
+				return &OpenapiYaml4XXStatusCode{
+					StatusCode: resp.StatusCode,
+					Response:   response,
+				}, nil
+			default:
+				return res, validate.InvalidContentType(ct)
+			}
+		}()
+		if err != nil {
+			return res, errors.Wrapf(err, "pattern 4XX (code %d)", resp.StatusCode)
+		}
+		return res, nil
 	}
 	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
@@ -14552,7 +14748,51 @@ func decodeOpenidConfigurationResponse(resp *http.Response) (res OpenidConfigura
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response Problem
+			var response OpenidConfigurationBadRequest
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			// Validate response.
+			if err := func() error {
+				if err := response.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return res, errors.Wrap(err, "validate")
+			}
+			return &response, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 500:
+		// Code 500.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/problem+json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response OpenidConfigurationInternalServerError
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -14583,58 +14823,7 @@ func decodeOpenidConfigurationResponse(resp *http.Response) (res OpenidConfigura
 			return res, validate.InvalidContentType(ct)
 		}
 	}
-	// Default response.
-	res, err := func() (res OpenidConfigurationRes, err error) {
-		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-		if err != nil {
-			return res, errors.Wrap(err, "parse media type")
-		}
-		switch {
-		case ct == "application/problem+json":
-			buf, err := io.ReadAll(resp.Body)
-			if err != nil {
-				return res, err
-			}
-			d := jx.DecodeBytes(buf)
-
-			var response Problem
-			if err := func() error {
-				if err := response.Decode(d); err != nil {
-					return err
-				}
-				if err := d.Skip(); err != io.EOF {
-					return errors.New("unexpected trailing data")
-				}
-				return nil
-			}(); err != nil {
-				err = &ogenerrors.DecodeBodyError{
-					ContentType: ct,
-					Body:        buf,
-					Err:         err,
-				}
-				return res, err
-			}
-			// Validate response.
-			if err := func() error {
-				if err := response.Validate(); err != nil {
-					return err
-				}
-				return nil
-			}(); err != nil {
-				return res, errors.Wrap(err, "validate")
-			}
-			return &ProblemStatusCode{
-				StatusCode: resp.StatusCode,
-				Response:   response,
-			}, nil
-		default:
-			return res, validate.InvalidContentType(ct)
-		}
-	}()
-	if err != nil {
-		return res, errors.Wrapf(err, "default (code %d)", resp.StatusCode)
-	}
-	return res, nil
+	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
 
 func decodePostMovementResponse(resp *http.Response) (res PostMovementRes, _ error) {
@@ -15385,6 +15574,36 @@ func decodeReadyzResponse(resp *http.Response) (res ReadyzRes, _ error) {
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
+	}
+	switch resp.StatusCode / 100 {
+	case 4:
+		// Pattern 4XX.
+		res, err := func() (res ReadyzRes, err error) {
+			ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if err != nil {
+				return res, errors.Wrap(err, "parse media type")
+			}
+			switch {
+			case ct == "text/plain":
+				reader := resp.Body
+				b, err := io.ReadAll(reader)
+				if err != nil {
+					return res, err
+				}
+
+				response := Readyz4XX{Data: bytes.NewReader(b)}
+				return &Readyz4XXStatusCode{
+					StatusCode: resp.StatusCode,
+					Response:   response,
+				}, nil
+			default:
+				return res, validate.InvalidContentType(ct)
+			}
+		}()
+		if err != nil {
+			return res, errors.Wrapf(err, "pattern 4XX (code %d)", resp.StatusCode)
+		}
+		return res, nil
 	}
 	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }
@@ -19069,9 +19288,8 @@ func decodeWelcomeResponse(resp *http.Response) (res WelcomeRes, _ error) {
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
-	}
-	// Default response.
-	res, err := func() (res WelcomeRes, err error) {
+	case 500:
+		// Code 500.
 		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 		if err != nil {
 			return res, errors.Wrap(err, "parse media type")
@@ -19110,16 +19328,40 @@ func decodeWelcomeResponse(resp *http.Response) (res WelcomeRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			return &ProblemStatusCode{
-				StatusCode: resp.StatusCode,
-				Response:   response,
-			}, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
-	}()
-	if err != nil {
-		return res, errors.Wrapf(err, "default (code %d)", resp.StatusCode)
 	}
-	return res, nil
+	switch resp.StatusCode / 100 {
+	case 4:
+		// Pattern 4XX.
+		res, err := func() (res WelcomeRes, err error) {
+			ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if err != nil {
+				return res, errors.Wrap(err, "parse media type")
+			}
+			switch {
+			case ct == "text/plain":
+				reader := resp.Body
+				b, err := io.ReadAll(reader)
+				if err != nil {
+					return res, err
+				}
+
+				response := Welcome4XX{Data: bytes.NewReader(b)}
+				return &Welcome4XXStatusCode{
+					StatusCode: resp.StatusCode,
+					Response:   response,
+				}, nil
+			default:
+				return res, validate.InvalidContentType(ct)
+			}
+		}()
+		if err != nil {
+			return res, errors.Wrapf(err, "pattern 4XX (code %d)", resp.StatusCode)
+		}
+		return res, nil
+	}
+	return res, validate.UnexpectedStatusCodeWithResponse(resp)
 }

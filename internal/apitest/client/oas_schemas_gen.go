@@ -761,6 +761,48 @@ func (s *DiscoveryBodyHeaders) SetResponse(val DiscoveryBody) {
 
 func (*DiscoveryBodyHeaders) openidConfigurationRes() {}
 
+type Docs4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s Docs4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// Docs4XXStatusCode wraps Docs4XX with StatusCode.
+type Docs4XXStatusCode struct {
+	StatusCode int
+	Response   Docs4XX
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *Docs4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *Docs4XXStatusCode) GetResponse() Docs4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *Docs4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *Docs4XXStatusCode) SetResponse(val Docs4XX) {
+	s.Response = val
+}
+
+func (*Docs4XXStatusCode) docsRes() {}
+
 // DocsAssetMovedPermanently is response for DocsAsset operation.
 type DocsAssetMovedPermanently struct {
 	Location string
@@ -887,6 +929,8 @@ func (s DocsOK) Read(p []byte) (n int, err error) {
 	}
 	return s.Data.Read(p)
 }
+
+func (*DocsOK) docsRes() {}
 
 type EndSessionBadRequest Problem
 
@@ -1190,6 +1234,48 @@ func (s *HealthBody) SetStatus(val string) {
 
 func (*HealthBody) healthzRes() {}
 func (*HealthBody) readyzRes()  {}
+
+type Healthz4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s Healthz4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// Healthz4XXStatusCode wraps Healthz4XX with StatusCode.
+type Healthz4XXStatusCode struct {
+	StatusCode int
+	Response   Healthz4XX
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *Healthz4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *Healthz4XXStatusCode) GetResponse() Healthz4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *Healthz4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *Healthz4XXStatusCode) SetResponse(val Healthz4XX) {
+	s.Response = val
+}
+
+func (*Healthz4XXStatusCode) healthzRes() {}
 
 // Ref: #/components/schemas/Item
 type Item struct {
@@ -1766,6 +1852,48 @@ func (s *JWKSKeysItem) init() JWKSKeysItem {
 	}
 	return m
 }
+
+type Jwks4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s Jwks4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// Jwks4XXStatusCode wraps Jwks4XX with StatusCode.
+type Jwks4XXStatusCode struct {
+	StatusCode int
+	Response   Jwks4XX
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *Jwks4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *Jwks4XXStatusCode) GetResponse() Jwks4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *Jwks4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *Jwks4XXStatusCode) SetResponse(val Jwks4XX) {
+	s.Response = val
+}
+
+func (*Jwks4XXStatusCode) jwksRes() {}
 
 // Ref: #/components/schemas/LedgerEntry
 type LedgerEntry struct {
@@ -4687,8 +4815,94 @@ func (s *OAuth2PasswordBearer) SetScopes(val []string) {
 	s.Scopes = val
 }
 
+type Openapi30JSON4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s Openapi30JSON4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// Openapi30JSON4XXStatusCode wraps Openapi30JSON4XX with StatusCode.
+type Openapi30JSON4XXStatusCode struct {
+	StatusCode int
+	Response   Openapi30JSON4XX
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *Openapi30JSON4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *Openapi30JSON4XXStatusCode) GetResponse() Openapi30JSON4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *Openapi30JSON4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *Openapi30JSON4XXStatusCode) SetResponse(val Openapi30JSON4XX) {
+	s.Response = val
+}
+
+func (*Openapi30JSON4XXStatusCode) openapi30JSONRes() {}
+
 // An OpenAPI document.
 type Openapi30JSONOK struct{}
+
+func (*Openapi30JSONOK) openapi30JSONRes() {}
+
+type Openapi30Yaml4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s Openapi30Yaml4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// Openapi30Yaml4XXStatusCode wraps Openapi30Yaml4XX with StatusCode.
+type Openapi30Yaml4XXStatusCode struct {
+	StatusCode int
+	Response   Openapi30Yaml4XX
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *Openapi30Yaml4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *Openapi30Yaml4XXStatusCode) GetResponse() Openapi30Yaml4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *Openapi30Yaml4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *Openapi30Yaml4XXStatusCode) SetResponse(val Openapi30Yaml4XX) {
+	s.Response = val
+}
+
+func (*Openapi30Yaml4XXStatusCode) openapi30YamlRes() {}
 
 type Openapi30YamlOK struct {
 	Data io.Reader
@@ -4704,8 +4918,96 @@ func (s Openapi30YamlOK) Read(p []byte) (n int, err error) {
 	return s.Data.Read(p)
 }
 
+func (*Openapi30YamlOK) openapi30YamlRes() {}
+
+type OpenapiJSON4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s OpenapiJSON4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// OpenapiJSON4XXStatusCode wraps OpenapiJSON4XX with StatusCode.
+type OpenapiJSON4XXStatusCode struct {
+	StatusCode int
+	Response   OpenapiJSON4XX
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *OpenapiJSON4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *OpenapiJSON4XXStatusCode) GetResponse() OpenapiJSON4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *OpenapiJSON4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *OpenapiJSON4XXStatusCode) SetResponse(val OpenapiJSON4XX) {
+	s.Response = val
+}
+
+func (*OpenapiJSON4XXStatusCode) openapiJSONRes() {}
+
 // An OpenAPI document.
 type OpenapiJSONOK struct{}
+
+func (*OpenapiJSONOK) openapiJSONRes() {}
+
+type OpenapiYaml4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s OpenapiYaml4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// OpenapiYaml4XXStatusCode wraps OpenapiYaml4XX with StatusCode.
+type OpenapiYaml4XXStatusCode struct {
+	StatusCode int
+	Response   OpenapiYaml4XX
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *OpenapiYaml4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *OpenapiYaml4XXStatusCode) GetResponse() OpenapiYaml4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *OpenapiYaml4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *OpenapiYaml4XXStatusCode) SetResponse(val OpenapiYaml4XX) {
+	s.Response = val
+}
+
+func (*OpenapiYaml4XXStatusCode) openapiYamlRes() {}
 
 type OpenapiYamlOK struct {
 	Data io.Reader
@@ -4720,6 +5022,16 @@ func (s OpenapiYamlOK) Read(p []byte) (n int, err error) {
 	}
 	return s.Data.Read(p)
 }
+
+func (*OpenapiYamlOK) openapiYamlRes() {}
+
+type OpenidConfigurationBadRequest Problem
+
+func (*OpenidConfigurationBadRequest) openidConfigurationRes() {}
+
+type OpenidConfigurationInternalServerError Problem
+
+func (*OpenidConfigurationInternalServerError) openidConfigurationRes() {}
 
 // NewOptBool returns new OptBool with value set to v.
 func NewOptBool(v bool) OptBool {
@@ -6860,14 +7172,16 @@ func (s *Problem) SetVersion(val OptInt64) {
 	s.Version = val
 }
 
-func (*Problem) accessRevokeRes()        {}
-func (*Problem) docsAssetRes()           {}
-func (*Problem) listSessionsRes()        {}
-func (*Problem) openidConfigurationRes() {}
-func (*Problem) readyzRes()              {}
-func (*Problem) refreshRes()             {}
-func (*Problem) refreshRevokeRes()       {}
-func (*Problem) userRes()                {}
+func (*Problem) accessRevokeRes()  {}
+func (*Problem) docsAssetRes()     {}
+func (*Problem) healthzRes()       {}
+func (*Problem) jwksRes()          {}
+func (*Problem) listSessionsRes()  {}
+func (*Problem) readyzRes()        {}
+func (*Problem) refreshRes()       {}
+func (*Problem) refreshRevokeRes() {}
+func (*Problem) userRes()          {}
+func (*Problem) welcomeRes()       {}
 
 // ProblemHeaders wraps Problem with response headers.
 type ProblemHeaders struct {
@@ -6930,36 +7244,47 @@ func (*ProblemHeaders) updateLocationRes()  {}
 func (*ProblemHeaders) updateUserRes()      {}
 func (*ProblemHeaders) userRes()            {}
 
-// ProblemStatusCode wraps Problem with StatusCode.
-type ProblemStatusCode struct {
+type Readyz4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s Readyz4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// Readyz4XXStatusCode wraps Readyz4XX with StatusCode.
+type Readyz4XXStatusCode struct {
 	StatusCode int
-	Response   Problem
+	Response   Readyz4XX
 }
 
 // GetStatusCode returns the value of StatusCode.
-func (s *ProblemStatusCode) GetStatusCode() int {
+func (s *Readyz4XXStatusCode) GetStatusCode() int {
 	return s.StatusCode
 }
 
 // GetResponse returns the value of Response.
-func (s *ProblemStatusCode) GetResponse() Problem {
+func (s *Readyz4XXStatusCode) GetResponse() Readyz4XX {
 	return s.Response
 }
 
 // SetStatusCode sets the value of StatusCode.
-func (s *ProblemStatusCode) SetStatusCode(val int) {
+func (s *Readyz4XXStatusCode) SetStatusCode(val int) {
 	s.StatusCode = val
 }
 
 // SetResponse sets the value of Response.
-func (s *ProblemStatusCode) SetResponse(val Problem) {
+func (s *Readyz4XXStatusCode) SetResponse(val Readyz4XX) {
 	s.Response = val
 }
 
-func (*ProblemStatusCode) healthzRes()             {}
-func (*ProblemStatusCode) jwksRes()                {}
-func (*ProblemStatusCode) openidConfigurationRes() {}
-func (*ProblemStatusCode) welcomeRes()             {}
+func (*Readyz4XXStatusCode) readyzRes() {}
 
 // Ref: #/components/schemas/ReverseBody
 type ReverseBody struct {
@@ -7939,3 +8264,45 @@ func (s *UserPatchBody) SetPassword(val OptString) {
 func (s *UserPatchBody) SetRoles(val OptNilStringArray) {
 	s.Roles = val
 }
+
+type Welcome4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s Welcome4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// Welcome4XXStatusCode wraps Welcome4XX with StatusCode.
+type Welcome4XXStatusCode struct {
+	StatusCode int
+	Response   Welcome4XX
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *Welcome4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *Welcome4XXStatusCode) GetResponse() Welcome4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *Welcome4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *Welcome4XXStatusCode) SetResponse(val Welcome4XX) {
+	s.Response = val
+}
+
+func (*Welcome4XXStatusCode) welcomeRes() {}

@@ -17,7 +17,21 @@ type SecuritySource interface {
 	OAuth2PasswordBearer(ctx context.Context, operationName OperationName) (OAuth2PasswordBearer, error)
 	// Bearer provides bearer security value.
 	// An access token from POST /login or POST /token (a refresh token for /refresh and /refresh-revoke).
-	// Its claims are described by the AccessTokenClaims schema.
+	// An access token's claims:
+	//
+	//  - `sub`: The username
+	//  - `iat`: Issued at, unix seconds
+	//  - `nbf`: Not before, unix seconds (equal to iat)
+	//  - `jti`: Token id, a UUID4; what a revocation names
+	//  - `exp`: Expiry, unix seconds
+	//  - `type`: Token type
+	//  - `fresh`: True only on access tokens from a password login; required by sensitive actions
+	//  - `roles`: The user's roles when the token was issued (checked against current roles on every
+	//    request)
+	//  - `sid`: Session id; ending the session revokes its tokens
+	//  - `csrf`: Present on tokens issued into cookies: the value X-CSRF-Token must carry
+	//  - `iss`: Issuer, when configured (--issuer)
+	//  - `aud`: Audience, when configured (--audience)
 	Bearer(ctx context.Context, operationName OperationName) (Bearer, error)
 	// CookieAccessToken provides cookieAccessToken security value.
 	// Cookie mode (POST /login?cookies=true): the access token in its HttpOnly cookie. Methods that change

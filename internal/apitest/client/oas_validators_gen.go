@@ -2871,6 +2871,22 @@ func (s *MovementLineBody) Validate() error {
 	return nil
 }
 
+func (s *OpenidConfigurationBadRequest) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *OpenidConfigurationInternalServerError) Validate() error {
+	alias := (*Problem)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
 func (s *PageBodyBalance) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -3369,29 +3385,6 @@ func (s *Problem) Validate() error {
 }
 
 func (s *ProblemHeaders) Validate() error {
-	if s == nil {
-		return validate.ErrNilPointer
-	}
-
-	var failures []validate.FieldError
-	if err := func() error {
-		if err := s.Response.Validate(); err != nil {
-			return err
-		}
-		return nil
-	}(); err != nil {
-		failures = append(failures, validate.FieldError{
-			Name:  "Response",
-			Error: err,
-		})
-	}
-	if len(failures) > 0 {
-		return &validate.Error{Fields: failures}
-	}
-	return nil
-}
-
-func (s *ProblemStatusCode) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
 	}

@@ -45,11 +45,6 @@ type AccessTokenClaims struct {
 	Aud   string   `json:"aud,omitempty" doc:"Audience, when configured (--audience)"`
 }
 
-type cachedJSON struct {
-	CacheControl string `header:"Cache-Control"`
-	Body         any
-}
-
 func (s *Server) wellKnownRoutes() {
 	// The claims are listed in the bearer scheme (see claimsDoc); operator
 	// claims from --claims are added to it.

@@ -318,9 +318,20 @@ func (db *DB) UpdateItem(ctx context.Context, id, version int64, p warehouse.Ite
 				return err
 			}
 			if used {
+				// Name each field the request tried to change, not always sku.
+				var fields []warehouse.FieldError
+				if it.SKU != before.SKU {
+					fields = append(fields, warehouse.FieldError{Field: "sku", Message: "immutable once the item has ledger entries"})
+				}
+				if it.LotTracked != before.LotTracked {
+					fields = append(fields, warehouse.FieldError{Field: "lot_tracked", Message: "immutable once the item has ledger entries"})
+				}
+				if it.QtyPrecision < before.QtyPrecision {
+					fields = append(fields, warehouse.FieldError{Field: "qty_precision", Message: "cannot be lowered once the item has ledger entries"})
+				}
 				return &warehouse.Error{Code: warehouse.EINVALID,
 					Message: "sku, lot_tracked and a lower qty_precision cannot change once the item has ledger entries",
-					Fields:  []warehouse.FieldError{{Field: "sku", Message: "immutable once the item has ledger entries"}}}
+					Fields:  fields}
 			}
 		}
 		if it.SKU != before.SKU {

@@ -160,7 +160,7 @@ func sqlitePath(databaseURL, dataDir string) (string, error) {
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		return strings.TrimPrefix(databaseURL, "sqlite:"), nil
 	default:
-		return "", fmt.Errorf("unsupported database URL scheme in %q: use sqlite:PATH or postgres://...", redactURL(databaseURL))
+		return "", fmt.Errorf("unsupported database URL scheme in %q: use sqlite:PATH or postgres://HOST/DB", redactURL(databaseURL))
 	}
 }
 

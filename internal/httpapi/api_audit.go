@@ -16,16 +16,21 @@ func (s *Server) auditRoutes() {
 		Tags: []string{"audit"}, Summary: "List audit events",
 		Description: "Changes to items, locations and users (before and after), and session security events such as refresh token reuse. Newest first. JSON only.",
 		Errors:      []int{http.StatusNotAcceptable}})
-	s.listDoc(&op, PageBody[*warehouse.AuditEvent]{})
+	s.jsonListDoc(&op, PageBody[*warehouse.AuditEvent]{})
 	huma.Register(s.api, op, func(ctx context.Context, in *struct {
-		ListParams
+		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
+		Cursor string `query:"cursor" maxLength:"1000" doc:"Opaque cursor: next_cursor of the previous page"`
+		// format is declared, with csv, so that a client asking for CSV
+		// learns from the 406 that there is none, rather than get JSON.
+		Format   string `query:"format" enum:"json,csv" doc:"JSON only: csv (like Accept: text/csv) answers 406 not_acceptable"`
+		Accept   string `header:"Accept"`
 		Entity   string `query:"entity" enum:"item,location,user,session"`
 		EntityID string `query:"entity_id" maxLength:"200"`
 	}) (*streamOutput, error) {
-		if in.csv() {
+		if wantsCSV(in.Format, in.Accept) {
 			return nil, newProblem(http.StatusNotAcceptable, "not_acceptable", "Audit events are available as JSON only")
 		}
-		events, next, err := s.db.ListAuditEvents(ctx, warehouse.AuditFilter{Entity: in.Entity, EntityID: in.EntityID}, in.page())
+		events, next, err := s.db.ListAuditEvents(ctx, warehouse.AuditFilter{Entity: in.Entity, EntityID: in.EntityID}, warehouse.Page{Limit: in.Limit, After: in.Cursor})
 		if err != nil {
 			return nil, apiError(err)
 		}

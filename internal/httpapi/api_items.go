@@ -14,28 +14,28 @@ import (
 
 // ItemCreateBody creates an item.
 type ItemCreateBody struct {
-	SKU          string         `json:"sku" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9._-]+$" example:"WID-RED"`
-	Name         string         `json:"name" minLength:"1" maxLength:"200" example:"Red widget"`
-	Description  string         `json:"description,omitempty" maxLength:"4000"`
-	UOM          string         `json:"uom" minLength:"1" maxLength:"16" example:"ea"`
-	QtyPrecision int            `json:"qty_precision,omitempty" minimum:"0" maximum:"3" doc:"Decimals allowed in quantities (0-3)"`
-	Barcode      string         `json:"barcode,omitempty" maxLength:"64" doc:"Unique across items and location codes"`
-	LotTracked   bool           `json:"lot_tracked,omitempty"`
-	ReorderPoint *warehouse.Qty `json:"reorder_point,omitempty" minimum:"0"`
+	SKU          string   `json:"sku" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9._-]+$" example:"WID-RED"`
+	Name         string   `json:"name" minLength:"1" maxLength:"200" example:"Red widget"`
+	Description  string   `json:"description,omitempty" maxLength:"4000"`
+	UOM          string   `json:"uom" minLength:"1" maxLength:"16" example:"ea"`
+	QtyPrecision int      `json:"qty_precision,omitempty" minimum:"0" maximum:"3" doc:"Decimals allowed in quantities (0-3)"`
+	Barcode      string   `json:"barcode,omitempty" maxLength:"64" doc:"Unique across items and location codes"`
+	LotTracked   bool     `json:"lot_tracked,omitempty"`
+	ReorderPoint *BodyQty `json:"reorder_point,omitempty" minimum:"0"`
 }
 
 // ItemPatchBody changes an item; absent fields stay as they are
 // (reorder_point: null clears it, barcode: "" clears it).
 type ItemPatchBody struct {
-	SKU          *string        `json:"sku,omitempty" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9._-]+$"`
-	Name         *string        `json:"name,omitempty" minLength:"1" maxLength:"200"`
-	Description  *string        `json:"description,omitempty" maxLength:"4000"`
-	UOM          *string        `json:"uom,omitempty" minLength:"1" maxLength:"16"`
-	QtyPrecision *int           `json:"qty_precision,omitempty" minimum:"0" maximum:"3"`
-	Barcode      *string        `json:"barcode,omitempty" maxLength:"64"`
-	LotTracked   *bool          `json:"lot_tracked,omitempty"`
-	ReorderPoint *warehouse.Qty `json:"reorder_point,omitempty" nullable:"true"`
-	Active       *bool          `json:"active,omitempty"`
+	SKU          *string  `json:"sku,omitempty" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9._-]+$"`
+	Name         *string  `json:"name,omitempty" minLength:"1" maxLength:"200"`
+	Description  *string  `json:"description,omitempty" maxLength:"4000"`
+	UOM          *string  `json:"uom,omitempty" minLength:"1" maxLength:"16"`
+	QtyPrecision *int     `json:"qty_precision,omitempty" minimum:"0" maximum:"3"`
+	Barcode      *string  `json:"barcode,omitempty" maxLength:"64"`
+	LotTracked   *bool    `json:"lot_tracked,omitempty"`
+	ReorderPoint *BodyQty `json:"reorder_point,omitempty" nullable:"true"`
+	Active       *bool    `json:"active,omitempty"`
 }
 
 type itemOutput struct {
@@ -114,7 +114,7 @@ func (s *Server) itemRoutes() {
 		func(ctx context.Context, in *struct{ Body ItemCreateBody }) (*createdItemOutput, error) {
 			b := in.Body
 			it := &warehouse.Item{SKU: b.SKU, Name: b.Name, Description: b.Description, UOM: b.UOM, QtyPrecision: b.QtyPrecision,
-				Barcode: b.Barcode, LotTracked: b.LotTracked, ReorderPoint: b.ReorderPoint, Active: true}
+				Barcode: b.Barcode, LotTracked: b.LotTracked, ReorderPoint: qtyPtr(b.ReorderPoint), Active: true}
 			if err := s.db.CreateItem(ctx, it, actor(ctx)); err != nil {
 				return nil, apiError(err)
 			}
@@ -149,7 +149,8 @@ func (s *Server) itemRoutes() {
 			p := warehouse.ItemPatch{SKU: b.SKU, Name: b.Name, Description: b.Description, UOM: b.UOM, QtyPrecision: b.QtyPrecision,
 				Barcode: b.Barcode, LotTracked: b.LotTracked, Active: b.Active}
 			if b.ReorderPoint != nil || isNull(in.RawBody, "reorder_point") {
-				p.ReorderPoint = &b.ReorderPoint
+				rp := qtyPtr(b.ReorderPoint)
+				p.ReorderPoint = &rp
 			}
 			it, err := s.db.UpdateItem(ctx, in.ID, version, p, actor(ctx))
 			if err != nil {

@@ -208,7 +208,7 @@ func (s *Server) stockRoutes() {
 	op = s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "low-stock", Method: http.MethodGet, Path: "/reports/low-stock", Tags: []string{"reports"},
 		Summary: "Items below their reorder point", Description: "Active items whose available total (under location_id if given) is below reorder_point, by sku.",
 		Errors: []int{http.StatusNotFound}})
-	s.listDoc(&op, PageBody[*store.LowStock]{})
+	s.jsonListDoc(&op, PageBody[*store.LowStock]{})
 	huma.Register(s.api, op, func(ctx context.Context, in *struct {
 		Limit      int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
 		Cursor     string `query:"cursor" maxLength:"1000"`

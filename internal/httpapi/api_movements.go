@@ -30,16 +30,16 @@ type MovementBody struct {
 // adjustment location_id+qty_delta; count location_id+counted_qty
 // (+expected_qty).
 type MovementLineBody struct {
-	ItemID         int64          `json:"item_id,omitempty" minimum:"1" doc:"The item, or give sku"`
-	SKU            string         `json:"sku,omitempty" maxLength:"64"`
-	Lot            string         `json:"lot,omitempty" maxLength:"64" doc:"Required if and only if the item is lot-tracked"`
-	FromLocationID *int64         `json:"from_location_id,omitempty"`
-	ToLocationID   *int64         `json:"to_location_id,omitempty"`
-	LocationID     *int64         `json:"location_id,omitempty"`
-	Qty            *warehouse.Qty `json:"qty,omitempty" doc:"> 0, at most the item's qty_precision decimals"`
-	QtyDelta       *warehouse.Qty `json:"qty_delta,omitempty" doc:"Adjustment: signed, not 0"`
-	CountedQty     *warehouse.Qty `json:"counted_qty,omitempty" doc:"Count: what was counted (>= 0)"`
-	ExpectedQty    *warehouse.Qty `json:"expected_qty,omitempty" doc:"Count: what the counter saw on hand; if stock moved since, 409 count_outdated"`
+	ItemID         int64    `json:"item_id,omitempty" minimum:"1" doc:"The item, or give sku"`
+	SKU            string   `json:"sku,omitempty" maxLength:"64"`
+	Lot            string   `json:"lot,omitempty" maxLength:"64" doc:"Required if and only if the item is lot-tracked"`
+	FromLocationID *int64   `json:"from_location_id,omitempty"`
+	ToLocationID   *int64   `json:"to_location_id,omitempty"`
+	LocationID     *int64   `json:"location_id,omitempty"`
+	Qty            *BodyQty `json:"qty,omitempty" doc:"> 0, at most the item's qty_precision decimals"`
+	QtyDelta       *BodyQty `json:"qty_delta,omitempty" doc:"Adjustment: signed, not 0"`
+	CountedQty     *BodyQty `json:"counted_qty,omitempty" doc:"Count: what was counted (>= 0)"`
+	ExpectedQty    *BodyQty `json:"expected_qty,omitempty" doc:"Count: what the counter saw on hand; if stock moved since, 409 count_outdated"`
 }
 
 // ReverseBody is the optional note of a reversal.
@@ -167,7 +167,7 @@ func (s *Server) movementRoutes(busy *inflight) {
 		nm := warehouse.NewMovement{Type: b.Type, Reference: b.Reference, Note: b.Note, Reason: b.Reason}
 		for _, l := range b.Lines {
 			nm.Lines = append(nm.Lines, warehouse.MovementLine{ItemID: l.ItemID, SKU: l.SKU, Lot: l.Lot, FromLocationID: l.FromLocationID,
-				ToLocationID: l.ToLocationID, LocationID: l.LocationID, Qty: l.Qty, QtyDelta: l.QtyDelta, CountedQty: l.CountedQty, ExpectedQty: l.ExpectedQty})
+				ToLocationID: l.ToLocationID, LocationID: l.LocationID, Qty: qtyPtr(l.Qty), QtyDelta: qtyPtr(l.QtyDelta), CountedQty: qtyPtr(l.CountedQty), ExpectedQty: qtyPtr(l.ExpectedQty)})
 		}
 		return movementResponse(s.db.PostMovement(ctx, nm, idem.User, idem))
 	})
@@ -201,7 +201,8 @@ func (s *Server) movementRoutes(busy *inflight) {
 	})
 
 	list := s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "list-movements", Method: http.MethodGet, Path: "/movements", Tags: tags,
-		Summary: "List movements", Description: "Newest first, with lines and entries. CSV (one row per line) with Accept: text/csv or ?format=csv."})
+		Summary: "List movements", Description: "Newest first, with lines and entries. CSV with Accept: text/csv or ?format=csv: one row per movement, without its lines " +
+			"(export /api/v1/ledger for line detail)."})
 	s.listDoc(&list, PageBody[*warehouse.Movement]{})
 	huma.Register(s.api, list, func(ctx context.Context, in *struct {
 		ListParams

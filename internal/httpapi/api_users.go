@@ -94,7 +94,7 @@ func (s *Server) userAdminRoutes() {
 
 	op := s.v1op(warehouse.RoleAdmin, huma.Operation{OperationID: "list-users", Method: http.MethodGet, Path: "/users", Tags: tags, Summary: "List users",
 		Description: "Ordered by username."})
-	s.listDoc(&op, PageBody[*UserAdminBody]{})
+	s.jsonListDoc(&op, PageBody[*UserAdminBody]{})
 	huma.Register(s.api, op, func(ctx context.Context, in *struct {
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
 		Cursor string `query:"cursor" maxLength:"1000"`

@@ -210,7 +210,7 @@ func ifMatch(h string) (int64, error) {
 	return v, nil
 }
 
-// Shared query parameters of every list.
+// Shared query parameters of every list that can also be exported as CSV.
 type ListParams struct {
 	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
 	Cursor string `query:"cursor" maxLength:"1000" doc:"Opaque cursor: next_cursor of the previous page"`
@@ -220,8 +220,12 @@ type ListParams struct {
 
 func (l ListParams) page() warehouse.Page { return warehouse.Page{Limit: l.Limit, After: l.Cursor} }
 
-func (l ListParams) csv() bool {
-	return l.Format == "csv" || (l.Format == "" && strings.Contains(l.Accept, "text/csv"))
+func (l ListParams) csv() bool { return wantsCSV(l.Format, l.Accept) }
+
+// wantsCSV reports whether a list request asks for CSV: ?format=csv, or an
+// Accept header naming text/csv unless ?format=json overrides it.
+func wantsCSV(format, accept string) bool {
+	return format == "csv" || (format == "" && strings.Contains(accept, "text/csv"))
 }
 
 // PageBody is the JSON shape of every list.
@@ -236,8 +240,9 @@ type streamOutput struct {
 	Body func(huma.Context)
 }
 
-// listDoc documents a list operation's two response types (the streamed
-// body hides them from Huma).
+// listDoc documents a list operation that answers a JSON page or, on
+// request, every matching row as CSV (the streamed body hides both from
+// Huma), and the 413 of an export too large.
 func (s *Server) listDoc(op *huma.Operation, sample any) {
 	schema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(sample), true, "")
 	op.Responses = map[string]*huma.Response{"200": {
@@ -252,6 +257,19 @@ func (s *Server) listDoc(op *huma.Operation, sample any) {
 		},
 	}}
 	op.Errors = append(op.Errors, http.StatusRequestEntityTooLarge)
+}
+
+// jsonListDoc documents a list operation that has no CSV form: a JSON page
+// only, so neither text/csv nor the export's 413 is promised.
+func (s *Server) jsonListDoc(op *huma.Operation, sample any) {
+	schema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(sample), true, "")
+	op.Responses = map[string]*huma.Response{"200": {
+		Description: "A page of results",
+		Headers: map[string]*huma.Param{
+			"Link": {Description: `<...>; rel="next" when there is a next page`, Schema: &huma.Schema{Type: "string"}},
+		},
+		Content: map[string]*huma.MediaType{"application/json": {Schema: schema}},
+	}}
 }
 
 // jsonPage answers one page with next_cursor and a Link header.

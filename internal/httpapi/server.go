@@ -133,6 +133,7 @@ func New(cfg Config, d Deps) *Server {
 	// registered before any schema that holds one
 	// (the Problem's shortages) is generated.
 	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[warehouse.Qty](), reflect.TypeFor[float64]())
+	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[BodyQty](), reflect.TypeFor[float64]())
 	s.api.UseMiddleware(s.authMiddleware)
 	s.routes()
 	s.sessionRoutes()

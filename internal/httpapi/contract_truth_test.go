@@ -1,0 +1,252 @@
+package httpapi_test
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pb33f/libopenapi/datamodel/high/base"
+
+	"github.com/warehouse-api/warehouse/internal/pgtest"
+)
+
+// What the document promises but the validator cannot see, because it is
+// never sent: these tests ask for it.
+
+// TestContractCSVWhereDeclared asks every GET operation of the document
+// for CSV, both ways (Accept: text/csv and ?format=csv). An operation
+// whose 200 declares text/csv must answer it, as an attachment; any other
+// must answer something its document declares (checked by serve). The
+// movement export has one row per movement, as its description says.
+func TestContractCSVWhereDeclared(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		d := newDomainTestServer(t, engine)
+		f := d.fixture()
+		m, admin := d.tokens["manager"], d.tokens["admin"]
+		d.move(map[string]any{"type": "receipt", "lines": []any{
+			map[string]any{"item_id": f.wid, "to_location_id": f.a, "qty": 10},
+			map[string]any{"item_id": f.flour, "to_location_id": f.a, "qty": 2.5},
+		}}).must(201)
+		mv := d.move(map[string]any{"type": "transfer", "lines": []any{
+			map[string]any{"item_id": f.wid, "from_location_id": f.a, "to_location_id": f.b, "qty": 3},
+			map[string]any{"item_id": f.flour, "from_location_id": f.a, "to_location_id": f.b, "qty": 1},
+		}}).must(201).id()
+		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "locations": strconv.FormatInt(f.a, 10),
+			"movements": strconv.FormatInt(mv, 10), "users": "viewer"}
+
+		c := loadContract(t, d.srv)
+		csvOps := 0
+		for path, item := range c.doc.Paths.PathItems.FromOldest() {
+			op := item.Get
+			if op == nil || !strings.HasPrefix(path, "/api/v1/") {
+				continue
+			}
+			target := fillPath(path, ids)
+			declared := false
+			if ok := op.Responses.Codes.GetOrZero("200"); ok != nil && ok.Content != nil {
+				_, declared = ok.Content.Get("text/csv")
+			}
+			if declared {
+				csvOps++
+			}
+			for _, ask := range []struct{ name, path, accept string }{
+				{"Accept", target, "text/csv"},
+				{"format", target + "?format=csv", ""},
+			} {
+				t.Run(strings.TrimPrefix(path, "/api/v1/")+"/"+ask.name, func(t *testing.T) {
+					var hdr []string
+					if ask.accept != "" {
+						hdr = []string{"Accept", ask.accept}
+					}
+					r := d.do("GET", ask.path, admin, nil, hdr...) // serve checks the answer is documented
+					if !declared {
+						if r.status >= 500 {
+							t.Fatalf("%d %s", r.status, r.body)
+						}
+						return
+					}
+					if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+						t.Fatalf("text/csv is declared, but: %d %s %.200s", r.status, r.header.Get("Content-Type"), r.body)
+					}
+					if cd := r.header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment; filename=") || !strings.HasSuffix(cd, `.csv"`) {
+						t.Fatalf("Content-Disposition %q", cd)
+					}
+					if _, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll(); err != nil {
+						t.Fatalf("not CSV: %v %q", err, r.body)
+					}
+				})
+			}
+		}
+		if csvOps < 6 {
+			t.Fatalf("only %d operations declare text/csv; expected items, locations, stock, location stock, movements, ledger", csvOps)
+		}
+
+		// One row per movement, not per line.
+		r := d.do("GET", "/api/v1/movements?format=csv", m, nil).must(200)
+		rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1+2 {
+			t.Fatalf("movements CSV: %d rows for 2 movements of 2 lines each (want a header and one row per movement): %q", len(rows), rows)
+		}
+		desc := ""
+		if item := c.doc.Paths.PathItems.GetOrZero("/api/v1/movements"); item != nil && item.Get != nil {
+			desc = item.Get.Description
+		}
+		if !strings.Contains(desc, "one row per movement") {
+			t.Fatalf("list-movements description does not say what its CSV has: %q", desc)
+		}
+	})
+}
+
+// fillPath replaces each {param} of an /api/v1 path template by the id in
+// ids of the collection it follows (/items/{id} -> ids["items"]).
+func fillPath(path string, ids map[string]string) string {
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") && i > 0 {
+			segs[i] = ids[segs[i-1]]
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// TestQtyFieldErrorsNameTheField: a quantity the server cannot hold (more
+// than 3 decimals, or beyond 10^12) in any quantity field of any body is a
+// 422 whose errors[].field names that field, as other field errors do
+// (lines[1].qty), and whose detail says which. The table must cover every
+// number-typed property of every request body in the document.
+func TestQtyFieldErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		d := newDomainTestServer(t, engine)
+		f := d.fixture()
+		c, m := d.tokens["clerk"], d.tokens["manager"]
+		lines := func(typ, line string) string {
+			return fmt.Sprintf(`{"type":%q,"lines":[{"item_id":%d,"to_location_id":%d,"qty":1},%s]}`, typ, f.flour, f.a, line)
+		}
+		type tc struct {
+			name, method, path, token, body, field string
+			hdr                                    []string
+		}
+		var cases []tc
+		for _, bad := range []struct{ name, v string }{
+			{"4 decimals", "1.0005"},
+			{"beyond 10^12", "1000000000000.001"},
+			{"exponent beyond 10^12", "1e13"},
+			{"negative beyond 10^12", "-1000000000001"},
+		} {
+			cases = append(cases,
+				tc{bad.name + ": receipt qty", "POST", "/api/v1/movements", c,
+					lines("receipt", fmt.Sprintf(`{"item_id":%d,"to_location_id":%d,"qty":%s}`, f.wid, f.a, bad.v)), "lines[1].qty", nil},
+				tc{bad.name + ": adjustment qty_delta", "POST", "/api/v1/movements", m,
+					fmt.Sprintf(`{"type":"adjustment","reason":"found","lines":[{"item_id":%d,"location_id":%d,"qty_delta":%s}]}`, f.wid, f.a, bad.v), "lines[0].qty_delta", nil},
+				tc{bad.name + ": count counted_qty", "POST", "/api/v1/movements", c,
+					fmt.Sprintf(`{"type":"count","lines":[{"item_id":%d,"location_id":%d,"counted_qty":%s}]}`, f.wid, f.a, bad.v), "lines[0].counted_qty", nil},
+				tc{bad.name + ": count expected_qty", "POST", "/api/v1/movements", c,
+					fmt.Sprintf(`{"type":"count","lines":[{"item_id":%d,"location_id":%d,"counted_qty":1,"expected_qty":%s}]}`, f.wid, f.a, bad.v), "lines[0].expected_qty", nil},
+				tc{bad.name + ": item reorder_point", "POST", "/api/v1/items", m,
+					fmt.Sprintf(`{"sku":"NEW","name":"New","uom":"ea","reorder_point":%s}`, bad.v), "reorder_point", nil},
+				tc{bad.name + ": item patch reorder_point", "PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m,
+					fmt.Sprintf(`{"reorder_point":%s}`, bad.v), "reorder_point", []string{"If-Match", `"v1"`}},
+			)
+		}
+		covered := map[string]bool{}
+		for _, tc := range cases {
+			covered[tc.method+" "+tc.path+" "+stripIndexes(tc.field)] = true
+			t.Run(tc.name, func(t *testing.T) {
+				hdr := append([]string{"Idempotency-Key", newKey()}, tc.hdr...)
+				r := d.do(tc.method, tc.path, tc.token, tc.body, hdr...)
+				if r.status != http.StatusUnprocessableEntity {
+					t.Fatalf("status %d, want 422: %s", r.status, r.body)
+				}
+				var p struct {
+					Detail string
+					Errors []struct{ Field, Message, In string }
+				}
+				if err := json.Unmarshal(r.body, &p); err != nil {
+					t.Fatal(err)
+				}
+				// Every error names the field (a negative reorder_point is
+				// also below its minimum: two errors, both on it).
+				if len(p.Errors) == 0 {
+					t.Fatalf("no errors, want one on field %q: %s", tc.field, r.body)
+				}
+				for _, fe := range p.Errors {
+					if fe.Field != tc.field || fe.In != "body" || fe.Message == "" {
+						t.Fatalf("errors %+v, want each on field %q in the body: %s", p.Errors, tc.field, r.body)
+					}
+				}
+				if !strings.Contains(p.Detail, tc.field+": ") {
+					t.Fatalf("detail %q does not name %s", p.Detail, tc.field)
+				}
+			})
+		}
+
+		// Every number in a request body is a quantity: each must be in the table.
+		cl := loadContract(t, d.srv)
+		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10)}
+		for path, item := range cl.doc.Paths.PathItems.FromOldest() {
+			for method, op := range item.GetOperations().FromOldest() {
+				if op.RequestBody == nil || op.RequestBody.Content == nil {
+					continue
+				}
+				mt, ok := op.RequestBody.Content.Get("application/json")
+				if !ok || mt.Schema == nil {
+					continue
+				}
+				for _, field := range numberFields(mt.Schema.Schema(), "") {
+					key := strings.ToUpper(method) + " " + fillPath(path, ids) + " " + field
+					if !covered[key] {
+						t.Errorf("%s: a number field of a request body the table does not try", key)
+					}
+				}
+			}
+		}
+	})
+}
+
+// numberFields lists the number-typed properties of s, as lines[].qty.
+func numberFields(s *base.Schema, prefix string) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	if slices.Contains(s.Type, "number") {
+		out = append(out, prefix)
+	}
+	if s.Items != nil && s.Items.IsA() {
+		out = append(out, numberFields(s.Items.A.Schema(), prefix+"[]")...)
+	}
+	if s.Properties != nil {
+		for name, p := range s.Properties.FromOldest() {
+			out = append(out, numberFields(p.Schema(), strings.TrimPrefix(prefix+"."+name, "."))...)
+		}
+	}
+	return out
+}
+
+// stripIndexes turns lines[1].qty into lines[].qty.
+func stripIndexes(field string) string {
+	var b strings.Builder
+	skip := false
+	for _, r := range field {
+		switch {
+		case r == '[':
+			skip = true
+			b.WriteString("[]")
+		case r == ']':
+			skip = false
+		case !skip:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

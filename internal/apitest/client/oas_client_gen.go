@@ -181,7 +181,8 @@ type Invoker interface {
 	ListLocations(ctx context.Context, params ListLocationsParams) (ListLocationsRes, error)
 	// ListMovements invokes list-movements operation.
 	//
-	// Newest first, with lines and entries. CSV (one row per line) with Accept: text/csv or ?format=csv.
+	// Newest first, with lines and entries. CSV with Accept: text/csv or ?format=csv: one row per
+	// movement, without its lines (export /api/v1/ledger for line detail).
 	//
 	// Requires role: viewer (roles: viewer < clerk < manager < admin).
 	//
@@ -3375,7 +3376,8 @@ func (c *Client) sendListLocations(ctx context.Context, params ListLocationsPara
 
 // ListMovements invokes list-movements operation.
 //
-// Newest first, with lines and entries. CSV (one row per line) with Accept: text/csv or ?format=csv.
+// Newest first, with lines and entries. CSV with Accept: text/csv or ?format=csv: one row per
+// movement, without its lines (export /api/v1/ledger for line detail).
 //
 // Requires role: viewer (roles: viewer < clerk < manager < admin).
 //

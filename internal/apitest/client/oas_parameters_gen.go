@@ -62,7 +62,7 @@ type ListAuditEventsParams struct {
 	Limit OptInt64 `json:",omitempty,omitzero"`
 	// Opaque cursor: next_cursor of the previous page.
 	Cursor OptString `json:",omitempty,omitzero"`
-	// Csv: every matching row as CSV (limit and cursor ignored); same as Accept: text/csv.
+	// JSON only: csv (like Accept: text/csv) answers 406 not_acceptable.
 	Format   OptListAuditEventsFormat `json:",omitempty,omitzero"`
 	Accept   OptString                `json:",omitempty,omitzero"`
 	Entity   OptListAuditEventsEntity `json:",omitempty,omitzero"`

@@ -2105,7 +2105,7 @@ type ListAuditEventsForbidden Problem
 
 func (*ListAuditEventsForbidden) listAuditEventsRes() {}
 
-// Csv: every matching row as CSV (limit and cursor ignored); same as Accept: text/csv.
+// JSON only: csv (like Accept: text/csv) answers 406 not_acceptable.
 type ListAuditEventsFormat string
 
 const (
@@ -2154,63 +2154,6 @@ func (*ListAuditEventsInternalServerError) listAuditEventsRes() {}
 type ListAuditEventsNotAcceptable Problem
 
 func (*ListAuditEventsNotAcceptable) listAuditEventsRes() {}
-
-type ListAuditEventsOKTextCsv struct {
-	Data io.Reader
-}
-
-// Read reads data from the Data reader.
-//
-// Kept to satisfy the io.Reader interface.
-func (s ListAuditEventsOKTextCsv) Read(p []byte) (n int, err error) {
-	if s.Data == nil {
-		return 0, io.EOF
-	}
-	return s.Data.Read(p)
-}
-
-// ListAuditEventsOKTextCsvHeaders wraps ListAuditEventsOKTextCsv with response headers.
-type ListAuditEventsOKTextCsvHeaders struct {
-	ContentDisposition OptString
-	Link               OptString
-	Response           ListAuditEventsOKTextCsv
-}
-
-// GetContentDisposition returns the value of ContentDisposition.
-func (s *ListAuditEventsOKTextCsvHeaders) GetContentDisposition() OptString {
-	return s.ContentDisposition
-}
-
-// GetLink returns the value of Link.
-func (s *ListAuditEventsOKTextCsvHeaders) GetLink() OptString {
-	return s.Link
-}
-
-// GetResponse returns the value of Response.
-func (s *ListAuditEventsOKTextCsvHeaders) GetResponse() ListAuditEventsOKTextCsv {
-	return s.Response
-}
-
-// SetContentDisposition sets the value of ContentDisposition.
-func (s *ListAuditEventsOKTextCsvHeaders) SetContentDisposition(val OptString) {
-	s.ContentDisposition = val
-}
-
-// SetLink sets the value of Link.
-func (s *ListAuditEventsOKTextCsvHeaders) SetLink(val OptString) {
-	s.Link = val
-}
-
-// SetResponse sets the value of Response.
-func (s *ListAuditEventsOKTextCsvHeaders) SetResponse(val ListAuditEventsOKTextCsv) {
-	s.Response = val
-}
-
-func (*ListAuditEventsOKTextCsvHeaders) listAuditEventsRes() {}
-
-type ListAuditEventsRequestEntityTooLarge Problem
-
-func (*ListAuditEventsRequestEntityTooLarge) listAuditEventsRes() {}
 
 type ListAuditEventsUnprocessableEntity Problem
 
@@ -3100,63 +3043,6 @@ type ListUsersInternalServerError Problem
 
 func (*ListUsersInternalServerError) listUsersRes() {}
 
-type ListUsersOKTextCsv struct {
-	Data io.Reader
-}
-
-// Read reads data from the Data reader.
-//
-// Kept to satisfy the io.Reader interface.
-func (s ListUsersOKTextCsv) Read(p []byte) (n int, err error) {
-	if s.Data == nil {
-		return 0, io.EOF
-	}
-	return s.Data.Read(p)
-}
-
-// ListUsersOKTextCsvHeaders wraps ListUsersOKTextCsv with response headers.
-type ListUsersOKTextCsvHeaders struct {
-	ContentDisposition OptString
-	Link               OptString
-	Response           ListUsersOKTextCsv
-}
-
-// GetContentDisposition returns the value of ContentDisposition.
-func (s *ListUsersOKTextCsvHeaders) GetContentDisposition() OptString {
-	return s.ContentDisposition
-}
-
-// GetLink returns the value of Link.
-func (s *ListUsersOKTextCsvHeaders) GetLink() OptString {
-	return s.Link
-}
-
-// GetResponse returns the value of Response.
-func (s *ListUsersOKTextCsvHeaders) GetResponse() ListUsersOKTextCsv {
-	return s.Response
-}
-
-// SetContentDisposition sets the value of ContentDisposition.
-func (s *ListUsersOKTextCsvHeaders) SetContentDisposition(val OptString) {
-	s.ContentDisposition = val
-}
-
-// SetLink sets the value of Link.
-func (s *ListUsersOKTextCsvHeaders) SetLink(val OptString) {
-	s.Link = val
-}
-
-// SetResponse sets the value of Response.
-func (s *ListUsersOKTextCsvHeaders) SetResponse(val ListUsersOKTextCsv) {
-	s.Response = val
-}
-
-func (*ListUsersOKTextCsvHeaders) listUsersRes() {}
-
-type ListUsersRequestEntityTooLarge Problem
-
-func (*ListUsersRequestEntityTooLarge) listUsersRes() {}
-
 type ListUsersUnprocessableEntity Problem
 
 func (*ListUsersUnprocessableEntity) listUsersRes() {}
@@ -3933,63 +3819,6 @@ func (*LowStockInternalServerError) lowStockRes() {}
 type LowStockNotFound Problem
 
 func (*LowStockNotFound) lowStockRes() {}
-
-type LowStockOKTextCsv struct {
-	Data io.Reader
-}
-
-// Read reads data from the Data reader.
-//
-// Kept to satisfy the io.Reader interface.
-func (s LowStockOKTextCsv) Read(p []byte) (n int, err error) {
-	if s.Data == nil {
-		return 0, io.EOF
-	}
-	return s.Data.Read(p)
-}
-
-// LowStockOKTextCsvHeaders wraps LowStockOKTextCsv with response headers.
-type LowStockOKTextCsvHeaders struct {
-	ContentDisposition OptString
-	Link               OptString
-	Response           LowStockOKTextCsv
-}
-
-// GetContentDisposition returns the value of ContentDisposition.
-func (s *LowStockOKTextCsvHeaders) GetContentDisposition() OptString {
-	return s.ContentDisposition
-}
-
-// GetLink returns the value of Link.
-func (s *LowStockOKTextCsvHeaders) GetLink() OptString {
-	return s.Link
-}
-
-// GetResponse returns the value of Response.
-func (s *LowStockOKTextCsvHeaders) GetResponse() LowStockOKTextCsv {
-	return s.Response
-}
-
-// SetContentDisposition sets the value of ContentDisposition.
-func (s *LowStockOKTextCsvHeaders) SetContentDisposition(val OptString) {
-	s.ContentDisposition = val
-}
-
-// SetLink sets the value of Link.
-func (s *LowStockOKTextCsvHeaders) SetLink(val OptString) {
-	s.Link = val
-}
-
-// SetResponse sets the value of Response.
-func (s *LowStockOKTextCsvHeaders) SetResponse(val LowStockOKTextCsv) {
-	s.Response = val
-}
-
-func (*LowStockOKTextCsvHeaders) lowStockRes() {}
-
-type LowStockRequestEntityTooLarge Problem
-
-func (*LowStockRequestEntityTooLarge) lowStockRes() {}
 
 type LowStockUnprocessableEntity Problem
 
@@ -6506,14 +6335,8 @@ func (s *PageBodyAuditEvent) SetNextCursor(val NilString) {
 
 // PageBodyAuditEventHeaders wraps PageBodyAuditEvent with response headers.
 type PageBodyAuditEventHeaders struct {
-	ContentDisposition OptString
-	Link               OptString
-	Response           PageBodyAuditEvent
-}
-
-// GetContentDisposition returns the value of ContentDisposition.
-func (s *PageBodyAuditEventHeaders) GetContentDisposition() OptString {
-	return s.ContentDisposition
+	Link     OptString
+	Response PageBodyAuditEvent
 }
 
 // GetLink returns the value of Link.
@@ -6524,11 +6347,6 @@ func (s *PageBodyAuditEventHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyAuditEventHeaders) GetResponse() PageBodyAuditEvent {
 	return s.Response
-}
-
-// SetContentDisposition sets the value of ContentDisposition.
-func (s *PageBodyAuditEventHeaders) SetContentDisposition(val OptString) {
-	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -6837,14 +6655,8 @@ func (s *PageBodyLowStock) SetNextCursor(val NilString) {
 
 // PageBodyLowStockHeaders wraps PageBodyLowStock with response headers.
 type PageBodyLowStockHeaders struct {
-	ContentDisposition OptString
-	Link               OptString
-	Response           PageBodyLowStock
-}
-
-// GetContentDisposition returns the value of ContentDisposition.
-func (s *PageBodyLowStockHeaders) GetContentDisposition() OptString {
-	return s.ContentDisposition
+	Link     OptString
+	Response PageBodyLowStock
 }
 
 // GetLink returns the value of Link.
@@ -6855,11 +6667,6 @@ func (s *PageBodyLowStockHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyLowStockHeaders) GetResponse() PageBodyLowStock {
 	return s.Response
-}
-
-// SetContentDisposition sets the value of ContentDisposition.
-func (s *PageBodyLowStockHeaders) SetContentDisposition(val OptString) {
-	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.
@@ -6969,14 +6776,8 @@ func (s *PageBodyUserAdminBody) SetNextCursor(val NilString) {
 
 // PageBodyUserAdminBodyHeaders wraps PageBodyUserAdminBody with response headers.
 type PageBodyUserAdminBodyHeaders struct {
-	ContentDisposition OptString
-	Link               OptString
-	Response           PageBodyUserAdminBody
-}
-
-// GetContentDisposition returns the value of ContentDisposition.
-func (s *PageBodyUserAdminBodyHeaders) GetContentDisposition() OptString {
-	return s.ContentDisposition
+	Link     OptString
+	Response PageBodyUserAdminBody
 }
 
 // GetLink returns the value of Link.
@@ -6987,11 +6788,6 @@ func (s *PageBodyUserAdminBodyHeaders) GetLink() OptString {
 // GetResponse returns the value of Response.
 func (s *PageBodyUserAdminBodyHeaders) GetResponse() PageBodyUserAdminBody {
 	return s.Response
-}
-
-// SetContentDisposition sets the value of ContentDisposition.
-func (s *PageBodyUserAdminBodyHeaders) SetContentDisposition(val OptString) {
-	s.ContentDisposition = val
 }
 
 // SetLink sets the value of Link.

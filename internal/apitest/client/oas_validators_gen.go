@@ -1429,14 +1429,6 @@ func (s *ListAuditEventsNotAcceptable) Validate() error {
 	return nil
 }
 
-func (s *ListAuditEventsRequestEntityTooLarge) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *ListAuditEventsUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -1803,14 +1795,6 @@ func (s *ListUsersForbidden) Validate() error {
 }
 
 func (s *ListUsersInternalServerError) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ListUsersRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -2336,14 +2320,6 @@ func (s *LowStockInternalServerError) Validate() error {
 }
 
 func (s *LowStockNotFound) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *LowStockRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err

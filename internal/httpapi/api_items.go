@@ -39,13 +39,6 @@ type ItemPatchBody struct {
 }
 
 type itemOutput struct {
-	ETag string `header:"ETag"`
-	Body *warehouse.Item
-}
-
-// createdItemOutput answers a create: also where the new resource is. Only
-// creates send Location, so only they declare it.
-type createdItemOutput struct {
 	ETag     string `header:"ETag"`
 	Location string `header:"Location"`
 	Body     *warehouse.Item
@@ -111,14 +104,14 @@ func (s *Server) itemRoutes() {
 
 	huma.Register(s.api, s.v1op(warehouse.RoleManager, huma.Operation{OperationID: "create-item", Method: http.MethodPost, Path: "/items", Tags: tags,
 		Summary: "Create an item", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType}}),
-		func(ctx context.Context, in *struct{ Body ItemCreateBody }) (*createdItemOutput, error) {
+		func(ctx context.Context, in *struct{ Body ItemCreateBody }) (*itemOutput, error) {
 			b := in.Body
 			it := &warehouse.Item{SKU: b.SKU, Name: b.Name, Description: b.Description, UOM: b.UOM, QtyPrecision: b.QtyPrecision,
 				Barcode: b.Barcode, LotTracked: b.LotTracked, ReorderPoint: qtyPtr(b.ReorderPoint), Active: true}
 			if err := s.db.CreateItem(ctx, it, actor(ctx)); err != nil {
 				return nil, apiError(err)
 			}
-			return &createdItemOutput{ETag: etag(it.Version), Location: v1 + "/items/" + strconv.FormatInt(it.ID, 10), Body: it}, nil
+			return &itemOutput{ETag: etag(it.Version), Location: v1 + "/items/" + strconv.FormatInt(it.ID, 10), Body: it}, nil
 		})
 
 	huma.Register(s.api, s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "get-item", Method: http.MethodGet, Path: "/items/{id}", Tags: tags,

@@ -30,13 +30,6 @@ type LocationPatchBody struct {
 }
 
 type locationOutput struct {
-	ETag string `header:"ETag"`
-	Body *warehouse.Location
-}
-
-// createdLocationOutput answers a create: also where the new resource is. Only
-// creates send Location, so only they declare it.
-type createdLocationOutput struct {
 	ETag     string `header:"ETag"`
 	Location string `header:"Location"`
 	Body     *warehouse.Location
@@ -84,12 +77,12 @@ func (s *Server) locationRoutes() {
 	huma.Register(s.api, s.v1op(warehouse.RoleManager, huma.Operation{OperationID: "create-location", Method: http.MethodPost, Path: "/locations", Tags: tags,
 		Summary: "Create a location", Description: "At most 8 levels deep.", DefaultStatus: http.StatusCreated,
 		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType}}),
-		func(ctx context.Context, in *struct{ Body LocationCreateBody }) (*createdLocationOutput, error) {
+		func(ctx context.Context, in *struct{ Body LocationCreateBody }) (*locationOutput, error) {
 			l := &warehouse.Location{Code: in.Body.Code, Name: in.Body.Name, ParentID: in.Body.ParentID, Structural: in.Body.Structural}
 			if err := s.db.CreateLocation(ctx, l, actor(ctx)); err != nil {
 				return nil, apiError(err)
 			}
-			return &createdLocationOutput{ETag: etag(l.Version), Location: v1 + "/locations/" + strconv.FormatInt(l.ID, 10), Body: l}, nil
+			return &locationOutput{ETag: etag(l.Version), Location: v1 + "/locations/" + strconv.FormatInt(l.ID, 10), Body: l}, nil
 		})
 
 	huma.Register(s.api, s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "get-location", Method: http.MethodGet, Path: "/locations/{id}", Tags: tags,

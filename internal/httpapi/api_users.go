@@ -49,13 +49,6 @@ type UserPatchBody struct {
 }
 
 type userOutput struct {
-	ETag string `header:"ETag"`
-	Body *UserAdminBody
-}
-
-// createdUserOutput answers a create: also where the new resource is. Only
-// creates send Location, so only they declare it.
-type createdUserOutput struct {
 	ETag     string `header:"ETag"`
 	Location string `header:"Location"`
 	Body     *UserAdminBody
@@ -129,8 +122,8 @@ func (s *Server) userAdminRoutes() {
 	})
 
 	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, OperationID: "create-user", Method: http.MethodPost, Path: "/users", Tags: tags,
-		Summary: "Create a user", DefaultStatus: http.StatusCreated, Errors: errs}),
-		func(ctx context.Context, in *struct{ Body UserCreateBody }) (*createdUserOutput, error) {
+		Summary: "Create a user", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity}}),
+		func(ctx context.Context, in *struct{ Body UserCreateBody }) (*userOutput, error) {
 			b := in.Body
 			if err := warehouse.ValidateUsername(b.Username); err != nil {
 				return nil, apiError(err)
@@ -154,7 +147,7 @@ func (s *Server) userAdminRoutes() {
 				return nil, apiError(err)
 			}
 			s.state.SetUser(u)
-			return &createdUserOutput{ETag: etag(u.Version), Location: v1 + "/users/" + u.Username, Body: userBody(u)}, nil
+			return &userOutput{ETag: etag(u.Version), Location: v1 + "/users/" + u.Username, Body: userBody(u)}, nil
 		})
 
 	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{OperationID: "get-user", Method: http.MethodGet, Path: "/users/{username}", Tags: tags,

@@ -188,7 +188,17 @@ func (s *Server) completeOperation(path string, op *huma.Operation, problem *hum
 			Description: "A request the HTTP server refuses before any route: malformed HTTP (400) or headers too large (431), as plain text",
 			Content:     map[string]*huma.MediaType{"text/plain; charset=utf-8": {Schema: &huma.Schema{Type: "string"}}}}
 	}
+	if _, v1 := op.Metadata[metaRole]; v1 && op.RequestBody == nil {
+		// paramErrors answers every 422 of a body-less warehouse route as
+		// 400 bad_parameter: Huma's 422 for its parameters cannot be sent.
+		delete(op.Responses, strconv.Itoa(http.StatusUnprocessableEntity))
+	}
 	for code, r := range op.Responses {
+		if len(code) == 3 && code[0] == '2' && code != "201" && r.Headers != nil {
+			// Output types that carry Location for their create share it
+			// with reads and changes, which never send it.
+			delete(r.Headers, "Location")
+		}
 		switch code {
 		case "401":
 			if want != "" {

@@ -104,10 +104,6 @@ type ArchiveItemPreconditionRequired Problem
 
 func (*ArchiveItemPreconditionRequired) archiveItemRes() {}
 
-type ArchiveItemUnprocessableEntity Problem
-
-func (*ArchiveItemUnprocessableEntity) archiveItemRes() {}
-
 type ArchiveLocationBadRequest Problem
 
 func (*ArchiveLocationBadRequest) archiveLocationRes() {}
@@ -140,10 +136,6 @@ func (*ArchiveLocationPreconditionFailed) archiveLocationRes() {}
 type ArchiveLocationPreconditionRequired Problem
 
 func (*ArchiveLocationPreconditionRequired) archiveLocationRes() {}
-
-type ArchiveLocationUnprocessableEntity Problem
-
-func (*ArchiveLocationUnprocessableEntity) archiveLocationRes() {}
 
 // Ref: #/components/schemas/AuditEvent
 type AuditEvent struct {
@@ -537,18 +529,6 @@ type CreateUserInternalServerError Problem
 
 func (*CreateUserInternalServerError) createUserRes() {}
 
-type CreateUserNotFound Problem
-
-func (*CreateUserNotFound) createUserRes() {}
-
-type CreateUserPreconditionFailed Problem
-
-func (*CreateUserPreconditionFailed) createUserRes() {}
-
-type CreateUserPreconditionRequired Problem
-
-func (*CreateUserPreconditionRequired) createUserRes() {}
-
 type CreateUserRequestEntityTooLarge Problem
 
 func (*CreateUserRequestEntityTooLarge) createUserRes() {}
@@ -618,10 +598,6 @@ func (*DeactivateUserPreconditionFailed) deactivateUserRes() {}
 type DeactivateUserPreconditionRequired Problem
 
 func (*DeactivateUserPreconditionRequired) deactivateUserRes() {}
-
-type DeactivateUserUnprocessableEntity Problem
-
-func (*DeactivateUserUnprocessableEntity) deactivateUserRes() {}
 
 // Ref: #/components/schemas/DetailBody
 type DetailBody struct {
@@ -1095,10 +1071,6 @@ func (s *GetItemOKHeaders) SetResponse(val Item) {
 func (*GetItemOKHeaders) getItemRes()    {}
 func (*GetItemOKHeaders) updateItemRes() {}
 
-type GetItemUnprocessableEntity Problem
-
-func (*GetItemUnprocessableEntity) getItemRes() {}
-
 type GetLocationBadRequest Problem
 
 func (*GetLocationBadRequest) getLocationRes() {}
@@ -1144,10 +1116,6 @@ func (s *GetLocationOKHeaders) SetResponse(val Location) {
 func (*GetLocationOKHeaders) getLocationRes()    {}
 func (*GetLocationOKHeaders) updateLocationRes() {}
 
-type GetLocationUnprocessableEntity Problem
-
-func (*GetLocationUnprocessableEntity) getLocationRes() {}
-
 type GetMovementBadRequest Problem
 
 func (*GetMovementBadRequest) getMovementRes() {}
@@ -1163,10 +1131,6 @@ func (*GetMovementInternalServerError) getMovementRes() {}
 type GetMovementNotFound Problem
 
 func (*GetMovementNotFound) getMovementRes() {}
-
-type GetMovementUnprocessableEntity Problem
-
-func (*GetMovementUnprocessableEntity) getMovementRes() {}
 
 type GetUserBadRequest Problem
 
@@ -1212,10 +1176,6 @@ func (s *GetUserOKHeaders) SetResponse(val UserAdminBody) {
 
 func (*GetUserOKHeaders) getUserRes()    {}
 func (*GetUserOKHeaders) updateUserRes() {}
-
-type GetUserUnprocessableEntity Problem
-
-func (*GetUserUnprocessableEntity) getUserRes() {}
 
 // Ref: #/components/schemas/HealthBody
 type HealthBody struct {
@@ -1794,10 +1754,6 @@ type ItemStockNotFound Problem
 
 func (*ItemStockNotFound) itemStockRes() {}
 
-type ItemStockUnprocessableEntity Problem
-
-func (*ItemStockUnprocessableEntity) itemStockRes() {}
-
 // Ref: #/components/schemas/JWKS
 type JWKS struct {
 	// Public keys (never an HMAC key); each has kid, kty, alg, use and its public parameters.
@@ -2155,10 +2111,6 @@ type ListAuditEventsNotAcceptable Problem
 
 func (*ListAuditEventsNotAcceptable) listAuditEventsRes() {}
 
-type ListAuditEventsUnprocessableEntity Problem
-
-func (*ListAuditEventsUnprocessableEntity) listAuditEventsRes() {}
-
 type ListItemsActive string
 
 const (
@@ -2310,10 +2262,6 @@ func (*ListItemsOKTextCsvHeaders) listItemsRes() {}
 type ListItemsRequestEntityTooLarge Problem
 
 func (*ListItemsRequestEntityTooLarge) listItemsRes() {}
-
-type ListItemsUnprocessableEntity Problem
-
-func (*ListItemsUnprocessableEntity) listItemsRes() {}
 
 type ListLedgerBadRequest Problem
 
@@ -2487,10 +2435,6 @@ func (s *ListLedgerType) UnmarshalText(data []byte) error {
 		return errors.Errorf("invalid value: %q", data)
 	}
 }
-
-type ListLedgerUnprocessableEntity Problem
-
-func (*ListLedgerUnprocessableEntity) listLedgerRes() {}
 
 type ListLocationsActive string
 
@@ -2685,10 +2629,6 @@ func (s *ListLocationsStructural) UnmarshalText(data []byte) error {
 	}
 }
 
-type ListLocationsUnprocessableEntity Problem
-
-func (*ListLocationsUnprocessableEntity) listLocationsRes() {}
-
 type ListMovementsBadRequest Problem
 
 func (*ListMovementsBadRequest) listMovementsRes() {}
@@ -2862,10 +2802,6 @@ func (s *ListMovementsType) UnmarshalText(data []byte) error {
 	}
 }
 
-type ListMovementsUnprocessableEntity Problem
-
-func (*ListMovementsUnprocessableEntity) listMovementsRes() {}
-
 type ListSessionsOKApplicationJSON []SessionBody
 
 func (*ListSessionsOKApplicationJSON) listSessionsRes() {}
@@ -3027,10 +2963,6 @@ type ListStockRequestEntityTooLarge Problem
 
 func (*ListStockRequestEntityTooLarge) listStockRes() {}
 
-type ListStockUnprocessableEntity Problem
-
-func (*ListStockUnprocessableEntity) listStockRes() {}
-
 type ListUsersBadRequest Problem
 
 func (*ListUsersBadRequest) listUsersRes() {}
@@ -3042,10 +2974,6 @@ func (*ListUsersForbidden) listUsersRes() {}
 type ListUsersInternalServerError Problem
 
 func (*ListUsersInternalServerError) listUsersRes() {}
-
-type ListUsersUnprocessableEntity Problem
-
-func (*ListUsersUnprocessableEntity) listUsersRes() {}
 
 // Ref: #/components/schemas/Location
 type Location struct {
@@ -3461,10 +3389,6 @@ type LocationStockRequestEntityTooLarge Problem
 
 func (*LocationStockRequestEntityTooLarge) locationStockRes() {}
 
-type LocationStockUnprocessableEntity Problem
-
-func (*LocationStockUnprocessableEntity) locationStockRes() {}
-
 type LoginBadRequest Problem
 
 func (*LoginBadRequest) loginRes() {}
@@ -3718,10 +3642,6 @@ type LookupNotFound Problem
 
 func (*LookupNotFound) lookupRes() {}
 
-type LookupUnprocessableEntity Problem
-
-func (*LookupUnprocessableEntity) lookupRes() {}
-
 // Ref: #/components/schemas/LowStock
 type LowStock struct {
 	Available    float64 `json:"available"`
@@ -3819,10 +3739,6 @@ func (*LowStockInternalServerError) lowStockRes() {}
 type LowStockNotFound Problem
 
 func (*LowStockNotFound) lowStockRes() {}
-
-type LowStockUnprocessableEntity Problem
-
-func (*LowStockUnprocessableEntity) lowStockRes() {}
 
 // Ref: #/components/schemas/MessageBody
 type MessageBody struct {

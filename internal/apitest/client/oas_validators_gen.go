@@ -88,14 +88,6 @@ func (s *ArchiveItemPreconditionRequired) Validate() error {
 	return nil
 }
 
-func (s *ArchiveItemUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *ArchiveLocationBadRequest) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -145,14 +137,6 @@ func (s *ArchiveLocationPreconditionFailed) Validate() error {
 }
 
 func (s *ArchiveLocationPreconditionRequired) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ArchiveLocationUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -397,30 +381,6 @@ func (s *CreateUserInternalServerError) Validate() error {
 	return nil
 }
 
-func (s *CreateUserNotFound) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *CreateUserPreconditionFailed) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *CreateUserPreconditionRequired) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *CreateUserRequestEntityTooLarge) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -494,14 +454,6 @@ func (s *DeactivateUserPreconditionFailed) Validate() error {
 }
 
 func (s *DeactivateUserPreconditionRequired) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *DeactivateUserUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -630,14 +582,6 @@ func (s *GetItemOKHeaders) Validate() error {
 	return nil
 }
 
-func (s *GetItemUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *GetLocationBadRequest) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -663,14 +607,6 @@ func (s *GetLocationInternalServerError) Validate() error {
 }
 
 func (s *GetLocationNotFound) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *GetLocationUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -710,14 +646,6 @@ func (s *GetMovementNotFound) Validate() error {
 	return nil
 }
 
-func (s *GetMovementUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *GetUserBadRequest) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -743,14 +671,6 @@ func (s *GetUserInternalServerError) Validate() error {
 }
 
 func (s *GetUserNotFound) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *GetUserUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -1329,14 +1249,6 @@ func (s *ItemStockNotFound) Validate() error {
 	return nil
 }
 
-func (s *ItemStockUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *LedgerEntry) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -1429,14 +1341,6 @@ func (s *ListAuditEventsNotAcceptable) Validate() error {
 	return nil
 }
 
-func (s *ListAuditEventsUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s ListItemsActive) Validate() error {
 	switch s {
 	case "true":
@@ -1484,14 +1388,6 @@ func (s *ListItemsInternalServerError) Validate() error {
 }
 
 func (s *ListItemsRequestEntityTooLarge) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ListItemsUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -1559,14 +1455,6 @@ func (s ListLedgerType) Validate() error {
 	}
 }
 
-func (s *ListLedgerUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s ListLocationsActive) Validate() error {
 	switch s {
 	case "true":
@@ -1632,14 +1520,6 @@ func (s ListLocationsStructural) Validate() error {
 	}
 }
 
-func (s *ListLocationsUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *ListMovementsBadRequest) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -1698,14 +1578,6 @@ func (s ListMovementsType) Validate() error {
 	default:
 		return errors.Errorf("invalid value: %v", s)
 	}
-}
-
-func (s *ListMovementsUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
 }
 
 func (s *ListStockBadRequest) Validate() error {
@@ -1770,14 +1642,6 @@ func (s *ListStockRequestEntityTooLarge) Validate() error {
 	return nil
 }
 
-func (s *ListStockUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *ListUsersBadRequest) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -1795,14 +1659,6 @@ func (s *ListUsersForbidden) Validate() error {
 }
 
 func (s *ListUsersInternalServerError) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *ListUsersUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -1984,14 +1840,6 @@ func (s *LocationStockNotFound) Validate() error {
 }
 
 func (s *LocationStockRequestEntityTooLarge) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *LocationStockUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err
@@ -2242,14 +2090,6 @@ func (s *LookupNotFound) Validate() error {
 	return nil
 }
 
-func (s *LookupUnprocessableEntity) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *LowStock) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -2320,14 +2160,6 @@ func (s *LowStockInternalServerError) Validate() error {
 }
 
 func (s *LowStockNotFound) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *LowStockUnprocessableEntity) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
 		return err

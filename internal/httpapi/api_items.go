@@ -126,7 +126,7 @@ func (s *Server) itemRoutes() {
 
 	huma.Register(s.api, s.v1op(warehouse.RoleManager, huma.Operation{OperationID: "update-item", Method: http.MethodPatch, Path: "/items/{id}", Tags: tags,
 		Summary:     "Change an item",
-		Description: "Send If-Match with the ETag of your last GET. sku and lot_tracked are frozen once the item has ledger entries. reorder_point: null clears it; active: false archives (needs no stock).",
+		Description: "Send If-Match with the ETag of your last GET. sku and lot_tracked are frozen, and qty_precision can only be raised, once the item has ledger entries (422 naming the field). reorder_point: null clears it; active: false archives (needs no stock).",
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired, http.StatusUnprocessableEntity}}),
 		func(ctx context.Context, in *struct {
 			ItemIDParam

@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 
+	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -332,4 +334,39 @@ func refusedValue(s *base.Schema) (string, bool) {
 		return strings.Repeat("x", int(*s.MaxLength)+1), true
 	}
 	return "", false
+}
+
+// TestContractLoginDescribesConfiguredLifetimes: the login's description
+// states the token lifetimes this server issues, not the defaults.
+func TestContractLoginDescribesConfiguredLifetimes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		access, refresh time.Duration
+		want            []string
+	}{
+		{0, 0, []string{"access token (15 minutes)", "refresh token (30 days)"}},
+		{5 * time.Minute, 36 * time.Hour, []string{"access token (5 minutes)", "refresh token (36 hours)"}},
+		{time.Hour, 24 * time.Hour, []string{"access token (1 hour)", "refresh token (1 day)"}},
+	} {
+		e := newEnv(t, "sqlite", func(c *httpapi.Config) { c.AccessTTL, c.RefreshTTL = tc.access, tc.refresh })
+		r := e.do("GET", "/openapi.json", "")
+		var doc struct {
+			Paths map[string]map[string]struct{ Description string }
+		}
+		if err := json.Unmarshal(r.Body.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		desc := doc.Paths["/login"]["post"].Description
+		for _, w := range tc.want {
+			if !strings.Contains(desc, w) {
+				t.Errorf("access %v, refresh %v: login description %q does not say %q", tc.access, tc.refresh, desc, w)
+			}
+		}
+		if tc.access != 0 {
+			r := e.do("POST", "/login", `{"username":"joevu","password":"glinteco"}`)
+			if got := r.body["expires_in"]; got != tc.access.Seconds() {
+				t.Errorf("expires_in %v, want %v", got, tc.access.Seconds())
+			}
+		}
+	}
 }

@@ -220,10 +220,11 @@ type Invoker interface {
 	LocationStock(ctx context.Context, params LocationStockParams) (LocationStockRes, error)
 	// Login invokes login operation.
 	//
-	// Starts a session and returns a fresh access token (15 minutes) and a refresh token (30 days). With
-	// `?cookies=true` the tokens are set as HttpOnly cookies (`access_token_cookie`,
-	// `refresh_token_cookie`) with CSRF double-submit cookies (`csrf_access_token`, `csrf_refresh_token`)
-	// instead of being returned. Wrong password and unknown user answer the same 401.
+	// Starts a session and returns a fresh access token (15 minutes) and a refresh token (30 days), as
+	// this server is configured. With `?cookies=true` the tokens are set as HttpOnly cookies
+	// (`access_token_cookie`, `refresh_token_cookie`) with CSRF double-submit cookies
+	// (`csrf_access_token`, `csrf_refresh_token`) instead of being returned. Wrong password and unknown
+	// user answer the same 401.
 	//
 	// POST /login
 	Login(ctx context.Context, request *LoginBody, params LoginParams) (LoginRes, error)
@@ -333,8 +334,9 @@ type Invoker interface {
 	Token(ctx context.Context, request *TokenReq) (TokenRes, error)
 	// UpdateItem invokes update-item operation.
 	//
-	// Send If-Match with the ETag of your last GET. sku and lot_tracked are frozen once the item has
-	// ledger entries. reorder_point: null clears it; active: false archives (needs no stock).
+	// Send If-Match with the ETag of your last GET. sku and lot_tracked are frozen, and qty_precision can
+	// only be raised, once the item has ledger entries (422 naming the field). reorder_point: null clears
+	// it; active: false archives (needs no stock).
 	//
 	// Requires role: manager (roles: viewer < clerk < manager < admin).
 	//
@@ -4389,10 +4391,11 @@ func (c *Client) sendLocationStock(ctx context.Context, params LocationStockPara
 
 // Login invokes login operation.
 //
-// Starts a session and returns a fresh access token (15 minutes) and a refresh token (30 days). With
-// `?cookies=true` the tokens are set as HttpOnly cookies (`access_token_cookie`,
-// `refresh_token_cookie`) with CSRF double-submit cookies (`csrf_access_token`, `csrf_refresh_token`)
-// instead of being returned. Wrong password and unknown user answer the same 401.
+// Starts a session and returns a fresh access token (15 minutes) and a refresh token (30 days), as
+// this server is configured. With `?cookies=true` the tokens are set as HttpOnly cookies
+// (`access_token_cookie`, `refresh_token_cookie`) with CSRF double-submit cookies
+// (`csrf_access_token`, `csrf_refresh_token`) instead of being returned. Wrong password and unknown
+// user answer the same 401.
 //
 // POST /login
 func (c *Client) Login(ctx context.Context, request *LoginBody, params LoginParams) (LoginRes, error) {
@@ -5715,8 +5718,9 @@ func (c *Client) sendToken(ctx context.Context, request *TokenReq) (res TokenRes
 
 // UpdateItem invokes update-item operation.
 //
-// Send If-Match with the ETag of your last GET. sku and lot_tracked are frozen once the item has
-// ledger entries. reorder_point: null clears it; active: false archives (needs no stock).
+// Send If-Match with the ETag of your last GET. sku and lot_tracked are frozen, and qty_precision can
+// only be raised, once the item has ledger entries (422 naming the field). reorder_point: null clears
+// it; active: false archives (needs no stock).
 //
 // Requires role: manager (roles: viewer < clerk < manager < admin).
 //

@@ -172,8 +172,10 @@ func (s *Server) completeOperation(path string, op *huma.Operation, problem *hum
 			add(st)
 		}
 	}
-	if len(op.Parameters) > 0 {
-		add(http.StatusBadRequest) // a malformed path or query parameter
+	if _, v1 := op.Metadata[metaRole]; v1 && len(op.Parameters) > 0 {
+		// A malformed path or query parameter: paramErrors makes it 400.
+		// (Elsewhere Huma answers it 422, declared by Huma.)
+		add(http.StatusBadRequest)
 	}
 	if want != "" {
 		add(http.StatusUnauthorized)

@@ -908,10 +908,6 @@ func (s DocsOK) Read(p []byte) (n int, err error) {
 
 func (*DocsOK) docsRes() {}
 
-type EndSessionBadRequest Problem
-
-func (*EndSessionBadRequest) endSessionRes() {}
-
 type EndSessionInternalServerError Problem
 
 func (*EndSessionInternalServerError) endSessionRes() {}
@@ -3469,10 +3465,6 @@ type LoginUnsupportedMediaType Problem
 
 func (*LoginUnsupportedMediaType) loginRes() {}
 
-type LogoutBadRequest Problem
-
-func (*LogoutBadRequest) logoutRes() {}
-
 type LogoutInternalServerError Problem
 
 func (*LogoutInternalServerError) logoutRes() {}
@@ -4770,13 +4762,47 @@ func (s OpenapiYamlOK) Read(p []byte) (n int, err error) {
 
 func (*OpenapiYamlOK) openapiYamlRes() {}
 
-type OpenidConfigurationBadRequest Problem
+type OpenidConfiguration4XX struct {
+	Data io.Reader
+}
 
-func (*OpenidConfigurationBadRequest) openidConfigurationRes() {}
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s OpenidConfiguration4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
 
-type OpenidConfigurationInternalServerError Problem
+// OpenidConfiguration4XXStatusCode wraps OpenidConfiguration4XX with StatusCode.
+type OpenidConfiguration4XXStatusCode struct {
+	StatusCode int
+	Response   OpenidConfiguration4XX
+}
 
-func (*OpenidConfigurationInternalServerError) openidConfigurationRes() {}
+// GetStatusCode returns the value of StatusCode.
+func (s *OpenidConfiguration4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *OpenidConfiguration4XXStatusCode) GetResponse() OpenidConfiguration4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *OpenidConfiguration4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *OpenidConfiguration4XXStatusCode) SetResponse(val OpenidConfiguration4XX) {
+	s.Response = val
+}
+
+func (*OpenidConfiguration4XXStatusCode) openidConfigurationRes() {}
 
 // NewOptBool returns new OptBool with value set to v.
 func NewOptBool(v bool) OptBool {
@@ -6884,16 +6910,16 @@ func (s *Problem) SetVersion(val OptInt64) {
 	s.Version = val
 }
 
-func (*Problem) accessRevokeRes()  {}
-func (*Problem) docsAssetRes()     {}
-func (*Problem) healthzRes()       {}
-func (*Problem) jwksRes()          {}
-func (*Problem) listSessionsRes()  {}
-func (*Problem) readyzRes()        {}
-func (*Problem) refreshRes()       {}
-func (*Problem) refreshRevokeRes() {}
-func (*Problem) userRes()          {}
-func (*Problem) welcomeRes()       {}
+func (*Problem) accessRevokeRes()        {}
+func (*Problem) healthzRes()             {}
+func (*Problem) jwksRes()                {}
+func (*Problem) listSessionsRes()        {}
+func (*Problem) openidConfigurationRes() {}
+func (*Problem) readyzRes()              {}
+func (*Problem) refreshRes()             {}
+func (*Problem) refreshRevokeRes()       {}
+func (*Problem) userRes()                {}
+func (*Problem) welcomeRes()             {}
 
 // ProblemHeaders wraps Problem with response headers.
 type ProblemHeaders struct {

@@ -461,14 +461,6 @@ func (s *DeactivateUserPreconditionRequired) Validate() error {
 	return nil
 }
 
-func (s *EndSessionBadRequest) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *EndSessionInternalServerError) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -1969,14 +1961,6 @@ func (s *LoginUnsupportedMediaType) Validate() error {
 	return nil
 }
 
-func (s *LogoutBadRequest) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 func (s *LogoutInternalServerError) Validate() error {
 	alias := (*Problem)(s)
 	if err := alias.Validate(); err != nil {
@@ -2675,22 +2659,6 @@ func (s *MovementLineBody) Validate() error {
 	}
 	if len(failures) > 0 {
 		return &validate.Error{Fields: failures}
-	}
-	return nil
-}
-
-func (s *OpenidConfigurationBadRequest) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *OpenidConfigurationInternalServerError) Validate() error {
-	alias := (*Problem)(s)
-	if err := alias.Validate(); err != nil {
-		return err
 	}
 	return nil
 }

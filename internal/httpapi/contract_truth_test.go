@@ -427,3 +427,55 @@ func TestContractOtherParametersAre422(t *testing.T) {
 		}
 	})
 }
+
+// TestContractRequiredRequestHeaders: the headers a handler cannot do
+// without are required in the document, and a request without one is
+// refused with the handler's own code (which the validator then holds
+// against the document).
+func TestContractRequiredRequestHeaders(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		d := newDomainTestServer(t, engine)
+		f := d.fixture()
+		m, admin := d.tokens["manager"], d.tokens["admin"]
+		rec := d.move(map[string]any{"type": "receipt", "lines": []any{map[string]any{"item_id": f.wid, "to_location_id": f.a, "qty": 1}}}).must(201).id()
+		c := loadContract(t, d.srv)
+		for _, tc := range []struct {
+			method, template, path, token, header string
+			body                                  any
+			status                                int
+			code                                  string
+		}{
+			{"POST", "/api/v1/movements", "/api/v1/movements", m, "Idempotency-Key",
+				map[string]any{"type": "receipt", "lines": []any{map[string]any{"item_id": f.wid, "to_location_id": f.a, "qty": 1}}}, 400, "idempotency_key_required"},
+			{"POST", "/api/v1/movements/{id}/reverse", fmt.Sprintf("/api/v1/movements/%d/reverse", rec), m, "Idempotency-Key", map[string]any{}, 400, "idempotency_key_required"},
+			{"PATCH", "/api/v1/items/{id}", fmt.Sprintf("/api/v1/items/%d", f.wid), m, "If-Match", map[string]any{"name": "x"}, 428, "precondition_required"},
+			{"DELETE", "/api/v1/items/{id}", fmt.Sprintf("/api/v1/items/%d", f.flour), m, "If-Match", nil, 428, "precondition_required"},
+			{"PATCH", "/api/v1/locations/{id}", fmt.Sprintf("/api/v1/locations/%d", f.b), m, "If-Match", map[string]any{"name": "x"}, 428, "precondition_required"},
+			{"DELETE", "/api/v1/locations/{id}", fmt.Sprintf("/api/v1/locations/%d", f.b), m, "If-Match", nil, 428, "precondition_required"},
+			{"PATCH", "/api/v1/users/{username}", "/api/v1/users/viewer", admin, "If-Match", map[string]any{"active": true}, 428, "precondition_required"},
+			{"DELETE", "/api/v1/users/{username}", "/api/v1/users/viewer", admin, "If-Match", nil, 428, "precondition_required"},
+		} {
+			t.Run(tc.method+" "+tc.template, func(t *testing.T) {
+				item := c.doc.Paths.PathItems.GetOrZero(tc.template)
+				if item == nil {
+					t.Fatalf("%s not in the document", tc.template)
+				}
+				op := item.GetOperations().GetOrZero(strings.ToLower(tc.method))
+				required := false
+				for _, p := range op.Parameters {
+					if p.In == "header" && p.Name == tc.header && p.Required != nil && *p.Required {
+						required = true
+					}
+				}
+				if !required {
+					t.Errorf("%s is not a required header of %s %s", tc.header, tc.method, tc.template)
+				}
+				r := d.do(tc.method, tc.path, tc.token, tc.body)
+				if r.status != tc.status || r.json()["code"] != tc.code {
+					t.Fatalf("without %s: %d %s, want %d %s", tc.header, r.status, r.body, tc.status, tc.code)
+				}
+			})
+		}
+	})
+}

@@ -190,12 +190,31 @@ func (s *Server) completeOperation(path string, op *huma.Operation, problem *hum
 			Description: "A request the HTTP server refuses before any route: malformed HTTP (400) or headers too large (431), as plain text",
 			Content:     map[string]*huma.MediaType{"text/plain; charset=utf-8": {Schema: &huma.Schema{Type: "string"}}}}
 	}
+	for _, p := range op.Parameters {
+		// The handlers refuse a request without these headers with their
+		// own codes (400 idempotency_key_required, 428
+		// precondition_required), so Huma's tags leave them optional; the
+		// document says what a client must send.
+		if p.In == "header" && (p.Name == "Idempotency-Key" || p.Name == "If-Match") {
+			p.Required = true
+			if p.Name == "Idempotency-Key" && p.Schema != nil {
+				// A copy: Huma validates with the schema it generated, and the
+				// handler's own 400 for a long key stays.
+				sc := *p.Schema
+				sc.MinLength, sc.MaxLength = ptr(1), ptr(255)
+				p.Schema = &sc
+			}
+		}
+	}
 	if _, v1 := op.Metadata[metaRole]; v1 && op.RequestBody == nil {
 		// paramErrors answers every 422 of a body-less warehouse route as
 		// 400 bad_parameter: Huma's 422 for its parameters cannot be sent.
 		delete(op.Responses, strconv.Itoa(http.StatusUnprocessableEntity))
 	}
 	for code, r := range op.Responses {
+		// OpenAPI ignores a Content-Type response header (the media type
+		// says it); output types that set it would declare it anyway.
+		delete(r.Headers, "Content-Type")
 		if len(code) == 3 && code[0] == '2' && code != "201" && r.Headers != nil {
 			// Output types that carry Location for their create share it
 			// with reads and changes, which never send it.
@@ -280,3 +299,5 @@ func (s *Server) documentRawRoutes() {
 			"404": {Description: "No such asset", Content: body("text/plain; charset=utf-8", str)},
 		}})
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -283,6 +283,8 @@ func (s *Server) tokenRoute(mux *http.ServeMux) {
 				Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
 			"503": {Description: "Server busy or the database unavailable: temporarily_unavailable",
 				Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
+			"500": {Description: "A bug: server_error",
+				Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
 		},
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
@@ -331,7 +333,11 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 			if p.Status == http.StatusUnauthorized {
 				return newOAuthError(http.StatusBadRequest, "invalid_grant", p.Detail)
 			}
-			e := newOAuthError(p.Status, "temporarily_unavailable", p.Detail)
+			code := "temporarily_unavailable"
+			if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
+				code = "server_error" // a bug, not a wait: nothing to retry after
+			}
+			e := newOAuthError(p.Status, code, p.Detail)
 			e.retryAfter = p.headers.Get("Retry-After")
 			return e
 		}

@@ -114,7 +114,7 @@ func TestGeneratedClient(t *testing.T) {
 
 		mres, err := c.PostMovement(ctx, &client.MovementBody{Type: client.MovementBodyTypeReceipt, Reference: client.NewOptString("PO-1"),
 			Lines: []client.MovementLineBody{{Sku: client.NewOptString("FLOUR"), ToLocationID: client.NewOptInt64(bin.ID), Qty: client.NewOptFloat64(10.5)}}},
-			client.PostMovementParams{IdempotencyKey: client.NewOptString(uuid.NewString())})
+			client.PostMovementParams{IdempotencyKey: uuid.NewString()})
 		if err != nil {
 			t.Fatalf("receipt: %v", err)
 		}
@@ -133,7 +133,7 @@ func TestGeneratedClient(t *testing.T) {
 		// Short by a decimal amount: 409 with the shortage in the problem.
 		mres, err = c.PostMovement(ctx, &client.MovementBody{Type: client.MovementBodyTypeIssue,
 			Lines: []client.MovementLineBody{{ItemID: client.NewOptInt64(itemID), FromLocationID: client.NewOptInt64(bin.ID), Qty: client.NewOptFloat64(12.75)}}},
-			client.PostMovementParams{IdempotencyKey: client.NewOptString(uuid.NewString())})
+			client.PostMovementParams{IdempotencyKey: uuid.NewString()})
 		if err != nil {
 			t.Fatalf("issue beyond stock: %v", err)
 		}
@@ -152,7 +152,7 @@ func TestGeneratedClient(t *testing.T) {
 		// A count made against a stale figure: 409 with the decimal on hand.
 		mres, err = c.PostMovement(ctx, &client.MovementBody{Type: client.MovementBodyTypeCount,
 			Lines: []client.MovementLineBody{{Sku: client.NewOptString("FLOUR"), LocationID: client.NewOptInt64(bin.ID), ExpectedQty: client.NewOptFloat64(10), CountedQty: client.NewOptFloat64(9.25)}}},
-			client.PostMovementParams{IdempotencyKey: client.NewOptString(uuid.NewString())})
+			client.PostMovementParams{IdempotencyKey: uuid.NewString()})
 		if err != nil {
 			t.Fatalf("outdated count: %v", err)
 		}

@@ -580,10 +580,7 @@ func (c *Client) sendArchiveItem(ctx context.Context, params ArchiveItemParams) 
 			Explode: false,
 		}
 		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.IfMatch.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
 		}); err != nil {
 			return res, errors.Wrap(err, "encode header")
 		}
@@ -727,10 +724,7 @@ func (c *Client) sendArchiveLocation(ctx context.Context, params ArchiveLocation
 			Explode: false,
 		}
 		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.IfMatch.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
 		}); err != nil {
 			return res, errors.Wrap(err, "encode header")
 		}
@@ -1335,10 +1329,7 @@ func (c *Client) sendDeactivateUser(ctx context.Context, params DeactivateUserPa
 			Explode: false,
 		}
 		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.IfMatch.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
 		}); err != nil {
 			return res, errors.Wrap(err, "encode header")
 		}
@@ -5150,10 +5141,7 @@ func (c *Client) sendPostMovement(ctx context.Context, request *MovementBody, pa
 			Explode: false,
 		}
 		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.IdempotencyKey.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
+			return e.EncodeValue(conv.StringToString(params.IdempotencyKey))
 		}); err != nil {
 			return res, errors.Wrap(err, "encode header")
 		}
@@ -5572,10 +5560,7 @@ func (c *Client) sendReverseMovement(ctx context.Context, request OptReverseBody
 			Explode: false,
 		}
 		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.IdempotencyKey.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
+			return e.EncodeValue(conv.StringToString(params.IdempotencyKey))
 		}); err != nil {
 			return res, errors.Wrap(err, "encode header")
 		}
@@ -5770,10 +5755,7 @@ func (c *Client) sendUpdateItem(ctx context.Context, request UpdateItemReq, para
 			Explode: false,
 		}
 		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.IfMatch.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
 		}); err != nil {
 			return res, errors.Wrap(err, "encode header")
 		}
@@ -5922,10 +5904,7 @@ func (c *Client) sendUpdateLocation(ctx context.Context, request UpdateLocationR
 			Explode: false,
 		}
 		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.IfMatch.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
 		}); err != nil {
 			return res, errors.Wrap(err, "encode header")
 		}
@@ -6074,10 +6053,7 @@ func (c *Client) sendUpdateUser(ctx context.Context, request *UserPatchBody, par
 			Explode: false,
 		}
 		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.IfMatch.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
 		}); err != nil {
 			return res, errors.Wrap(err, "encode header")
 		}

@@ -5,19 +5,19 @@ package client
 // ArchiveItemParams is parameters of archive-item operation.
 type ArchiveItemParams struct {
 	ID      int64
-	IfMatch OptString `json:",omitempty,omitzero"`
+	IfMatch string
 }
 
 // ArchiveLocationParams is parameters of archive-location operation.
 type ArchiveLocationParams struct {
 	ID      int64
-	IfMatch OptString `json:",omitempty,omitzero"`
+	IfMatch string
 }
 
 // DeactivateUserParams is parameters of deactivate-user operation.
 type DeactivateUserParams struct {
 	Username string
-	IfMatch  OptString `json:",omitempty,omitzero"`
+	IfMatch  string
 }
 
 // DocsAssetParams is parameters of docs-asset operation.
@@ -217,32 +217,32 @@ type OpenidConfigurationParams struct {
 // PostMovementParams is parameters of post-movement operation.
 type PostMovementParams struct {
 	// Required: 1-255 characters, unique per request (e.g. a UUID).
-	IdempotencyKey OptString `json:",omitempty,omitzero"`
+	IdempotencyKey string
 }
 
 // ReverseMovementParams is parameters of reverse-movement operation.
 type ReverseMovementParams struct {
 	ID int64
 	// Required: 1-255 characters.
-	IdempotencyKey OptString `json:",omitempty,omitzero"`
+	IdempotencyKey string
 }
 
 // UpdateItemParams is parameters of update-item operation.
 type UpdateItemParams struct {
 	ID int64
 	// ETag of the version you changed, e.g. "v3".
-	IfMatch OptString `json:",omitempty,omitzero"`
+	IfMatch string
 }
 
 // UpdateLocationParams is parameters of update-location operation.
 type UpdateLocationParams struct {
 	ID int64
 	// ETag of the version you changed, e.g. "v3".
-	IfMatch OptString `json:",omitempty,omitzero"`
+	IfMatch string
 }
 
 // UpdateUserParams is parameters of update-user operation.
 type UpdateUserParams struct {
 	Username string
-	IfMatch  OptString `json:",omitempty,omitzero"`
+	IfMatch  string
 }

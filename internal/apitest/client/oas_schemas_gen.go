@@ -7265,6 +7265,44 @@ func (s *TokenBadRequest) SetErrorDescription(val OptString) {
 
 func (*TokenBadRequest) tokenRes() {}
 
+type TokenInternalServerError struct {
+	Detail           OptString `json:"detail"`
+	Error            OptString `json:"error"`
+	ErrorDescription OptString `json:"error_description"`
+}
+
+// GetDetail returns the value of Detail.
+func (s *TokenInternalServerError) GetDetail() OptString {
+	return s.Detail
+}
+
+// GetError returns the value of Error.
+func (s *TokenInternalServerError) GetError() OptString {
+	return s.Error
+}
+
+// GetErrorDescription returns the value of ErrorDescription.
+func (s *TokenInternalServerError) GetErrorDescription() OptString {
+	return s.ErrorDescription
+}
+
+// SetDetail sets the value of Detail.
+func (s *TokenInternalServerError) SetDetail(val OptString) {
+	s.Detail = val
+}
+
+// SetError sets the value of Error.
+func (s *TokenInternalServerError) SetError(val OptString) {
+	s.Error = val
+}
+
+// SetErrorDescription sets the value of ErrorDescription.
+func (s *TokenInternalServerError) SetErrorDescription(val OptString) {
+	s.ErrorDescription = val
+}
+
+func (*TokenInternalServerError) tokenRes() {}
+
 // Ref: #/components/schemas/TokenPair
 type TokenPair struct {
 	// JWT access token, for Authorization: Bearer (absent in cookie mode).

@@ -34,7 +34,7 @@ type ItemPatchBody struct {
 	QtyPrecision *int     `json:"qty_precision,omitempty" minimum:"0" maximum:"3"`
 	Barcode      *string  `json:"barcode,omitempty" maxLength:"64"`
 	LotTracked   *bool    `json:"lot_tracked,omitempty"`
-	ReorderPoint *BodyQty `json:"reorder_point,omitempty" nullable:"true"`
+	ReorderPoint *BodyQty `json:"reorder_point,omitempty" minimum:"0" nullable:"true"`
 	Active       *bool    `json:"active,omitempty"`
 }
 

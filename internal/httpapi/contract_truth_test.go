@@ -160,6 +160,10 @@ func TestQtyFieldErrorsNameTheField(t *testing.T) {
 					fmt.Sprintf(`{"reorder_point":%s}`, bad.v), "reorder_point", []string{"If-Match", `"v1"`}},
 			)
 		}
+		// A negative reorder point is refused by the schema, in a change as
+		// in a create (the document's minimum).
+		cases = append(cases, tc{"negative: item patch reorder_point", "PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m,
+			`{"reorder_point":-1}`, "reorder_point", []string{"If-Match", `"v1"`}})
 		covered := map[string]bool{}
 		for _, tc := range cases {
 			covered[tc.method+" "+tc.path+" "+stripIndexes(tc.field)] = true
@@ -217,22 +221,51 @@ func TestQtyFieldErrorsNameTheField(t *testing.T) {
 
 // numberFields lists the number-typed properties of s, as lines[].qty.
 func numberFields(s *base.Schema, prefix string) []string {
-	if s == nil {
-		return nil
-	}
 	var out []string
+	eachNumber(s, prefix, func(path string, _ *base.Schema) { out = append(out, path) })
+	return out
+}
+
+// eachNumber calls fn for each number-typed schema in s, with its path.
+func eachNumber(s *base.Schema, prefix string, fn func(string, *base.Schema)) {
+	if s == nil {
+		return
+	}
 	if slices.Contains(s.Type, "number") {
-		out = append(out, prefix)
+		fn(prefix, s)
 	}
 	if s.Items != nil && s.Items.IsA() {
-		out = append(out, numberFields(s.Items.A.Schema(), prefix+"[]")...)
+		eachNumber(s.Items.A.Schema(), prefix+"[]", fn)
 	}
 	if s.Properties != nil {
 		for name, p := range s.Properties.FromOldest() {
-			out = append(out, numberFields(p.Schema(), strings.TrimPrefix(prefix+"."+name, "."))...)
+			eachNumber(p.Schema(), strings.TrimPrefix(prefix+"."+name, "."), fn)
 		}
 	}
-	return out
+}
+
+// TestContractQuantitiesAreDecimals: every number in the document is a
+// quantity, and is documented as one: no "double" (a float is not exact
+// enough for what the server reads exactly), bounded by 10^12.
+func TestContractQuantitiesAreDecimals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	c := loadContract(t, e.srv)
+	n := 0
+	for name, proxy := range c.doc.Components.Schemas.FromOldest() {
+		eachNumber(proxy.Schema(), name, func(path string, s *base.Schema) {
+			n++
+			if s.Format != "" {
+				t.Errorf("%s: format %q; quantities are exact decimals", path, s.Format)
+			}
+			if s.Maximum == nil || *s.Maximum != 1e12 || s.Minimum == nil || *s.Minimum < -1e12 {
+				t.Errorf("%s: not bounded by 10^12 (minimum %v, maximum %v)", path, s.Minimum, s.Maximum)
+			}
+		})
+	}
+	if n < 10 {
+		t.Fatalf("only %d numbers in the document's schemas", n)
+	}
 }
 
 // stripIndexes turns lines[1].qty into lines[].qty.

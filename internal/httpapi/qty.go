@@ -47,3 +47,19 @@ func qtyPtr(b *BodyQty) *warehouse.Qty {
 	q := b.q
 	return &q
 }
+
+// qtyNumber is how quantities (Qty, BodyQty) are documented: a JSON number
+// bounded as Qty is, and not a "double", which would tell clients a
+// float is exact enough. At most 3 decimals is said in words:
+// multipleOf 0.001 would make Huma's float check refuse quantities such
+// as 0.3.
+type qtyNumber float64
+
+// TransformSchema implements huma.SchemaTransformer.
+func (qtyNumber) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
+	limit := float64(warehouse.MaxQty / warehouse.QtyScale)
+	s.Format = ""
+	s.Minimum, s.Maximum = ptr(-limit), ptr(limit)
+	s.Description = "A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute value"
+	return s
+}

@@ -132,8 +132,8 @@ func New(cfg Config, d Deps) *Server {
 	// Quantities are int64 thousandths in Go but decimal numbers on the wire;
 	// registered before any schema that holds one
 	// (the Problem's shortages) is generated.
-	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[warehouse.Qty](), reflect.TypeFor[float64]())
-	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[BodyQty](), reflect.TypeFor[float64]())
+	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[warehouse.Qty](), reflect.TypeFor[qtyNumber]())
+	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[BodyQty](), reflect.TypeFor[qtyNumber]())
 	s.api.UseMiddleware(s.authMiddleware)
 	s.routes()
 	s.sessionRoutes()

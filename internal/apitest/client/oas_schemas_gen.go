@@ -235,6 +235,8 @@ func (s *AuditEvent) SetID(val int64) {
 
 // Ref: #/components/schemas/Balance
 type Balance struct {
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
 	Available      float64     `json:"available"`
 	ItemID         int64       `json:"item_id"`
 	LastCountedAt  NilDateTime `json:"last_counted_at"`
@@ -243,9 +245,13 @@ type Balance struct {
 	LocationID     int64       `json:"location_id"`
 	LocationPath   string      `json:"location_path"`
 	Lot            string      `json:"lot"`
-	OnHand         float64     `json:"on_hand"`
-	Reserved       float64     `json:"reserved"`
-	Sku            string      `json:"sku"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	OnHand float64 `json:"on_hand"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Reserved float64 `json:"reserved"`
+	Sku      string  `json:"sku"`
 }
 
 // GetAvailable returns the value of Available.
@@ -939,10 +945,14 @@ func (*EndSessionUnprocessableEntity) endSessionRes() {}
 
 // Ref: #/components/schemas/Entry
 type Entry struct {
-	ID         int64   `json:"id"`
-	LocationID int64   `json:"location_id"`
-	QtyAfter   float64 `json:"qty_after"`
-	QtyDelta   float64 `json:"qty_delta"`
+	ID         int64 `json:"id"`
+	LocationID int64 `json:"location_id"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	QtyAfter float64 `json:"qty_after"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	QtyDelta float64 `json:"qty_delta"`
 }
 
 // GetID returns the value of ID.
@@ -1235,17 +1245,23 @@ func (*Healthz4XXStatusCode) healthzRes() {}
 
 // Ref: #/components/schemas/Item
 type Item struct {
-	Active       bool       `json:"active"`
-	Available    float64    `json:"available"`
-	Barcode      string     `json:"barcode"`
-	CreatedAt    time.Time  `json:"created_at"`
-	CreatedBy    string     `json:"created_by"`
-	Description  string     `json:"description"`
-	ID           int64      `json:"id"`
-	LotTracked   bool       `json:"lot_tracked"`
-	Name         string     `json:"name"`
-	OnHand       float64    `json:"on_hand"`
-	QtyPrecision int64      `json:"qty_precision"`
+	Active bool `json:"active"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Available   float64   `json:"available"`
+	Barcode     string    `json:"barcode"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+	Description string    `json:"description"`
+	ID          int64     `json:"id"`
+	LotTracked  bool      `json:"lot_tracked"`
+	Name        string    `json:"name"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	OnHand       float64 `json:"on_hand"`
+	QtyPrecision int64   `json:"qty_precision"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
 	ReorderPoint NilFloat64 `json:"reorder_point"`
 	Sku          string     `json:"sku"`
 	Uom          string     `json:"uom"`
@@ -1432,7 +1448,9 @@ type ItemCreateBody struct {
 	LotTracked  OptBool   `json:"lot_tracked"`
 	Name        string    `json:"name"`
 	// Decimals allowed in quantities (0-3).
-	QtyPrecision OptInt64   `json:"qty_precision"`
+	QtyPrecision OptInt64 `json:"qty_precision"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
 	ReorderPoint OptFloat64 `json:"reorder_point"`
 	Sku          string     `json:"sku"`
 	Uom          string     `json:"uom"`
@@ -1559,12 +1577,14 @@ func (*ItemHeaders) createItemRes() {}
 
 // Ref: #/components/schemas/ItemPatchBody
 type ItemPatchBody struct {
-	Active       OptBool       `json:"active"`
-	Barcode      OptString     `json:"barcode"`
-	Description  OptString     `json:"description"`
-	LotTracked   OptBool       `json:"lot_tracked"`
-	Name         OptString     `json:"name"`
-	QtyPrecision OptInt64      `json:"qty_precision"`
+	Active       OptBool   `json:"active"`
+	Barcode      OptString `json:"barcode"`
+	Description  OptString `json:"description"`
+	LotTracked   OptBool   `json:"lot_tracked"`
+	Name         OptString `json:"name"`
+	QtyPrecision OptInt64  `json:"qty_precision"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
 	ReorderPoint OptNilFloat64 `json:"reorder_point"`
 	Sku          OptString     `json:"sku"`
 	Uom          OptString     `json:"uom"`
@@ -1668,12 +1688,16 @@ func (*ItemStockBadRequest) itemStockRes() {}
 
 // Ref: #/components/schemas/ItemStockBody
 type ItemStockBody struct {
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
 	Available float64   `json:"available"`
 	Balances  []Balance `json:"balances"`
 	ItemID    int64     `json:"item_id"`
-	OnHand    float64   `json:"on_hand"`
-	Sku       string    `json:"sku"`
-	Uom       string    `json:"uom"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	OnHand float64 `json:"on_hand"`
+	Sku    string  `json:"sku"`
+	Uom    string  `json:"uom"`
 }
 
 // GetAvailable returns the value of Available.
@@ -1858,10 +1882,14 @@ type LedgerEntry struct {
 	LocationID   int64     `json:"location_id"`
 	Lot          string    `json:"lot"`
 	MovementID   int64     `json:"movement_id"`
-	QtyAfter     float64   `json:"qty_after"`
-	QtyDelta     float64   `json:"qty_delta"`
-	Sku          string    `json:"sku"`
-	Type         string    `json:"type"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	QtyAfter float64 `json:"qty_after"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	QtyDelta float64 `json:"qty_delta"`
+	Sku      string  `json:"sku"`
+	Type     string  `json:"type"`
 }
 
 // GetCreatedAt returns the value of CreatedAt.
@@ -3636,9 +3664,13 @@ func (*LookupNotFound) lookupRes() {}
 
 // Ref: #/components/schemas/LowStock
 type LowStock struct {
-	Available    float64 `json:"available"`
-	ItemID       int64   `json:"item_id"`
-	Name         string  `json:"name"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Available float64 `json:"available"`
+	ItemID    int64   `json:"item_id"`
+	Name      string  `json:"name"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
 	ReorderPoint float64 `json:"reorder_point"`
 	// Reorder_point - available.
 	Shortfall float64 `json:"shortfall"`
@@ -4093,18 +4125,26 @@ func (*MovementHeaders) reverseMovementRes() {}
 
 // Ref: #/components/schemas/MovementLine
 type MovementLine struct {
-	CountedQty     OptFloat64 `json:"counted_qty"`
-	Entries        []Entry    `json:"entries"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	CountedQty OptFloat64 `json:"counted_qty"`
+	Entries    []Entry    `json:"entries"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
 	ExpectedQty    OptFloat64 `json:"expected_qty"`
 	FromLocationID OptInt64   `json:"from_location_id"`
 	ItemID         int64      `json:"item_id"`
 	LineNo         int64      `json:"line_no"`
 	LocationID     OptInt64   `json:"location_id"`
 	Lot            string     `json:"lot"`
-	Qty            OptFloat64 `json:"qty"`
-	QtyDelta       OptFloat64 `json:"qty_delta"`
-	Sku            string     `json:"sku"`
-	ToLocationID   OptInt64   `json:"to_location_id"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Qty OptFloat64 `json:"qty"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	QtyDelta     OptFloat64 `json:"qty_delta"`
+	Sku          string     `json:"sku"`
+	ToLocationID OptInt64   `json:"to_location_id"`
 }
 
 // GetCountedQty returns the value of CountedQty.
@@ -7170,11 +7210,15 @@ func (s *SessionBody) SetViaCookies(val bool) {
 
 // Ref: #/components/schemas/Shortage
 type Shortage struct {
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
 	Available    float64 `json:"available"`
 	LocationCode string  `json:"location_code"`
 	Lot          string  `json:"lot"`
-	Requested    float64 `json:"requested"`
-	Sku          string  `json:"sku"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Requested float64 `json:"requested"`
+	Sku       string  `json:"sku"`
 }
 
 // GetAvailable returns the value of Available.

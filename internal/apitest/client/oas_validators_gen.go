@@ -151,7 +151,17 @@ func (s *Balance) Validate() error {
 
 	var failures []validate.FieldError
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.Available)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.Available)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -162,7 +172,17 @@ func (s *Balance) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.OnHand)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.OnHand)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -173,7 +193,17 @@ func (s *Balance) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.Reserved)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.Reserved)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -492,7 +522,17 @@ func (s *Entry) Validate() error {
 
 	var failures []validate.FieldError
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.QtyAfter)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.QtyAfter)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -503,7 +543,17 @@ func (s *Entry) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.QtyDelta)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.QtyDelta)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -677,7 +727,17 @@ func (s *Item) Validate() error {
 
 	var failures []validate.FieldError
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.Available)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.Available)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -688,7 +748,17 @@ func (s *Item) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.OnHand)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.OnHand)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -701,7 +771,17 @@ func (s *Item) Validate() error {
 	if err := func() error {
 		if value, ok := s.ReorderPoint.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           -1e+12,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -845,8 +925,8 @@ func (s *ItemCreateBody) Validate() error {
 				if err := (validate.Float{
 					MinSet:        true,
 					Min:           0,
-					MaxSet:        false,
-					Max:           0,
+					MaxSet:        true,
+					Max:           1e+12,
 					MinExclusive:  false,
 					MaxExclusive:  false,
 					MultipleOfSet: false,
@@ -1069,7 +1149,17 @@ func (s *ItemPatchBody) Validate() error {
 	if err := func() error {
 		if value, ok := s.ReorderPoint.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           0,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -1165,7 +1255,17 @@ func (s *ItemStockBody) Validate() error {
 
 	var failures []validate.FieldError
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.Available)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.Available)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -1201,7 +1301,17 @@ func (s *ItemStockBody) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.OnHand)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.OnHand)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -1248,7 +1358,17 @@ func (s *LedgerEntry) Validate() error {
 
 	var failures []validate.FieldError
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.QtyAfter)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.QtyAfter)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -1259,7 +1379,17 @@ func (s *LedgerEntry) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.QtyDelta)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.QtyDelta)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -2081,7 +2211,17 @@ func (s *LowStock) Validate() error {
 
 	var failures []validate.FieldError
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.Available)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.Available)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -2092,7 +2232,17 @@ func (s *LowStock) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.ReorderPoint)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.ReorderPoint)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -2103,7 +2253,17 @@ func (s *LowStock) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.Shortfall)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.Shortfall)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -2391,7 +2551,17 @@ func (s *MovementLine) Validate() error {
 	if err := func() error {
 		if value, ok := s.CountedQty.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           -1e+12,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -2434,7 +2604,17 @@ func (s *MovementLine) Validate() error {
 	if err := func() error {
 		if value, ok := s.ExpectedQty.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           -1e+12,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -2452,7 +2632,17 @@ func (s *MovementLine) Validate() error {
 	if err := func() error {
 		if value, ok := s.Qty.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           -1e+12,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -2470,7 +2660,17 @@ func (s *MovementLine) Validate() error {
 	if err := func() error {
 		if value, ok := s.QtyDelta.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           -1e+12,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -2500,7 +2700,17 @@ func (s *MovementLineBody) Validate() error {
 	if err := func() error {
 		if value, ok := s.CountedQty.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           -1e+12,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -2518,7 +2728,17 @@ func (s *MovementLineBody) Validate() error {
 	if err := func() error {
 		if value, ok := s.ExpectedQty.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           -1e+12,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -2594,7 +2814,17 @@ func (s *MovementLineBody) Validate() error {
 	if err := func() error {
 		if value, ok := s.Qty.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           -1e+12,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -2612,7 +2842,17 @@ func (s *MovementLineBody) Validate() error {
 	if err := func() error {
 		if value, ok := s.QtyDelta.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           -1e+12,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -3104,7 +3344,17 @@ func (s *Problem) Validate() error {
 	if err := func() error {
 		if value, ok := s.OnHand.Get(); ok {
 			if err := func() error {
-				if err := (validate.Float{}).Validate(float64(value)); err != nil {
+				if err := (validate.Float{
+					MinSet:        true,
+					Min:           -1e+12,
+					MaxSet:        true,
+					Max:           1e+12,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    nil,
+					Pattern:       nil,
+				}).Validate(float64(value)); err != nil {
 					return errors.Wrap(err, "float")
 				}
 				return nil
@@ -3296,7 +3546,17 @@ func (s *Shortage) Validate() error {
 
 	var failures []validate.FieldError
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.Available)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.Available)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil
@@ -3307,7 +3567,17 @@ func (s *Shortage) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.Float{}).Validate(float64(s.Requested)); err != nil {
+		if err := (validate.Float{
+			MinSet:        true,
+			Min:           -1e+12,
+			MaxSet:        true,
+			Max:           1e+12,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    nil,
+			Pattern:       nil,
+		}).Validate(float64(s.Requested)); err != nil {
 			return errors.Wrap(err, "float")
 		}
 		return nil

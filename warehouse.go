@@ -29,11 +29,11 @@ type Error struct {
 
 // FieldError is one problem with one input field.
 type FieldError struct {
-	Field   string `json:"field"`
+	Field   string `json:"field" doc:"The field at fault: a body path such as lines[0].qty, or a parameter or header name"`
 	Message string `json:"message"`
 	// In is where the field was: "path", "query", "header" or "body"
 	// (empty for the body, as domain validation reports it).
-	In string `json:"in,omitempty"`
+	In string `json:"in,omitempty" enum:"path,query,header,body" doc:"Where the field is, when the request's schema found the problem; absent when a domain rule did"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }

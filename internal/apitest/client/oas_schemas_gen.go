@@ -997,9 +997,11 @@ func (s *Entry) SetQtyDelta(val float64) {
 
 // Ref: #/components/schemas/FieldError
 type FieldError struct {
-	Field   string    `json:"field"`
-	In      OptString `json:"in"`
-	Message string    `json:"message"`
+	// The field at fault: a body path such as lines[0].qty, or a parameter or header name.
+	Field string `json:"field"`
+	// Where the field is, when the request's schema found the problem; absent when a domain rule did.
+	In      OptFieldErrorIn `json:"in"`
+	Message string          `json:"message"`
 }
 
 // GetField returns the value of Field.
@@ -1008,7 +1010,7 @@ func (s *FieldError) GetField() string {
 }
 
 // GetIn returns the value of In.
-func (s *FieldError) GetIn() OptString {
+func (s *FieldError) GetIn() OptFieldErrorIn {
 	return s.In
 }
 
@@ -1023,13 +1025,69 @@ func (s *FieldError) SetField(val string) {
 }
 
 // SetIn sets the value of In.
-func (s *FieldError) SetIn(val OptString) {
+func (s *FieldError) SetIn(val OptFieldErrorIn) {
 	s.In = val
 }
 
 // SetMessage sets the value of Message.
 func (s *FieldError) SetMessage(val string) {
 	s.Message = val
+}
+
+// Where the field is, when the request's schema found the problem; absent when a domain rule did.
+type FieldErrorIn string
+
+const (
+	FieldErrorInPath   FieldErrorIn = "path"
+	FieldErrorInQuery  FieldErrorIn = "query"
+	FieldErrorInHeader FieldErrorIn = "header"
+	FieldErrorInBody   FieldErrorIn = "body"
+)
+
+// AllValues returns all FieldErrorIn values.
+func (FieldErrorIn) AllValues() []FieldErrorIn {
+	return []FieldErrorIn{
+		FieldErrorInPath,
+		FieldErrorInQuery,
+		FieldErrorInHeader,
+		FieldErrorInBody,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s FieldErrorIn) MarshalText() ([]byte, error) {
+	switch s {
+	case FieldErrorInPath:
+		return []byte(s), nil
+	case FieldErrorInQuery:
+		return []byte(s), nil
+	case FieldErrorInHeader:
+		return []byte(s), nil
+	case FieldErrorInBody:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *FieldErrorIn) UnmarshalText(data []byte) error {
+	switch FieldErrorIn(data) {
+	case FieldErrorInPath:
+		*s = FieldErrorInPath
+		return nil
+	case FieldErrorInQuery:
+		*s = FieldErrorInQuery
+		return nil
+	case FieldErrorInHeader:
+		*s = FieldErrorInHeader
+		return nil
+	case FieldErrorInBody:
+		*s = FieldErrorInBody
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
 }
 
 type GetItemBadRequest Problem
@@ -4930,6 +4988,52 @@ func (o OptDateTime) Get() (v time.Time, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptDateTime) Or(d time.Time) time.Time {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptFieldErrorIn returns new OptFieldErrorIn with value set to v.
+func NewOptFieldErrorIn(v FieldErrorIn) OptFieldErrorIn {
+	return OptFieldErrorIn{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptFieldErrorIn is optional FieldErrorIn.
+type OptFieldErrorIn struct {
+	Value FieldErrorIn
+	Set   bool
+}
+
+// IsSet returns true if OptFieldErrorIn was set.
+func (o OptFieldErrorIn) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptFieldErrorIn) Reset() {
+	var v FieldErrorIn
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptFieldErrorIn) SetTo(v FieldErrorIn) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptFieldErrorIn) Get() (v FieldErrorIn, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptFieldErrorIn) Or(d FieldErrorIn) FieldErrorIn {
 	if v, ok := o.Get(); ok {
 		return v
 	}

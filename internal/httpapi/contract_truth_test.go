@@ -512,3 +512,24 @@ func TestContractRequiredRequestHeaders(t *testing.T) {
 		}
 	})
 }
+
+// TestContractDocsAssetRanges: the docs' assets are served by
+// http.FileServer, which answers Range requests; those answers (206, 416)
+// are documented like the others.
+func TestContractDocsAssetRanges(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	for _, tc := range []struct {
+		rng    string
+		status int
+	}{
+		{"bytes=0-9", http.StatusPartialContent},
+		{"bytes=0-1,5-6", http.StatusPartialContent}, // multipart/byteranges
+		{"bytes=999999999-", http.StatusRequestedRangeNotSatisfiable},
+	} {
+		r := e.do("GET", "/docs/swagger-ui.css", "", "Range: "+tc.rng)
+		if r.Code != tc.status {
+			t.Errorf("Range %s: %d, want %d", tc.rng, r.Code, tc.status)
+		}
+	}
+}

@@ -277,6 +277,13 @@ func (s *Server) documentRawRoutes() {
 			Responses: map[string]*huma.Response{"200": {Description: "The document", Content: body(d.ct, schema)}}})
 	}
 	html := body("text/html; charset=utf-8", str)
+	assets := map[string]*huma.MediaType{
+		"text/html":              {Schema: str},
+		"text/css":               {Schema: str},
+		"text/javascript":        {Schema: str},
+		"application/javascript": {Schema: str},
+		"image/png":              {Schema: &huma.Schema{Type: "string", Format: "binary"}},
+	}
 	oapi.AddOperation(&huma.Operation{OperationID: "docs", Method: http.MethodGet, Path: "/docs", Tags: []string{"docs"},
 		Summary:     "Interactive documentation (Swagger UI)",
 		Description: "Served from the binary, so it works offline. Authorize with your username and password (OAuth2 password flow at POST /token).",
@@ -287,13 +294,13 @@ func (s *Server) documentRawRoutes() {
 		Parameters: []*huma.Param{{Name: "file", In: "path", Required: true, Description: "Asset name, e.g. swagger-ui-bundle.js",
 			Schema: &huma.Schema{Type: "string"}}},
 		Responses: map[string]*huma.Response{
-			"200": {Description: "The asset", Content: map[string]*huma.MediaType{
-				"text/html":              {Schema: str},
-				"text/css":               {Schema: str},
-				"text/javascript":        {Schema: str},
-				"application/javascript": {Schema: str},
-				"image/png":              {Schema: &huma.Schema{Type: "string", Format: "binary"}},
-			}},
+			"200": {Description: "The asset", Content: assets},
+			// http.FileServer answers Range requests.
+			"206": {Description: "Part of the asset, for a Range request (several ranges: multipart/byteranges)",
+				Content: withMedia(assets, "multipart/byteranges", &huma.Schema{Type: "string", Format: "binary"}),
+				Headers: map[string]*huma.Param{"Content-Range": {Description: "The part sent, e.g. bytes 0-9/1234 (one range)", Schema: str}}},
+			"416": {Description: "The Range is beyond the asset", Content: body("text/plain; charset=utf-8", str),
+				Headers: map[string]*huma.Param{"Content-Range": {Description: "bytes */<size>", Required: true, Schema: str}}},
 			"301": {Description: "The stock Swagger UI page: moved to /docs",
 				Headers: map[string]*huma.Param{"Location": {Description: "/docs", Required: true, Schema: str}}},
 			"404": {Description: "No such asset", Content: body("text/plain; charset=utf-8", str)},
@@ -301,3 +308,10 @@ func (s *Server) documentRawRoutes() {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// withMedia returns content with one more media type.
+func withMedia(content map[string]*huma.MediaType, ct string, schema *huma.Schema) map[string]*huma.MediaType {
+	out := maps.Clone(content)
+	out[ct] = &huma.MediaType{Schema: schema}
+	return out
+}

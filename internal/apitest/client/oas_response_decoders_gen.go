@@ -4104,6 +4104,310 @@ func decodeDocsAssetResponse(resp *http.Response) (res DocsAssetRes, _ error) {
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
+	case 206:
+		// Code 206.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/javascript":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := DocsAssetPartialContentApplicationJavascript{Data: bytes.NewReader(b)}
+			var wrapper DocsAssetPartialContentApplicationJavascriptHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Content-Range" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Content-Range",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotContentRangeVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotContentRangeVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.ContentRange.SetTo(wrapperDotContentRangeVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Content-Range header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "image/png":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := DocsAssetPartialContentImagePNG{Data: bytes.NewReader(b)}
+			var wrapper DocsAssetPartialContentImagePNGHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Content-Range" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Content-Range",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotContentRangeVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotContentRangeVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.ContentRange.SetTo(wrapperDotContentRangeVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Content-Range header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "multipart/byteranges":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := DocsAssetPartialContentMultipartByteranges{Data: bytes.NewReader(b)}
+			var wrapper DocsAssetPartialContentMultipartByterangesHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Content-Range" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Content-Range",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotContentRangeVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotContentRangeVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.ContentRange.SetTo(wrapperDotContentRangeVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Content-Range header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/css":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := DocsAssetPartialContentTextCSS{Data: bytes.NewReader(b)}
+			var wrapper DocsAssetPartialContentTextCSSHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Content-Range" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Content-Range",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotContentRangeVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotContentRangeVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.ContentRange.SetTo(wrapperDotContentRangeVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Content-Range header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := DocsAssetPartialContentTextHTML{Data: bytes.NewReader(b)}
+			var wrapper DocsAssetPartialContentTextHTMLHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Content-Range" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Content-Range",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotContentRangeVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotContentRangeVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.ContentRange.SetTo(wrapperDotContentRangeVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Content-Range header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/javascript":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := DocsAssetPartialContentTextJavascript{Data: bytes.NewReader(b)}
+			var wrapper DocsAssetPartialContentTextJavascriptHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Content-Range" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Content-Range",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotContentRangeVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotContentRangeVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.ContentRange.SetTo(wrapperDotContentRangeVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Content-Range header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
 	case 301:
 		// Code 301.
 		var wrapper DocsAssetMovedPermanently
@@ -4157,6 +4461,60 @@ func decodeDocsAssetResponse(resp *http.Response) (res DocsAssetRes, _ error) {
 
 			response := DocsAssetNotFound{Data: bytes.NewReader(b)}
 			return &response, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 416:
+		// Code 416.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "text/plain":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := DocsAssetRequestedRangeNotSatisfiable{Data: bytes.NewReader(b)}
+			var wrapper DocsAssetRequestedRangeNotSatisfiableHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Content-Range" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Content-Range",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							val, err := d.DecodeValue()
+							if err != nil {
+								return err
+							}
+
+							c, err := conv.ToString(val)
+							if err != nil {
+								return err
+							}
+
+							wrapper.ContentRange = c
+							return nil
+						}); err != nil {
+							return err
+						}
+					} else {
+						return err
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Content-Range header")
+				}
+			}
+			return &wrapper, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}

@@ -898,6 +898,300 @@ func (s DocsAssetOKTextJavascript) Read(p []byte) (n int, err error) {
 
 func (*DocsAssetOKTextJavascript) docsAssetRes() {}
 
+type DocsAssetPartialContentApplicationJavascript struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetPartialContentApplicationJavascript) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// DocsAssetPartialContentApplicationJavascriptHeaders wraps DocsAssetPartialContentApplicationJavascript with response headers.
+type DocsAssetPartialContentApplicationJavascriptHeaders struct {
+	ContentRange OptString
+	Response     DocsAssetPartialContentApplicationJavascript
+}
+
+// GetContentRange returns the value of ContentRange.
+func (s *DocsAssetPartialContentApplicationJavascriptHeaders) GetContentRange() OptString {
+	return s.ContentRange
+}
+
+// GetResponse returns the value of Response.
+func (s *DocsAssetPartialContentApplicationJavascriptHeaders) GetResponse() DocsAssetPartialContentApplicationJavascript {
+	return s.Response
+}
+
+// SetContentRange sets the value of ContentRange.
+func (s *DocsAssetPartialContentApplicationJavascriptHeaders) SetContentRange(val OptString) {
+	s.ContentRange = val
+}
+
+// SetResponse sets the value of Response.
+func (s *DocsAssetPartialContentApplicationJavascriptHeaders) SetResponse(val DocsAssetPartialContentApplicationJavascript) {
+	s.Response = val
+}
+
+func (*DocsAssetPartialContentApplicationJavascriptHeaders) docsAssetRes() {}
+
+type DocsAssetPartialContentImagePNG struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetPartialContentImagePNG) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// DocsAssetPartialContentImagePNGHeaders wraps DocsAssetPartialContentImagePNG with response headers.
+type DocsAssetPartialContentImagePNGHeaders struct {
+	ContentRange OptString
+	Response     DocsAssetPartialContentImagePNG
+}
+
+// GetContentRange returns the value of ContentRange.
+func (s *DocsAssetPartialContentImagePNGHeaders) GetContentRange() OptString {
+	return s.ContentRange
+}
+
+// GetResponse returns the value of Response.
+func (s *DocsAssetPartialContentImagePNGHeaders) GetResponse() DocsAssetPartialContentImagePNG {
+	return s.Response
+}
+
+// SetContentRange sets the value of ContentRange.
+func (s *DocsAssetPartialContentImagePNGHeaders) SetContentRange(val OptString) {
+	s.ContentRange = val
+}
+
+// SetResponse sets the value of Response.
+func (s *DocsAssetPartialContentImagePNGHeaders) SetResponse(val DocsAssetPartialContentImagePNG) {
+	s.Response = val
+}
+
+func (*DocsAssetPartialContentImagePNGHeaders) docsAssetRes() {}
+
+type DocsAssetPartialContentMultipartByteranges struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetPartialContentMultipartByteranges) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// DocsAssetPartialContentMultipartByterangesHeaders wraps DocsAssetPartialContentMultipartByteranges with response headers.
+type DocsAssetPartialContentMultipartByterangesHeaders struct {
+	ContentRange OptString
+	Response     DocsAssetPartialContentMultipartByteranges
+}
+
+// GetContentRange returns the value of ContentRange.
+func (s *DocsAssetPartialContentMultipartByterangesHeaders) GetContentRange() OptString {
+	return s.ContentRange
+}
+
+// GetResponse returns the value of Response.
+func (s *DocsAssetPartialContentMultipartByterangesHeaders) GetResponse() DocsAssetPartialContentMultipartByteranges {
+	return s.Response
+}
+
+// SetContentRange sets the value of ContentRange.
+func (s *DocsAssetPartialContentMultipartByterangesHeaders) SetContentRange(val OptString) {
+	s.ContentRange = val
+}
+
+// SetResponse sets the value of Response.
+func (s *DocsAssetPartialContentMultipartByterangesHeaders) SetResponse(val DocsAssetPartialContentMultipartByteranges) {
+	s.Response = val
+}
+
+func (*DocsAssetPartialContentMultipartByterangesHeaders) docsAssetRes() {}
+
+type DocsAssetPartialContentTextCSS struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetPartialContentTextCSS) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// DocsAssetPartialContentTextCSSHeaders wraps DocsAssetPartialContentTextCSS with response headers.
+type DocsAssetPartialContentTextCSSHeaders struct {
+	ContentRange OptString
+	Response     DocsAssetPartialContentTextCSS
+}
+
+// GetContentRange returns the value of ContentRange.
+func (s *DocsAssetPartialContentTextCSSHeaders) GetContentRange() OptString {
+	return s.ContentRange
+}
+
+// GetResponse returns the value of Response.
+func (s *DocsAssetPartialContentTextCSSHeaders) GetResponse() DocsAssetPartialContentTextCSS {
+	return s.Response
+}
+
+// SetContentRange sets the value of ContentRange.
+func (s *DocsAssetPartialContentTextCSSHeaders) SetContentRange(val OptString) {
+	s.ContentRange = val
+}
+
+// SetResponse sets the value of Response.
+func (s *DocsAssetPartialContentTextCSSHeaders) SetResponse(val DocsAssetPartialContentTextCSS) {
+	s.Response = val
+}
+
+func (*DocsAssetPartialContentTextCSSHeaders) docsAssetRes() {}
+
+type DocsAssetPartialContentTextHTML struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetPartialContentTextHTML) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// DocsAssetPartialContentTextHTMLHeaders wraps DocsAssetPartialContentTextHTML with response headers.
+type DocsAssetPartialContentTextHTMLHeaders struct {
+	ContentRange OptString
+	Response     DocsAssetPartialContentTextHTML
+}
+
+// GetContentRange returns the value of ContentRange.
+func (s *DocsAssetPartialContentTextHTMLHeaders) GetContentRange() OptString {
+	return s.ContentRange
+}
+
+// GetResponse returns the value of Response.
+func (s *DocsAssetPartialContentTextHTMLHeaders) GetResponse() DocsAssetPartialContentTextHTML {
+	return s.Response
+}
+
+// SetContentRange sets the value of ContentRange.
+func (s *DocsAssetPartialContentTextHTMLHeaders) SetContentRange(val OptString) {
+	s.ContentRange = val
+}
+
+// SetResponse sets the value of Response.
+func (s *DocsAssetPartialContentTextHTMLHeaders) SetResponse(val DocsAssetPartialContentTextHTML) {
+	s.Response = val
+}
+
+func (*DocsAssetPartialContentTextHTMLHeaders) docsAssetRes() {}
+
+type DocsAssetPartialContentTextJavascript struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetPartialContentTextJavascript) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// DocsAssetPartialContentTextJavascriptHeaders wraps DocsAssetPartialContentTextJavascript with response headers.
+type DocsAssetPartialContentTextJavascriptHeaders struct {
+	ContentRange OptString
+	Response     DocsAssetPartialContentTextJavascript
+}
+
+// GetContentRange returns the value of ContentRange.
+func (s *DocsAssetPartialContentTextJavascriptHeaders) GetContentRange() OptString {
+	return s.ContentRange
+}
+
+// GetResponse returns the value of Response.
+func (s *DocsAssetPartialContentTextJavascriptHeaders) GetResponse() DocsAssetPartialContentTextJavascript {
+	return s.Response
+}
+
+// SetContentRange sets the value of ContentRange.
+func (s *DocsAssetPartialContentTextJavascriptHeaders) SetContentRange(val OptString) {
+	s.ContentRange = val
+}
+
+// SetResponse sets the value of Response.
+func (s *DocsAssetPartialContentTextJavascriptHeaders) SetResponse(val DocsAssetPartialContentTextJavascript) {
+	s.Response = val
+}
+
+func (*DocsAssetPartialContentTextJavascriptHeaders) docsAssetRes() {}
+
+type DocsAssetRequestedRangeNotSatisfiable struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s DocsAssetRequestedRangeNotSatisfiable) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// DocsAssetRequestedRangeNotSatisfiableHeaders wraps DocsAssetRequestedRangeNotSatisfiable with response headers.
+type DocsAssetRequestedRangeNotSatisfiableHeaders struct {
+	ContentRange string
+	Response     DocsAssetRequestedRangeNotSatisfiable
+}
+
+// GetContentRange returns the value of ContentRange.
+func (s *DocsAssetRequestedRangeNotSatisfiableHeaders) GetContentRange() string {
+	return s.ContentRange
+}
+
+// GetResponse returns the value of Response.
+func (s *DocsAssetRequestedRangeNotSatisfiableHeaders) GetResponse() DocsAssetRequestedRangeNotSatisfiable {
+	return s.Response
+}
+
+// SetContentRange sets the value of ContentRange.
+func (s *DocsAssetRequestedRangeNotSatisfiableHeaders) SetContentRange(val string) {
+	s.ContentRange = val
+}
+
+// SetResponse sets the value of Response.
+func (s *DocsAssetRequestedRangeNotSatisfiableHeaders) SetResponse(val DocsAssetRequestedRangeNotSatisfiable) {
+	s.Response = val
+}
+
+func (*DocsAssetRequestedRangeNotSatisfiableHeaders) docsAssetRes() {}
+
 type DocsOK struct {
 	Data io.Reader
 }

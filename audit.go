@@ -11,7 +11,7 @@ type AuditEvent struct {
 	ID       int64           `json:"id"`
 	Entity   string          `json:"entity" doc:"item, location, user or session"`
 	EntityID string          `json:"entity_id"`
-	Action   string          `json:"action" doc:"create, update, or for sessions refresh_token_reuse"`
+	Action   string          `json:"action" doc:"create, update, unlock (users), or for sessions refresh_token_reuse"`
 	Before   json.RawMessage `json:"before" doc:"The record before the change (null on create)"`
 	After    json.RawMessage `json:"after" doc:"The record after the change"`
 	Actor    string          `json:"actor"`

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -70,7 +71,8 @@ type keyEntry struct {
 	verifyKey crypto.PublicKey
 	canSign   bool
 
-	header64 string // base64url of the JSON header, written by Sign
+	header64        string // base64url of the JSON header, written by Sign
+	refreshHeader64 string // the same with typ TypRefresh, for refresh tokens
 }
 
 // macState is a keyed HMAC plus scratch buffers. hash.Hash takes []byte
@@ -255,7 +257,8 @@ func newKeyEntry(key Key) (*keyEntry, error) {
 	default:
 		return nil, fmt.Errorf("unsupported algorithm %q", key.Algorithm)
 	}
-	e.header64 = encodeHeader(key.Algorithm, key.ID)
+	e.header64 = encodeHeader(key.Algorithm, key.ID, TypJWT)
+	e.refreshHeader64 = encodeHeader(key.Algorithm, key.ID, TypRefresh)
 	return e, nil
 }
 
@@ -316,15 +319,46 @@ func checkAsymmetric(alg string, pub crypto.PublicKey) error {
 	return nil
 }
 
+// Header typ values (RFC 7515 section 4.1.9).
+const (
+	// TypJWT is the tutorial's typ, kept on access tokens.
+	TypJWT = "JWT"
+	// TypRefresh marks refresh tokens, so that a verifier checking typ
+	// (RFC 8725 section 3.11) never takes one for an access token.
+	TypRefresh = "refresh+jwt"
+)
+
 // encodeHeader builds the header the way PyJWT does (sorted keys, no
-// spaces), so a token differs from the tutorial's only by its kid.
-func encodeHeader(alg, kid string) string {
+// spaces), so an access token differs from the tutorial's only by its kid.
+func encodeHeader(alg, kid, typ string) string {
 	b := []byte(`{"alg":`)
 	b = appendJSONString(b, alg)
 	if kid != "" {
 		b = append(b, `,"kid":`...)
 		b = appendJSONString(b, kid)
 	}
-	b = append(b, `,"typ":"JWT"}`...)
+	b = append(b, `,"typ":`...)
+	b = appendJSONString(b, typ)
+	b = append(b, '}')
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Algorithms lists the algorithms of the keys that verify, the current
+// key's first, each once: what discovery advertises tokens are signed with.
+func (k *Keyring) Algorithms() []string {
+	set := k.set.Load()
+	if set == nil {
+		return nil
+	}
+	var out []string
+	add := func(e *keyEntry) {
+		if e != nil && !slices.Contains(out, e.key.Algorithm) {
+			out = append(out, e.key.Algorithm)
+		}
+	}
+	add(set.current)
+	for _, e := range set.others {
+		add(e)
+	}
+	return out
 }

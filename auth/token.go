@@ -71,7 +71,8 @@ func NewClaims(subject, typ string, now time.Time, ttl time.Duration) Claims {
 }
 
 // Sign signs claims with the current key. The header is
-// {"alg":...,"kid":...,"typ":"JWT"} (kid omitted when the key has no ID).
+// {"alg":...,"kid":...,"typ":"JWT"} (kid omitted when the key has no ID);
+// a refresh token (Type TypeRefresh) has typ TypRefresh instead.
 // Sub, jti, type, iat and exp must be set, because Verify refuses tokens
 // without them; a zero NotBefore is written as iat.
 func (k *Keyring) Sign(c Claims) (string, error) {
@@ -82,6 +83,10 @@ func (k *Keyring) Sign(c Claims) (string, error) {
 	e := set.current
 	if err := checkSignable(&c); err != nil {
 		return "", err
+	}
+	header64 := e.header64
+	if c.Type == TypeRefresh {
+		header64 = e.refreshHeader64
 	}
 
 	var stack [512]byte
@@ -95,7 +100,7 @@ func (k *Keyring) Sign(c Claims) (string, error) {
 		// the final string.
 		st := e.macs.Get().(*macState)
 		defer e.putMAC(st)
-		b := append(st.buf[:0], e.header64...)
+		b := append(st.buf[:0], header64...)
 		b = append(b, '.')
 		b = base64.RawURLEncoding.AppendEncode(b, payload)
 		st.mac.Reset()
@@ -107,8 +112,8 @@ func (k *Keyring) Sign(c Claims) (string, error) {
 		return string(b), nil
 	}
 
-	input := make([]byte, 0, len(e.header64)+1+base64.RawURLEncoding.EncodedLen(len(payload)))
-	input = append(input, e.header64...)
+	input := make([]byte, 0, len(header64)+1+base64.RawURLEncoding.EncodedLen(len(payload)))
+	input = append(input, header64...)
 	input = append(input, '.')
 	input = base64.RawURLEncoding.AppendEncode(input, payload)
 	sig, err := e.method.Sign(string(input), e.key.Private)

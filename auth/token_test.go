@@ -294,7 +294,9 @@ func TestSignRoundTrip(t *testing.T) {
 				c.Fresh = true // never written on refresh tokens
 				return c
 			},
-			header:  `{"alg":"HS256","typ":"JWT"}`,
+			// The tutorial's claims; typ refresh+jwt so that generic
+			// verifiers never take it for an access token.
+			header:  `{"alg":"HS256","typ":"refresh+jwt"}`,
 			payload: `{"sub":"joevu","iat":1700000000,"nbf":1700000000,"jti":"` + testJTI + `","exp":1702592000,"type":"refresh"}`,
 		},
 		{

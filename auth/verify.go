@@ -172,7 +172,7 @@ func verify(set *keySet, token string, now time.Time, opt VerifyOptions) (Claims
 		return Claims{}, tokenErr(CodeBadSignature, "Signature verification failed")
 	}
 
-	return checkClaims(text[hn:], now, opt)
+	return checkClaims(text[hn:], now, opt, hdr.refresh)
 }
 
 // decodeSegment decodes one base64url segment into dst. Go's decoder skips
@@ -199,6 +199,9 @@ type header struct {
 	alg   string
 	algOK bool // alg present and a string
 	kid   string
+	// refresh: typ is TypRefresh. Such a token must be a refresh token,
+	// and carries no iss or aud (see checkClaims).
+	refresh bool
 }
 
 func parseHeader(s string) (header, *TokenError) {
@@ -239,6 +242,13 @@ func parseHeader(s string) (header, *TokenError) {
 						return bad()
 					}
 				}
+			case key == "typ" && kind == kindString:
+				typ, err := r.str()
+				if err != nil {
+					return bad()
+				}
+				// typ values are case-insensitive (RFC 7515 section 4.1.9).
+				h.refresh = strings.EqualFold(typ, TypRefresh)
 			case key == "alg" || key == "kid":
 				// A repeated alg or kid could be read differently by
 				// another parser; refuse the ambiguity.
@@ -319,7 +329,14 @@ func claimBit(name string) uint16 {
 
 // checkClaims parses the payload and applies PyJWT's checks in PyJWT's
 // order (required claims, iat, nbf, exp, iss, aud), plus ours.
-func checkClaims(s string, now time.Time, opt VerifyOptions) (Claims, *TokenError) {
+//
+// refresh says the header's typ is TypRefresh: the token must then be a
+// refresh token, and it may lack iss and aud. Refresh tokens are issued
+// without them so that a generic verifier configured with our issuer or
+// audience (go-oidc, jose, PyJWT) refuses them as access tokens; a present
+// iss or aud must still match. Refresh tokens issued before typ was set
+// (typ JWT, with iss and aud) are checked as access tokens are.
+func checkClaims(s string, now time.Time, opt VerifyOptions, refresh bool) (Claims, *TokenError) {
 	var c Claims
 	syntax := func() (Claims, *TokenError) { return Claims{}, tokenErr(CodeMalformed, "Invalid payload string") }
 	var (
@@ -508,6 +525,10 @@ func checkClaims(s string, now time.Time, opt VerifyOptions) (Claims, *TokenErro
 		}
 	}
 
+	if refresh && c.Type != TypeRefresh {
+		return Claims{}, invalidClaim("type", `"`+TypeRefresh+`" in a token of typ `+TypRefresh)
+	}
+
 	leeway := max(opt.Leeway, 0)
 	late := now.Add(leeway) // the latest instant a clock could read now
 	if seen&seenIat != 0 && c.IssuedAt.After(late) {
@@ -523,7 +544,7 @@ func checkClaims(s string, now time.Time, opt VerifyOptions) (Claims, *TokenErro
 
 	// A token from another issuer is refused even when no issuer is
 	// configured: the tutorial accepted a foreign iss.
-	if opt.Issuer != "" && seen&seenIss == 0 {
+	if opt.Issuer != "" && seen&seenIss == 0 && !refresh {
 		return Claims{}, missingClaim("iss")
 	}
 	if seen&seenIss != 0 && c.Issuer != opt.Issuer {
@@ -534,9 +555,10 @@ func checkClaims(s string, now time.Time, opt VerifyOptions) (Claims, *TokenErro
 	// expects none, and so do we.
 	if opt.Audience != "" {
 		if seen&seenAud == 0 {
-			return Claims{}, missingClaim("aud")
-		}
-		if !audMatch {
+			if !refresh {
+				return Claims{}, missingClaim("aud")
+			}
+		} else if !audMatch {
 			return Claims{}, tokenErr(CodeInvalidAudience, "Invalid audience")
 		}
 	} else if audPresent {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -57,6 +58,8 @@ type config struct {
 	PprofAddr         string
 	LoginRatePerIP    float64
 	LoginBurstPerIP   int
+	TrustedProxies    string
+	KeyPublishDelay   time.Duration
 }
 
 // secretFlags are redacted by --print-config.
@@ -87,7 +90,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.AccessTTL, "access-ttl", 15*time.Minute, "access token lifetime")
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "refresh token lifetime")
 	fs.DurationVar(&c.Leeway, "leeway", 10*time.Second, "clock skew allowed when checking exp, nbf and iat")
-	fs.StringVar(&c.Algorithm, "jwt-algorithm", "HS256", "token signing algorithm: HS256, HS384, HS512 (shared secret), EdDSA, ES256, RS256, PS256 (public key, published at /.well-known/jwks.json)")
+	fs.StringVar(&c.Algorithm, "jwt-algorithm", "HS256", "token signing algorithm: HS256, HS384, HS512 (shared secret); EdDSA, ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512 (public key, published at /.well-known/jwks.json)")
 	fs.StringVar(&c.Secret, "jwt-secret", "", "HMAC signing secret, at least 32 bytes (default: a random key generated once and kept in the database)")
 	fs.StringVar(&c.SecretFile, "jwt-secret-file", "", "file holding the HMAC signing secret")
 	fs.BoolVar(&c.InsecureDevKey, "insecure-dev-key", false, "allow a short or well-known signing secret (development only)")
@@ -105,7 +108,9 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.CookieDomain, "cookie-domain", "", "Domain of the cookies (default: the host that set them)")
 	fs.Float64Var(&c.LoginRatePerIP, "login-rate-per-ip", 1, "password logins per second allowed from one client address on one instance, sustained (0: no limit)")
 	fs.IntVar(&c.LoginBurstPerIP, "login-burst-per-ip", 20, "password logins one client address may make at once before --login-rate-per-ip applies")
-	fs.StringVar(&c.PublicURL, "public-url", "", "external base URL, for /.well-known/openid-configuration (default: from the request's Host)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "external base URL, for /.well-known/openid-configuration (default: the URL each request came to; see --trusted-proxies)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed, e.g. 10.0.0.0/8,::1 (default: none)")
+	keyPublishDelayVar(fs, &c.KeyPublishDelay)
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
 	fs.StringVar(&c.Claims, "claims", "", `static custom claims added to every access token, as a JSON object, e.g. {"tenant":"acme"}`)
 }
@@ -115,13 +120,20 @@ func envName(flagName string) string {
 	return "WAREHOUSE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseFlags applies the environment, then the command line.
+// parseFlags applies the environment, then the command line. A bad value
+// is one line that names the flag or variable, the value and an example; an
+// unknown flag is one line that points to --help, which alone prints the
+// usage (fs.Usage, or the flag list) and returns flag.ErrHelp.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	var errs []string
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envName(f.Name)); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", envName(f.Name), err))
+			if err := hinted(fs, func() error { return fs.Set(f.Name, v) }); err != nil {
+				var ve *valueError
+				if errors.As(err, &ve) {
+					err = ve.err
+				}
+				errs = append(errs, fmt.Sprintf("%s=%q (from the environment or .env): %v", envName(f.Name), v, err))
 			}
 		}
 		f.Usage += fmt.Sprintf(" [$%s]", envName(f.Name))
@@ -129,7 +141,112 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid environment: %s", strings.Join(errs, "; "))
 	}
-	return fs.Parse(args)
+	return parseArgs(fs, args)
+}
+
+// parseArgs is fs.Parse(args) with parseFlags' messages.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	usage := fs.Usage
+	if usage == nil {
+		usage = func() {
+			fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+	}
+	// flag prints the error and the whole usage on any error; only --help
+	// asks for the usage, and the caller prints the error.
+	out := fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := hinted(fs, func() error { return fs.Parse(args) })
+	fs.Usage = usage
+	fs.SetOutput(out)
+	var ve *valueError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return err
+	case errors.As(err, &ve):
+		return err
+	}
+	return fmt.Errorf("%v; see `%s --help`", err, fs.Name())
+}
+
+// valueError is a flag value that did not parse, with an example of a
+// good one (flag's own message says "parse error").
+type valueError struct {
+	flag, value string
+	err         error
+}
+
+func (e *valueError) Error() string { return fmt.Sprintf("--%s %q: %v", e.flag, e.value, e.err) }
+func (e *valueError) Unwrap() error { return e.err }
+
+// hinted runs parse with every flag's value wrapped so that a value that
+// does not parse is reported as a valueError. The wrappers are removed
+// again before anything prints the usage, which reads the value types.
+func hinted(fs *flag.FlagSet, parse func() error) error {
+	var bad *valueError
+	orig := map[*flag.Flag]flag.Value{}
+	fs.VisitAll(func(f *flag.Flag) {
+		orig[f] = f.Value
+		f.Value = hintValue(f.Name, f.Value, &bad)
+	})
+	err := parse()
+	for f, v := range orig {
+		f.Value = v
+	}
+	if err != nil && bad != nil {
+		return bad
+	}
+	return err
+}
+
+type hintedValue struct {
+	flag.Value
+	name string
+	bad  **valueError
+}
+
+func (v *hintedValue) Set(s string) error {
+	if err := v.Value.Set(s); err != nil {
+		*v.bad = &valueError{flag: v.name, value: s, err: valueHint(v.Value, err)}
+		return err
+	}
+	return nil
+}
+
+// hintedBool is hintedValue for bool flags, which take no argument.
+type hintedBool struct{ hintedValue }
+
+func (v *hintedBool) IsBoolFlag() bool { return true }
+
+func hintValue(name string, v flag.Value, bad **valueError) flag.Value {
+	if b, ok := v.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return &hintedBool{hintedValue{v, name, bad}}
+	}
+	return &hintedValue{v, name, bad}
+}
+
+// valueHint is a parse error of v with an example of a good value.
+func valueHint(v flag.Value, err error) error {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return err
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return errors.New("not a duration: write a number with a unit, e.g. 15m, 720h or 90s")
+	case bool:
+		return errors.New("not a boolean: write true or false")
+	case int, int64, uint, uint64:
+		return errors.New("not a whole number, e.g. 10")
+	case float64:
+		return errors.New("not a number, e.g. 1 or 0.5")
+	}
+	return err
 }
 
 // parseInterspersed is parseFlags for commands with positional arguments,
@@ -142,7 +259,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) stri
 	var pos []string
 	for fs.NArg() > 0 {
 		pos = append(pos, fs.Arg(0))
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
+		if err := parseArgs(fs, fs.Args()[1:]); err != nil {
 			return nil, err
 		}
 	}

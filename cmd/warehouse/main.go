@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/joho/godotenv"
 
+	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -29,9 +31,20 @@ func main() {
 		return // --help printed the usage
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "warehouse:", err)
+		fmt.Fprintln(os.Stderr, "warehouse:", cliMessage(err))
 		os.Exit(2)
 	}
+}
+
+// cliMessage is err as a person reads it: a domain error's message without
+// its machine code ("invalid: ", "not_found: "), which is for programs.
+func cliMessage(err error) string {
+	msg := err.Error()
+	var we *warehouse.Error
+	if errors.As(err, &we) {
+		msg = strings.Replace(msg, we.Error(), we.Message, 1)
+	}
+	return msg
 }
 
 const usage = `warehouse: the Warehouse Management API
@@ -115,4 +128,4 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 
 func readDotEnv(path string) (map[string]string, error) { return godotenv.Read(path) }
 
-func redactDatabaseURL(s string) string { return store.RedactURL(s) }
+func redactDatabaseURL(s string) string { return store.Redact(s) }

@@ -14,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/warehouse-api/warehouse"
@@ -49,27 +51,17 @@ func hasherFor(c *config, opts ...auth.HasherOption) (*auth.Hasher, error) {
 	return auth.NewHasher(p, c.HashConcurrency, opts...), nil
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var c config
-	fs := flag.NewFlagSet("warehouse serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	serveFlags(fs, &c)
-	if err := parseFlags(fs, args, getenv); err != nil {
+// checkServe reports the first setting of c that serve would refuse, so
+// that --print-config refuses it too, before anything is opened.
+func checkServe(c *config) error {
+	if _, err := newLogger(io.Discard, c); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	if c.PrintConfig {
-		printConfig(stdout, fs)
-		return nil
-	}
-	log, err := newLogger(stderr, &c)
-	if err != nil {
+	if err := checkAddr("--addr", c.Addr); err != nil {
 		return err
 	}
-	if _, err := tuneGC(getenv, log); err != nil {
-		return err
+	if err := store.CheckURL(c.DatabaseURL); err != nil {
+		return fmt.Errorf("--database-url: %w", err)
 	}
 	if !supportedAlgorithm(c.Algorithm) {
 		return fmt.Errorf("--jwt-algorithm %q is not supported; use one of %s", c.Algorithm, strings.Join(algorithms, ", "))
@@ -83,12 +75,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if c.SyncInterval < 10*time.Millisecond {
 		return errors.New("--sync-interval must be at least 10ms")
 	}
-	hasher, stopHashWorkers, err := serveHasher(ctx, &c, stderr, log)
-	if err != nil {
+	if _, err := hasherFor(c); err != nil {
 		return err
 	}
-	// Deferred first, so it runs last: after in-flight requests' hashes.
-	defer stopHashWorkers()
+	if c.HashWorkers != "process" && c.HashWorkers != "inline" {
+		return fmt.Errorf("--hash-workers must be process or inline, not %q", c.HashWorkers)
+	}
+	if c.HashNice < 0 || c.HashNice > 19 {
+		return fmt.Errorf("--hash-nice must be in 0..19, not %d", c.HashNice)
+	}
 	sameSite, err := parseSameSite(c.CookieSameSite)
 	if err != nil {
 		return err
@@ -96,24 +91,134 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if sameSite == http.SameSiteNoneMode && !c.CookieSecure {
 		return errors.New("--cookie-samesite none needs --cookie-secure (browsers refuse it otherwise)")
 	}
-	extra, err := parseClaims(c.Claims)
-	if err != nil {
+	if _, err := parseClaims(c.Claims); err != nil {
 		return err
 	}
 	if c.RefreshReuse < 0 || c.SessionInactivity < 0 || c.SessionLifetime < c.AccessTTL {
 		return errors.New("--refresh-reuse-interval and --session-inactivity must not be negative, --session-lifetime at least --access-ttl")
 	}
-
+	if _, err := httpapi.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if c.KeyPublishDelay < 0 {
+		return errors.New("--key-publish-delay must not be negative")
+	}
 	if c.DBMaxConns < 1 || c.DBStmtTimeout < 0 || c.LoginMaxFail < 0 || c.LoginLockout < time.Second {
 		return errors.New("--db-max-conns must be at least 1, --db-statement-timeout and --login-max-failures not negative, --login-lockout at least 1s")
 	}
+	if c.PprofAddr != "" {
+		if _, err := httpapi.LoopbackAddr(c.PprofAddr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAddr catches the usual mistakes in a listen address before
+// net.Listen gives its terse message: a bare port, a missing colon.
+func checkAddr(flagName, addr string) error {
+	if _, err := strconv.Atoi(addr); err == nil {
+		return fmt.Errorf("%s %s (%s): a listen address is HOST:PORT; did you mean %s (every interface) or 127.0.0.1:%s (this machine only)?",
+			flagName, addr, envName(strings.TrimPrefix(flagName, "--")), ":"+addr, addr)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s %q (%s): a listen address is HOST:PORT, e.g. :8000 or 127.0.0.1:8000", flagName, addr, envName(strings.TrimPrefix(flagName, "--")))
+	}
+	return nil
+}
+
+// listen binds addr for flagName, saying which setting to change when it
+// cannot: the port is taken, or not ours to take.
+func listen(flagName, addr string) (net.Listener, error) {
+	if err := checkAddr(flagName, addr); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	env := envName(strings.TrimPrefix(flagName, "--"))
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("cannot listen on %s %s (%s): address already in use: another process has that port; stop it, or choose another port, e.g. %s :8001", flagName, addr, env, flagName)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("cannot listen on %s %s (%s): permission denied: ports below 1024 need privileges; choose another, e.g. %s :8000", flagName, addr, env, flagName)
+	}
+	return nil, fmt.Errorf("cannot listen on %s %s (%s): %w", flagName, addr, env, err)
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var c config
+	fs := flag.NewFlagSet("warehouse serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	serveFlags(fs, &c)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v; see `warehouse serve --help`", fs.Args())
+	}
+	if err := checkServe(&c); err != nil {
+		return err
+	}
+	if c.PrintConfig {
+		printConfig(stdout, fs)
+		return nil
+	}
+	log, err := newLogger(stderr, &c)
+	if err != nil {
+		return err
+	}
+	if _, err := tuneGC(getenv, log); err != nil {
+		return err
+	}
+	sameSite, err := parseSameSite(c.CookieSameSite)
+	if err != nil {
+		return err
+	}
+	extra, err := parseClaims(c.Claims)
+	if err != nil {
+		return err
+	}
+	trusted, err := httpapi.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if c.KeyPublishDelay < 5*time.Minute {
+		log.Warn("--key-publish-delay is shorter than the JWKS cache time (5m): after a rotation, services that cached the key set may refuse new tokens until they fetch it again", "key_publish_delay", c.KeyPublishDelay.String())
+	}
+	keyPolicy := keystore.Policy{PublishDelay: c.KeyPublishDelay}
+
+	// The listeners first: a start that cannot bind must fail before it
+	// creates anything (the first admin's password, printed once, would
+	// be lost with it). Connections that arrive meanwhile wait in the
+	// backlog until the server is ready.
+	ln, err := listen("--addr", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	bg, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if c.PprofAddr != "" {
+		if err := servePprof(bg, c.PprofAddr, log); err != nil {
+			return err
+		}
+	}
+
 	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, c.storeOptions())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	defer cancel() // the background loops stop before the database closes
+	hasher, stopHashWorkers, err := serveHasher(ctx, &c, stderr, log)
+	if err != nil {
+		return err
+	}
+	defer stopHashWorkers()
 
-	keys, err := signingKeys(ctx, db, &c, getenv)
+	keys, err := signingKeys(ctx, db, &c, keyPolicy)
 	if err != nil {
 		return err
 	}
@@ -125,18 +230,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	if c.Secret == "" && c.SecretFile == "" {
-		// A rotation on any instance (warehouse keys rotate) reaches this one.
+		// A rotation on any instance (warehouse keys rotate) reaches this
+		// one; the follower also switches when a published key's delay ends.
+		follower := keystore.NewFollower(db, c.Algorithm, keyPolicy, keys)
+		if err := follower.Reload(ctx); err != nil {
+			return err
+		}
 		state.OnKeyChange(func(ctx context.Context) error {
-			if err := keystore.Reload(ctx, db, c.Algorithm, keys); err != nil {
+			if err := follower.Reload(ctx); err != nil {
 				return err
 			}
 			log.Info("signing keys reloaded", "kid", keys.Current().ID)
 			return nil
 		})
+		go follower.Run(bg, log)
 	}
-
-	bg, cancel := context.WithCancel(ctx)
-	defer cancel()
 	go state.Run(bg, c.SyncInterval)
 	go followAuthEvents(bg, db, state, log)
 	go purgeLoop(bg, db, log)
@@ -146,20 +254,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Issuer: c.Issuer, Audience: c.Audience, Version: versionString(),
 		RefreshReuseInterval: c.RefreshReuse, SessionLifetime: c.SessionLifetime, SessionInactivity: c.SessionInactivity,
 		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
-		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP,
+		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP, TrustedProxies: trusted,
 		LoginThrottle: loginThrottle(&c),
 	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
 
-	if c.PprofAddr != "" {
-		if err := servePprof(bg, c.PprofAddr, log); err != nil {
-			return err
-		}
-	}
-
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.Addr, err)
-	}
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -193,9 +291,9 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen("--pprof-addr", addr)
 	if err != nil {
-		return fmt.Errorf("listen on --pprof-addr %s: %w", addr, err)
+		return err
 	}
 	ps := &http.Server{Handler: httpapi.PprofHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -225,7 +323,7 @@ func displayAddr(a net.Addr) string {
 // signingKeys builds the keyring: the operator's secret if given, else the
 // key kept in the database (generated on first start), shared by every
 // instance on that database.
-func signingKeys(ctx context.Context, db *store.DB, c *config, getenv func(string) string) (*auth.Keyring, error) {
+func signingKeys(ctx context.Context, db *store.DB, c *config, policy keystore.Policy) (*auth.Keyring, error) {
 	secret := []byte(c.Secret)
 	if c.SecretFile != "" {
 		b, err := os.ReadFile(c.SecretFile)
@@ -246,7 +344,7 @@ func signingKeys(ctx context.Context, db *store.DB, c *config, getenv func(strin
 	if err := keystore.Ensure(ctx, db, c.Algorithm); err != nil {
 		return nil, err
 	}
-	return keystore.Keyring(ctx, db, c.Algorithm)
+	return policy.Keyring(ctx, db, c.Algorithm)
 }
 
 // bootstrapUsers creates the first admin on an empty database and, with

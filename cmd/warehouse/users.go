@@ -20,6 +20,10 @@ const usersUsage = `Usage:
   warehouse users set-roles USERNAME ROLE[,ROLE...]
   warehouse users disable USERNAME
   warehouse users enable USERNAME
+  warehouse users unlock USERNAME
+
+unlock ends a login lockout (too many failed logins); set-password ends it
+too. Enabling a user does not.
 
 Roles: viewer, clerk, manager, admin. Without --password-stdin a random
 password is generated and printed once. Database flags as for serve
@@ -32,9 +36,17 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return fmt.Errorf("users: no subcommand given")
 	}
 	sub := args[0]
+	if sub == "help" || sub == "-h" || sub == "-help" || sub == "--help" {
+		fmt.Fprint(stdout, usersUsage)
+		return nil
+	}
 	var c config
 	fs := flag.NewFlagSet("warehouse users "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usersUsage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	commonFlags(fs, &c)
 	role := fs.String("role", "viewer", "roles of a new user, comma-separated")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
@@ -153,6 +165,19 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			return err
 		}
 		fmt.Fprintf(stdout, "user %s %sd\n", pos[0], sub)
+	case "unlock":
+		if err := need(1); err != nil {
+			return err
+		}
+		unlocked, err := db.UnlockLogin(ctx, pos[0], actor)
+		if err != nil {
+			return err
+		}
+		if unlocked {
+			fmt.Fprintf(stdout, "user %s unlocked\n", pos[0])
+		} else {
+			fmt.Fprintf(stdout, "user %s was not locked out\n", pos[0])
+		}
 	default:
 		fmt.Fprint(stderr, usersUsage)
 		return fmt.Errorf("users: unknown subcommand %q", sub)

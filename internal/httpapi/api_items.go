@@ -130,13 +130,13 @@ func (s *Server) itemRoutes() {
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired, http.StatusUnprocessableEntity}}),
 		func(ctx context.Context, in *struct {
 			ItemIDParam
-			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\""`
+			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 			Body    ItemPatchBody
 			RawBody []byte
 		}) (*itemOutput, error) {
-			version, err := ifMatch(in.IfMatch)
-			if err != nil {
-				return nil, err
+			pc, prob := parseIfMatch(in.IfMatch)
+			if prob != nil {
+				return nil, prob
 			}
 			b := in.Body
 			p := warehouse.ItemPatch{SKU: b.SKU, Name: b.Name, Description: b.Description, UOM: b.UOM, QtyPrecision: b.QtyPrecision,
@@ -145,7 +145,11 @@ func (s *Server) itemRoutes() {
 				rp := qtyPtr(b.ReorderPoint)
 				p.ReorderPoint = &rp
 			}
-			it, err := s.db.UpdateItem(ctx, in.ID, version, p, actor(ctx))
+			var it *warehouse.Item
+			err := pc.apply(func(version int64) (err error) {
+				it, err = s.db.UpdateItem(ctx, in.ID, version, p, actor(ctx))
+				return err
+			})
 			if err != nil {
 				return nil, apiError(err)
 			}
@@ -157,13 +161,13 @@ func (s *Server) itemRoutes() {
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired}}),
 		func(ctx context.Context, in *struct {
 			ItemIDParam
-			IfMatch string `header:"If-Match"`
+			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 		}) (*struct{}, error) {
-			version, err := ifMatch(in.IfMatch)
-			if err != nil {
-				return nil, err
+			pc, prob := parseIfMatch(in.IfMatch)
+			if prob != nil {
+				return nil, prob
 			}
-			if err := s.db.ArchiveItem(ctx, in.ID, version, actor(ctx)); err != nil {
+			if err := pc.apply(func(version int64) error { return s.db.ArchiveItem(ctx, in.ID, version, actor(ctx)) }); err != nil {
 				return nil, apiError(err)
 			}
 			return nil, nil

@@ -101,20 +101,24 @@ func (s *Server) locationRoutes() {
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired, http.StatusUnprocessableEntity}}),
 		func(ctx context.Context, in *struct {
 			LocationIDParam
-			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\""`
+			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 			Body    LocationPatchBody
 			RawBody []byte
 		}) (*locationOutput, error) {
-			version, err := ifMatch(in.IfMatch)
-			if err != nil {
-				return nil, err
+			pc, prob := parseIfMatch(in.IfMatch)
+			if prob != nil {
+				return nil, prob
 			}
 			b := in.Body
 			p := warehouse.LocationPatch{Code: b.Code, Name: b.Name, Structural: b.Structural, Active: b.Active}
 			if b.ParentID != nil || isNull(in.RawBody, "parent_id") {
 				p.ParentID = &b.ParentID
 			}
-			l, err := s.db.UpdateLocation(ctx, in.ID, version, p, actor(ctx))
+			var l *warehouse.Location
+			err := pc.apply(func(version int64) (err error) {
+				l, err = s.db.UpdateLocation(ctx, in.ID, version, p, actor(ctx))
+				return err
+			})
 			if err != nil {
 				return nil, apiError(err)
 			}
@@ -126,13 +130,13 @@ func (s *Server) locationRoutes() {
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired}}),
 		func(ctx context.Context, in *struct {
 			LocationIDParam
-			IfMatch string `header:"If-Match"`
+			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 		}) (*struct{}, error) {
-			version, err := ifMatch(in.IfMatch)
-			if err != nil {
-				return nil, err
+			pc, prob := parseIfMatch(in.IfMatch)
+			if prob != nil {
+				return nil, prob
 			}
-			if err := s.db.ArchiveLocation(ctx, in.ID, version, actor(ctx)); err != nil {
+			if err := pc.apply(func(version int64) error { return s.db.ArchiveLocation(ctx, in.ID, version, actor(ctx)) }); err != nil {
 				return nil, apiError(err)
 			}
 			return nil, nil

@@ -61,9 +61,9 @@ type UsernameParam struct {
 // applyUser updates the user in the database, then in this instance's auth
 // state at once (other instances follow the event log within a second).
 func (s *Server) applyUser(ctx context.Context, username, ifMatchHeader string, upd warehouse.UserUpdate) (*warehouse.User, error) {
-	version, err := ifMatch(ifMatchHeader)
-	if err != nil {
-		return nil, err
+	pc, prob := parseIfMatch(ifMatchHeader)
+	if prob != nil {
+		return nil, prob
 	}
 	me := actor(ctx)
 	if username == me {
@@ -73,7 +73,11 @@ func (s *Server) applyUser(ctx context.Context, username, ifMatchHeader string, 
 			return nil, newProblem(http.StatusConflict, warehouse.ECONFLICT, "You cannot deactivate yourself or remove your own admin role; ask another admin")
 		}
 	}
-	u, err := s.db.UpdateUserIf(ctx, username, version, upd, me)
+	var u *warehouse.User
+	err := pc.apply(func(version int64) (err error) {
+		u, err = s.db.UpdateUserIf(ctx, username, version, upd, me)
+		return err
+	})
 	if err != nil {
 		return nil, apiError(err)
 	}
@@ -161,12 +165,13 @@ func (s *Server) userAdminRoutes() {
 		})
 
 	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, OperationID: "update-user", Method: http.MethodPatch, Path: "/users/{username}", Tags: tags,
-		Summary:     "Change a user's roles, active flag or password",
-		Description: "Send If-Match with the ETag of your last GET. Deactivation and role changes apply to the user's existing tokens at once.",
-		Errors:      errs}),
+		Summary: "Change a user's roles, active flag or password",
+		Description: "Send If-Match with the ETag of your last GET (or `*`). Deactivation and role changes apply to the user's existing tokens at once. " +
+			"A new password ends the user's sessions and any login lockout.",
+		Errors: errs}),
 		func(ctx context.Context, in *struct {
 			UsernameParam
-			IfMatch string `header:"If-Match"`
+			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 			Body    UserPatchBody
 		}) (*userOutput, error) {
 			var upd warehouse.UserUpdate
@@ -203,11 +208,28 @@ func (s *Server) userAdminRoutes() {
 		Errors: errs}),
 		func(ctx context.Context, in *struct {
 			UsernameParam
-			IfMatch string `header:"If-Match"`
+			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 		}) (*struct{}, error) {
 			f := false
 			if _, err := s.applyUser(ctx, in.Username, in.IfMatch, warehouse.UserUpdate{Active: &f}); err != nil {
 				return nil, err
+			}
+			return nil, nil
+		})
+
+	s.unlockRoute(tags)
+}
+
+// unlockRoute ends a login lockout (see LoginThrottle): the admin
+// equivalent of `warehouse users unlock`.
+func (s *Server) unlockRoute(tags []string) {
+	huma.Register(s.api, s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, OperationID: "unlock-user", Method: http.MethodPost, Path: "/users/{username}/unlock", Tags: tags,
+		Summary:       "End a user's login lockout",
+		Description:   "Forgets the user's failed logins, so that the right password works again at once. Unlocking a user that is not locked out is not an error. A password reset (PATCH with password) also ends a lockout.",
+		DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound}}),
+		func(ctx context.Context, in *UsernameParam) (*struct{}, error) {
+			if _, err := s.db.UnlockLogin(ctx, in.Username, actor(ctx)); err != nil {
+				return nil, apiError(err)
 			}
 			return nil, nil
 		})

@@ -194,22 +194,6 @@ func actor(ctx context.Context) string {
 
 func etag(version int64) string { return `"v` + strconv.FormatInt(version, 10) + `"` }
 
-// ifMatch reads the version from an If-Match header: missing is 428, and a
-// value that is not one of our ETags can never match (412).
-func ifMatch(h string) (int64, error) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, newProblem(http.StatusPreconditionRequired, "precondition_required",
-			"If-Match header required: send the ETag from a GET of this resource, e.g. If-Match: \"v3\"")
-	}
-	h = strings.TrimPrefix(h, "W/")
-	v, err := strconv.ParseInt(strings.TrimPrefix(strings.Trim(h, `"`), "v"), 10, 64)
-	if err != nil || !strings.HasPrefix(h, `"v`) {
-		return 0, newProblem(http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match: expected an ETag such as \"v3\"")
-	}
-	return v, nil
-}
-
 // Shared query parameters of every list that can also be exported as CSV.
 type ListParams struct {
 	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`

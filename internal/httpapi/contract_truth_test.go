@@ -404,9 +404,10 @@ func TestContractLoginDescribesConfiguredLifetimes(t *testing.T) {
 	}
 }
 
-// TestContractOtherParametersAre422: outside /api/v1, Huma answers a bad
-// path or query parameter with 422 naming it, so a body-less route there
-// declares no 400 (nothing else in them sends one).
+// TestContractOtherParametersAre422: outside /api/v1, Huma answers a path
+// or query parameter its schema refuses with 422 naming it (a parameter
+// that is not text is 400, as everywhere). The docs, served by the mux,
+// declare no 400: nothing there sends one.
 func TestContractOtherParametersAre422(t *testing.T) {
 	t.Parallel()
 	pgtest.ForEach(t, func(t *testing.T, engine string) {
@@ -415,16 +416,19 @@ func TestContractOtherParametersAre422(t *testing.T) {
 		c := loadContract(t, d.srv)
 		tried := 0
 		for path, item := range c.doc.Paths.PathItems.FromOldest() {
-			if strings.HasPrefix(path, "/api/v1/") || strings.HasPrefix(path, "/docs") {
-				continue // /docs is served by the mux, not Huma
+			if strings.HasPrefix(path, "/docs") {
+				for method, op := range item.GetOperations().FromOldest() {
+					if _, ok := op.Responses.Codes.Get("400"); ok {
+						t.Errorf("%s %s declares 400, which it never sends", strings.ToUpper(method), path)
+					}
+				}
+				continue
+			}
+			if strings.HasPrefix(path, "/api/v1/") {
+				continue
 			}
 			for method, op := range item.GetOperations().FromOldest() {
 				method = strings.ToUpper(method)
-				if op.RequestBody == nil {
-					if _, ok := op.Responses.Codes.Get("400"); ok && path != "/token" {
-						t.Errorf("%s %s declares 400, which it never sends", method, path)
-					}
-				}
 				for _, p := range op.Parameters {
 					if p.In != "path" && p.In != "query" {
 						continue

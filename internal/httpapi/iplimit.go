@@ -12,9 +12,10 @@ import (
 // ipLimiter bounds password logins per client IP with a token bucket each
 // (golang.org/x/time/rate). It is per instance, on purpose: per-account
 // failures are shared through the database (LoginThrottle); this only has
-// to stop one address from hammering one instance with hashes. Behind a
-// load balancer the client IP is the balancer's unless it forwards it;
-// see the README.
+// to stop one address from hammering one instance with hashes. The client
+// IP is Server.origin's: behind a load balancer listed in --trusted-proxies
+// it is the address the balancer forwards in X-Forwarded-For, otherwise the
+// TCP peer's (a client cannot pick its bucket with a header).
 type ipLimiter struct {
 	limit rate.Limit
 	burst int
@@ -92,6 +93,6 @@ func tooManyFromIP(wait time.Duration) *Problem {
 	secs := int(math.Ceil(wait.Seconds()))
 	secs = max(1, secs)
 	return newProblem(429, "too_many_requests",
-		"Too many login attempts from this address; try again in "+strconv.Itoa(secs)+" seconds").
+		"Too many login attempts from this address; try again in "+seconds(secs)).
 		withHeader("Retry-After", strconv.Itoa(secs))
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"sync/atomic"
@@ -25,16 +24,12 @@ type reqMeta struct {
 	userAgent string
 }
 
-func requestMeta(ctx context.Context) reqMeta {
-	st, _ := ctx.Value(requestKey).(*reqState)
-	if st == nil {
+func (s *Server) requestMeta(ctx context.Context) reqMeta {
+	r := requestOf(ctx)
+	if r == nil {
 		return reqMeta{}
 	}
-	ip := st.req.RemoteAddr
-	if host, _, err := net.SplitHostPort(ip); err == nil {
-		ip = host
-	}
-	return reqMeta{ip: ip, userAgent: st.req.UserAgent()}
+	return reqMeta{ip: s.origin(r).ip, userAgent: r.UserAgent()}
 }
 
 // reqState is everything the edge middleware keeps of one request, in one

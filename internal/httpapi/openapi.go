@@ -172,9 +172,10 @@ func (s *Server) completeOperation(path string, op *huma.Operation, problem *hum
 			add(st)
 		}
 	}
-	if _, v1 := op.Metadata[metaRole]; v1 && len(op.Parameters) > 0 {
-		// A malformed path or query parameter: paramErrors makes it 400.
-		// (Elsewhere Huma answers it 422, declared by Huma.)
+	if len(op.Parameters) > 0 && !strings.HasPrefix(path, "/docs") {
+		// A parameter that is not text (checkText), or on /api/v1 any
+		// malformed parameter (paramErrors). The docs are served by the
+		// mux, without either.
 		add(http.StatusBadRequest)
 	}
 	if want != "" {

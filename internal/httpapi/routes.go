@@ -92,7 +92,7 @@ func (s *Server) routes() {
 			humanDuration(s.cfg.RefreshTTL) + "), as this server is configured. " +
 			"With `?cookies=true` the tokens are set as HttpOnly cookies (`access_token_cookie`, `refresh_token_cookie`) with CSRF double-submit cookies " +
 			"(`csrf_access_token`, `csrf_refresh_token`) instead of being returned. Wrong password and unknown user answer the same 401.",
-		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *loginInput) (*tokenOutput, error) {
 		u, err := s.checkPassword(ctx, in.Body.Username, in.Body.Password)
 		if err != nil {
@@ -165,7 +165,7 @@ func (s *Server) routes() {
 // problem, or a 429 while the username is locked out (see LoginThrottle) or
 // the client's address has tried too often (see ipLimiter).
 func (s *Server) checkPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
-	if ok, wait := s.ipLimit.allow(requestMeta(ctx).ip, s.now()); !ok {
+	if ok, wait := s.ipLimit.allow(s.requestMeta(ctx).ip, s.now()); !ok {
 		return nil, tooManyFromIP(wait)
 	}
 	failures, p := s.loginThrottled(ctx, username)
@@ -236,6 +236,12 @@ func (s *Server) verifyPassword(ctx context.Context, username, password string) 
 			}
 		}
 	}
+	// The tokens about to be issued are checked against the in-memory
+	// state, which may not have synced yet a change made elsewhere (the
+	// CLI, another instance): record what this read found, so that a token
+	// is never issued that this server would then refuse. SetUser keeps a
+	// newer version if one is already known.
+	s.state.SetUser(u)
 	return u, nil
 }
 
@@ -327,6 +333,13 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "The body is not a valid form")
 	}
 	form := r.PostForm
+	for _, name := range []string{"grant_type", "username", "password", "refresh_token", "scope"} {
+		for _, v := range form[name] {
+			if badText(v) {
+				return nil, newOAuthError(http.StatusBadRequest, "invalid_request", name+" "+msgBadText)
+			}
+		}
+	}
 	fromProblem := func(err error) *oauthError {
 		var p *Problem
 		if errors.As(err, &p) {

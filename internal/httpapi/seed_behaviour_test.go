@@ -147,12 +147,14 @@ func TestTokenShape(t *testing.T) {
 			t.Errorf("token response is cacheable: %q", r.Header().Get("Cache-Control"))
 		}
 		uuid4 := `"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"`
+		// The access token keeps the tutorial's typ JWT; the refresh token
+		// has typ refresh+jwt, so generic verifiers refuse it as an access token.
 		tests := []struct {
-			name, tok, pattern string
-			life               int64
+			name, tok, pattern, typ string
+			life                    int64
 		}{
-			{"access", r.str("access_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"access","fresh":true,"roles":\["admin"\],"sid":` + uuid4 + `\}$`, 900},
-			{"refresh", r.str("refresh_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"refresh","sid":` + uuid4 + `\}$`, 2592000},
+			{"access", r.str("access_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"access","fresh":true,"roles":\["admin"\],"sid":` + uuid4 + `\}$`, "JWT", 900},
+			{"refresh", r.str("refresh_token"), `^\{"sub":"joevu","iat":(\d+),"nbf":(\d+),"jti":` + uuid4 + `,"exp":(\d+),"type":"refresh","sid":` + uuid4 + `\}$`, "refresh+jwt", 2592000},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -161,7 +163,7 @@ func TestTokenShape(t *testing.T) {
 				if err := json.Unmarshal([]byte(hdr), &h); err != nil {
 					t.Fatal(err)
 				}
-				if h["alg"] != "HS256" || h["typ"] != "JWT" || h["kid"] == "" || len(h) != 3 {
+				if h["alg"] != "HS256" || h["typ"] != tc.typ || h["kid"] == "" || len(h) != 3 {
 					t.Errorf("header %s", hdr)
 				}
 				payload := decodeSegment(t, tc.tok, 1)

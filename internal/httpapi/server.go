@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ type Config struct {
 	// address on this instance (0: no limit).
 	LoginRatePerIP  float64
 	LoginBurstPerIP int
+	// TrustedProxies are the peers whose X-Forwarded-For/-Proto/-Host are
+	// believed (see origin); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the API.
@@ -134,12 +138,14 @@ func New(cfg Config, d Deps) *Server {
 	// (the Problem's shortages) is generated.
 	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[warehouse.Qty](), reflect.TypeFor[qtyNumber]())
 	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[BodyQty](), reflect.TypeFor[qtyNumber]())
-	s.api.UseMiddleware(s.authMiddleware)
+	s.api.UseMiddleware(s.authMiddleware, checkText)
 	s.routes()
 	s.sessionRoutes()
 	s.wellKnownRoutes()
+	s.revokeRoute()
 	s.domainRoutes()
 	s.tokenRoute(mux)
+	s.homeRoute(mux)
 	mountDocs(mux)
 	s.documentRawRoutes()
 	s.completeDocument()

@@ -43,7 +43,7 @@ func (s *Server) sessionRoutes() {
 		Summary: "End the current session (or others, or all)",
 		Description: "`scope=local` (default) ends this session: its access and refresh tokens stop working at once, on every instance. " +
 			"`scope=others` ends every other session of the user, `scope=global` all of them. Cookies are unset. Logging out twice is not an error.",
-		Security: security, DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity},
+		Security: security, DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusUnprocessableEntity},
 		Metadata: map[string]any{metaToken: auth.TypeAccess, metaAllowRevoked: true},
 	}, func(ctx context.Context, in *struct {
 		Scope string `query:"scope" enum:"local,others,global" default:"local"`
@@ -90,7 +90,7 @@ func (s *Server) sessionRoutes() {
 		OperationID: "end-session", Method: http.MethodDelete, Path: "/sessions/{id}", Tags: []string{"sessions"},
 		Summary: "End one of the caller's sessions", Security: security, DefaultStatus: http.StatusNoContent,
 		Description: "Revokes the session's tokens on every instance (e.g. a device you lost). 404 when the caller has no such session.",
-		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound}, Metadata: access,
+		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound}, Metadata: access,
 	}, func(ctx context.Context, in *struct {
 		ID string `path:"id" maxLength:"64"`
 	}) (*noContent, error) {

@@ -79,9 +79,17 @@ func (s *Server) loginSucceeded(ctx context.Context, username string) {
 	}
 }
 
+// seconds is n seconds, in English: "1 second", "5 seconds".
+func seconds(n int) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return strconv.Itoa(n) + " seconds"
+}
+
 func tooManyLogins(wait time.Duration) *Problem {
 	secs := max(1, int((wait+time.Second-1)/time.Second))
 	return newProblem(http.StatusTooManyRequests, "too_many_login_attempts",
-		"Too many failed logins for this account; try again in "+strconv.Itoa(secs)+" seconds").
+		"Too many failed logins for this account; try again in "+seconds(secs)).
 		withHeader("Retry-After", strconv.Itoa(secs))
 }

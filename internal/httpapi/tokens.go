@@ -43,8 +43,11 @@ func (s *Server) signPair(username string, roles []string, sid string, fresh, co
 	ac := auth.NewClaims(username, auth.TypeAccess, now, s.cfg.AccessTTL)
 	ac.Roles, ac.Fresh, ac.SessionID = roles, fresh, sid
 	ac.Issuer, ac.Audience, ac.Extra = s.cfg.Issuer, s.cfg.Audience, s.cfg.ExtraClaims
+	// No iss or aud on refresh tokens (and typ refresh+jwt, see auth.Sign):
+	// a verifier configured with our issuer or audience then refuses them
+	// as access tokens. Only this server reads them.
 	rc := auth.NewClaims(username, auth.TypeRefresh, now, s.cfg.RefreshTTL)
-	rc.SessionID, rc.Issuer, rc.Audience = sid, s.cfg.Issuer, s.cfg.Audience
+	rc.SessionID = sid
 	var out issued
 	if cookies {
 		out.AccessCSRF, out.RefreshCSRF = randomToken(), randomToken()
@@ -69,7 +72,7 @@ func (s *Server) startSession(ctx context.Context, u *warehouse.User, cookies bo
 	if err != nil {
 		return issued{}, err
 	}
-	meta := requestMeta(ctx)
+	meta := s.requestMeta(ctx)
 	sess := store.Session{ID: sid, Username: u.Username, UserAgent: meta.userAgent, IP: meta.ip,
 		ViaCookies: cookies, ExpiresAt: s.now().Add(s.cfg.SessionLifetime)}
 	rt := store.RefreshToken{JTI: pair.refreshClaims.ID, Username: u.Username, ExpiresAt: pair.refreshClaims.Expiry}
@@ -115,9 +118,38 @@ func (s *Server) rotate(ctx context.Context, p *Principal) (issued, error) {
 		if err != nil {
 			return issued{}, unauthorized("token_revoked", detailRevoked)
 		}
+		if prob := s.stillValid(ctx, prev); prob != nil {
+			return issued{}, prob
+		}
 		return prev, nil
 	}
 	return pair, nil
+}
+
+// stillValid checks a successor pair before a replay hands it out again:
+// both tokens must still pass verification here (revocations, session,
+// user) and neither may be revoked in the database, where a revocation
+// made on another instance is already visible. The store has checked the
+// refresh token in the rotation's transaction; the access token's id is
+// only known from the sealed pair.
+func (s *Server) stillValid(ctx context.Context, pair issued) *Problem {
+	refused := unauthorized("token_revoked", detailRevoked)
+	ap, prob := s.verify(pair.Access, auth.TypeAccess, false)
+	if prob != nil {
+		return refused
+	}
+	rp, prob := s.verify(pair.Refresh, auth.TypeRefresh, false)
+	if prob != nil {
+		return refused
+	}
+	revoked, err := s.db.AnyRevoked(ctx, ap.Claims.ID, rp.Claims.ID)
+	if err != nil {
+		return s.problem(err)
+	}
+	if revoked {
+		return refused
+	}
+	return nil
 }
 
 // seal encrypts the successor pair with a key derived from the refresh

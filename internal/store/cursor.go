@@ -50,6 +50,10 @@ func decodeCursor(s, list string, dst ...any) (bool, error) {
 		if err := json.Unmarshal(c.Key[i], d); err != nil {
 			return false, bad
 		}
+		// Only a forged cursor holds a NUL; PostgreSQL cannot compare it.
+		if s, ok := d.(*string); ok && strings.IndexByte(*s, 0) >= 0 {
+			return false, bad
+		}
 	}
 	return true, nil
 }

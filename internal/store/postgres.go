@@ -20,11 +20,12 @@ const AuthChannel = "warehouse_auth"
 // pgx connection string: postgres://user:pass@host:port/db?sslmode=...)
 // and applies pending migrations.
 func openPostgres(ctx context.Context, databaseURL string, opt Options) (*DB, error) {
-	shown := redactURL(databaseURL)
+	shown := Redact(databaseURL)
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
-		// pgx's message may quote the URL: do not pass it on.
-		return nil, fmt.Errorf("invalid PostgreSQL URL %s", shown)
+		// pgx's message may quote the URL, password included: only its
+		// scrubbed text is passed on.
+		return nil, fmt.Errorf("invalid PostgreSQL URL %s: %w", shown, redactErr(err, databaseURL))
 	}
 	if cfg.ConnectTimeout == 0 {
 		// Without it, a black-holed database holds every request until the
@@ -49,14 +50,14 @@ func openPostgres(ctx context.Context, databaseURL string, opt Options) (*DB, er
 	pool.SetConnMaxLifetime(30 * time.Minute)
 
 	c := &conn{DB: pool, pg: true}
-	db := &DB{write: c, read: c, pg: true, pgConfig: cfg, now: opt.Now, Path: shown}
+	db := &DB{write: c, read: c, pg: true, pgConfig: cfg, now: opt.Now, Path: shown, rawURL: databaseURL}
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to %s: %w", shown, wrapErr(err))
+		return nil, fmt.Errorf("connect to %s: %w", shown, redactErr(wrapErr(err), databaseURL))
 	}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, redactErr(err, databaseURL)
 	}
 	return db, nil
 }
@@ -77,7 +78,7 @@ func (db *DB) ListenAuthEvents(ctx context.Context, log *slog.Logger, notify fun
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		start := time.Now()
-		err := db.listen(ctx, notify)
+		err := redactErr(db.listen(ctx, notify), db.rawURL)
 		if ctx.Err() != nil {
 			return
 		}

@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -64,11 +66,18 @@ func (db *DB) CreateSession(ctx context.Context, s Session, rt RefreshToken, ref
 	})
 }
 
+// truncate cuts s to at most n bytes of valid UTF-8 (PostgreSQL refuses
+// anything else): invalid bytes become U+FFFD, and a cut never splits a
+// character.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // RefreshRequest asks to rotate a refresh token.
@@ -143,6 +152,16 @@ func (db *DB) RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshRes
 		if replacedBy.Valid {
 			// Only the token the current one replaced gets the grace.
 			if req.Grace > 0 && replacedBy.String == current && replacedAt.Valid && now.Sub(fromMS(replacedAt.Int64)) <= req.Grace && len(successor) > 0 {
+				// A successor revoked since must not be handed out again:
+				// the replay is refused as that token would be.
+				revoked, err := revokedTx(ctx, tx, replacedBy.String)
+				if err != nil {
+					return err
+				}
+				if revoked {
+					outcome = ErrRefreshReused
+					return nil
+				}
 				res.Replayed, res.Sealed = true, successor
 				return nil
 			}

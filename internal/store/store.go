@@ -50,6 +50,9 @@ type DB struct {
 	// Path is the SQLite file, or the PostgreSQL URL without its password,
 	// for messages.
 	Path string
+	// rawURL is the PostgreSQL URL as given, password included: only for
+	// scrubbing it out of driver errors (redact.go), never shown.
+	rawURL string
 }
 
 // Options tune Open.
@@ -80,10 +83,8 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	if err != nil {
 		return nil, err
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create data directory: %w", err)
-		}
+	if err := prepareDir(path, databaseURL == ""); err != nil {
+		return nil, err
 	}
 	if opt.BusyTimeout <= 0 {
 		opt.BusyTimeout = 5 * time.Second
@@ -111,7 +112,16 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	write.SetConnMaxLifetime(0)
 
 	db := &DB{write: &conn{DB: write, cache: newStmtCache(write)}, now: opt.Now, Path: path}
-	if err := db.migrate(ctx); err != nil {
+	// Processes starting together on one database migrate one at a time;
+	// the later ones then find nothing to do.
+	unlock, err := lockDir(ctx, filepath.Dir(path))
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	err = db.migrate(ctx)
+	unlock()
+	if err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -141,6 +151,69 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	return db, nil
 }
 
+// CheckURL reports what is wrong with databaseURL without opening it: an
+// unknown scheme, a sqlite: URL without a path, a PostgreSQL URL that does
+// not parse. Its messages never show a password.
+func CheckURL(databaseURL string) error {
+	if isPostgresURL(databaseURL) {
+		if _, err := pgx.ParseConfig(databaseURL); err != nil {
+			return fmt.Errorf("invalid PostgreSQL URL %s: %w", Redact(databaseURL), redactErr(err, databaseURL))
+		}
+		return nil
+	}
+	_, err := sqlitePath(databaseURL, "")
+	return err
+}
+
+// prepareDir makes sure the database file at path can be created and
+// written, and says why not in words a person can act on: SQLite itself
+// only says "unable to open database file (14)". The directory of the
+// default database (--data) is created; the directory of a sqlite:PATH
+// the operator named must exist, so that a typo is an error rather than
+// a new, empty database somewhere else.
+func prepareDir(path string, create bool) error {
+	dir := filepath.Dir(path)
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create data directory %s: %w", dir, describeFSErr(err))
+		}
+	} else if fi, err := os.Stat(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("database %s: directory %s does not exist (create it first; --data creates its own directory)", path, dir)
+		}
+		return fmt.Errorf("database %s: %w", path, describeFSErr(err))
+	} else if !fi.IsDir() {
+		return fmt.Errorf("database %s: %s is not a directory", path, dir)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("database %s is a directory; name a file in it, e.g. %s", path, filepath.Join(path, "warehouse.db"))
+	}
+	// SQLite creates the -wal and -shm files next to the database: the
+	// directory must be writable, not only the file.
+	probe, err := os.CreateTemp(dir, ".warehouse-write-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in data directory %s: %w", dir, describeFSErr(err))
+	}
+	probe.Close()
+	_ = os.Remove(probe.Name())
+	if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cannot write database %s: %w", path, describeFSErr(err))
+	}
+	return nil
+}
+
+// describeFSErr is the reason of a file system error without the path
+// the caller already names: "permission denied", "read-only file system".
+func describeFSErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // IsPostgres reports whether the database is PostgreSQL.
 func (db *DB) IsPostgres() bool { return db.pg }
 
@@ -155,29 +228,19 @@ func sqlitePath(databaseURL, dataDir string) (string, error) {
 			dataDir = "."
 		}
 		return filepath.Join(dataDir, "warehouse.db"), nil
-	case strings.HasPrefix(databaseURL, "sqlite://"):
-		return strings.TrimPrefix(databaseURL, "sqlite://"), nil
 	case strings.HasPrefix(databaseURL, "sqlite:"):
-		return strings.TrimPrefix(databaseURL, "sqlite:"), nil
+		path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//")
+		if path == "" {
+			return "", errors.New("database URL sqlite: names no file: write sqlite:PATH, e.g. sqlite:./data/warehouse.db, or leave --database-url empty to use --data")
+		}
+		return path, nil
 	default:
-		return "", fmt.Errorf("unsupported database URL scheme in %q: use sqlite:PATH or postgres://HOST/DB", redactURL(databaseURL))
+		if passwordParam.MatchString(databaseURL) || strings.Contains(databaseURL, "host=") || strings.Contains(databaseURL, "dbname=") {
+			return "", fmt.Errorf("database URL %q looks like a PostgreSQL keyword/value string: write it as a URL, postgres://USER:PASSWORD@HOST:5432/DB?sslmode=require", Redact(databaseURL))
+		}
+		return "", fmt.Errorf("unsupported database URL %q: use sqlite:PATH or postgres://USER:PASSWORD@HOST:5432/DB", Redact(databaseURL))
 	}
 }
-
-// redactURL hides a password in a database URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
-
-// RedactURL returns databaseURL with any password replaced, for logs.
-func RedactURL(databaseURL string) string { return redactURL(databaseURL) }
 
 func (db *DB) migrate(ctx context.Context) error {
 	dir, dialect := "migrations/sqlite", goose.DialectSQLite3

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/warehouse-api/warehouse"
 )
 
 // Login throttling lives in the database so that every instance behind a
@@ -77,4 +79,51 @@ func (db *DB) ResetLoginFailures(ctx context.Context, username string) error {
 		}
 		return nil
 	})
+}
+
+// UnlockLogin ends username's login lockout and forgets its failures, for
+// an operator or admin (warehouse users unlock, the admin API). A user that
+// does not exist is ENOTFOUND. When there was something to forget it is
+// audited like any user change, and it reports true.
+func (db *DB) UnlockLogin(ctx context.Context, username, actor string) (bool, error) {
+	now := db.now()
+	var unlocked bool
+	err := db.tx(ctx, func(tx *txn) error {
+		unlocked = false
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE username = ?`, username).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return warehouse.Errorf(warehouse.ENOTFOUND, "user %q not found", username)
+		}
+		if err != nil {
+			return fmt.Errorf("read user: %w", wrapErr(err))
+		}
+		var until, failures int64
+		err = tx.QueryRowContext(ctx, `SELECT locked_until, failures FROM login_failures WHERE username = ?`+tx.forUpdate(""),
+			truncate(username, maxThrottledName)).Scan(&until, &failures)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read login failures: %w", wrapErr(err))
+		}
+		if err := clearLoginFailuresTx(ctx, tx, username); err != nil {
+			return err
+		}
+		unlocked = true
+		before := map[string]any{"failures": failures, "locked_until": nil}
+		if until > ms(now) {
+			before["locked_until"] = fromMS(until).UTC()
+		}
+		return audit(ctx, tx, now, "user", username, "unlock", before,
+			map[string]any{"failures": 0, "locked_until": nil}, actor)
+	})
+	return unlocked, err
+}
+
+func clearLoginFailuresTx(ctx context.Context, tx *txn, username string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE username = ?`, truncate(username, maxThrottledName)); err != nil {
+		return fmt.Errorf("clear login failures: %w", wrapErr(err))
+	}
+	return nil
 }

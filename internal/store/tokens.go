@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,6 +50,36 @@ func revokeTx(ctx context.Context, tx *txn, now time.Time, jti string, expiresAt
 		return nil
 	}
 	return addEvent(ctx, tx, now, eventRevoke, jti)
+}
+
+// AnyRevoked reports whether any of the token ids is on the denylist,
+// read from the database (not from an instance's in-memory copy, which may
+// lag a revocation made on another instance).
+func (db *DB) AnyRevoked(ctx context.Context, jtis ...string) (bool, error) {
+	for _, jti := range jtis {
+		var one int
+		err := db.read.QueryRowContext(ctx, `SELECT 1 FROM revoked_tokens WHERE jti = ?`, jti).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("read revocation: %w", wrapErr(err))
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+func revokedTx(ctx context.Context, tx *txn, jti string) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM revoked_tokens WHERE jti = ?`, jti).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read revocation: %w", wrapErr(err))
+	}
+	return true, nil
 }
 
 // ExpiryMargin is how long a revocation is kept after its token expired:

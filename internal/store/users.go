@@ -93,17 +93,17 @@ func (db *DB) ListUsers(ctx context.Context) ([]*warehouse.User, error) {
 // UpdateUser applies upd and bumps the version; the change is published to
 // every instance's auth state.
 func (db *DB) UpdateUser(ctx context.Context, username string, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
-	return db.updateUser(ctx, username, 0, upd, actor)
+	return db.updateUser(ctx, username, AnyVersion, upd, actor)
 }
 
 // UpdateUserIf is UpdateUser for the admin API: it applies upd only if the
-// user is still at version (else *warehouse.StaleError), checking and
-// writing in one transaction.
+// user is still at version (else *warehouse.StaleError; AnyVersion matches
+// any, 0 none), checking and writing in one transaction.
 func (db *DB) UpdateUserIf(ctx context.Context, username string, version int64, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
 	return db.updateUser(ctx, username, version, upd, actor)
 }
 
-// updateUser applies upd (if the user is at version, unless version is 0),
+// updateUser applies upd (if the user is at version, or any for AnyVersion),
 // writes an audit event, ends the user's sessions when the change must
 // invalidate tokens, and publishes the change to every instance.
 func (db *DB) updateUser(ctx context.Context, username string, version int64, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
@@ -117,10 +117,8 @@ func (db *DB) updateUser(ctx context.Context, username string, version int64, up
 		if err != nil {
 			return fmt.Errorf("read user: %w", wrapErr(err))
 		}
-		if version != 0 {
-			if err := checkVersion(u.Version, version); err != nil {
-				return err
-			}
+		if err := checkVersion(u.Version, version); err != nil {
+			return err
 		}
 		before := map[string]any{"roles": u.Roles, "active": u.Active, "version": u.Version}
 		if upd.PasswordHash != nil {
@@ -143,6 +141,13 @@ func (db *DB) updateUser(ctx context.Context, username string, version int64, up
 		after := map[string]any{"roles": u.Roles, "active": u.Active, "version": u.Version, "password_changed": upd.PasswordHash != nil}
 		if err := audit(ctx, tx, now, "user", u.Username, "update", before, after, actor); err != nil {
 			return err
+		}
+		// A new password is a reset: whoever guessed at the old one has
+		// nothing left to guess, so the login lockout ends with it.
+		if upd.PasswordHash != nil {
+			if err := clearLoginFailuresTx(ctx, tx, u.Username); err != nil {
+				return err
+			}
 		}
 		// A disabled user, new roles or a new password end every session:
 		// tokens issued before must not outlive the change.

@@ -133,6 +133,13 @@ type Invoker interface {
 	//
 	// GET /healthz
 	Healthz(ctx context.Context) (HealthzRes, error)
+	// Home invokes home operation.
+	//
+	// An HTML page for browsers; `Accept: application/json` (without text/html) gets the same links as
+	// JSON.
+	//
+	// GET /
+	Home(ctx context.Context) (HomeRes, error)
 	// ItemStock invokes item-stock operation.
 	//
 	// Requires role: viewer (roles: viewer < clerk < manager < admin).
@@ -252,6 +259,14 @@ type Invoker interface {
 	//
 	// GET /api/v1/reports/low-stock
 	LowStock(ctx context.Context, params LowStockParams) (LowStockRes, error)
+	// OAuthAuthorizationServer invokes oauth-authorization-server operation.
+	//
+	// RFC 8414 metadata: the token and revocation endpoints, the grants and the keys. Without --public-url
+	// the URLs are those the request came to (X-Forwarded-Proto/-Host count only from --trusted-proxies),
+	// and the answer is not for shared caches.
+	//
+	// GET /.well-known/oauth-authorization-server
+	OAuthAuthorizationServer(ctx context.Context) (OAuthAuthorizationServerRes, error)
 	// Openapi30JSON invokes openapi-30-json operation.
 	//
 	// The machine-readable description of this API, generated from the server's routes.
@@ -278,11 +293,12 @@ type Invoker interface {
 	OpenapiYaml(ctx context.Context) (OpenapiYamlRes, error)
 	// OpenidConfiguration invokes openid-configuration operation.
 	//
-	// An OpenID-style discovery document for services that verify our tokens: the issuer, the token
-	// endpoint and the JWKS URL.
+	// OpenID Connect Discovery 1.0, for OIDC libraries that verify access tokens. No ID token is issued.
+	// Without --public-url the URLs are those the request came to (X-Forwarded-Proto/-Host count only from
+	// --trusted-proxies), and the answer is not for shared caches.
 	//
 	// GET /.well-known/openid-configuration
-	OpenidConfiguration(ctx context.Context, params OpenidConfigurationParams) (OpenidConfigurationRes, error)
+	OpenidConfiguration(ctx context.Context) (OpenidConfigurationRes, error)
 	// PostMovement invokes post-movement operation.
 	//
 	// Receipts, issues, transfers and counts need clerk; adjustments need manager. All lines or none: a
@@ -326,12 +342,31 @@ type Invoker interface {
 	//
 	// POST /api/v1/movements/{id}/reverse
 	ReverseMovement(ctx context.Context, request OptReverseBody, params ReverseMovementParams) (ReverseMovementRes, error)
+	// Revoke invokes revoke operation.
+	//
+	// Form-encoded `token` and optional `token_type_hint` (`access_token` or `refresh_token`). A refresh
+	// token is revoked as by DELETE /refresh-revoke, an access token as by DELETE /access-revoke. As RFC
+	// 7009 section 2.2 requires, an invalid, unknown, expired or already revoked token also answers 200:
+	// the client's goal, that the token be unusable, holds. Errors are RFC 6749 section 5.2 objects.
+	//
+	// POST /revoke
+	Revoke(ctx context.Context, request OptRevokeReq) (RevokeRes, error)
 	// Token invokes token operation.
 	//
 	// Form-encoded, as RFC 6749 sections 4.3 and 6 define. Errors are RFC 6749 section 5.2 objects.
 	//
 	// POST /token
 	Token(ctx context.Context, request *TokenReq) (TokenRes, error)
+	// UnlockUser invokes unlock-user operation.
+	//
+	// Forgets the user's failed logins, so that the right password works again at once. Unlocking a user
+	// that is not locked out is not an error. A password reset (PATCH with password) also ends a lockout.
+	//
+	// Requires role: admin (roles: viewer < clerk < manager < admin). Needs a fresh access token (from a
+	// password login, not a refresh).
+	//
+	// POST /api/v1/users/{username}/unlock
+	UnlockUser(ctx context.Context, params UnlockUserParams) (UnlockUserRes, error)
 	// UpdateItem invokes update-item operation.
 	//
 	// Send If-Match with the ETag of your last GET. sku and lot_tracked are frozen, and qty_precision can
@@ -354,8 +389,8 @@ type Invoker interface {
 	UpdateLocation(ctx context.Context, request UpdateLocationReq, params UpdateLocationParams) (UpdateLocationRes, error)
 	// UpdateUser invokes update-user operation.
 	//
-	// Send If-Match with the ETag of your last GET. Deactivation and role changes apply to the user's
-	// existing tokens at once.
+	// Send If-Match with the ETag of your last GET (or `*`). Deactivation and role changes apply to the
+	// user's existing tokens at once. A new password ends the user's sessions and any login lockout.
 	//
 	// Requires role: admin (roles: viewer < clerk < manager < admin). Needs a fresh access token (from a
 	// password login, not a refresh).
@@ -2168,6 +2203,50 @@ func (c *Client) sendHealthz(ctx context.Context) (res HealthzRes, err error) {
 	}()
 
 	result, err := decodeHealthzResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// Home invokes home operation.
+//
+// An HTML page for browsers; `Accept: application/json` (without text/html) gets the same links as
+// JSON.
+//
+// GET /
+func (c *Client) Home(ctx context.Context) (HomeRes, error) {
+	res, err := c.sendHome(ctx)
+	return res, err
+}
+
+func (c *Client) sendHome(ctx context.Context) (res HomeRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeHomeResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -4858,6 +4937,51 @@ func (c *Client) sendLowStock(ctx context.Context, params LowStockParams) (res L
 	return result, nil
 }
 
+// OAuthAuthorizationServer invokes oauth-authorization-server operation.
+//
+// RFC 8414 metadata: the token and revocation endpoints, the grants and the keys. Without --public-url
+// the URLs are those the request came to (X-Forwarded-Proto/-Host count only from --trusted-proxies),
+// and the answer is not for shared caches.
+//
+// GET /.well-known/oauth-authorization-server
+func (c *Client) OAuthAuthorizationServer(ctx context.Context) (OAuthAuthorizationServerRes, error) {
+	res, err := c.sendOAuthAuthorizationServer(ctx)
+	return res, err
+}
+
+func (c *Client) sendOAuthAuthorizationServer(ctx context.Context) (res OAuthAuthorizationServerRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/.well-known/oauth-authorization-server"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeOAuthAuthorizationServerResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // Openapi30JSON invokes openapi-30-json operation.
 //
 // The machine-readable description of this API, generated from the server's routes.
@@ -5032,16 +5156,17 @@ func (c *Client) sendOpenapiYaml(ctx context.Context) (res OpenapiYamlRes, err e
 
 // OpenidConfiguration invokes openid-configuration operation.
 //
-// An OpenID-style discovery document for services that verify our tokens: the issuer, the token
-// endpoint and the JWKS URL.
+// OpenID Connect Discovery 1.0, for OIDC libraries that verify access tokens. No ID token is issued.
+// Without --public-url the URLs are those the request came to (X-Forwarded-Proto/-Host count only from
+// --trusted-proxies), and the answer is not for shared caches.
 //
 // GET /.well-known/openid-configuration
-func (c *Client) OpenidConfiguration(ctx context.Context, params OpenidConfigurationParams) (OpenidConfigurationRes, error) {
-	res, err := c.sendOpenidConfiguration(ctx, params)
+func (c *Client) OpenidConfiguration(ctx context.Context) (OpenidConfigurationRes, error) {
+	res, err := c.sendOpenidConfiguration(ctx)
 	return res, err
 }
 
-func (c *Client) sendOpenidConfiguration(ctx context.Context, params OpenidConfigurationParams) (res OpenidConfigurationRes, err error) {
+func (c *Client) sendOpenidConfiguration(ctx context.Context) (res OpenidConfigurationRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [1]string
@@ -5051,36 +5176,6 @@ func (c *Client) sendOpenidConfiguration(ctx context.Context, params OpenidConfi
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
-	}
-
-	h := uri.NewHeaderEncoder(r.Header)
-	{
-		cfg := uri.HeaderParameterEncodingConfig{
-			Name:    "Host",
-			Explode: false,
-		}
-		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.Host.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode header")
-		}
-	}
-	{
-		cfg := uri.HeaderParameterEncodingConfig{
-			Name:    "X-Forwarded-Proto",
-			Explode: false,
-		}
-		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.XForwardedProto.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode header")
-		}
 	}
 
 	resp, err := c.cfg.Client.Do(r)
@@ -5655,6 +5750,55 @@ func (c *Client) sendReverseMovement(ctx context.Context, request OptReverseBody
 	return result, nil
 }
 
+// Revoke invokes revoke operation.
+//
+// Form-encoded `token` and optional `token_type_hint` (`access_token` or `refresh_token`). A refresh
+// token is revoked as by DELETE /refresh-revoke, an access token as by DELETE /access-revoke. As RFC
+// 7009 section 2.2 requires, an invalid, unknown, expired or already revoked token also answers 200:
+// the client's goal, that the token be unusable, holds. Errors are RFC 6749 section 5.2 objects.
+//
+// POST /revoke
+func (c *Client) Revoke(ctx context.Context, request OptRevokeReq) (RevokeRes, error) {
+	res, err := c.sendRevoke(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendRevoke(ctx context.Context, request OptRevokeReq) (res RevokeRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/revoke"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeRevokeRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeRevokeResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // Token invokes token operation.
 //
 // Form-encoded, as RFC 6749 sections 4.3 and 6 define. Errors are RFC 6749 section 5.2 objects.
@@ -5694,6 +5838,140 @@ func (c *Client) sendToken(ctx context.Context, request *TokenReq) (res TokenRes
 	}()
 
 	result, err := decodeTokenResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// UnlockUser invokes unlock-user operation.
+//
+// Forgets the user's failed logins, so that the right password works again at once. Unlocking a user
+// that is not locked out is not an error. A password reset (PATCH with password) also ends a lockout.
+//
+// Requires role: admin (roles: viewer < clerk < manager < admin). Needs a fresh access token (from a
+// password login, not a refresh).
+//
+// POST /api/v1/users/{username}/unlock
+func (c *Client) UnlockUser(ctx context.Context, params UnlockUserParams) (UnlockUserRes, error) {
+	res, err := c.sendUnlockUser(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendUnlockUser(ctx context.Context, params UnlockUserParams) (res UnlockUserRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/users/"
+	{
+		// Encode "username" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "username",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Username))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/unlock"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, UnlockUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, UnlockUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, UnlockUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, UnlockUserOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeUnlockUserResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -6001,8 +6279,8 @@ func (c *Client) sendUpdateLocation(ctx context.Context, request UpdateLocationR
 
 // UpdateUser invokes update-user operation.
 //
-// Send If-Match with the ETag of your last GET. Deactivation and role changes apply to the user's
-// existing tokens at once.
+// Send If-Match with the ETag of your last GET (or `*`). Deactivation and role changes apply to the
+// user's existing tokens at once. A new password ends the user's sessions and any login lockout.
 //
 // Requires role: admin (roles: viewer < clerk < manager < admin). Needs a fresh access token (from a
 // password login, not a refresh).

@@ -65,6 +65,10 @@ type HealthzRes interface {
 	healthzRes()
 }
 
+type HomeRes interface {
+	homeRes()
+}
+
 type ItemStockRes interface {
 	itemStockRes()
 }
@@ -125,6 +129,10 @@ type LowStockRes interface {
 	lowStockRes()
 }
 
+type OAuthAuthorizationServerRes interface {
+	oAuthAuthorizationServerRes()
+}
+
 type Openapi30JSONRes interface {
 	openapi30JSONRes()
 }
@@ -165,8 +173,16 @@ type ReverseMovementRes interface {
 	reverseMovementRes()
 }
 
+type RevokeRes interface {
+	revokeRes()
+}
+
 type TokenRes interface {
 	tokenRes()
+}
+
+type UnlockUserRes interface {
+	unlockUserRes()
 }
 
 type UpdateItemReq interface {

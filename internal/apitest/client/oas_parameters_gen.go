@@ -4,20 +4,23 @@ package client
 
 // ArchiveItemParams is parameters of archive-item operation.
 type ArchiveItemParams struct {
-	ID      int64
+	ID int64
+	// ETag of the version you changed, e.g. "v3", or * for any.
 	IfMatch string
 }
 
 // ArchiveLocationParams is parameters of archive-location operation.
 type ArchiveLocationParams struct {
-	ID      int64
+	ID int64
+	// ETag of the version you changed, e.g. "v3", or * for any.
 	IfMatch string
 }
 
 // DeactivateUserParams is parameters of deactivate-user operation.
 type DeactivateUserParams struct {
 	Username string
-	IfMatch  string
+	// ETag of the version you changed, e.g. "v3", or * for any.
+	IfMatch string
 }
 
 // DocsAssetParams is parameters of docs-asset operation.
@@ -208,12 +211,6 @@ type LowStockParams struct {
 	LocationID OptInt64  `json:",omitempty,omitzero"`
 }
 
-// OpenidConfigurationParams is parameters of openid-configuration operation.
-type OpenidConfigurationParams struct {
-	Host            OptString `json:",omitempty,omitzero"`
-	XForwardedProto OptString `json:",omitempty,omitzero"`
-}
-
 // PostMovementParams is parameters of post-movement operation.
 type PostMovementParams struct {
 	// Required: 1-255 characters, unique per request (e.g. a UUID).
@@ -227,22 +224,28 @@ type ReverseMovementParams struct {
 	IdempotencyKey string
 }
 
+// UnlockUserParams is parameters of unlock-user operation.
+type UnlockUserParams struct {
+	Username string
+}
+
 // UpdateItemParams is parameters of update-item operation.
 type UpdateItemParams struct {
 	ID int64
-	// ETag of the version you changed, e.g. "v3".
+	// ETag of the version you changed, e.g. "v3", or * for any.
 	IfMatch string
 }
 
 // UpdateLocationParams is parameters of update-location operation.
 type UpdateLocationParams struct {
 	ID int64
-	// ETag of the version you changed, e.g. "v3".
+	// ETag of the version you changed, e.g. "v3", or * for any.
 	IfMatch string
 }
 
 // UpdateUserParams is parameters of update-user operation.
 type UpdateUserParams struct {
 	Username string
-	IfMatch  string
+	// ETag of the version you changed, e.g. "v3", or * for any.
+	IfMatch string
 }

@@ -10,66 +10,67 @@ import (
 	"github.com/go-faster/jx"
 )
 
-// AccessRevokeServiceUnavailableHeaders wraps Problem with response headers.
-type AccessRevokeServiceUnavailableHeaders struct {
-	RetryAfter string
-	Response   Problem
+// AccessRevokeUnauthorizedHeaders wraps Problem with response headers.
+type AccessRevokeUnauthorizedHeaders struct {
+	WWWAuthenticate string
+	Response        Problem
 }
 
-// GetRetryAfter returns the value of RetryAfter.
-func (s *AccessRevokeServiceUnavailableHeaders) GetRetryAfter() string {
-	return s.RetryAfter
+// GetWWWAuthenticate returns the value of WWWAuthenticate.
+func (s *AccessRevokeUnauthorizedHeaders) GetWWWAuthenticate() string {
+	return s.WWWAuthenticate
 }
 
 // GetResponse returns the value of Response.
-func (s *AccessRevokeServiceUnavailableHeaders) GetResponse() Problem {
+func (s *AccessRevokeUnauthorizedHeaders) GetResponse() Problem {
 	return s.Response
 }
 
-// SetRetryAfter sets the value of RetryAfter.
-func (s *AccessRevokeServiceUnavailableHeaders) SetRetryAfter(val string) {
-	s.RetryAfter = val
+// SetWWWAuthenticate sets the value of WWWAuthenticate.
+func (s *AccessRevokeUnauthorizedHeaders) SetWWWAuthenticate(val string) {
+	s.WWWAuthenticate = val
 }
 
 // SetResponse sets the value of Response.
-func (s *AccessRevokeServiceUnavailableHeaders) SetResponse(val Problem) {
+func (s *AccessRevokeUnauthorizedHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*AccessRevokeServiceUnavailableHeaders) accessRevokeRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) archiveItemRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) archiveLocationRes() {}
-func (*AccessRevokeServiceUnavailableHeaders) changePasswordRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) createItemRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) createLocationRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) createUserRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) deactivateUserRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) endSessionRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) getItemRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) getLocationRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) getMovementRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) getUserRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) itemStockRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) listAuditEventsRes() {}
-func (*AccessRevokeServiceUnavailableHeaders) listItemsRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) listLedgerRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) listLocationsRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) listMovementsRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) listSessionsRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) listStockRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) listUsersRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) locationStockRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) logoutRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) lookupRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) lowStockRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) postMovementRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) readyzRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) refreshRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) refreshRevokeRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) reverseMovementRes() {}
-func (*AccessRevokeServiceUnavailableHeaders) updateItemRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) updateLocationRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) updateUserRes()      {}
+func (*AccessRevokeUnauthorizedHeaders) accessRevokeRes()    {}
+func (*AccessRevokeUnauthorizedHeaders) archiveItemRes()     {}
+func (*AccessRevokeUnauthorizedHeaders) archiveLocationRes() {}
+func (*AccessRevokeUnauthorizedHeaders) changePasswordRes()  {}
+func (*AccessRevokeUnauthorizedHeaders) createItemRes()      {}
+func (*AccessRevokeUnauthorizedHeaders) createLocationRes()  {}
+func (*AccessRevokeUnauthorizedHeaders) createUserRes()      {}
+func (*AccessRevokeUnauthorizedHeaders) deactivateUserRes()  {}
+func (*AccessRevokeUnauthorizedHeaders) endSessionRes()      {}
+func (*AccessRevokeUnauthorizedHeaders) getItemRes()         {}
+func (*AccessRevokeUnauthorizedHeaders) getLocationRes()     {}
+func (*AccessRevokeUnauthorizedHeaders) getMovementRes()     {}
+func (*AccessRevokeUnauthorizedHeaders) getUserRes()         {}
+func (*AccessRevokeUnauthorizedHeaders) itemStockRes()       {}
+func (*AccessRevokeUnauthorizedHeaders) listAuditEventsRes() {}
+func (*AccessRevokeUnauthorizedHeaders) listItemsRes()       {}
+func (*AccessRevokeUnauthorizedHeaders) listLedgerRes()      {}
+func (*AccessRevokeUnauthorizedHeaders) listLocationsRes()   {}
+func (*AccessRevokeUnauthorizedHeaders) listMovementsRes()   {}
+func (*AccessRevokeUnauthorizedHeaders) listSessionsRes()    {}
+func (*AccessRevokeUnauthorizedHeaders) listStockRes()       {}
+func (*AccessRevokeUnauthorizedHeaders) listUsersRes()       {}
+func (*AccessRevokeUnauthorizedHeaders) locationStockRes()   {}
+func (*AccessRevokeUnauthorizedHeaders) logoutRes()          {}
+func (*AccessRevokeUnauthorizedHeaders) lookupRes()          {}
+func (*AccessRevokeUnauthorizedHeaders) lowStockRes()        {}
+func (*AccessRevokeUnauthorizedHeaders) postMovementRes()    {}
+func (*AccessRevokeUnauthorizedHeaders) refreshRes()         {}
+func (*AccessRevokeUnauthorizedHeaders) refreshRevokeRes()   {}
+func (*AccessRevokeUnauthorizedHeaders) reverseMovementRes() {}
+func (*AccessRevokeUnauthorizedHeaders) unlockUserRes()      {}
+func (*AccessRevokeUnauthorizedHeaders) updateItemRes()      {}
+func (*AccessRevokeUnauthorizedHeaders) updateLocationRes()  {}
+func (*AccessRevokeUnauthorizedHeaders) updateUserRes()      {}
+func (*AccessRevokeUnauthorizedHeaders) userRes()            {}
 
 type ArchiveItemBadRequest Problem
 
@@ -139,7 +140,7 @@ func (*ArchiveLocationPreconditionRequired) archiveLocationRes() {}
 
 // Ref: #/components/schemas/AuditEvent
 type AuditEvent struct {
-	// Create, update, or for sessions refresh_token_reuse.
+	// Create, update, unlock (users), or for sessions refresh_token_reuse.
 	Action string `json:"action"`
 	Actor  string `json:"actor"`
 	// The record after the change.
@@ -232,6 +233,153 @@ func (s *AuditEvent) SetEntityID(val string) {
 func (s *AuditEvent) SetID(val int64) {
 	s.ID = val
 }
+
+// Ref: #/components/schemas/AuthServerMetadata
+type AuthServerMetadata struct {
+	GrantTypesSupported []string `json:"grant_types_supported"`
+	// The issuer: --issuer, else --public-url, else the URL this document was fetched from.
+	Issuer  string `json:"issuer"`
+	JwksURI string `json:"jwks_uri"`
+	// Empty: there is no authorization endpoint.
+	ResponseTypesSupported []string `json:"response_types_supported"`
+	// RFC 7009 token revocation.
+	RevocationEndpoint string `json:"revocation_endpoint"`
+	// None: whoever holds a token may revoke it.
+	RevocationEndpointAuthMethodsSupported []string  `json:"revocation_endpoint_auth_methods_supported"`
+	ServiceDocumentation                   OptString `json:"service_documentation"`
+	TokenEndpoint                          string    `json:"token_endpoint"`
+	// None: clients are public.
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+}
+
+// GetGrantTypesSupported returns the value of GrantTypesSupported.
+func (s *AuthServerMetadata) GetGrantTypesSupported() []string {
+	return s.GrantTypesSupported
+}
+
+// GetIssuer returns the value of Issuer.
+func (s *AuthServerMetadata) GetIssuer() string {
+	return s.Issuer
+}
+
+// GetJwksURI returns the value of JwksURI.
+func (s *AuthServerMetadata) GetJwksURI() string {
+	return s.JwksURI
+}
+
+// GetResponseTypesSupported returns the value of ResponseTypesSupported.
+func (s *AuthServerMetadata) GetResponseTypesSupported() []string {
+	return s.ResponseTypesSupported
+}
+
+// GetRevocationEndpoint returns the value of RevocationEndpoint.
+func (s *AuthServerMetadata) GetRevocationEndpoint() string {
+	return s.RevocationEndpoint
+}
+
+// GetRevocationEndpointAuthMethodsSupported returns the value of RevocationEndpointAuthMethodsSupported.
+func (s *AuthServerMetadata) GetRevocationEndpointAuthMethodsSupported() []string {
+	return s.RevocationEndpointAuthMethodsSupported
+}
+
+// GetServiceDocumentation returns the value of ServiceDocumentation.
+func (s *AuthServerMetadata) GetServiceDocumentation() OptString {
+	return s.ServiceDocumentation
+}
+
+// GetTokenEndpoint returns the value of TokenEndpoint.
+func (s *AuthServerMetadata) GetTokenEndpoint() string {
+	return s.TokenEndpoint
+}
+
+// GetTokenEndpointAuthMethodsSupported returns the value of TokenEndpointAuthMethodsSupported.
+func (s *AuthServerMetadata) GetTokenEndpointAuthMethodsSupported() []string {
+	return s.TokenEndpointAuthMethodsSupported
+}
+
+// SetGrantTypesSupported sets the value of GrantTypesSupported.
+func (s *AuthServerMetadata) SetGrantTypesSupported(val []string) {
+	s.GrantTypesSupported = val
+}
+
+// SetIssuer sets the value of Issuer.
+func (s *AuthServerMetadata) SetIssuer(val string) {
+	s.Issuer = val
+}
+
+// SetJwksURI sets the value of JwksURI.
+func (s *AuthServerMetadata) SetJwksURI(val string) {
+	s.JwksURI = val
+}
+
+// SetResponseTypesSupported sets the value of ResponseTypesSupported.
+func (s *AuthServerMetadata) SetResponseTypesSupported(val []string) {
+	s.ResponseTypesSupported = val
+}
+
+// SetRevocationEndpoint sets the value of RevocationEndpoint.
+func (s *AuthServerMetadata) SetRevocationEndpoint(val string) {
+	s.RevocationEndpoint = val
+}
+
+// SetRevocationEndpointAuthMethodsSupported sets the value of RevocationEndpointAuthMethodsSupported.
+func (s *AuthServerMetadata) SetRevocationEndpointAuthMethodsSupported(val []string) {
+	s.RevocationEndpointAuthMethodsSupported = val
+}
+
+// SetServiceDocumentation sets the value of ServiceDocumentation.
+func (s *AuthServerMetadata) SetServiceDocumentation(val OptString) {
+	s.ServiceDocumentation = val
+}
+
+// SetTokenEndpoint sets the value of TokenEndpoint.
+func (s *AuthServerMetadata) SetTokenEndpoint(val string) {
+	s.TokenEndpoint = val
+}
+
+// SetTokenEndpointAuthMethodsSupported sets the value of TokenEndpointAuthMethodsSupported.
+func (s *AuthServerMetadata) SetTokenEndpointAuthMethodsSupported(val []string) {
+	s.TokenEndpointAuthMethodsSupported = val
+}
+
+// AuthServerMetadataHeaders wraps AuthServerMetadata with response headers.
+type AuthServerMetadataHeaders struct {
+	CacheControl OptString
+	Vary         OptString
+	Response     AuthServerMetadata
+}
+
+// GetCacheControl returns the value of CacheControl.
+func (s *AuthServerMetadataHeaders) GetCacheControl() OptString {
+	return s.CacheControl
+}
+
+// GetVary returns the value of Vary.
+func (s *AuthServerMetadataHeaders) GetVary() OptString {
+	return s.Vary
+}
+
+// GetResponse returns the value of Response.
+func (s *AuthServerMetadataHeaders) GetResponse() AuthServerMetadata {
+	return s.Response
+}
+
+// SetCacheControl sets the value of CacheControl.
+func (s *AuthServerMetadataHeaders) SetCacheControl(val OptString) {
+	s.CacheControl = val
+}
+
+// SetVary sets the value of Vary.
+func (s *AuthServerMetadataHeaders) SetVary(val OptString) {
+	s.Vary = val
+}
+
+// SetResponse sets the value of Response.
+func (s *AuthServerMetadataHeaders) SetResponse(val AuthServerMetadata) {
+	s.Response = val
+}
+
+func (*AuthServerMetadataHeaders) oAuthAuthorizationServerRes() {}
 
 // Ref: #/components/schemas/Balance
 type Balance struct {
@@ -625,13 +773,28 @@ func (*DetailBody) refreshRevokeRes() {}
 
 // Ref: #/components/schemas/DiscoveryBody
 type DiscoveryBody struct {
-	ClaimsSupported                   []string `json:"claims_supported"`
-	GrantTypesSupported               []string `json:"grant_types_supported"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
-	Issuer                            string   `json:"issuer"`
-	JwksURI                           string   `json:"jwks_uri"`
-	ResponseTypesSupported            []string `json:"response_types_supported"`
-	TokenEndpoint                     string   `json:"token_endpoint"`
+	// Claims of access tokens (see the AccessTokenClaims schema).
+	ClaimsSupported     []string `json:"claims_supported"`
+	GrantTypesSupported []string `json:"grant_types_supported"`
+	// No ID token is issued (the field is REQUIRED): the algorithms access tokens are signed with.
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
+	// The issuer: --issuer, else --public-url, else the URL this document was fetched from.
+	Issuer string `json:"issuer"`
+	// The public keys that verify tokens.
+	JwksURI string `json:"jwks_uri"`
+	// Empty: there is no authorization endpoint.
+	ResponseTypesSupported []string `json:"response_types_supported"`
+	// RFC 7009 token revocation.
+	RevocationEndpoint string `json:"revocation_endpoint"`
+	// None: whoever holds a token may revoke it.
+	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported"`
+	// Human-readable API documentation.
+	ServiceDocumentation OptString `json:"service_documentation"`
+	// Public: sub is the username for every client.
+	SubjectTypesSupported []string `json:"subject_types_supported"`
+	// OAuth2 token endpoint (password and refresh_token grants).
+	TokenEndpoint string `json:"token_endpoint"`
+	// None: clients are public, no client authentication.
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 }
 
@@ -663,6 +826,26 @@ func (s *DiscoveryBody) GetJwksURI() string {
 // GetResponseTypesSupported returns the value of ResponseTypesSupported.
 func (s *DiscoveryBody) GetResponseTypesSupported() []string {
 	return s.ResponseTypesSupported
+}
+
+// GetRevocationEndpoint returns the value of RevocationEndpoint.
+func (s *DiscoveryBody) GetRevocationEndpoint() string {
+	return s.RevocationEndpoint
+}
+
+// GetRevocationEndpointAuthMethodsSupported returns the value of RevocationEndpointAuthMethodsSupported.
+func (s *DiscoveryBody) GetRevocationEndpointAuthMethodsSupported() []string {
+	return s.RevocationEndpointAuthMethodsSupported
+}
+
+// GetServiceDocumentation returns the value of ServiceDocumentation.
+func (s *DiscoveryBody) GetServiceDocumentation() OptString {
+	return s.ServiceDocumentation
+}
+
+// GetSubjectTypesSupported returns the value of SubjectTypesSupported.
+func (s *DiscoveryBody) GetSubjectTypesSupported() []string {
+	return s.SubjectTypesSupported
 }
 
 // GetTokenEndpoint returns the value of TokenEndpoint.
@@ -705,6 +888,26 @@ func (s *DiscoveryBody) SetResponseTypesSupported(val []string) {
 	s.ResponseTypesSupported = val
 }
 
+// SetRevocationEndpoint sets the value of RevocationEndpoint.
+func (s *DiscoveryBody) SetRevocationEndpoint(val string) {
+	s.RevocationEndpoint = val
+}
+
+// SetRevocationEndpointAuthMethodsSupported sets the value of RevocationEndpointAuthMethodsSupported.
+func (s *DiscoveryBody) SetRevocationEndpointAuthMethodsSupported(val []string) {
+	s.RevocationEndpointAuthMethodsSupported = val
+}
+
+// SetServiceDocumentation sets the value of ServiceDocumentation.
+func (s *DiscoveryBody) SetServiceDocumentation(val OptString) {
+	s.ServiceDocumentation = val
+}
+
+// SetSubjectTypesSupported sets the value of SubjectTypesSupported.
+func (s *DiscoveryBody) SetSubjectTypesSupported(val []string) {
+	s.SubjectTypesSupported = val
+}
+
 // SetTokenEndpoint sets the value of TokenEndpoint.
 func (s *DiscoveryBody) SetTokenEndpoint(val string) {
 	s.TokenEndpoint = val
@@ -718,12 +921,18 @@ func (s *DiscoveryBody) SetTokenEndpointAuthMethodsSupported(val []string) {
 // DiscoveryBodyHeaders wraps DiscoveryBody with response headers.
 type DiscoveryBodyHeaders struct {
 	CacheControl OptString
+	Vary         OptString
 	Response     DiscoveryBody
 }
 
 // GetCacheControl returns the value of CacheControl.
 func (s *DiscoveryBodyHeaders) GetCacheControl() OptString {
 	return s.CacheControl
+}
+
+// GetVary returns the value of Vary.
+func (s *DiscoveryBodyHeaders) GetVary() OptString {
+	return s.Vary
 }
 
 // GetResponse returns the value of Response.
@@ -734,6 +943,11 @@ func (s *DiscoveryBodyHeaders) GetResponse() DiscoveryBody {
 // SetCacheControl sets the value of CacheControl.
 func (s *DiscoveryBodyHeaders) SetCacheControl(val OptString) {
 	s.CacheControl = val
+}
+
+// SetVary sets the value of Vary.
+func (s *DiscoveryBodyHeaders) SetVary(val OptString) {
+	s.Vary = val
 }
 
 // SetResponse sets the value of Response.
@@ -1208,6 +1422,10 @@ func (s DocsOK) Read(p []byte) (n int, err error) {
 
 func (*DocsOK) docsRes() {}
 
+type EndSessionBadRequest Problem
+
+func (*EndSessionBadRequest) endSessionRes() {}
+
 type EndSessionInternalServerError Problem
 
 func (*EndSessionInternalServerError) endSessionRes() {}
@@ -1594,6 +1812,114 @@ func (s *Healthz4XXStatusCode) SetResponse(val Healthz4XX) {
 }
 
 func (*Healthz4XXStatusCode) healthzRes() {}
+
+type Home4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s Home4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// Home4XXStatusCode wraps Home4XX with StatusCode.
+type Home4XXStatusCode struct {
+	StatusCode int
+	Response   Home4XX
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *Home4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *Home4XXStatusCode) GetResponse() Home4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *Home4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *Home4XXStatusCode) SetResponse(val Home4XX) {
+	s.Response = val
+}
+
+func (*Home4XXStatusCode) homeRes() {}
+
+// Ref: #/components/schemas/HomeInfo
+type HomeInfo struct {
+	Docs    string `json:"docs"`
+	Name    string `json:"name"`
+	Openapi string `json:"openapi"`
+	Version string `json:"version"`
+}
+
+// GetDocs returns the value of Docs.
+func (s *HomeInfo) GetDocs() string {
+	return s.Docs
+}
+
+// GetName returns the value of Name.
+func (s *HomeInfo) GetName() string {
+	return s.Name
+}
+
+// GetOpenapi returns the value of Openapi.
+func (s *HomeInfo) GetOpenapi() string {
+	return s.Openapi
+}
+
+// GetVersion returns the value of Version.
+func (s *HomeInfo) GetVersion() string {
+	return s.Version
+}
+
+// SetDocs sets the value of Docs.
+func (s *HomeInfo) SetDocs(val string) {
+	s.Docs = val
+}
+
+// SetName sets the value of Name.
+func (s *HomeInfo) SetName(val string) {
+	s.Name = val
+}
+
+// SetOpenapi sets the value of Openapi.
+func (s *HomeInfo) SetOpenapi(val string) {
+	s.Openapi = val
+}
+
+// SetVersion sets the value of Version.
+func (s *HomeInfo) SetVersion(val string) {
+	s.Version = val
+}
+
+func (*HomeInfo) homeRes() {}
+
+type HomeOKTextHTML struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s HomeOKTextHTML) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*HomeOKTextHTML) homeRes() {}
 
 // Ref: #/components/schemas/Item
 type Item struct {
@@ -3825,11 +4151,11 @@ type LoginRequestEntityTooLarge Problem
 
 func (*LoginRequestEntityTooLarge) loginRes() {}
 
-type LoginServiceUnavailable AccessRevokeServiceUnavailableHeaders
+type LoginServiceUnavailable ProblemHeaders
 
 func (*LoginServiceUnavailable) loginRes() {}
 
-type LoginTooManyRequests AccessRevokeServiceUnavailableHeaders
+type LoginTooManyRequests ProblemHeaders
 
 func (*LoginTooManyRequests) loginRes() {}
 
@@ -3844,6 +4170,10 @@ func (*LoginUnprocessableEntity) loginRes() {}
 type LoginUnsupportedMediaType Problem
 
 func (*LoginUnsupportedMediaType) loginRes() {}
+
+type LogoutBadRequest Problem
+
+func (*LogoutBadRequest) logoutRes() {}
 
 type LogoutInternalServerError Problem
 
@@ -4943,6 +5273,48 @@ func (s *OAuth2PasswordBearer) SetToken(val string) {
 func (s *OAuth2PasswordBearer) SetScopes(val []string) {
 	s.Scopes = val
 }
+
+type OAuthAuthorizationServer4XX struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s OAuthAuthorizationServer4XX) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// OAuthAuthorizationServer4XXStatusCode wraps OAuthAuthorizationServer4XX with StatusCode.
+type OAuthAuthorizationServer4XXStatusCode struct {
+	StatusCode int
+	Response   OAuthAuthorizationServer4XX
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *OAuthAuthorizationServer4XXStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *OAuthAuthorizationServer4XXStatusCode) GetResponse() OAuthAuthorizationServer4XX {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *OAuthAuthorizationServer4XXStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *OAuthAuthorizationServer4XXStatusCode) SetResponse(val OAuthAuthorizationServer4XX) {
+	s.Response = val
+}
+
+func (*OAuthAuthorizationServer4XXStatusCode) oAuthAuthorizationServerRes() {}
 
 type Openapi30JSON4XX struct {
 	Data io.Reader
@@ -6640,6 +7012,98 @@ func (o OptReverseBody) Or(d ReverseBody) ReverseBody {
 	return d
 }
 
+// NewOptRevokeReq returns new OptRevokeReq with value set to v.
+func NewOptRevokeReq(v RevokeReq) OptRevokeReq {
+	return OptRevokeReq{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptRevokeReq is optional RevokeReq.
+type OptRevokeReq struct {
+	Value RevokeReq
+	Set   bool
+}
+
+// IsSet returns true if OptRevokeReq was set.
+func (o OptRevokeReq) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptRevokeReq) Reset() {
+	var v RevokeReq
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptRevokeReq) SetTo(v RevokeReq) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptRevokeReq) Get() (v RevokeReq, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptRevokeReq) Or(d RevokeReq) RevokeReq {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptRevokeReqTokenTypeHint returns new OptRevokeReqTokenTypeHint with value set to v.
+func NewOptRevokeReqTokenTypeHint(v RevokeReqTokenTypeHint) OptRevokeReqTokenTypeHint {
+	return OptRevokeReqTokenTypeHint{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptRevokeReqTokenTypeHint is optional RevokeReqTokenTypeHint.
+type OptRevokeReqTokenTypeHint struct {
+	Value RevokeReqTokenTypeHint
+	Set   bool
+}
+
+// IsSet returns true if OptRevokeReqTokenTypeHint was set.
+func (o OptRevokeReqTokenTypeHint) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptRevokeReqTokenTypeHint) Reset() {
+	var v RevokeReqTokenTypeHint
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptRevokeReqTokenTypeHint) SetTo(v RevokeReqTokenTypeHint) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptRevokeReqTokenTypeHint) Get() (v RevokeReqTokenTypeHint, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptRevokeReqTokenTypeHint) Or(d RevokeReqTokenTypeHint) RevokeReqTokenTypeHint {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptString returns new OptString with value set to v.
 func NewOptString(v string) OptString {
 	return OptString{
@@ -7348,26 +7812,27 @@ func (s *Problem) SetVersion(val OptInt64) {
 	s.Version = val
 }
 
-func (*Problem) accessRevokeRes()        {}
-func (*Problem) healthzRes()             {}
-func (*Problem) jwksRes()                {}
-func (*Problem) listSessionsRes()        {}
-func (*Problem) openidConfigurationRes() {}
-func (*Problem) readyzRes()              {}
-func (*Problem) refreshRes()             {}
-func (*Problem) refreshRevokeRes()       {}
-func (*Problem) userRes()                {}
-func (*Problem) welcomeRes()             {}
+func (*Problem) accessRevokeRes()             {}
+func (*Problem) healthzRes()                  {}
+func (*Problem) jwksRes()                     {}
+func (*Problem) listSessionsRes()             {}
+func (*Problem) oAuthAuthorizationServerRes() {}
+func (*Problem) openidConfigurationRes()      {}
+func (*Problem) readyzRes()                   {}
+func (*Problem) refreshRes()                  {}
+func (*Problem) refreshRevokeRes()            {}
+func (*Problem) userRes()                     {}
+func (*Problem) welcomeRes()                  {}
 
 // ProblemHeaders wraps Problem with response headers.
 type ProblemHeaders struct {
-	WWWAuthenticate string
-	Response        Problem
+	RetryAfter string
+	Response   Problem
 }
 
-// GetWWWAuthenticate returns the value of WWWAuthenticate.
-func (s *ProblemHeaders) GetWWWAuthenticate() string {
-	return s.WWWAuthenticate
+// GetRetryAfter returns the value of RetryAfter.
+func (s *ProblemHeaders) GetRetryAfter() string {
+	return s.RetryAfter
 }
 
 // GetResponse returns the value of Response.
@@ -7375,9 +7840,9 @@ func (s *ProblemHeaders) GetResponse() Problem {
 	return s.Response
 }
 
-// SetWWWAuthenticate sets the value of WWWAuthenticate.
-func (s *ProblemHeaders) SetWWWAuthenticate(val string) {
-	s.WWWAuthenticate = val
+// SetRetryAfter sets the value of RetryAfter.
+func (s *ProblemHeaders) SetRetryAfter(val string) {
+	s.RetryAfter = val
 }
 
 // SetResponse sets the value of Response.
@@ -7385,40 +7850,43 @@ func (s *ProblemHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*ProblemHeaders) accessRevokeRes()    {}
-func (*ProblemHeaders) archiveItemRes()     {}
-func (*ProblemHeaders) archiveLocationRes() {}
-func (*ProblemHeaders) changePasswordRes()  {}
-func (*ProblemHeaders) createItemRes()      {}
-func (*ProblemHeaders) createLocationRes()  {}
-func (*ProblemHeaders) createUserRes()      {}
-func (*ProblemHeaders) deactivateUserRes()  {}
-func (*ProblemHeaders) endSessionRes()      {}
-func (*ProblemHeaders) getItemRes()         {}
-func (*ProblemHeaders) getLocationRes()     {}
-func (*ProblemHeaders) getMovementRes()     {}
-func (*ProblemHeaders) getUserRes()         {}
-func (*ProblemHeaders) itemStockRes()       {}
-func (*ProblemHeaders) listAuditEventsRes() {}
-func (*ProblemHeaders) listItemsRes()       {}
-func (*ProblemHeaders) listLedgerRes()      {}
-func (*ProblemHeaders) listLocationsRes()   {}
-func (*ProblemHeaders) listMovementsRes()   {}
-func (*ProblemHeaders) listSessionsRes()    {}
-func (*ProblemHeaders) listStockRes()       {}
-func (*ProblemHeaders) listUsersRes()       {}
-func (*ProblemHeaders) locationStockRes()   {}
-func (*ProblemHeaders) logoutRes()          {}
-func (*ProblemHeaders) lookupRes()          {}
-func (*ProblemHeaders) lowStockRes()        {}
-func (*ProblemHeaders) postMovementRes()    {}
-func (*ProblemHeaders) refreshRes()         {}
-func (*ProblemHeaders) refreshRevokeRes()   {}
-func (*ProblemHeaders) reverseMovementRes() {}
-func (*ProblemHeaders) updateItemRes()      {}
-func (*ProblemHeaders) updateLocationRes()  {}
-func (*ProblemHeaders) updateUserRes()      {}
-func (*ProblemHeaders) userRes()            {}
+func (*ProblemHeaders) accessRevokeRes()             {}
+func (*ProblemHeaders) archiveItemRes()              {}
+func (*ProblemHeaders) archiveLocationRes()          {}
+func (*ProblemHeaders) changePasswordRes()           {}
+func (*ProblemHeaders) createItemRes()               {}
+func (*ProblemHeaders) createLocationRes()           {}
+func (*ProblemHeaders) createUserRes()               {}
+func (*ProblemHeaders) deactivateUserRes()           {}
+func (*ProblemHeaders) endSessionRes()               {}
+func (*ProblemHeaders) getItemRes()                  {}
+func (*ProblemHeaders) getLocationRes()              {}
+func (*ProblemHeaders) getMovementRes()              {}
+func (*ProblemHeaders) getUserRes()                  {}
+func (*ProblemHeaders) homeRes()                     {}
+func (*ProblemHeaders) itemStockRes()                {}
+func (*ProblemHeaders) listAuditEventsRes()          {}
+func (*ProblemHeaders) listItemsRes()                {}
+func (*ProblemHeaders) listLedgerRes()               {}
+func (*ProblemHeaders) listLocationsRes()            {}
+func (*ProblemHeaders) listMovementsRes()            {}
+func (*ProblemHeaders) listSessionsRes()             {}
+func (*ProblemHeaders) listStockRes()                {}
+func (*ProblemHeaders) listUsersRes()                {}
+func (*ProblemHeaders) locationStockRes()            {}
+func (*ProblemHeaders) logoutRes()                   {}
+func (*ProblemHeaders) lookupRes()                   {}
+func (*ProblemHeaders) lowStockRes()                 {}
+func (*ProblemHeaders) oAuthAuthorizationServerRes() {}
+func (*ProblemHeaders) postMovementRes()             {}
+func (*ProblemHeaders) readyzRes()                   {}
+func (*ProblemHeaders) refreshRes()                  {}
+func (*ProblemHeaders) refreshRevokeRes()            {}
+func (*ProblemHeaders) reverseMovementRes()          {}
+func (*ProblemHeaders) unlockUserRes()               {}
+func (*ProblemHeaders) updateItemRes()               {}
+func (*ProblemHeaders) updateLocationRes()           {}
+func (*ProblemHeaders) updateUserRes()               {}
 
 type Readyz4XX struct {
 	Data io.Reader
@@ -7508,6 +7976,309 @@ func (*ReverseMovementUnprocessableEntity) reverseMovementRes() {}
 type ReverseMovementUnsupportedMediaType Problem
 
 func (*ReverseMovementUnsupportedMediaType) reverseMovementRes() {}
+
+type RevokeBadRequest struct {
+	Detail           OptString             `json:"detail"`
+	Error            RevokeBadRequestError `json:"error"`
+	ErrorDescription OptString             `json:"error_description"`
+}
+
+// GetDetail returns the value of Detail.
+func (s *RevokeBadRequest) GetDetail() OptString {
+	return s.Detail
+}
+
+// GetError returns the value of Error.
+func (s *RevokeBadRequest) GetError() RevokeBadRequestError {
+	return s.Error
+}
+
+// GetErrorDescription returns the value of ErrorDescription.
+func (s *RevokeBadRequest) GetErrorDescription() OptString {
+	return s.ErrorDescription
+}
+
+// SetDetail sets the value of Detail.
+func (s *RevokeBadRequest) SetDetail(val OptString) {
+	s.Detail = val
+}
+
+// SetError sets the value of Error.
+func (s *RevokeBadRequest) SetError(val RevokeBadRequestError) {
+	s.Error = val
+}
+
+// SetErrorDescription sets the value of ErrorDescription.
+func (s *RevokeBadRequest) SetErrorDescription(val OptString) {
+	s.ErrorDescription = val
+}
+
+func (*RevokeBadRequest) revokeRes() {}
+
+type RevokeBadRequestError string
+
+const (
+	RevokeBadRequestErrorInvalidRequest         RevokeBadRequestError = "invalid_request"
+	RevokeBadRequestErrorUnsupportedTokenType   RevokeBadRequestError = "unsupported_token_type"
+	RevokeBadRequestErrorTemporarilyUnavailable RevokeBadRequestError = "temporarily_unavailable"
+)
+
+// AllValues returns all RevokeBadRequestError values.
+func (RevokeBadRequestError) AllValues() []RevokeBadRequestError {
+	return []RevokeBadRequestError{
+		RevokeBadRequestErrorInvalidRequest,
+		RevokeBadRequestErrorUnsupportedTokenType,
+		RevokeBadRequestErrorTemporarilyUnavailable,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RevokeBadRequestError) MarshalText() ([]byte, error) {
+	switch s {
+	case RevokeBadRequestErrorInvalidRequest:
+		return []byte(s), nil
+	case RevokeBadRequestErrorUnsupportedTokenType:
+		return []byte(s), nil
+	case RevokeBadRequestErrorTemporarilyUnavailable:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RevokeBadRequestError) UnmarshalText(data []byte) error {
+	switch RevokeBadRequestError(data) {
+	case RevokeBadRequestErrorInvalidRequest:
+		*s = RevokeBadRequestErrorInvalidRequest
+		return nil
+	case RevokeBadRequestErrorUnsupportedTokenType:
+		*s = RevokeBadRequestErrorUnsupportedTokenType
+		return nil
+	case RevokeBadRequestErrorTemporarilyUnavailable:
+		*s = RevokeBadRequestErrorTemporarilyUnavailable
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+type RevokeInternalServerError Problem
+
+func (*RevokeInternalServerError) revokeRes() {}
+
+// RevokeOK is response for Revoke operation.
+type RevokeOK struct {
+	CacheControl OptString
+	Pragma       OptString
+}
+
+// GetCacheControl returns the value of CacheControl.
+func (s *RevokeOK) GetCacheControl() OptString {
+	return s.CacheControl
+}
+
+// GetPragma returns the value of Pragma.
+func (s *RevokeOK) GetPragma() OptString {
+	return s.Pragma
+}
+
+// SetCacheControl sets the value of CacheControl.
+func (s *RevokeOK) SetCacheControl(val OptString) {
+	s.CacheControl = val
+}
+
+// SetPragma sets the value of Pragma.
+func (s *RevokeOK) SetPragma(val OptString) {
+	s.Pragma = val
+}
+
+func (*RevokeOK) revokeRes() {}
+
+type RevokeReq struct {
+	// The access or refresh token to revoke.
+	Token string `json:"token"`
+	// What the token is; a wrong hint is not an error.
+	TokenTypeHint OptRevokeReqTokenTypeHint `json:"token_type_hint"`
+}
+
+// GetToken returns the value of Token.
+func (s *RevokeReq) GetToken() string {
+	return s.Token
+}
+
+// GetTokenTypeHint returns the value of TokenTypeHint.
+func (s *RevokeReq) GetTokenTypeHint() OptRevokeReqTokenTypeHint {
+	return s.TokenTypeHint
+}
+
+// SetToken sets the value of Token.
+func (s *RevokeReq) SetToken(val string) {
+	s.Token = val
+}
+
+// SetTokenTypeHint sets the value of TokenTypeHint.
+func (s *RevokeReq) SetTokenTypeHint(val OptRevokeReqTokenTypeHint) {
+	s.TokenTypeHint = val
+}
+
+// What the token is; a wrong hint is not an error.
+type RevokeReqTokenTypeHint string
+
+const (
+	RevokeReqTokenTypeHintAccessToken  RevokeReqTokenTypeHint = "access_token"
+	RevokeReqTokenTypeHintRefreshToken RevokeReqTokenTypeHint = "refresh_token"
+)
+
+// AllValues returns all RevokeReqTokenTypeHint values.
+func (RevokeReqTokenTypeHint) AllValues() []RevokeReqTokenTypeHint {
+	return []RevokeReqTokenTypeHint{
+		RevokeReqTokenTypeHintAccessToken,
+		RevokeReqTokenTypeHintRefreshToken,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RevokeReqTokenTypeHint) MarshalText() ([]byte, error) {
+	switch s {
+	case RevokeReqTokenTypeHintAccessToken:
+		return []byte(s), nil
+	case RevokeReqTokenTypeHintRefreshToken:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RevokeReqTokenTypeHint) UnmarshalText(data []byte) error {
+	switch RevokeReqTokenTypeHint(data) {
+	case RevokeReqTokenTypeHintAccessToken:
+		*s = RevokeReqTokenTypeHintAccessToken
+		return nil
+	case RevokeReqTokenTypeHintRefreshToken:
+		*s = RevokeReqTokenTypeHintRefreshToken
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+type RevokeRequestEntityTooLarge Problem
+
+func (*RevokeRequestEntityTooLarge) revokeRes() {}
+
+type RevokeServiceUnavailable struct {
+	Detail           OptString                     `json:"detail"`
+	Error            RevokeServiceUnavailableError `json:"error"`
+	ErrorDescription OptString                     `json:"error_description"`
+}
+
+// GetDetail returns the value of Detail.
+func (s *RevokeServiceUnavailable) GetDetail() OptString {
+	return s.Detail
+}
+
+// GetError returns the value of Error.
+func (s *RevokeServiceUnavailable) GetError() RevokeServiceUnavailableError {
+	return s.Error
+}
+
+// GetErrorDescription returns the value of ErrorDescription.
+func (s *RevokeServiceUnavailable) GetErrorDescription() OptString {
+	return s.ErrorDescription
+}
+
+// SetDetail sets the value of Detail.
+func (s *RevokeServiceUnavailable) SetDetail(val OptString) {
+	s.Detail = val
+}
+
+// SetError sets the value of Error.
+func (s *RevokeServiceUnavailable) SetError(val RevokeServiceUnavailableError) {
+	s.Error = val
+}
+
+// SetErrorDescription sets the value of ErrorDescription.
+func (s *RevokeServiceUnavailable) SetErrorDescription(val OptString) {
+	s.ErrorDescription = val
+}
+
+type RevokeServiceUnavailableError string
+
+const (
+	RevokeServiceUnavailableErrorInvalidRequest         RevokeServiceUnavailableError = "invalid_request"
+	RevokeServiceUnavailableErrorUnsupportedTokenType   RevokeServiceUnavailableError = "unsupported_token_type"
+	RevokeServiceUnavailableErrorTemporarilyUnavailable RevokeServiceUnavailableError = "temporarily_unavailable"
+)
+
+// AllValues returns all RevokeServiceUnavailableError values.
+func (RevokeServiceUnavailableError) AllValues() []RevokeServiceUnavailableError {
+	return []RevokeServiceUnavailableError{
+		RevokeServiceUnavailableErrorInvalidRequest,
+		RevokeServiceUnavailableErrorUnsupportedTokenType,
+		RevokeServiceUnavailableErrorTemporarilyUnavailable,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RevokeServiceUnavailableError) MarshalText() ([]byte, error) {
+	switch s {
+	case RevokeServiceUnavailableErrorInvalidRequest:
+		return []byte(s), nil
+	case RevokeServiceUnavailableErrorUnsupportedTokenType:
+		return []byte(s), nil
+	case RevokeServiceUnavailableErrorTemporarilyUnavailable:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RevokeServiceUnavailableError) UnmarshalText(data []byte) error {
+	switch RevokeServiceUnavailableError(data) {
+	case RevokeServiceUnavailableErrorInvalidRequest:
+		*s = RevokeServiceUnavailableErrorInvalidRequest
+		return nil
+	case RevokeServiceUnavailableErrorUnsupportedTokenType:
+		*s = RevokeServiceUnavailableErrorUnsupportedTokenType
+		return nil
+	case RevokeServiceUnavailableErrorTemporarilyUnavailable:
+		*s = RevokeServiceUnavailableErrorTemporarilyUnavailable
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// RevokeServiceUnavailableHeaders wraps RevokeServiceUnavailable with response headers.
+type RevokeServiceUnavailableHeaders struct {
+	RetryAfter string
+	Response   RevokeServiceUnavailable
+}
+
+// GetRetryAfter returns the value of RetryAfter.
+func (s *RevokeServiceUnavailableHeaders) GetRetryAfter() string {
+	return s.RetryAfter
+}
+
+// GetResponse returns the value of Response.
+func (s *RevokeServiceUnavailableHeaders) GetResponse() RevokeServiceUnavailable {
+	return s.Response
+}
+
+// SetRetryAfter sets the value of RetryAfter.
+func (s *RevokeServiceUnavailableHeaders) SetRetryAfter(val string) {
+	s.RetryAfter = val
+}
+
+// SetResponse sets the value of Response.
+func (s *RevokeServiceUnavailableHeaders) SetResponse(val RevokeServiceUnavailable) {
+	s.Response = val
+}
+
+func (*RevokeServiceUnavailableHeaders) revokeRes() {}
 
 // Ref: #/components/schemas/SessionBody
 type SessionBody struct {
@@ -8081,6 +8852,27 @@ func (s *TokenTooManyRequestsHeaders) SetResponse(val TokenTooManyRequests) {
 }
 
 func (*TokenTooManyRequestsHeaders) tokenRes() {}
+
+type UnlockUserBadRequest Problem
+
+func (*UnlockUserBadRequest) unlockUserRes() {}
+
+type UnlockUserForbidden Problem
+
+func (*UnlockUserForbidden) unlockUserRes() {}
+
+type UnlockUserInternalServerError Problem
+
+func (*UnlockUserInternalServerError) unlockUserRes() {}
+
+// UnlockUserNoContent is response for UnlockUser operation.
+type UnlockUserNoContent struct{}
+
+func (*UnlockUserNoContent) unlockUserRes() {}
+
+type UnlockUserNotFound Problem
+
+func (*UnlockUserNotFound) unlockUserRes() {}
 
 type UpdateItemBadRequest Problem
 

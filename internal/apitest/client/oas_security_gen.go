@@ -24,14 +24,18 @@ type SecuritySource interface {
 	//  - `nbf`: Not before, unix seconds (equal to iat)
 	//  - `jti`: Token id, a UUID4; what a revocation names
 	//  - `exp`: Expiry, unix seconds
-	//  - `type`: Token type
+	//  - `type`: Token type. Access tokens have the header typ JWT; refresh tokens have typ refresh+jwt
+	//    and carry no iss or aud (they are for this server only: a verifier configured with the issuer or
+	//    audience refuses them)
 	//  - `fresh`: True only on access tokens from a password login; required by sensitive actions
 	//  - `roles`: The user's roles when the token was issued (checked against current roles on every
 	//    request)
 	//  - `sid`: Session id; ending the session revokes its tokens
 	//  - `csrf`: Present on tokens issued into cookies: the value X-CSRF-Token must carry
-	//  - `iss`: Issuer, when configured (--issuer)
-	//  - `aud`: Audience, when configured (--audience)
+	//  - `iss`: Issuer, when configured (--issuer); access tokens only (refresh tokens issued before
+	//    2026-12 carry it too)
+	//  - `aud`: Audience, when configured (--audience); access tokens only (refresh tokens issued before
+	//    2026-12 carry it too)
 	Bearer(ctx context.Context, operationName OperationName) (Bearer, error)
 	// CookieAccessToken provides cookieAccessToken security value.
 	// Cookie mode (POST /login?cookies=true): the access token in its HttpOnly cookie. Methods that change
@@ -79,6 +83,7 @@ var oauth2ScopesOAuth2PasswordBearer = map[string][]string{
 	RefreshOperation:         []string{},
 	RefreshRevokeOperation:   []string{},
 	ReverseMovementOperation: []string{},
+	UnlockUserOperation:      []string{},
 	UpdateItemOperation:      []string{},
 	UpdateLocationOperation:  []string{},
 	UpdateUserOperation:      []string{},
@@ -139,6 +144,7 @@ var operationRolesBearer = map[string][]string{
 	RefreshOperation:         []string{},
 	RefreshRevokeOperation:   []string{},
 	ReverseMovementOperation: []string{},
+	UnlockUserOperation:      []string{},
 	UpdateItemOperation:      []string{},
 	UpdateLocationOperation:  []string{},
 	UpdateUserOperation:      []string{},
@@ -196,6 +202,7 @@ var operationRolesCookieAccessToken = map[string][]string{
 	LowStockOperation:        []string{},
 	PostMovementOperation:    []string{},
 	ReverseMovementOperation: []string{},
+	UnlockUserOperation:      []string{},
 	UpdateItemOperation:      []string{},
 	UpdateLocationOperation:  []string{},
 	UpdateUserOperation:      []string{},
@@ -266,6 +273,7 @@ var operationRolesCsrfHeader = map[string][]string{
 	RefreshOperation:         []string{},
 	RefreshRevokeOperation:   []string{},
 	ReverseMovementOperation: []string{},
+	UnlockUserOperation:      []string{},
 	UpdateItemOperation:      []string{},
 	UpdateLocationOperation:  []string{},
 	UpdateUserOperation:      []string{},

@@ -537,3 +537,33 @@ func TestContractDocsAssetRanges(t *testing.T) {
 		}
 	}
 }
+
+// TestContractNoDatabaseNo503: with the database gone, an operation that
+// still answers 200 cannot fail for the database, so its document must not
+// promise a 503 (and one that answers 503 must declare it: serve checks).
+// Every public GET without path parameters, and GET /user, is asked.
+func TestContractNoDatabaseNo503(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		d := newDomainTestServer(t, engine)
+		tok := d.tokens["viewer"]
+		c := loadContract(t, d.srv)
+		d.db.Close()
+		for path, item := range c.doc.Paths.PathItems.FromOldest() {
+			op := item.Get
+			if op == nil || strings.Contains(path, "{") || (len(op.Security) > 0 && path != "/user") {
+				continue
+			}
+			t.Run(path, func(t *testing.T) {
+				r := d.do("GET", path, tok, nil)
+				_, declared := op.Responses.Codes.Get("503")
+				switch {
+				case r.status == http.StatusOK && declared:
+					t.Errorf("GET %s answers 200 without a database, yet declares 503", path)
+				case r.status >= 500 && r.status != http.StatusServiceUnavailable:
+					t.Errorf("GET %s without a database: %d %s", path, r.status, r.body)
+				}
+			})
+		}
+	})
+}

@@ -54,7 +54,7 @@ var tagDocs = []*huma.Tag{
 
 // noDatabase are the operations answered without the database, which
 // therefore never answer 503 for it.
-var noDatabase = []string{"welcome", "user", "healthz", "jwks", "openid-configuration"}
+var noDatabase = []string{"welcome", "user", "healthz", "jwks", "openid-configuration", "oauth-authorization-server", "home"}
 
 // securityFor is the requirement of an operation that takes a token of
 // type want: OAuth2 or a bearer header, or the cookie mode (with the CSRF

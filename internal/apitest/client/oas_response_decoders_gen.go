@@ -93,7 +93,7 @@ func decodeAccessRevokeResponse(resp *http.Response) (res AccessRevokeRes, _ err
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -216,7 +216,7 @@ func decodeAccessRevokeResponse(resp *http.Response) (res AccessRevokeRes, _ err
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -348,7 +348,7 @@ func decodeArchiveItemResponse(resp *http.Response) (res ArchiveItemRes, _ error
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -691,7 +691,7 @@ func decodeArchiveItemResponse(resp *http.Response) (res ArchiveItemRes, _ error
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -823,7 +823,7 @@ func decodeArchiveLocationResponse(resp *http.Response) (res ArchiveLocationRes,
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -1166,7 +1166,7 @@ func decodeArchiveLocationResponse(resp *http.Response) (res ArchiveLocationRes,
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -1444,7 +1444,7 @@ func decodeChangePasswordResponse(resp *http.Response) (res ChangePasswordRes, _
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -1743,7 +1743,7 @@ func decodeChangePasswordResponse(resp *http.Response) (res ChangePasswordRes, _
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -1983,7 +1983,7 @@ func decodeCreateItemResponse(resp *http.Response) (res CreateItemRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -2326,7 +2326,7 @@ func decodeCreateItemResponse(resp *http.Response) (res CreateItemRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -2557,7 +2557,7 @@ func decodeCreateLocationResponse(resp *http.Response) (res CreateLocationRes, _
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -2900,7 +2900,7 @@ func decodeCreateLocationResponse(resp *http.Response) (res CreateLocationRes, _
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -3131,7 +3131,7 @@ func decodeCreateUserResponse(resp *http.Response) (res CreateUserRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -3474,7 +3474,7 @@ func decodeCreateUserResponse(resp *http.Response) (res CreateUserRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -3606,7 +3606,7 @@ func decodeDeactivateUserResponse(resp *http.Response) (res DeactivateUserRes, _
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -3949,7 +3949,7 @@ func decodeDeactivateUserResponse(resp *http.Response) (res DeactivateUserRes, _
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -4650,7 +4650,7 @@ func decodeEndSessionResponse(resp *http.Response) (res EndSessionRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -4861,7 +4861,7 @@ func decodeEndSessionResponse(resp *http.Response) (res EndSessionRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -5069,7 +5069,7 @@ func decodeGetItemResponse(resp *http.Response) (res GetItemRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -5280,7 +5280,7 @@ func decodeGetItemResponse(resp *http.Response) (res GetItemRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -5479,7 +5479,7 @@ func decodeGetLocationResponse(resp *http.Response) (res GetLocationRes, _ error
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -5690,7 +5690,7 @@ func decodeGetLocationResponse(resp *http.Response) (res GetLocationRes, _ error
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -5863,7 +5863,7 @@ func decodeGetMovementResponse(resp *http.Response) (res GetMovementRes, _ error
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -6074,7 +6074,7 @@ func decodeGetMovementResponse(resp *http.Response) (res GetMovementRes, _ error
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -6273,7 +6273,7 @@ func decodeGetUserResponse(resp *http.Response) (res GetUserRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -6484,7 +6484,7 @@ func decodeGetUserResponse(resp *http.Response) (res GetUserRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -6688,85 +6688,6 @@ func decodeHomeResponse(resp *http.Response) (res HomeRes, _ error) {
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
-	case 503:
-		// Code 503.
-		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-		if err != nil {
-			return res, errors.Wrap(err, "parse media type")
-		}
-		switch {
-		case ct == "application/problem+json":
-			buf, err := io.ReadAll(resp.Body)
-			if err != nil {
-				return res, err
-			}
-			d := jx.DecodeBytes(buf)
-
-			var response Problem
-			if err := func() error {
-				if err := response.Decode(d); err != nil {
-					return err
-				}
-				if err := d.Skip(); err != io.EOF {
-					return errors.New("unexpected trailing data")
-				}
-				return nil
-			}(); err != nil {
-				err = &ogenerrors.DecodeBodyError{
-					ContentType: ct,
-					Body:        buf,
-					Err:         err,
-				}
-				return res, err
-			}
-			// Validate response.
-			if err := func() error {
-				if err := response.Validate(); err != nil {
-					return err
-				}
-				return nil
-			}(); err != nil {
-				return res, errors.Wrap(err, "validate")
-			}
-			var wrapper ProblemHeaders
-			wrapper.Response = response
-			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "Retry-After" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "Retry-After",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							val, err := d.DecodeValue()
-							if err != nil {
-								return err
-							}
-
-							c, err := conv.ToString(val)
-							if err != nil {
-								return err
-							}
-
-							wrapper.RetryAfter = c
-							return nil
-						}); err != nil {
-							return err
-						}
-					} else {
-						return err
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse Retry-After header")
-				}
-			}
-			return &wrapper, nil
-		default:
-			return res, validate.InvalidContentType(ct)
-		}
 	}
 	switch resp.StatusCode / 100 {
 	case 4:
@@ -6931,7 +6852,7 @@ func decodeItemStockResponse(resp *http.Response) (res ItemStockRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -7142,7 +7063,7 @@ func decodeItemStockResponse(resp *http.Response) (res ItemStockRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -7501,7 +7422,7 @@ func decodeListAuditEventsResponse(resp *http.Response) (res ListAuditEventsRes,
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -7712,7 +7633,7 @@ func decodeListAuditEventsResponse(resp *http.Response) (res ListAuditEventsRes,
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -8048,7 +7969,7 @@ func decodeListItemsResponse(resp *http.Response) (res ListItemsRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -8259,7 +8180,7 @@ func decodeListItemsResponse(resp *http.Response) (res ListItemsRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -8595,7 +8516,7 @@ func decodeListLedgerResponse(resp *http.Response) (res ListLedgerRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -8806,7 +8727,7 @@ func decodeListLedgerResponse(resp *http.Response) (res ListLedgerRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -9133,7 +9054,7 @@ func decodeListLocationsResponse(resp *http.Response) (res ListLocationsRes, _ e
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -9344,7 +9265,7 @@ func decodeListLocationsResponse(resp *http.Response) (res ListLocationsRes, _ e
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -9680,7 +9601,7 @@ func decodeListMovementsResponse(resp *http.Response) (res ListMovementsRes, _ e
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -9891,7 +9812,7 @@ func decodeListMovementsResponse(resp *http.Response) (res ListMovementsRes, _ e
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -10011,7 +9932,7 @@ func decodeListSessionsResponse(resp *http.Response) (res ListSessionsRes, _ err
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -10134,7 +10055,7 @@ func decodeListSessionsResponse(resp *http.Response) (res ListSessionsRes, _ err
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -10470,7 +10391,7 @@ func decodeListStockResponse(resp *http.Response) (res ListStockRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -10725,7 +10646,7 @@ func decodeListStockResponse(resp *http.Response) (res ListStockRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -10929,7 +10850,7 @@ func decodeListUsersResponse(resp *http.Response) (res ListUsersRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -11096,7 +11017,7 @@ func decodeListUsersResponse(resp *http.Response) (res ListUsersRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -11432,7 +11353,7 @@ func decodeLocationStockResponse(resp *http.Response) (res LocationStockRes, _ e
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -11687,7 +11608,7 @@ func decodeLocationStockResponse(resp *http.Response) (res LocationStockRes, _ e
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -12435,7 +12356,7 @@ func decodeLogoutResponse(resp *http.Response) (res LogoutRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -12602,7 +12523,7 @@ func decodeLogoutResponse(resp *http.Response) (res LogoutRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -12775,7 +12696,7 @@ func decodeLookupResponse(resp *http.Response) (res LookupRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -12986,7 +12907,7 @@ func decodeLookupResponse(resp *http.Response) (res LookupRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -13199,7 +13120,7 @@ func decodeLowStockResponse(resp *http.Response) (res LowStockRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -13410,7 +13331,7 @@ func decodeLowStockResponse(resp *http.Response) (res LowStockRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -13608,85 +13529,6 @@ func decodeOAuthAuthorizationServerResponse(resp *http.Response) (res OAuthAutho
 				return res, errors.Wrap(err, "validate")
 			}
 			return &response, nil
-		default:
-			return res, validate.InvalidContentType(ct)
-		}
-	case 503:
-		// Code 503.
-		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-		if err != nil {
-			return res, errors.Wrap(err, "parse media type")
-		}
-		switch {
-		case ct == "application/problem+json":
-			buf, err := io.ReadAll(resp.Body)
-			if err != nil {
-				return res, err
-			}
-			d := jx.DecodeBytes(buf)
-
-			var response Problem
-			if err := func() error {
-				if err := response.Decode(d); err != nil {
-					return err
-				}
-				if err := d.Skip(); err != io.EOF {
-					return errors.New("unexpected trailing data")
-				}
-				return nil
-			}(); err != nil {
-				err = &ogenerrors.DecodeBodyError{
-					ContentType: ct,
-					Body:        buf,
-					Err:         err,
-				}
-				return res, err
-			}
-			// Validate response.
-			if err := func() error {
-				if err := response.Validate(); err != nil {
-					return err
-				}
-				return nil
-			}(); err != nil {
-				return res, errors.Wrap(err, "validate")
-			}
-			var wrapper ProblemHeaders
-			wrapper.Response = response
-			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "Retry-After" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "Retry-After",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							val, err := d.DecodeValue()
-							if err != nil {
-								return err
-							}
-
-							c, err := conv.ToString(val)
-							if err != nil {
-								return err
-							}
-
-							wrapper.RetryAfter = c
-							return nil
-						}); err != nil {
-							return err
-						}
-					} else {
-						return err
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse Retry-After header")
-				}
-			}
-			return &wrapper, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -14370,7 +14212,7 @@ func decodePostMovementResponse(resp *http.Response) (res PostMovementRes, _ err
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -14713,7 +14555,7 @@ func decodePostMovementResponse(resp *http.Response) (res PostMovementRes, _ err
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -14877,7 +14719,7 @@ func decodeReadyzResponse(resp *http.Response) (res ReadyzRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -15141,7 +14983,7 @@ func decodeRefreshResponse(resp *http.Response) (res RefreshRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -15264,7 +15106,7 @@ func decodeRefreshResponse(resp *http.Response) (res RefreshRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -15384,7 +15226,7 @@ func decodeRefreshRevokeResponse(resp *http.Response) (res RefreshRevokeRes, _ e
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -15507,7 +15349,7 @@ func decodeRefreshRevokeResponse(resp *http.Response) (res RefreshRevokeRes, _ e
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -15752,7 +15594,7 @@ func decodeReverseMovementResponse(resp *http.Response) (res ReverseMovementRes,
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -16139,7 +15981,7 @@ func decodeReverseMovementResponse(resp *http.Response) (res ReverseMovementRes,
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -16818,7 +16660,7 @@ func decodeUnlockUserResponse(resp *http.Response) (res UnlockUserRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -17029,7 +16871,7 @@ func decodeUnlockUserResponse(resp *http.Response) (res UnlockUserRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -17237,7 +17079,7 @@ func decodeUpdateItemResponse(resp *http.Response) (res UpdateItemRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -17712,7 +17554,7 @@ func decodeUpdateItemResponse(resp *http.Response) (res UpdateItemRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -17911,7 +17753,7 @@ func decodeUpdateLocationResponse(resp *http.Response) (res UpdateLocationRes, _
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -18386,7 +18228,7 @@ func decodeUpdateLocationResponse(resp *http.Response) (res UpdateLocationRes, _
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -18585,7 +18427,7 @@ func decodeUpdateUserResponse(resp *http.Response) (res UpdateUserRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.
@@ -19060,7 +18902,7 @@ func decodeUpdateUserResponse(resp *http.Response) (res UpdateUserRes, _ error) 
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ProblemHeaders
+			var wrapper AccessRevokeServiceUnavailableHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "Retry-After" header.
@@ -19180,7 +19022,7 @@ func decodeUserResponse(resp *http.Response) (res UserRes, _ error) {
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper AccessRevokeUnauthorizedHeaders
+			var wrapper ProblemHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
 			// Parse "WWW-Authenticate" header.

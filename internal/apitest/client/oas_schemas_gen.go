@@ -10,67 +10,67 @@ import (
 	"github.com/go-faster/jx"
 )
 
-// AccessRevokeUnauthorizedHeaders wraps Problem with response headers.
-type AccessRevokeUnauthorizedHeaders struct {
-	WWWAuthenticate string
-	Response        Problem
+// AccessRevokeServiceUnavailableHeaders wraps Problem with response headers.
+type AccessRevokeServiceUnavailableHeaders struct {
+	RetryAfter string
+	Response   Problem
 }
 
-// GetWWWAuthenticate returns the value of WWWAuthenticate.
-func (s *AccessRevokeUnauthorizedHeaders) GetWWWAuthenticate() string {
-	return s.WWWAuthenticate
+// GetRetryAfter returns the value of RetryAfter.
+func (s *AccessRevokeServiceUnavailableHeaders) GetRetryAfter() string {
+	return s.RetryAfter
 }
 
 // GetResponse returns the value of Response.
-func (s *AccessRevokeUnauthorizedHeaders) GetResponse() Problem {
+func (s *AccessRevokeServiceUnavailableHeaders) GetResponse() Problem {
 	return s.Response
 }
 
-// SetWWWAuthenticate sets the value of WWWAuthenticate.
-func (s *AccessRevokeUnauthorizedHeaders) SetWWWAuthenticate(val string) {
-	s.WWWAuthenticate = val
+// SetRetryAfter sets the value of RetryAfter.
+func (s *AccessRevokeServiceUnavailableHeaders) SetRetryAfter(val string) {
+	s.RetryAfter = val
 }
 
 // SetResponse sets the value of Response.
-func (s *AccessRevokeUnauthorizedHeaders) SetResponse(val Problem) {
+func (s *AccessRevokeServiceUnavailableHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*AccessRevokeUnauthorizedHeaders) accessRevokeRes()    {}
-func (*AccessRevokeUnauthorizedHeaders) archiveItemRes()     {}
-func (*AccessRevokeUnauthorizedHeaders) archiveLocationRes() {}
-func (*AccessRevokeUnauthorizedHeaders) changePasswordRes()  {}
-func (*AccessRevokeUnauthorizedHeaders) createItemRes()      {}
-func (*AccessRevokeUnauthorizedHeaders) createLocationRes()  {}
-func (*AccessRevokeUnauthorizedHeaders) createUserRes()      {}
-func (*AccessRevokeUnauthorizedHeaders) deactivateUserRes()  {}
-func (*AccessRevokeUnauthorizedHeaders) endSessionRes()      {}
-func (*AccessRevokeUnauthorizedHeaders) getItemRes()         {}
-func (*AccessRevokeUnauthorizedHeaders) getLocationRes()     {}
-func (*AccessRevokeUnauthorizedHeaders) getMovementRes()     {}
-func (*AccessRevokeUnauthorizedHeaders) getUserRes()         {}
-func (*AccessRevokeUnauthorizedHeaders) itemStockRes()       {}
-func (*AccessRevokeUnauthorizedHeaders) listAuditEventsRes() {}
-func (*AccessRevokeUnauthorizedHeaders) listItemsRes()       {}
-func (*AccessRevokeUnauthorizedHeaders) listLedgerRes()      {}
-func (*AccessRevokeUnauthorizedHeaders) listLocationsRes()   {}
-func (*AccessRevokeUnauthorizedHeaders) listMovementsRes()   {}
-func (*AccessRevokeUnauthorizedHeaders) listSessionsRes()    {}
-func (*AccessRevokeUnauthorizedHeaders) listStockRes()       {}
-func (*AccessRevokeUnauthorizedHeaders) listUsersRes()       {}
-func (*AccessRevokeUnauthorizedHeaders) locationStockRes()   {}
-func (*AccessRevokeUnauthorizedHeaders) logoutRes()          {}
-func (*AccessRevokeUnauthorizedHeaders) lookupRes()          {}
-func (*AccessRevokeUnauthorizedHeaders) lowStockRes()        {}
-func (*AccessRevokeUnauthorizedHeaders) postMovementRes()    {}
-func (*AccessRevokeUnauthorizedHeaders) refreshRes()         {}
-func (*AccessRevokeUnauthorizedHeaders) refreshRevokeRes()   {}
-func (*AccessRevokeUnauthorizedHeaders) reverseMovementRes() {}
-func (*AccessRevokeUnauthorizedHeaders) unlockUserRes()      {}
-func (*AccessRevokeUnauthorizedHeaders) updateItemRes()      {}
-func (*AccessRevokeUnauthorizedHeaders) updateLocationRes()  {}
-func (*AccessRevokeUnauthorizedHeaders) updateUserRes()      {}
-func (*AccessRevokeUnauthorizedHeaders) userRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) accessRevokeRes()    {}
+func (*AccessRevokeServiceUnavailableHeaders) archiveItemRes()     {}
+func (*AccessRevokeServiceUnavailableHeaders) archiveLocationRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) changePasswordRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) createItemRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) createLocationRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) createUserRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) deactivateUserRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) endSessionRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) getItemRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) getLocationRes()     {}
+func (*AccessRevokeServiceUnavailableHeaders) getMovementRes()     {}
+func (*AccessRevokeServiceUnavailableHeaders) getUserRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) itemStockRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) listAuditEventsRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) listItemsRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) listLedgerRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) listLocationsRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) listMovementsRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) listSessionsRes()    {}
+func (*AccessRevokeServiceUnavailableHeaders) listStockRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) listUsersRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) locationStockRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) logoutRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) lookupRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) lowStockRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) postMovementRes()    {}
+func (*AccessRevokeServiceUnavailableHeaders) readyzRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) refreshRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) refreshRevokeRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) reverseMovementRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) unlockUserRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) updateItemRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) updateLocationRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) updateUserRes()      {}
 
 type ArchiveItemBadRequest Problem
 
@@ -4151,11 +4151,11 @@ type LoginRequestEntityTooLarge Problem
 
 func (*LoginRequestEntityTooLarge) loginRes() {}
 
-type LoginServiceUnavailable ProblemHeaders
+type LoginServiceUnavailable AccessRevokeServiceUnavailableHeaders
 
 func (*LoginServiceUnavailable) loginRes() {}
 
-type LoginTooManyRequests ProblemHeaders
+type LoginTooManyRequests AccessRevokeServiceUnavailableHeaders
 
 func (*LoginTooManyRequests) loginRes() {}
 
@@ -7826,13 +7826,13 @@ func (*Problem) welcomeRes()                  {}
 
 // ProblemHeaders wraps Problem with response headers.
 type ProblemHeaders struct {
-	RetryAfter string
-	Response   Problem
+	WWWAuthenticate string
+	Response        Problem
 }
 
-// GetRetryAfter returns the value of RetryAfter.
-func (s *ProblemHeaders) GetRetryAfter() string {
-	return s.RetryAfter
+// GetWWWAuthenticate returns the value of WWWAuthenticate.
+func (s *ProblemHeaders) GetWWWAuthenticate() string {
+	return s.WWWAuthenticate
 }
 
 // GetResponse returns the value of Response.
@@ -7840,9 +7840,9 @@ func (s *ProblemHeaders) GetResponse() Problem {
 	return s.Response
 }
 
-// SetRetryAfter sets the value of RetryAfter.
-func (s *ProblemHeaders) SetRetryAfter(val string) {
-	s.RetryAfter = val
+// SetWWWAuthenticate sets the value of WWWAuthenticate.
+func (s *ProblemHeaders) SetWWWAuthenticate(val string) {
+	s.WWWAuthenticate = val
 }
 
 // SetResponse sets the value of Response.
@@ -7850,43 +7850,41 @@ func (s *ProblemHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*ProblemHeaders) accessRevokeRes()             {}
-func (*ProblemHeaders) archiveItemRes()              {}
-func (*ProblemHeaders) archiveLocationRes()          {}
-func (*ProblemHeaders) changePasswordRes()           {}
-func (*ProblemHeaders) createItemRes()               {}
-func (*ProblemHeaders) createLocationRes()           {}
-func (*ProblemHeaders) createUserRes()               {}
-func (*ProblemHeaders) deactivateUserRes()           {}
-func (*ProblemHeaders) endSessionRes()               {}
-func (*ProblemHeaders) getItemRes()                  {}
-func (*ProblemHeaders) getLocationRes()              {}
-func (*ProblemHeaders) getMovementRes()              {}
-func (*ProblemHeaders) getUserRes()                  {}
-func (*ProblemHeaders) homeRes()                     {}
-func (*ProblemHeaders) itemStockRes()                {}
-func (*ProblemHeaders) listAuditEventsRes()          {}
-func (*ProblemHeaders) listItemsRes()                {}
-func (*ProblemHeaders) listLedgerRes()               {}
-func (*ProblemHeaders) listLocationsRes()            {}
-func (*ProblemHeaders) listMovementsRes()            {}
-func (*ProblemHeaders) listSessionsRes()             {}
-func (*ProblemHeaders) listStockRes()                {}
-func (*ProblemHeaders) listUsersRes()                {}
-func (*ProblemHeaders) locationStockRes()            {}
-func (*ProblemHeaders) logoutRes()                   {}
-func (*ProblemHeaders) lookupRes()                   {}
-func (*ProblemHeaders) lowStockRes()                 {}
-func (*ProblemHeaders) oAuthAuthorizationServerRes() {}
-func (*ProblemHeaders) postMovementRes()             {}
-func (*ProblemHeaders) readyzRes()                   {}
-func (*ProblemHeaders) refreshRes()                  {}
-func (*ProblemHeaders) refreshRevokeRes()            {}
-func (*ProblemHeaders) reverseMovementRes()          {}
-func (*ProblemHeaders) unlockUserRes()               {}
-func (*ProblemHeaders) updateItemRes()               {}
-func (*ProblemHeaders) updateLocationRes()           {}
-func (*ProblemHeaders) updateUserRes()               {}
+func (*ProblemHeaders) accessRevokeRes()    {}
+func (*ProblemHeaders) archiveItemRes()     {}
+func (*ProblemHeaders) archiveLocationRes() {}
+func (*ProblemHeaders) changePasswordRes()  {}
+func (*ProblemHeaders) createItemRes()      {}
+func (*ProblemHeaders) createLocationRes()  {}
+func (*ProblemHeaders) createUserRes()      {}
+func (*ProblemHeaders) deactivateUserRes()  {}
+func (*ProblemHeaders) endSessionRes()      {}
+func (*ProblemHeaders) getItemRes()         {}
+func (*ProblemHeaders) getLocationRes()     {}
+func (*ProblemHeaders) getMovementRes()     {}
+func (*ProblemHeaders) getUserRes()         {}
+func (*ProblemHeaders) itemStockRes()       {}
+func (*ProblemHeaders) listAuditEventsRes() {}
+func (*ProblemHeaders) listItemsRes()       {}
+func (*ProblemHeaders) listLedgerRes()      {}
+func (*ProblemHeaders) listLocationsRes()   {}
+func (*ProblemHeaders) listMovementsRes()   {}
+func (*ProblemHeaders) listSessionsRes()    {}
+func (*ProblemHeaders) listStockRes()       {}
+func (*ProblemHeaders) listUsersRes()       {}
+func (*ProblemHeaders) locationStockRes()   {}
+func (*ProblemHeaders) logoutRes()          {}
+func (*ProblemHeaders) lookupRes()          {}
+func (*ProblemHeaders) lowStockRes()        {}
+func (*ProblemHeaders) postMovementRes()    {}
+func (*ProblemHeaders) refreshRes()         {}
+func (*ProblemHeaders) refreshRevokeRes()   {}
+func (*ProblemHeaders) reverseMovementRes() {}
+func (*ProblemHeaders) unlockUserRes()      {}
+func (*ProblemHeaders) updateItemRes()      {}
+func (*ProblemHeaders) updateLocationRes()  {}
+func (*ProblemHeaders) updateUserRes()      {}
+func (*ProblemHeaders) userRes()            {}
 
 type Readyz4XX struct {
 	Data io.Reader

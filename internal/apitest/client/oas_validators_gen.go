@@ -9,7 +9,7 @@ import (
 	"github.com/ogen-go/ogen/validate"
 )
 
-func (s *AccessRevokeUnauthorizedHeaders) Validate() error {
+func (s *AccessRevokeServiceUnavailableHeaders) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
 	}
@@ -2105,7 +2105,7 @@ func (s *LoginRequestEntityTooLarge) Validate() error {
 }
 
 func (s *LoginServiceUnavailable) Validate() error {
-	alias := (*ProblemHeaders)(s)
+	alias := (*AccessRevokeServiceUnavailableHeaders)(s)
 	if err := alias.Validate(); err != nil {
 		return err
 	}
@@ -2113,7 +2113,7 @@ func (s *LoginServiceUnavailable) Validate() error {
 }
 
 func (s *LoginTooManyRequests) Validate() error {
-	alias := (*ProblemHeaders)(s)
+	alias := (*AccessRevokeServiceUnavailableHeaders)(s)
 	if err := alias.Validate(); err != nil {
 		return err
 	}

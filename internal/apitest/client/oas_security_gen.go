@@ -32,8 +32,9 @@ type SecuritySource interface {
 	//    request)
 	//  - `sid`: Session id; ending the session revokes its tokens
 	//  - `csrf`: Present on tokens issued into cookies: the value X-CSRF-Token must carry
-	//  - `iss`: Issuer, when configured (--issuer); access tokens only (refresh tokens issued before
-	//    2026-12 carry it too)
+	//  - `iss`: Issuer, the discovery document's issuer: --issuer, else --public-url, else the URL the
+	//    login or refresh request came to (where a token is then accepted). Access tokens only (refresh
+	//    tokens issued with --issuer before 2026-12 carry it too)
 	//  - `aud`: Audience, when configured (--audience); access tokens only (refresh tokens issued before
 	//    2026-12 carry it too)
 	Bearer(ctx context.Context, operationName OperationName) (Bearer, error)

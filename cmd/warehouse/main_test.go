@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -322,6 +323,20 @@ func TestUsersCommand(t *testing.T) {
 	}
 	if code, _ := call(t, "POST", base+"/login", `{"username":"alice","password":"s3cret-password"}`, ""); code != 401 {
 		t.Fatalf("old password still works: %d", code)
+	}
+}
+
+// TestUsersUnknownSubcommandCreatesNothing: a typo in the subcommand is
+// refused before the database is opened, so no database appears.
+func TestUsersUnknownSubcommandCreatesNothing(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	err := run(context.Background(), []string{"users", "lsit", "--data", dir}, nil, io.Discard, io.Discard, noEnv)
+	if err == nil || !strings.Contains(err.Error(), `unknown subcommand "lsit"`) {
+		t.Fatalf("users lsit: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("users lsit created %s (stat: %v)", dir, err)
 	}
 }
 

@@ -40,6 +40,13 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		fmt.Fprint(stdout, usersUsage)
 		return nil
 	}
+	switch sub {
+	case "create", "list", "set-password", "set-roles", "disable", "enable", "unlock":
+	default:
+		// Before the database is opened: a typo must not create one.
+		fmt.Fprint(stderr, usersUsage)
+		return fmt.Errorf("users: unknown subcommand %q", sub)
+	}
 	var c config
 	fs := flag.NewFlagSet("warehouse users "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)

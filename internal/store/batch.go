@@ -196,7 +196,7 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 	}
 	// The transaction belongs to the batch, not to any one request: no
 	// request's cancellation may roll it back.
-	sqlTx, err := b.db.write.BeginTx(context.Background(), nil)
+	sqlTx, err := b.db.write.begin(context.Background())
 	if err != nil {
 		for _, r := range live {
 			r.answer(wrapErr(err))
@@ -208,7 +208,7 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 			r.pending = wrapErr(err)
 			continue
 		}
-		tx := &txn{Tx: sqlTx, cache: b.db.write.cache}
+		tx := &txn{tx: sqlTx, cache: b.db.write.cache}
 		err, lost := runInSavepoint(r.ctx, tx, r.fn)
 		if lost != nil {
 			_ = sqlTx.Rollback()
@@ -282,7 +282,8 @@ func runInSavepoint(ctx context.Context, tx *txn, fn func(*txn) error) (err, los
 
 // runFn runs fn and then writes its auth events. A panic in fn fails this
 // request only: the writer goroutine serves every other request and must
-// survive it.
+// survive it. PostgreSQL's tryTx uses it too, so that a panic has the same
+// outcome on both engines (rolled back, returned as an error).
 func runFn(ctx context.Context, tx *txn, fn func(*txn) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {

@@ -30,7 +30,9 @@ import (
 // conn is a pool that speaks the dialect: queries are written with ? and
 // rebound for PostgreSQL.
 type conn struct {
-	*sql.DB
+	// db is unexported, not embedded: the promoted methods of *sql.DB
+	// would take ? unbound and fail on PostgreSQL only. Use raw().
+	db *sql.DB
 	pg bool
 	// cache holds prepared statements (SQLite only; nil on PostgreSQL).
 	cache *stmtCache
@@ -49,7 +51,7 @@ func (c *conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Ro
 			return st.QueryContext(ctx, args...)
 		}
 	}
-	return c.DB.QueryContext(ctx, c.bind(q), args...)
+	return c.db.QueryContext(ctx, c.bind(q), args...)
 }
 
 func (c *conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
@@ -58,17 +60,33 @@ func (c *conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.
 			return st.QueryRowContext(ctx, args...)
 		}
 	}
-	return c.DB.QueryRowContext(ctx, c.bind(q), args...)
+	return c.db.QueryRowContext(ctx, c.bind(q), args...)
 }
 
 func (c *conn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return c.DB.ExecContext(ctx, c.bind(q), args...)
+	return c.db.ExecContext(ctx, c.bind(q), args...)
 }
+
+// begin starts a transaction on the pool. Its statements must go through
+// a txn, which binds them.
+func (c *conn) begin(ctx context.Context) (*sql.Tx, error) {
+	return c.db.BeginTx(ctx, nil)
+}
+
+func (c *conn) ping(ctx context.Context) error { return c.db.PingContext(ctx) }
+
+func (c *conn) close() error { return c.db.Close() }
+
+// raw returns the pool itself, for code that speaks the engine's own
+// dialect and is handed the pool (goose's migrations). Queries written
+// with ? must not use it: nothing binds them.
+func (c *conn) raw() *sql.DB { return c.db }
 
 // txn is one write transaction in the dialect. Auth events are collected
 // and written at the end (see flushEvents).
 type txn struct {
-	*sql.Tx
+	// tx is unexported, not embedded, for the reason given on conn.
+	tx     *sql.Tx
 	pg     bool
 	events []pendingEvent
 	// cache is the write pool's statement cache (SQLite only).
@@ -95,7 +113,7 @@ func (tx *txn) stmt(ctx context.Context, q string) *sql.Stmt {
 		return nil
 	}
 	if st := tx.cache.lookup(q); st != nil {
-		return tx.Tx.StmtContext(ctx, st)
+		return tx.tx.StmtContext(ctx, st)
 	}
 	return nil
 }
@@ -104,22 +122,26 @@ func (tx *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Ro
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return tx.Tx.QueryContext(ctx, tx.bind(q), args...)
+	return tx.tx.QueryContext(ctx, tx.bind(q), args...)
 }
 
 func (tx *txn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return tx.Tx.QueryRowContext(ctx, tx.bind(q), args...)
+	return tx.tx.QueryRowContext(ctx, tx.bind(q), args...)
 }
 
 func (tx *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return tx.Tx.ExecContext(ctx, tx.bind(q), args...)
+	return tx.tx.ExecContext(ctx, tx.bind(q), args...)
 }
+
+func (tx *txn) commit() error { return tx.tx.Commit() }
+
+func (tx *txn) rollback() error { return tx.tx.Rollback() }
 
 // forUpdate is the locking clause that makes a read-then-write safe on
 // PostgreSQL: the row stays locked until commit, and a concurrent writer
@@ -179,8 +201,19 @@ func (tx *txn) serialize(ctx context.Context, key int64) error {
 	return nil
 }
 
-// rebind turns ? placeholders into $1, $2, ... outside string literals,
-// quoted identifiers and comments.
+// rebind turns ? placeholders into $1, $2, ... for PostgreSQL. It is a
+// scanner, not a parser, and is exactly as good as the store's SQL needs:
+//
+//   - a ? inside a '...' literal (doubled quotes in it included) or a
+//     "..." identifier is left alone;
+//   - every other ? is the next placeholder, ?? included (two of them);
+//   - :: casts and $n already in the text are copied unchanged (so ? and
+//     $n must not be mixed in one statement);
+//   - an unterminated quote copies the rest of the text unchanged.
+//
+// It does not know comments (-- ? and /* ? */ are rebound), backslash
+// escapes in E'...' strings, $$dollar quoting$$, or PostgreSQL's ? jsonb operators: none of
+// them may appear in the store's SQL. TestRebind pins all of this down.
 func rebind(q string) string {
 	if strings.IndexByte(q, '?') < 0 {
 		return q
@@ -226,6 +259,9 @@ var errRetry = errors.New("store: transaction must be retried")
 // clients never see it; if it persists, the caller gets EUNAVAILABLE.
 // fn must be safe to run again: it starts from scratch each time.
 //
+// A panic in fn rolls its writes back and is returned as an error, on
+// both engines; it is not retried.
+//
 // On SQLite, fn runs on the writer goroutine, in a savepoint of a
 // transaction it may share with other requests (group commit, batch.go).
 func (db *DB) tx(ctx context.Context, fn func(*txn) error) error {
@@ -253,11 +289,11 @@ func (db *DB) tx(ctx context.Context, fn func(*txn) error) error {
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
-	sqlTx, err := db.write.BeginTx(ctx, nil)
+	sqlTx, err := db.write.begin(ctx)
 	if err != nil {
 		return wrapErr(err)
 	}
-	tx := &txn{Tx: sqlTx, pg: db.pg, cache: db.write.cache}
+	tx := &txn{tx: sqlTx, pg: db.pg, cache: db.write.cache}
 	// Statements first seen in this transaction are prepared once the
 	// connection is free again, in the background.
 	if c := db.write.cache; c != nil {
@@ -267,15 +303,14 @@ func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
 			}
 		}()
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
+	// runFn turns a panic in fn into an error, as on SQLite's writer
+	// (batch.go): the transaction is rolled back here, not left open on
+	// a pooled connection holding its row locks until the pool drops it.
+	if err := runFn(ctx, tx, fn); err != nil {
+		_ = tx.rollback()
 		return err
 	}
-	if err := tx.flushEvents(ctx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.commit(); err != nil {
 		return wrapErr(err)
 	}
 	return nil

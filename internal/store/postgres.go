@@ -49,7 +49,7 @@ func openPostgres(ctx context.Context, databaseURL string, opt Options) (*DB, er
 	pool.SetConnMaxIdleTime(time.Minute)
 	pool.SetConnMaxLifetime(30 * time.Minute)
 
-	c := &conn{DB: pool, pg: true}
+	c := &conn{db: pool, pg: true}
 	db := &DB{write: c, read: c, pg: true, pgConfig: cfg, now: opt.Now, Path: shown, rawURL: databaseURL}
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()

@@ -111,7 +111,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 
-	db := &DB{write: &conn{DB: write, cache: newStmtCache(write)}, now: opt.Now, Path: path}
+	db := &DB{write: &conn{db: write, cache: newStmtCache(write)}, now: opt.Now, Path: path}
 	// Processes starting together on one database migrate one at a time;
 	// the later ones then find nothing to do.
 	unlock, err := lockDir(ctx, filepath.Dir(path))
@@ -134,7 +134,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	db.read = &conn{DB: read, cache: newStmtCache(read)}
+	db.read = &conn{db: read, cache: newStmtCache(read)}
 	if err := read.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
@@ -259,7 +259,8 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(dialect, db.write.DB, fsys, opts...)
+	// goose runs the engine's own SQL files, not ours: the raw pool.
+	p, err := goose.NewProvider(dialect, db.write.raw(), fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -297,20 +298,20 @@ func (db *DB) Close() error {
 		}
 	}
 	if db.read != nil && db.read != db.write {
-		errs = append(errs, db.read.Close())
+		errs = append(errs, db.read.close())
 	}
 	if !db.pg {
 		// Leave an empty WAL behind, now that nothing else writes. A
 		// failure only leaves the WAL for the next open to replay.
 		_, _ = db.write.ExecContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`)
 	}
-	errs = append(errs, db.write.Close())
+	errs = append(errs, db.write.close())
 	return errors.Join(errs...)
 }
 
 // Ping checks that the database answers, for readiness probes.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.write.PingContext(ctx); err != nil {
+	if err := db.write.ping(ctx); err != nil {
 		return wrapErr(err)
 	}
 	return nil

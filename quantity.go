@@ -26,9 +26,10 @@ func ParseQty(s string) (Qty, error) {
 	if s == "" {
 		return 0, errors.New("quantity must be a number")
 	}
-	// big.Rat reads decimal and exponent forms exactly.
+	// big.Rat reads decimal and exponent forms exactly, but also fractions
+	// and 0x, 0b and 0o prefixes, which are no decimal numbers.
 	r, ok := new(big.Rat).SetString(s)
-	if !ok || strings.ContainsAny(s, "/xXpP_") || strings.EqualFold(s, "inf") || strings.EqualFold(s, "nan") {
+	if !ok || strings.ContainsAny(s, "/xXpP_bBoO") || strings.EqualFold(s, "inf") || strings.EqualFold(s, "nan") {
 		return 0, errors.New("quantity must be a number")
 	}
 	r.Mul(r, big.NewRat(QtyScale, 1))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // Role is a user's role. Roles are ordered: each includes the ones below it.
@@ -55,7 +56,12 @@ func ValidateRoles(roles []string) ([]string, error) {
 
 func quote(s string) string {
 	if len(s) > 40 {
-		s = s[:40] + "…"
+		// Cut on a character boundary so the message stays valid UTF-8.
+		n := 40
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n] + "…"
 	}
 	return `"` + s + `"`
 }

@@ -3,7 +3,10 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -27,18 +30,47 @@ type fastAdapter struct {
 	huma.Adapter
 	mux  *http.ServeMux
 	fast map[string]func(slow http.Handler) http.Handler // by OperationID
+	// installed holds the OperationIDs of fast that Handle has seen.
+	installed map[string]bool
+	// onHuma, when set (by tests only), is told the OperationID of every
+	// request that Huma's handler serves, so a test can tell which path
+	// answered.
+	onHuma func(opID string)
 }
 
 // Handle registers op as humago does, with the request state in the
 // context of Huma's handler (see withState).
 func (a *fastAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.onHuma != nil {
+			a.onHuma(op.OperationID)
+		}
 		handler(humago.NewContext(op, withState(w, r), w))
 	})
 	if mk, ok := a.fast[op.OperationID]; ok {
 		h = mk(h)
+		if a.installed == nil {
+			a.installed = make(map[string]bool, len(a.fast))
+		}
+		a.installed[op.OperationID] = true
 	}
 	a.mux.Handle(strings.ToUpper(op.Method)+" "+op.Path, h)
+}
+
+// checkFast returns an error naming every fast path whose operation was
+// never registered, once all routes are.
+func (a *fastAdapter) checkFast() error {
+	var missing []string
+	for id := range a.fast {
+		if !a.installed[id] {
+			missing = append(missing, strconv.Quote(id))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	return fmt.Errorf("httpapi: fast path for operation %s, which is not registered", strings.Join(missing, ", "))
 }
 
 // plainJSON reports whether Huma would answer r in its default format,

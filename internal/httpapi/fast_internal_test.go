@@ -2,8 +2,14 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"testing"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 )
 
 // appendUserBody must write exactly what Huma's JSON encoder writes, or
@@ -35,5 +41,39 @@ func TestAppendUserBodyMatchesEncodingJSON(t *testing.T) {
 		if !ok && tc.user == "joevu" {
 			t.Errorf("the common case declined")
 		}
+	}
+}
+
+// checkFast must name each fast path whose operation was never
+// registered: New panics on it rather than serve without the fast path.
+func TestCheckFastNamesMissingOperations(t *testing.T) {
+	noop := func(slow http.Handler) http.Handler { return slow }
+	for _, tc := range []struct {
+		name       string
+		registered []string
+		fast       []string
+		wantErr    string
+	}{
+		{"all found", []string{"welcome", "user", "login"}, []string{"welcome", "user"}, ""},
+		{"none asked", []string{"welcome"}, nil, ""},
+		{"one renamed", []string{"welcome", "get-user"}, []string{"welcome", "user"}, `httpapi: fast path for operation "user", which is not registered`},
+		{"both missing", nil, []string{"welcome", "user"}, `httpapi: fast path for operation "user", "welcome", which is not registered`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mux := http.NewServeMux()
+			a := &fastAdapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, fast: map[string]func(http.Handler) http.Handler{}}
+			for _, id := range tc.fast {
+				a.fast[id] = noop
+			}
+			api := huma.NewAPI(huma.DefaultConfig("test", "1"), a)
+			for _, id := range tc.registered {
+				huma.Register(api, huma.Operation{OperationID: id, Method: http.MethodGet, Path: "/" + id},
+					func(context.Context, *struct{}) (*struct{}, error) { return nil, nil })
+			}
+			err := a.checkFast()
+			if got := fmt.Sprint(err); (tc.wantErr == "" && err != nil) || (tc.wantErr != "" && got != tc.wantErr) {
+				t.Errorf("checkFast() = %v, want %q", err, tc.wantErr)
+			}
+		})
 	}
 }

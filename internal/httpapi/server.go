@@ -81,6 +81,9 @@ type Server struct {
 
 	api     huma.API
 	handler http.Handler
+	// adapter is kept for the check that every fast path found its
+	// operation, and for the tests' hook on Huma's handler.
+	adapter *fastAdapter
 }
 
 // Deps are the parts the server is wired from.
@@ -137,8 +140,9 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.PublicURL != "" {
 		hc.Servers = []*huma.Server{{URL: cfg.PublicURL + "/", Description: "This server"}}
 	}
-	s.api = huma.NewAPI(hc, &fastAdapter{Adapter: humago.NewAdapter(mux, ""), mux: mux,
-		fast: map[string]func(http.Handler) http.Handler{"welcome": s.fastWelcome, "user": s.fastUser}})
+	s.adapter = &fastAdapter{Adapter: humago.NewAdapter(mux, ""), mux: mux,
+		fast: map[string]func(http.Handler) http.Handler{"welcome": s.fastWelcome, "user": s.fastUser}}
+	s.api = huma.NewAPI(hc, s.adapter)
 	// Quantities are int64 thousandths in Go but decimal numbers on the wire;
 	// registered before any schema that holds one
 	// (the Problem's shortages) is generated.
@@ -156,6 +160,12 @@ func New(cfg Config, d Deps) *Server {
 	s.documentRawRoutes()
 	s.completeDocument()
 	mux.Handle("/", s.fallback(mux))
+	// A fast path whose operation was renamed or removed would otherwise
+	// switch itself off without a word; like Huma's own registration
+	// errors, that is a programming error.
+	if err := s.adapter.checkFast(); err != nil {
+		panic(err)
+	}
 
 	s.handler = edge(s.log, newIDs(), s.fixed, mux)
 	return s

@@ -26,6 +26,9 @@ func ParseQty(s string) (Qty, error) {
 	if s == "" {
 		return 0, errors.New("quantity must be a number")
 	}
+	if q, err, done := hugeExponent(s); done {
+		return q, err
+	}
 	// big.Rat reads decimal and exponent forms exactly, but also fractions
 	// and 0x, 0b and 0o prefixes, which are no decimal numbers.
 	r, ok := new(big.Rat).SetString(s)
@@ -41,6 +44,56 @@ func ParseQty(s string) (Qty, error) {
 		return 0, errors.New("quantity out of range (at most 10^12)")
 	}
 	return Qty(n.Int64()), nil
+}
+
+// hugeExponent decides a decimal whose exponent is far outside what a Qty
+// holds without big.Rat, which would build 10^exp (tens of milliseconds
+// for 1e999999: a cheap way to burn CPU with a 10-byte number). done is
+// false when s is not such a number; ParseQty then reads it as usual.
+func hugeExponent(s string) (q Qty, err error, done bool) {
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return 0, nil, false
+	}
+	mant, exp := s[:i], s[i+1:]
+	e, convErr := strconv.Atoi(exp)
+	if convErr != nil && !errors.Is(convErr, strconv.ErrRange) {
+		return 0, nil, false
+	}
+	if errors.Is(convErr, strconv.ErrRange) {
+		e = 1 << 30
+		if strings.HasPrefix(exp, "-") {
+			e = -e
+		}
+	}
+	unsigned := strings.TrimLeft(mant, "+-")
+	if len(mant)-len(unsigned) > 1 || strings.Count(unsigned, ".") > 1 {
+		return 0, nil, false
+	}
+	digits, zero := 0, true
+	for _, c := range unsigned {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+			zero = zero && c == '0'
+		case c == '.':
+		default:
+			return 0, nil, false
+		}
+	}
+	if digits == 0 {
+		return 0, nil, false
+	}
+	// A non-zero mantissa of n digits lies in [10^-n, 10^n).
+	switch {
+	case zero && (e > 40 || e < -40):
+		return 0, nil, true
+	case !zero && e-digits > 12:
+		return 0, errors.New("quantity out of range (at most 10^12)"), true
+	case !zero && e+digits < -3:
+		return 0, errors.New("quantity has more than 3 decimals"), true
+	}
+	return 0, nil, false
 }
 
 // String formats q with as few decimals as it needs: 12, 12.5, 0.125.

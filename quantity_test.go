@@ -305,3 +305,51 @@ func FuzzParseQty(f *testing.F) {
 		}
 	})
 }
+
+// TestParseQtyHugeExponents: exponents far outside a Qty are decided from
+// the digits, without building 10^exp (1e999999 took tens of milliseconds),
+// and give the answers big.Rat gives.
+func TestParseQtyHugeExponents(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    Qty
+		wantErr string
+	}{
+		{"1e999999", 0, "out of range"},
+		{"-1e999999", 0, "out of range"},
+		{"1e99999999999999999999", 0, "out of range"},
+		{"0.0000000001e100", 0, "out of range"},
+		{"1e-999999", 0, "more than 3 decimals"},
+		{"1e-99999999999999999999", 0, "more than 3 decimals"},
+		{"12345e-999999", 0, "more than 3 decimals"},
+		{"0e999999", 0, ""},
+		{"-0.000e-999999", 0, ""},
+		{"1e12", 1e12 * QtyScale, ""},
+		{"1000000000000000e-3", 1e12 * QtyScale, ""},
+		{"1e-3", 1, ""},
+		{"1.5e2", 150 * QtyScale, ""},
+		{"1e", 0, "must be a number"},
+		{"1e+-5", 0, "must be a number"},
+		{"1.2.3e5", 0, "must be a number"},
+		{"--1e999999", 0, "must be a number"},
+	} {
+		got, err := ParseQty(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseQty(%q) = %v, %v; want error %q", tc.in, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseQty(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func BenchmarkParseQtyHugeExponent(b *testing.B) {
+	for b.Loop() {
+		if _, err := ParseQty("1e999999"); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}

@@ -26,7 +26,7 @@ func ParseQty(s string) (Qty, error) {
 	if s == "" {
 		return 0, errors.New("quantity must be a number")
 	}
-	if q, err, done := hugeExponent(s); done {
+	if q, done, err := hugeExponent(s); done {
 		return q, err
 	}
 	// big.Rat reads decimal and exponent forms exactly, but also fractions
@@ -50,15 +50,15 @@ func ParseQty(s string) (Qty, error) {
 // holds without big.Rat, which would build 10^exp (tens of milliseconds
 // for 1e999999: a cheap way to burn CPU with a 10-byte number). done is
 // false when s is not such a number; ParseQty then reads it as usual.
-func hugeExponent(s string) (q Qty, err error, done bool) {
+func hugeExponent(s string) (q Qty, done bool, err error) {
 	i := strings.IndexAny(s, "eE")
 	if i < 0 {
-		return 0, nil, false
+		return 0, false, nil
 	}
 	mant, exp := s[:i], s[i+1:]
 	e, convErr := strconv.Atoi(exp)
 	if convErr != nil && !errors.Is(convErr, strconv.ErrRange) {
-		return 0, nil, false
+		return 0, false, nil
 	}
 	if errors.Is(convErr, strconv.ErrRange) {
 		e = 1 << 30
@@ -68,7 +68,7 @@ func hugeExponent(s string) (q Qty, err error, done bool) {
 	}
 	unsigned := strings.TrimLeft(mant, "+-")
 	if len(mant)-len(unsigned) > 1 || strings.Count(unsigned, ".") > 1 {
-		return 0, nil, false
+		return 0, false, nil
 	}
 	digits, zero := 0, true
 	for _, c := range unsigned {
@@ -78,22 +78,22 @@ func hugeExponent(s string) (q Qty, err error, done bool) {
 			zero = zero && c == '0'
 		case c == '.':
 		default:
-			return 0, nil, false
+			return 0, false, nil
 		}
 	}
 	if digits == 0 {
-		return 0, nil, false
+		return 0, false, nil
 	}
 	// A non-zero mantissa of n digits lies in [10^-n, 10^n).
 	switch {
 	case zero && (e > 40 || e < -40):
-		return 0, nil, true
+		return 0, true, nil
 	case !zero && e-digits > 12:
-		return 0, errors.New("quantity out of range (at most 10^12)"), true
+		return 0, true, errors.New("quantity out of range (at most 10^12)")
 	case !zero && e+digits < -3:
-		return 0, errors.New("quantity has more than 3 decimals"), true
+		return 0, true, errors.New("quantity has more than 3 decimals")
 	}
-	return 0, nil, false
+	return 0, false, nil
 }
 
 // String formats q with as few decimals as it needs: 12, 12.5, 0.125.

@@ -356,13 +356,13 @@ func TestTxPanicRollsBack(t *testing.T) {
 		db := openTestDB(t, engine)
 		// call runs db.tx and reports a panic that escaped it as an error
 		// of its own, so that the test fails instead of crashing.
-		call := func(fn func(*txn) error) (err error, escaped any) {
+		call := func(fn func(*txn) error) (escaped any, err error) {
 			defer func() { escaped = recover() }()
-			return db.tx(ctx, fn), nil
+			return nil, db.tx(ctx, fn)
 		}
 		const n = 12 // more than PostgreSQL's pool (10 connections)
 		for i := range n {
-			err, escaped := call(func(tx *txn) error {
+			escaped, err := call(func(tx *txn) error {
 				if err := revokeTwice(ctx, tx, db.now(), "panic"); err != nil {
 					return err
 				}

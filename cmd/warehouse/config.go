@@ -278,7 +278,7 @@ func printConfig(w io.Writer, fs *flag.FlagSet) {
 			v = "[redacted]"
 		}
 		if f.Name == "database-url" {
-			v = redactDatabaseURL(v)
+			v = store.Redact(v)
 		}
 		lines = append(lines, fmt.Sprintf("%-22s %s", f.Name, v))
 	})

@@ -127,5 +127,3 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 }
 
 func readDotEnv(path string) (map[string]string, error) { return godotenv.Read(path) }
-
-func redactDatabaseURL(s string) string { return store.Redact(s) }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -84,11 +83,7 @@ func (s *Server) viaTrustedProxy(r *http.Request) bool {
 	if len(s.cfg.TrustedProxies) == 0 {
 		return false
 	}
-	ip := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(ip); err == nil {
-		ip = host
-	}
-	peer, err := netip.ParseAddr(ip)
+	peer, err := netip.ParseAddr(peerIP(r))
 	return err == nil && s.trusted(peer)
 }
 

@@ -55,12 +55,17 @@ func (s *Server) trusted(a netip.Addr) bool {
 	return false
 }
 
+// peerIP is the address of the connection's other end, without its port.
+func peerIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
 // origin works out the request's origin (see the type).
 func (s *Server) origin(r *http.Request) origin {
-	o := origin{ip: r.RemoteAddr, scheme: "http", host: r.Host}
-	if host, _, err := net.SplitHostPort(o.ip); err == nil {
-		o.ip = host
-	}
+	o := origin{ip: peerIP(r), scheme: "http", host: r.Host}
 	if r.TLS != nil {
 		o.scheme = "https"
 	}

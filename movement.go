@@ -202,10 +202,12 @@ type Idempotency struct {
 }
 
 // IdempotentReplay is returned instead of posting when the key was already
-// used for the same request: the original status and body.
+// used for the same request: the movement the first request posted and the
+// exact bytes answered then. What status and headers a replay gets is the
+// caller's business (the HTTP layer answers 201 with Idempotent-Replayed).
 type IdempotentReplay struct {
-	Status int
-	Body   []byte
+	MovementID int64 // 0 if the record names none
+	Body       []byte
 }
 
 func (r *IdempotentReplay) Error() string { return "idempotent replay" }

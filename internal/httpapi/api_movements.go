@@ -108,10 +108,18 @@ func idempotency(ctx context.Context, key, method, path string, body any) (*ware
 func movementResponse(m *warehouse.Movement, err error) (*movementOutput, error) {
 	var replay *warehouse.IdempotentReplay
 	if errors.As(err, &replay) {
-		out := &movementOutput{Status: replay.Status, Replayed: "true", ContentType: "application/json", Body: replay.Body}
-		var id struct{ ID int64 }
-		if json.Unmarshal(replay.Body, &id) == nil && id.ID != 0 {
-			out.Location = v1 + "/movements/" + strconv.FormatInt(id.ID, 10)
+		// Only a posted movement is ever stored, so a replay is its 201.
+		out := &movementOutput{Status: http.StatusCreated, Replayed: "true", ContentType: "application/json", Body: replay.Body}
+		id := replay.MovementID
+		if id == 0 {
+			// No movement_id in the record: take the id from the stored body.
+			var b struct{ ID int64 }
+			if json.Unmarshal(replay.Body, &b) == nil {
+				id = b.ID
+			}
+		}
+		if id != 0 {
+			out.Location = v1 + "/movements/" + strconv.FormatInt(id, 10)
 		}
 		return out, nil
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -418,8 +417,8 @@ func checkIdempotency(ctx context.Context, tx *txn, idem *warehouse.Idempotency)
 		return nil
 	}
 	var hash, body []byte
-	var status int
-	err := tx.QueryRowContext(ctx, `SELECT request_hash, status, body FROM idempotency_keys WHERE username = ? AND key = ?`, idem.User, idem.Key).Scan(&hash, &status, &body)
+	var movementID sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT request_hash, movement_id, body FROM idempotency_keys WHERE username = ? AND key = ?`, idem.User, idem.Key).Scan(&hash, &movementID, &body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -430,8 +429,15 @@ func checkIdempotency(ctx context.Context, tx *txn, idem *warehouse.Idempotency)
 		return &warehouse.Error{Code: warehouse.EINVALID, Message: "Idempotency-Key was already used for a different request; use a new key for a new request",
 			Fields: []warehouse.FieldError{{Field: "Idempotency-Key", Message: "reused with a different request"}}}
 	}
-	return &warehouse.IdempotentReplay{Status: status, Body: body}
+	return &warehouse.IdempotentReplay{MovementID: movementID.Int64, Body: body}
 }
+
+// legacyReplayStatus fills idempotency_keys.status, which older versions
+// wrote (always 201, the only answer ever stored) and replayed as the HTTP
+// status. This version no longer reads it, but keeps writing 201 so that an
+// older instance still running during a rolling upgrade replays our records
+// correctly.
+const legacyReplayStatus = 201
 
 // saveIdempotency stores the response in the movement's transaction, so
 // the key and the movement commit together or not at all.
@@ -444,7 +450,7 @@ func saveIdempotency(ctx context.Context, tx *txn, now time.Time, idem *warehous
 		return fmt.Errorf("encode movement: %w", err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (username, key, request_hash, status, body, movement_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		idem.User, idem.Key, idem.Hash, http.StatusCreated, body, m.ID, ms(now))
+		idem.User, idem.Key, idem.Hash, legacyReplayStatus, body, m.ID, ms(now))
 	if err != nil {
 		if isUniqueViolation(err) {
 			if tx.pg {

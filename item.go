@@ -122,3 +122,18 @@ func (it *Item) Validate() error {
 	}
 	return nil
 }
+
+// AnyVersion, passed as the version of a conditional change, matches
+// every version of an existing row (If-Match: *, or the CLI's changes).
+const AnyVersion int64 = -1
+
+// LowStock is one line of the low-stock report.
+type LowStock struct {
+	ItemID       int64  `json:"item_id"`
+	SKU          string `json:"sku"`
+	Name         string `json:"name"`
+	UOM          string `json:"uom"`
+	ReorderPoint Qty    `json:"reorder_point"`
+	Available    Qty    `json:"available"`
+	Shortfall    Qty    `json:"shortfall" doc:"reorder_point - available"`
+}

@@ -17,6 +17,9 @@ const (
 	EFORBIDDEN    = "forbidden"
 	EUNAVAILABLE  = "unavailable"
 	EINTERNAL     = "internal"
+	// EBADCURSOR is a page cursor the server did not make (or made for
+	// another list).
+	EBADCURSOR = "bad_cursor"
 )
 
 // Error is a domain error: a machine code and a message safe to show a client.

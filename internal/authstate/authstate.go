@@ -13,17 +13,16 @@ import (
 	"time"
 
 	"github.com/warehouse-api/warehouse"
-	"github.com/warehouse-api/warehouse/internal/store"
 )
 
 // Source is the database side of the state.
 type Source interface {
-	Revocations(ctx context.Context) ([]store.Revocation, error)
+	Revocations(ctx context.Context) ([]warehouse.Revocation, error)
 	ListUsers(ctx context.Context) ([]*warehouse.User, error)
 	UserByName(ctx context.Context, username string) (*warehouse.User, error)
-	EndedSessions(ctx context.Context) ([]store.EndedSession, error)
+	EndedSessions(ctx context.Context) ([]warehouse.EndedSession, error)
 	LastAuthEvent(ctx context.Context) (int64, error)
-	AuthEventsAfter(ctx context.Context, after int64, limit int) ([]store.AuthEvent, error)
+	AuthEventsAfter(ctx context.Context, after int64, limit int) ([]warehouse.AuthEvent, error)
 }
 
 // UserState is what verification needs of a user.
@@ -232,9 +231,9 @@ func (s *State) Stats() (revoked, users int, lastEvent int64) {
 }
 
 // dropExpired forgets revocations of tokens that expired more than
-// store.ExpiryMargin ago: by then no verifier's leeway accepts them.
+// warehouse.ExpiryMargin ago: by then no verifier's leeway accepts them.
 func (s *State) dropExpired(now time.Time) {
-	cut := now.Add(-store.ExpiryMargin).Unix()
+	cut := now.Add(-warehouse.ExpiryMargin).Unix()
 	s.mu.Lock()
 	for jti, exp := range s.revoked {
 		if exp < cut {

@@ -8,7 +8,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/warehouse-api/warehouse"
-	"github.com/warehouse-api/warehouse/internal/store"
 )
 
 // LocationCreateBody creates a location.
@@ -205,7 +204,7 @@ func (s *Server) stockRoutes() {
 	op = s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "low-stock", Method: http.MethodGet, Path: "/reports/low-stock", Tags: []string{"reports"},
 		Summary: "Items below their reorder point", Description: "Active items whose available total (under location_id if given) is below reorder_point, by sku.",
 		Errors: []int{http.StatusNotFound}})
-	s.jsonListDoc(&op, PageBody[*store.LowStock]{})
+	s.jsonListDoc(&op, PageBody[*warehouse.LowStock]{})
 	huma.Register(s.api, op, func(ctx context.Context, in *struct {
 		Limit      int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
 		Cursor     string `query:"cursor" maxLength:"1000"`

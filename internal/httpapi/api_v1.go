@@ -19,7 +19,6 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
-	"github.com/warehouse-api/warehouse/internal/store"
 )
 
 // metaRole is the operation metadata naming the least role a route needs.
@@ -173,8 +172,8 @@ func apiError(err error) *Problem {
 		p.Version = &st.Current
 		return p
 	}
-	if warehouse.ErrorCode(err) == store.EBADCURSOR {
-		p := newProblem(http.StatusBadRequest, store.EBADCURSOR, warehouse.ErrorMessage(err))
+	if warehouse.ErrorCode(err) == warehouse.EBADCURSOR {
+		p := newProblem(http.StatusBadRequest, warehouse.EBADCURSOR, warehouse.ErrorMessage(err))
 		var de *warehouse.Error
 		if errors.As(err, &de) {
 			p.Errors = de.Fields

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/warehouse-api/warehouse"
-	"github.com/warehouse-api/warehouse/internal/store"
 )
 
 // precondition is a parsed If-Match header (RFC 9110 section 13.1.1).
@@ -106,12 +105,12 @@ func badIfMatch() *Problem {
 
 // apply runs a conditional change: update is called with the version the
 // store must find (it checks and writes in one transaction), or
-// store.AnyVersion for "*". With several tags, a stale answer whose
+// warehouse.AnyVersion for "*". With several tags, a stale answer whose
 // current version is among them is retried with that version once per tag,
 // so the change happens exactly when one of the tags is current.
 func (pc precondition) apply(update func(version int64) error) error {
 	if pc.any {
-		return update(store.AnyVersion)
+		return update(warehouse.AnyVersion)
 	}
 	if len(pc.versions) == 0 {
 		// No version of ours named: 0 matches none (versions start at 1),

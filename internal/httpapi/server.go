@@ -19,7 +19,6 @@ import (
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
-	"github.com/warehouse-api/warehouse/internal/store"
 )
 
 // Config is what the HTTP layer needs to know of the settings.
@@ -66,7 +65,7 @@ type Server struct {
 	cfg Config
 	// ipLimit bounds password logins per client address (nil: no limit).
 	ipLimit *ipLimiter
-	db      *store.DB
+	db      Store
 	keys    *auth.Keyring
 	state   *authstate.State
 	hasher  *auth.Hasher
@@ -88,7 +87,7 @@ type Server struct {
 
 // Deps are the parts the server is wired from.
 type Deps struct {
-	DB     *store.DB
+	DB     Store
 	Keys   *auth.Keyring
 	State  *authstate.State
 	Hasher *auth.Hasher

@@ -9,7 +9,6 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
-	"github.com/warehouse-api/warehouse/internal/store"
 )
 
 // SessionBody is one session as GET /sessions shows it.
@@ -51,7 +50,7 @@ func (s *Server) sessionRoutes() {
 		p := principal(ctx)
 		scope := in.Scope
 		if scope == "" {
-			scope = store.ScopeLocal
+			scope = warehouse.ScopeLocal
 		}
 		ended, err := s.db.EndSessions(ctx, p.Claims.Subject, p.Claims.SessionID, scope)
 		if err != nil {
@@ -61,7 +60,7 @@ func (s *Server) sessionRoutes() {
 			s.state.EndSession(id, s.now().Add(s.cfg.SessionLifetime))
 		}
 		out := &noContent{}
-		if scope != store.ScopeOthers {
+		if scope != warehouse.ScopeOthers {
 			out.SetCookie = s.unsetCookies()
 		}
 		return out, nil

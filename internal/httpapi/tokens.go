@@ -17,7 +17,6 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
-	"github.com/warehouse-api/warehouse/internal/store"
 )
 
 // issued is a freshly signed token pair and, in cookie mode, the CSRF
@@ -74,9 +73,9 @@ func (s *Server) startSession(ctx context.Context, u *warehouse.User, cookies bo
 		return issued{}, err
 	}
 	meta := s.requestMeta(ctx)
-	sess := store.Session{ID: sid, Username: u.Username, UserAgent: meta.userAgent, IP: meta.ip,
+	sess := warehouse.Session{ID: sid, Username: u.Username, UserAgent: meta.userAgent, IP: meta.ip,
 		ViaCookies: cookies, ExpiresAt: s.now().Add(s.cfg.SessionLifetime)}
-	rt := store.RefreshToken{JTI: pair.refreshClaims.ID, Username: u.Username, ExpiresAt: pair.refreshClaims.Expiry}
+	rt := warehouse.RefreshToken{JTI: pair.refreshClaims.ID, Username: u.Username, ExpiresAt: pair.refreshClaims.Expiry}
 	if err := s.db.CreateSession(ctx, sess, rt, pair.Refresh); err != nil {
 		return issued{}, err
 	}
@@ -95,21 +94,21 @@ func (s *Server) rotate(ctx context.Context, p *Principal) (issued, error) {
 	if err != nil {
 		return issued{}, s.problem(err)
 	}
-	res, err := s.db.RotateRefresh(ctx, store.RefreshRequest{
+	res, err := s.db.RotateRefresh(ctx, warehouse.RefreshRequest{
 		OldJTI: p.Claims.ID, OldToken: p.Token,
-		Next:      store.RefreshToken{JTI: pair.refreshClaims.ID, Username: p.Claims.Subject, ExpiresAt: pair.refreshClaims.Expiry},
+		Next:      warehouse.RefreshToken{JTI: pair.refreshClaims.ID, Username: p.Claims.Subject, ExpiresAt: pair.refreshClaims.Expiry},
 		NextToken: pair.Refresh, Sealed: sealed,
 		Grace: s.cfg.RefreshReuseInterval, Inactivity: s.cfg.SessionInactivity,
 	})
 	switch {
-	case errors.Is(err, store.ErrRefreshReuseDetected):
+	case errors.Is(err, warehouse.ErrRefreshReuseDetected):
 		s.state.EndSession(res.Session.ID, res.Session.ExpiresAt)
 		s.log.Warn("refresh token reuse: session revoked", "user", p.Claims.Subject, "session", res.Session.ID)
-		return issued{}, unauthorized("refresh_token_reused", store.ErrRefreshReuseDetected.Message)
-	case errors.Is(err, store.ErrSessionExpired):
+		return issued{}, unauthorized("refresh_token_reused", warehouse.ErrRefreshReuseDetected.Message)
+	case errors.Is(err, warehouse.ErrSessionExpired):
 		s.state.EndSession(res.Session.ID, res.Session.ExpiresAt)
-		return issued{}, unauthorized("session_expired", store.ErrSessionExpired.Message)
-	case errors.Is(err, store.ErrRefreshReused), errors.Is(err, store.ErrSessionEnded):
+		return issued{}, unauthorized("session_expired", warehouse.ErrSessionExpired.Message)
+	case errors.Is(err, warehouse.ErrRefreshReused), errors.Is(err, warehouse.ErrSessionEnded):
 		return issued{}, unauthorized("token_revoked", detailRevoked)
 	case err != nil:
 		return issued{}, s.problem(err)

@@ -16,8 +16,15 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
-	"github.com/warehouse-api/warehouse/internal/store"
 )
+
+// Store is where the keys are kept: the database every instance shares.
+type Store interface {
+	SigningKeys(ctx context.Context) ([]warehouse.SigningKey, error)
+	AddSigningKey(ctx context.Context, kid, algorithm string, material []byte) error
+	AddFirstSigningKey(ctx context.Context, kid, algorithm string, material []byte) (bool, error)
+	RetireSigningKey(ctx context.Context, kid string) error
+}
 
 // Key states, as `warehouse keys list` shows them.
 const (
@@ -63,7 +70,7 @@ type Key struct {
 
 // decode reads a stored key. Keys stored before keys were marshalled are
 // raw HMAC secrets.
-func decode(sk store.SigningKey) (auth.Key, error) {
+func decode(sk warehouse.SigningKey) (auth.Key, error) {
 	if k, err := auth.UnmarshalKey(sk.Secret); err == nil {
 		k.ID, k.Algorithm = sk.ID, sk.Algorithm
 		return k, nil
@@ -80,7 +87,7 @@ func decode(sk store.SigningKey) (auth.Key, error) {
 // newest active key whose publish delay has passed signs (or, if none has,
 // the oldest: the first key of an algorithm signs at once, nothing having
 // been published before it).
-func (p Policy) List(ctx context.Context, db *store.DB) ([]Key, error) {
+func (p Policy) List(ctx context.Context, db Store) ([]Key, error) {
 	stored, err := db.SigningKeys(ctx) // newest first
 	if err != nil {
 		return nil, err
@@ -128,11 +135,11 @@ func (p Policy) List(ctx context.Context, db *store.DB) ([]Key, error) {
 }
 
 // List is Policy{}.List: keys sign as soon as they are made.
-func List(ctx context.Context, db *store.DB) ([]Key, error) { return Policy{}.List(ctx, db) }
+func List(ctx context.Context, db Store) ([]Key, error) { return Policy{}.List(ctx, db) }
 
 // Ensure makes sure an active key for algorithm exists, generating one on
 // first start (it signs at once: no key of that algorithm was published).
-func Ensure(ctx context.Context, db *store.DB, algorithm string) error {
+func Ensure(ctx context.Context, db Store, algorithm string) error {
 	keys, err := List(ctx, db)
 	if err != nil {
 		return err
@@ -157,7 +164,7 @@ func Ensure(ctx context.Context, db *store.DB, algorithm string) error {
 // Rotate generates a new key for algorithm. It is published at once and
 // signs once the policy's publish delay has passed; the previous keys keep
 // verifying until retired.
-func Rotate(ctx context.Context, db *store.DB, algorithm string) (auth.Key, error) {
+func Rotate(ctx context.Context, db Store, algorithm string) (auth.Key, error) {
 	k, err := auth.GenerateKey(algorithm)
 	if err != nil {
 		return auth.Key{}, fmt.Errorf("generate signing key: %w", err)
@@ -177,7 +184,7 @@ func Rotate(ctx context.Context, db *store.DB, algorithm string) (auth.Key, erro
 // neither can a key that signed within refreshTTL: refresh tokens it
 // signed may still be live, and their sessions would end. The error for
 // that is a warehouse ECONFLICT that says until when.
-func (p Policy) Retire(ctx context.Context, db *store.DB, kid string, refreshTTL time.Duration, force bool) error {
+func (p Policy) Retire(ctx context.Context, db Store, kid string, refreshTTL time.Duration, force bool) error {
 	keys, err := p.List(ctx, db)
 	if err != nil {
 		return err
@@ -198,14 +205,14 @@ func (p Policy) Retire(ctx context.Context, db *store.DB, kid string, refreshTTL
 }
 
 // Retire is Policy{}.Retire without the refresh token check.
-func Retire(ctx context.Context, db *store.DB, algorithm, kid string) error {
+func Retire(ctx context.Context, db Store, algorithm, kid string) error {
 	return Policy{}.Retire(ctx, db, kid, 0, true)
 }
 
 // Active returns the signing key for algorithm, every other active key,
 // and when the signing key next changes by itself (a published key's delay
 // ends; zero if no key is waiting).
-func (p Policy) Active(ctx context.Context, db *store.DB, algorithm string) (auth.Key, []auth.Key, time.Time, error) {
+func (p Policy) Active(ctx context.Context, db Store, algorithm string) (auth.Key, []auth.Key, time.Time, error) {
 	keys, err := p.List(ctx, db)
 	if err != nil {
 		return auth.Key{}, nil, time.Time{}, err
@@ -233,7 +240,7 @@ func (p Policy) Active(ctx context.Context, db *store.DB, algorithm string) (aut
 }
 
 // Keyring builds a keyring from the database.
-func (p Policy) Keyring(ctx context.Context, db *store.DB, algorithm string) (*auth.Keyring, error) {
+func (p Policy) Keyring(ctx context.Context, db Store, algorithm string) (*auth.Keyring, error) {
 	cur, others, _, err := p.Active(ctx, db, algorithm)
 	if err != nil {
 		return nil, err
@@ -242,13 +249,13 @@ func (p Policy) Keyring(ctx context.Context, db *store.DB, algorithm string) (*a
 }
 
 // Keyring is Policy{}.Keyring.
-func Keyring(ctx context.Context, db *store.DB, algorithm string) (*auth.Keyring, error) {
+func Keyring(ctx context.Context, db Store, algorithm string) (*auth.Keyring, error) {
 	return Policy{}.Keyring(ctx, db, algorithm)
 }
 
 // Reload refreshes kr from the database (after a rotation elsewhere) and
 // returns when it must be reloaded again (zero: only on a change).
-func (p Policy) Reload(ctx context.Context, db *store.DB, algorithm string, kr *auth.Keyring) (time.Time, error) {
+func (p Policy) Reload(ctx context.Context, db Store, algorithm string, kr *auth.Keyring) (time.Time, error) {
 	cur, others, next, err := p.Active(ctx, db, algorithm)
 	if err != nil {
 		return time.Time{}, err
@@ -257,7 +264,7 @@ func (p Policy) Reload(ctx context.Context, db *store.DB, algorithm string, kr *
 }
 
 // Reload is Policy{}.Reload.
-func Reload(ctx context.Context, db *store.DB, algorithm string, kr *auth.Keyring) error {
+func Reload(ctx context.Context, db Store, algorithm string, kr *auth.Keyring) error {
 	_, err := Policy{}.Reload(ctx, db, algorithm, kr)
 	return err
 }
@@ -267,7 +274,7 @@ func Reload(ctx context.Context, db *store.DB, algorithm string, kr *auth.Keyrin
 // delay ends, which no database change announces. Every instance switches
 // then, give or take clock skew.
 type Follower struct {
-	db        *store.DB
+	db        Store
 	algorithm string
 	policy    Policy
 	kr        *auth.Keyring
@@ -278,7 +285,7 @@ type Follower struct {
 }
 
 // NewFollower returns a follower of db's keys for kr.
-func NewFollower(db *store.DB, algorithm string, p Policy, kr *auth.Keyring) *Follower {
+func NewFollower(db Store, algorithm string, p Policy, kr *auth.Keyring) *Follower {
 	return &Follower{db: db, algorithm: algorithm, policy: p, kr: kr, wake: make(chan struct{}, 1)}
 }
 

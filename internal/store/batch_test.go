@@ -300,14 +300,14 @@ func benchmarkRotateRefresh(b *testing.B, engine string, parallel bool) {
 		sid := fmt.Sprint("s", seq.Add(1))
 		exp := time.Now().Add(24 * time.Hour)
 		cur := fmt.Sprint("r", seq.Add(1))
-		if err := db.CreateSession(ctx, Session{ID: sid, Username: "bench", ExpiresAt: exp},
-			RefreshToken{JTI: cur, Username: "bench", ExpiresAt: exp}, "token-"+cur); err != nil {
+		if err := db.CreateSession(ctx, warehouse.Session{ID: sid, Username: "bench", ExpiresAt: exp},
+			warehouse.RefreshToken{JTI: cur, Username: "bench", ExpiresAt: exp}, "token-"+cur); err != nil {
 			return nil, err
 		}
 		return func() error {
 			next := fmt.Sprint("r", seq.Add(1))
-			_, err := db.RotateRefresh(ctx, RefreshRequest{OldJTI: cur, OldToken: "token-" + cur,
-				Next: RefreshToken{JTI: next, Username: "bench", ExpiresAt: exp}, NextToken: "token-" + next,
+			_, err := db.RotateRefresh(ctx, warehouse.RefreshRequest{OldJTI: cur, OldToken: "token-" + cur,
+				Next: warehouse.RefreshToken{JTI: next, Username: "bench", ExpiresAt: exp}, NextToken: "token-" + next,
 				Sealed: []byte("sealed-" + next), Grace: 10 * time.Second, Inactivity: time.Hour})
 			cur = next
 			return err

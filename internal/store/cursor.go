@@ -8,10 +8,6 @@ import (
 	"github.com/warehouse-api/warehouse"
 )
 
-// EBADCURSOR is the code of a cursor the server did not make (or made for
-// another list); the HTTP layer answers 400.
-const EBADCURSOR = "bad_cursor"
-
 // cursor is the opaque pagination token: which list it belongs to and the
 // sort key of the last row returned. Keyset pagination, so pages stay
 // correct while rows are added.
@@ -36,7 +32,7 @@ func decodeCursor(s, list string, dst ...any) (bool, error) {
 	if s == "" {
 		return false, nil
 	}
-	bad := &warehouse.Error{Code: EBADCURSOR, Message: "invalid cursor: pass next_cursor from the previous page unchanged",
+	bad := &warehouse.Error{Code: warehouse.EBADCURSOR, Message: "invalid cursor: pass next_cursor from the previous page unchanged",
 		Fields: []warehouse.FieldError{{Field: "cursor", Message: "invalid cursor"}}}
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
 	if err != nil {

@@ -258,12 +258,8 @@ func hasLedger(ctx context.Context, tx *txn, col string, id int64) (bool, error)
 	return true, nil
 }
 
-// AnyVersion, passed as the version of a conditional change, matches
-// every version of an existing row (If-Match: *, or the CLI's changes).
-const AnyVersion int64 = -1
-
 func checkVersion(current, want int64) error {
-	if want != AnyVersion && want != current {
+	if want != warehouse.AnyVersion && want != current {
 		return &warehouse.StaleError{Current: current}
 	}
 	return nil

@@ -4,30 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
 
-// SigningKey is a stored token-signing key.
-type SigningKey struct {
-	ID        string
-	Algorithm string
-	Secret    []byte
-	CreatedAt time.Time
-	RetiredAt time.Time // zero while current
-}
-
 // SigningKeys returns the stored keys, newest first.
-func (db *DB) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+func (db *DB) SigningKeys(ctx context.Context) ([]warehouse.SigningKey, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT kid, algorithm, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid`)
 	if err != nil {
 		return nil, fmt.Errorf("read signing keys: %w", wrapErr(err))
 	}
 	defer rows.Close()
-	var out []SigningKey
+	var out []warehouse.SigningKey
 	for rows.Next() {
-		var k SigningKey
+		var k warehouse.SigningKey
 		var created int64
 		var retired sql.NullInt64
 		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Secret, &created, &retired); err != nil {
@@ -57,7 +47,7 @@ func (db *DB) AddSigningKey(ctx context.Context, kid, algorithm string, material
 			}
 			return fmt.Errorf("store signing key: %w", wrapErr(err))
 		}
-		return addEvent(ctx, tx, now, eventKeys, kid)
+		return addEvent(ctx, tx, now, warehouse.EventKeys, kid)
 	})
 }
 
@@ -83,7 +73,7 @@ func (db *DB) AddFirstSigningKey(ctx context.Context, kid, algorithm string, mat
 			return fmt.Errorf("store signing key: %w", wrapErr(err))
 		}
 		added = true
-		return addEvent(ctx, tx, now, eventKeys, kid)
+		return addEvent(ctx, tx, now, warehouse.EventKeys, kid)
 	})
 	return added, err
 }
@@ -100,6 +90,6 @@ func (db *DB) RetireSigningKey(ctx context.Context, kid string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return warehouse.Errorf(warehouse.ENOTFOUND, "no active key %q", kid)
 		}
-		return addEvent(ctx, tx, now, eventKeys, kid)
+		return addEvent(ctx, tx, now, warehouse.EventKeys, kid)
 	})
 }

@@ -13,46 +13,8 @@ import (
 	"github.com/warehouse-api/warehouse"
 )
 
-const eventSession = "session"
-
-// Session is one login: every token issued from it carries its id.
-type Session struct {
-	ID         string
-	Username   string
-	UserAgent  string
-	IP         string
-	ViaCookies bool
-	CreatedAt  time.Time
-	LastUsedAt time.Time
-	ExpiresAt  time.Time
-	EndedAt    time.Time // zero while active
-	EndReason  string
-}
-
-// Why sessions end.
-const (
-	EndLogout        = "logout"
-	EndRevoked       = "revoked"
-	EndRefreshReuse  = "refresh_token_reuse"
-	EndExpired       = "expired"
-	EndInactive      = "inactive"
-	EndUserChanged   = "user_changed"
-	EndPasswordReset = "password_changed"
-)
-
-// Refresh outcomes that are not plain successes.
-var (
-	// ErrSessionEnded: the token's session was ended (logout, reuse, ...).
-	ErrSessionEnded = &warehouse.Error{Code: warehouse.EUNAUTHORIZED, Message: "Token has been revoked"}
-	// ErrSessionExpired: the session passed its lifetime or was idle too long.
-	ErrSessionExpired = &warehouse.Error{Code: warehouse.EUNAUTHORIZED, Message: "Session has expired"}
-	// ErrRefreshReuseDetected: a retired refresh token came back outside the
-	// grace interval; the whole session has been ended.
-	ErrRefreshReuseDetected = &warehouse.Error{Code: warehouse.EUNAUTHORIZED, Message: "Refresh token reuse detected; the session has been revoked"}
-)
-
 // CreateSession records a new session and its first refresh token.
-func (db *DB) CreateSession(ctx context.Context, s Session, rt RefreshToken, refreshToken string) error {
+func (db *DB) CreateSession(ctx context.Context, s warehouse.Session, rt warehouse.RefreshToken, refreshToken string) error {
 	now := db.now()
 	return db.tx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, username, user_agent, ip, via_cookies, created_at, last_used_at, expires_at, refresh_jti)
@@ -80,40 +42,14 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// RefreshRequest asks to rotate a refresh token.
-type RefreshRequest struct {
-	OldJTI   string
-	OldToken string
-	// Next is the refresh token that replaces the old one, and NextToken
-	// the token itself; Sealed is the whole new pair sealed with a key
-	// derived from OldToken (kept for the grace interval).
-	Next      RefreshToken
-	NextToken string
-	Sealed    []byte
-	// Grace is how long the retired token may still get the same new pair;
-	// 0 turns the grace off.
-	Grace time.Duration
-	// Inactivity ends a session not refreshed for that long (0: never).
-	Inactivity time.Duration
-}
-
-// RefreshResult says what RotateRefresh did.
-type RefreshResult struct {
-	// Replayed is set when the old token had already been rotated within
-	// the grace interval: Sealed is the pair it was rotated into.
-	Replayed bool
-	Sealed   []byte
-	Session  Session
-}
-
 // RotateRefresh retires the old refresh token and records its successor,
 // in one transaction, enforcing the session's state. A retired token seen
 // again is either the concurrent duplicate of the latest rotation (within
 // the grace interval: the same successor is handed back) or theft: the
 // whole session ends and an audit event is written.
-func (db *DB) RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshResult, error) {
+func (db *DB) RotateRefresh(ctx context.Context, req warehouse.RefreshRequest) (warehouse.RefreshResult, error) {
 	now := db.now()
-	var res RefreshResult
+	var res warehouse.RefreshResult
 	var outcome error
 	err := db.tx(ctx, func(tx *txn) error {
 		var hash, successor []byte
@@ -123,14 +59,14 @@ func (db *DB) RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshRes
 		err := tx.QueryRowContext(ctx, `SELECT token_hash, replaced_by, replaced_at, successor, session_id FROM refresh_tokens WHERE jti = ?`+tx.forUpdate(""), req.OldJTI).
 			Scan(&hash, &replacedBy, &replacedAt, &successor, &sid)
 		if errors.Is(err, sql.ErrNoRows) {
-			outcome = ErrRefreshReused
+			outcome = warehouse.ErrRefreshReused
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("read refresh token: %w", wrapErr(err))
 		}
 		if subtle.ConstantTimeCompare(hash, hashToken(req.OldToken)) != 1 {
-			outcome = ErrRefreshReused
+			outcome = warehouse.ErrRefreshReused
 			return nil
 		}
 		s, current, err := sessionTx(ctx, tx, sid)
@@ -140,14 +76,14 @@ func (db *DB) RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshRes
 		res.Session = s
 		switch {
 		case !s.EndedAt.IsZero():
-			outcome = ErrSessionEnded
+			outcome = warehouse.ErrSessionEnded
 			return nil
 		case !now.Before(s.ExpiresAt):
-			outcome = ErrSessionExpired
-			return endSessionTx(ctx, tx, now, s.ID, EndExpired)
+			outcome = warehouse.ErrSessionExpired
+			return endSessionTx(ctx, tx, now, s.ID, warehouse.EndExpired)
 		case req.Inactivity > 0 && now.Sub(s.LastUsedAt) > req.Inactivity:
-			outcome = ErrSessionExpired
-			return endSessionTx(ctx, tx, now, s.ID, EndInactive)
+			outcome = warehouse.ErrSessionExpired
+			return endSessionTx(ctx, tx, now, s.ID, warehouse.EndInactive)
 		}
 		if replacedBy.Valid {
 			// Only the token the current one replaced gets the grace.
@@ -159,17 +95,17 @@ func (db *DB) RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshRes
 					return err
 				}
 				if revoked {
-					outcome = ErrRefreshReused
+					outcome = warehouse.ErrRefreshReused
 					return nil
 				}
 				res.Replayed, res.Sealed = true, successor
 				return nil
 			}
-			outcome = ErrRefreshReuseDetected
-			if err := endSessionTx(ctx, tx, now, s.ID, EndRefreshReuse); err != nil {
+			outcome = warehouse.ErrRefreshReuseDetected
+			if err := endSessionTx(ctx, tx, now, s.ID, warehouse.EndRefreshReuse); err != nil {
 				return err
 			}
-			return audit(ctx, tx, now, "session", s.ID, EndRefreshReuse, nil,
+			return audit(ctx, tx, now, "session", s.ID, warehouse.EndRefreshReuse, nil,
 				map[string]any{"username": s.Username, "refresh_jti": req.OldJTI, "replaced_by": replacedBy.String}, "system")
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET replaced_by = ?, replaced_at = ?, successor = ? WHERE jti = ?`,
@@ -186,21 +122,21 @@ func (db *DB) RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshRes
 		return nil
 	})
 	if err != nil {
-		return RefreshResult{}, err
+		return warehouse.RefreshResult{}, err
 	}
 	return res, outcome
 }
 
 const sessionColumns = `id, username, user_agent, ip, via_cookies, created_at, last_used_at, expires_at, ended_at, end_reason, refresh_jti`
 
-func scanSession(row interface{ Scan(...any) error }) (Session, string, error) {
-	var s Session
+func scanSession(row interface{ Scan(...any) error }) (warehouse.Session, string, error) {
+	var s warehouse.Session
 	var created, used, exp int64
 	var ended sql.NullInt64
 	var reason sql.NullString
 	var current string
 	if err := row.Scan(&s.ID, &s.Username, &s.UserAgent, &s.IP, &s.ViaCookies, &created, &used, &exp, &ended, &reason, &current); err != nil {
-		return Session{}, "", err
+		return warehouse.Session{}, "", err
 	}
 	s.CreatedAt, s.LastUsedAt, s.ExpiresAt = fromMS(created), fromMS(used), fromMS(exp)
 	if ended.Valid {
@@ -210,13 +146,13 @@ func scanSession(row interface{ Scan(...any) error }) (Session, string, error) {
 	return s, current, nil
 }
 
-func sessionTx(ctx context.Context, tx *txn, id string) (Session, string, error) {
+func sessionTx(ctx context.Context, tx *txn, id string) (warehouse.Session, string, error) {
 	s, current, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, "", ErrSessionEnded
+		return warehouse.Session{}, "", warehouse.ErrSessionEnded
 	}
 	if err != nil {
-		return Session{}, "", fmt.Errorf("read session: %w", wrapErr(err))
+		return warehouse.Session{}, "", fmt.Errorf("read session: %w", wrapErr(err))
 	}
 	return s, current, nil
 }
@@ -231,7 +167,7 @@ func endSessionTx(ctx context.Context, tx *txn, now time.Time, id, reason string
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
-	return addEvent(ctx, tx, now, eventSession, id)
+	return addEvent(ctx, tx, now, warehouse.EventSession, id)
 }
 
 // endUserSessionsTx ends every active session of username except keep.
@@ -261,13 +197,6 @@ func endUserSessionsTx(ctx context.Context, tx *txn, now time.Time, username, ke
 	return ids, nil
 }
 
-// Logout scopes, as GoTrue has them.
-const (
-	ScopeLocal  = "local"
-	ScopeOthers = "others"
-	ScopeGlobal = "global"
-)
-
 // EndSessions ends the caller's current session (local), all their other
 // sessions (others) or all of them (global). Ending an ended session is
 // not an error. It returns the ids ended.
@@ -277,7 +206,7 @@ func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope strin
 	err := db.tx(ctx, func(tx *txn) error {
 		var err error
 		switch scope {
-		case ScopeLocal:
+		case warehouse.ScopeLocal:
 			if currentSID == "" {
 				return nil
 			}
@@ -290,11 +219,11 @@ func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope strin
 				return fmt.Errorf("end session: %w", wrapErr(err))
 			}
 			ended = []string{currentSID}
-			return endSessionTx(ctx, tx, now, currentSID, EndLogout)
-		case ScopeOthers:
-			ended, err = endUserSessionsTx(ctx, tx, now, username, currentSID, EndLogout)
-		case ScopeGlobal:
-			ended, err = endUserSessionsTx(ctx, tx, now, username, "", EndLogout)
+			return endSessionTx(ctx, tx, now, currentSID, warehouse.EndLogout)
+		case warehouse.ScopeOthers:
+			ended, err = endUserSessionsTx(ctx, tx, now, username, currentSID, warehouse.EndLogout)
+		case warehouse.ScopeGlobal:
+			ended, err = endUserSessionsTx(ctx, tx, now, username, "", warehouse.EndLogout)
 		default:
 			return warehouse.Errorf(warehouse.EINVALID, "scope must be local, others or global")
 		}
@@ -316,19 +245,19 @@ func (db *DB) EndSession(ctx context.Context, username, id string) error {
 		if err != nil {
 			return fmt.Errorf("read session: %w", wrapErr(err))
 		}
-		return endSessionTx(ctx, tx, now, id, EndRevoked)
+		return endSessionTx(ctx, tx, now, id, warehouse.EndRevoked)
 	})
 }
 
 // Sessions returns username's active sessions, newest first.
-func (db *DB) Sessions(ctx context.Context, username string) ([]Session, error) {
+func (db *DB) Sessions(ctx context.Context, username string) ([]warehouse.Session, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
 		WHERE username = ? AND ended_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id`, username, ms(db.now()))
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
 	}
 	defer rows.Close()
-	var out []Session
+	var out []warehouse.Session
 	for rows.Next() {
 		s, _, err := scanSession(rows)
 		if err != nil {
@@ -342,24 +271,18 @@ func (db *DB) Sessions(ctx context.Context, username string) ([]Session, error) 
 	return out, nil
 }
 
-// EndedSession is an ended session whose tokens could still verify.
-type EndedSession struct {
-	ID        string
-	ExpiresAt time.Time
-}
-
 // EndedSessions returns the ended sessions whose tokens may still verify:
 // verifiers must refuse their access tokens.
-func (db *DB) EndedSessions(ctx context.Context) ([]EndedSession, error) {
+func (db *DB) EndedSessions(ctx context.Context) ([]warehouse.EndedSession, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT id, expires_at FROM sessions WHERE ended_at IS NOT NULL AND expires_at > ?`,
-		ms(db.now().Add(-ExpiryMargin)))
+		ms(db.now().Add(-warehouse.ExpiryMargin)))
 	if err != nil {
 		return nil, fmt.Errorf("read ended sessions: %w", wrapErr(err))
 	}
 	defer rows.Close()
-	var out []EndedSession
+	var out []warehouse.EndedSession
 	for rows.Next() {
-		var e EndedSession
+		var e warehouse.EndedSession
 		var exp int64
 		if err := rows.Scan(&e.ID, &exp); err != nil {
 			return nil, fmt.Errorf("read ended sessions: %w", wrapErr(err))

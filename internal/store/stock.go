@@ -191,20 +191,9 @@ func (db *DB) EachStock(ctx context.Context, f warehouse.StockFilter, fn func(*w
 	return eachRow(ctx, db.read, `SELECT `+balanceColumns+balanceFrom+w.String()+` ORDER BY i.sku, l.path, b.lot`, w.args, scanBalance, fn)
 }
 
-// LowStock is one line of the low-stock report.
-type LowStock struct {
-	ItemID       int64         `json:"item_id"`
-	SKU          string        `json:"sku"`
-	Name         string        `json:"name"`
-	UOM          string        `json:"uom"`
-	ReorderPoint warehouse.Qty `json:"reorder_point"`
-	Available    warehouse.Qty `json:"available"`
-	Shortfall    warehouse.Qty `json:"shortfall" doc:"reorder_point - available"`
-}
-
 // ListLowStock returns active items whose available total (under
 // locationID's subtree if not 0) is below their reorder point, by sku.
-func (db *DB) ListLowStock(ctx context.Context, locationID int64, p warehouse.Page) ([]*LowStock, string, error) {
+func (db *DB) ListLowStock(ctx context.Context, locationID int64, p warehouse.Page) ([]*warehouse.LowStock, string, error) {
 	sub := `SELECT coalesce(sum(b.on_hand - b.reserved), 0) FROM stock_balances b WHERE b.item_id = i.id`
 	var args []any
 	if locationID != 0 {
@@ -228,8 +217,8 @@ func (db *DB) ListLowStock(ctx context.Context, locationID int64, p warehouse.Pa
 	q := `SELECT * FROM (SELECT i.id, i.sku, i.name, i.uom, i.reorder_point, (` + sub + `) AS avail FROM items i` + w.String() + `) t
 		WHERE t.avail < t.reorder_point ORDER BY t.sku LIMIT ?`
 	all := append(append(args, w.args...), limit+1)
-	out, err := queryRows(ctx, db.read, q, all, func(row scanner) (*LowStock, error) {
-		var r LowStock
+	out, err := queryRows(ctx, db.read, q, all, func(row scanner) (*warehouse.LowStock, error) {
+		var r warehouse.LowStock
 		if err := row.Scan(&r.ItemID, &r.SKU, &r.Name, &r.UOM, &r.ReorderPoint, &r.Available); err != nil {
 			return nil, err
 		}

@@ -138,7 +138,7 @@ func TestRevocationsAndPurge(t *testing.T) {
 		if len(events) != 2 || events[0].Subject != "a" || !events[0].IsRevocation() || !events[0].ExpiresAt.Equal(c.now().Add(time.Minute)) {
 			t.Fatalf("events %+v (a repeated revocation must not add an event)", events)
 		}
-		c.add(2*time.Minute + store.ExpiryMargin)
+		c.add(2*time.Minute + warehouse.ExpiryMargin)
 		revs, err := db.Revocations(ctx)
 		if err != nil || len(revs) != 1 || revs[0].JTI != "b" {
 			t.Fatalf("revocations after a expired: %+v %v", revs, err)
@@ -157,15 +157,15 @@ func TestRotateRefresh(t *testing.T) {
 		c := &clock{t: time.Now()}
 		db := open(t, pgtest.URL(t, engine), c)
 		exp := c.now().Add(time.Hour)
-		rt := func(jti string) store.RefreshToken {
-			return store.RefreshToken{JTI: jti, Username: "alice", ExpiresAt: exp}
+		rt := func(jti string) warehouse.RefreshToken {
+			return warehouse.RefreshToken{JTI: jti, Username: "alice", ExpiresAt: exp}
 		}
-		sess := store.Session{ID: "s1", Username: "alice", ExpiresAt: c.now().Add(24 * time.Hour)}
+		sess := warehouse.Session{ID: "s1", Username: "alice", ExpiresAt: c.now().Add(24 * time.Hour)}
 		if err := db.CreateSession(ctx, sess, rt("r1"), "token-r1"); err != nil {
 			t.Fatal(err)
 		}
-		rotate := func(old, next string) (store.RefreshResult, error) {
-			return db.RotateRefresh(ctx, store.RefreshRequest{OldJTI: old, OldToken: "token-" + old, Next: rt(next), NextToken: "token-" + next,
+		rotate := func(old, next string) (warehouse.RefreshResult, error) {
+			return db.RotateRefresh(ctx, warehouse.RefreshRequest{OldJTI: old, OldToken: "token-" + old, Next: rt(next), NextToken: "token-" + next,
 				Sealed: []byte("sealed-" + next), Grace: 10 * time.Second, Inactivity: time.Hour})
 		}
 		steps := []struct {
@@ -175,12 +175,12 @@ func TestRotateRefresh(t *testing.T) {
 			wantErr   error
 			replayed  string
 		}{
-			{"unknown id", "r9", "x", 0, store.ErrRefreshReused, ""},
+			{"unknown id", "r9", "x", 0, warehouse.ErrRefreshReused, ""},
 			{"rotate r1", "r1", "r2", 0, nil, ""},
 			{"r1 again within grace: same successor", "r1", "r3", time.Second, nil, "sealed-r2"},
 			{"rotate r2", "r2", "r4", 0, nil, ""},
-			{"r1 is two rotations back: reuse at once", "r1", "r5", 0, store.ErrRefreshReuseDetected, ""},
-			{"session is now ended", "r4", "r6", 0, store.ErrSessionEnded, ""},
+			{"r1 is two rotations back: reuse at once", "r1", "r5", 0, warehouse.ErrRefreshReuseDetected, ""},
+			{"session is now ended", "r4", "r6", 0, warehouse.ErrSessionEnded, ""},
 		}
 		for _, st := range steps {
 			c.add(st.advance)
@@ -197,23 +197,23 @@ func TestRotateRefresh(t *testing.T) {
 		}
 
 		// Outside the grace, the token the current one replaced is reuse too.
-		if err := db.CreateSession(ctx, store.Session{ID: "s2", Username: "alice", ExpiresAt: c.now().Add(24 * time.Hour)}, rt("q1"), "token-q1"); err != nil {
+		if err := db.CreateSession(ctx, warehouse.Session{ID: "s2", Username: "alice", ExpiresAt: c.now().Add(24 * time.Hour)}, rt("q1"), "token-q1"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := rotate("q1", "q2"); err != nil {
 			t.Fatal(err)
 		}
 		c.add(11 * time.Second)
-		if _, err := rotate("q1", "q3"); !errors.Is(err, store.ErrRefreshReuseDetected) {
+		if _, err := rotate("q1", "q3"); !errors.Is(err, warehouse.ErrRefreshReuseDetected) {
 			t.Fatalf("reuse after the grace: %v", err)
 		}
 
 		// Inactivity and absolute lifetime end sessions.
-		if err := db.CreateSession(ctx, store.Session{ID: "s3", Username: "alice", ExpiresAt: c.now().Add(24 * time.Hour)}, rt("p1"), "token-p1"); err != nil {
+		if err := db.CreateSession(ctx, warehouse.Session{ID: "s3", Username: "alice", ExpiresAt: c.now().Add(24 * time.Hour)}, rt("p1"), "token-p1"); err != nil {
 			t.Fatal(err)
 		}
 		c.add(2 * time.Hour)
-		if _, err := rotate("p1", "p2"); !errors.Is(err, store.ErrSessionExpired) {
+		if _, err := rotate("p1", "p2"); !errors.Is(err, warehouse.ErrSessionExpired) {
 			t.Fatalf("idle session: %v", err)
 		}
 	})
@@ -225,25 +225,25 @@ func TestEndSessions(t *testing.T) {
 		ctx := context.Background()
 		db := open(t, pgtest.URL(t, engine), nil)
 		for _, id := range []string{"a1", "a2", "a3"} {
-			s := store.Session{ID: id, Username: "alice", ExpiresAt: time.Now().Add(time.Hour)}
-			if err := db.CreateSession(ctx, s, store.RefreshToken{JTI: "r" + id, Username: "alice", ExpiresAt: time.Now().Add(time.Hour)}, "t"+id); err != nil {
+			s := warehouse.Session{ID: id, Username: "alice", ExpiresAt: time.Now().Add(time.Hour)}
+			if err := db.CreateSession(ctx, s, warehouse.RefreshToken{JTI: "r" + id, Username: "alice", ExpiresAt: time.Now().Add(time.Hour)}, "t"+id); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := db.CreateSession(ctx, store.Session{ID: "b1", Username: "bob", ExpiresAt: time.Now().Add(time.Hour)},
-			store.RefreshToken{JTI: "rb1", Username: "bob", ExpiresAt: time.Now().Add(time.Hour)}, "tb1"); err != nil {
+		if err := db.CreateSession(ctx, warehouse.Session{ID: "b1", Username: "bob", ExpiresAt: time.Now().Add(time.Hour)},
+			warehouse.RefreshToken{JTI: "rb1", Username: "bob", ExpiresAt: time.Now().Add(time.Hour)}, "tb1"); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.EndSession(ctx, "alice", "b1"); warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
 			t.Errorf("ending another user's session: %v", err)
 		}
-		if ended, err := db.EndSessions(ctx, "alice", "a1", store.ScopeOthers); err != nil || len(ended) != 2 {
+		if ended, err := db.EndSessions(ctx, "alice", "a1", warehouse.ScopeOthers); err != nil || len(ended) != 2 {
 			t.Errorf("others: %v %v", ended, err)
 		}
 		if list, _ := db.Sessions(ctx, "alice"); len(list) != 1 || list[0].ID != "a1" {
 			t.Errorf("after others: %+v", list)
 		}
-		if _, err := db.EndSessions(ctx, "alice", "b1", store.ScopeLocal); err != nil {
+		if _, err := db.EndSessions(ctx, "alice", "b1", warehouse.ScopeLocal); err != nil {
 			t.Error(err)
 		}
 		if list, _ := db.Sessions(ctx, "bob"); len(list) != 1 {

@@ -11,24 +11,11 @@ import (
 	"github.com/warehouse-api/warehouse"
 )
 
-// Kinds of auth events.
-const (
-	eventRevoke = "revoke"
-	eventUser   = "user"
-	eventKeys   = "keys"
-)
-
 // addEvent records an auth event in tx; it is written when the transaction
 // commits (see flushEvents).
 func addEvent(_ context.Context, tx *txn, now time.Time, kind, subject string) error {
 	tx.events = append(tx.events, pendingEvent{at: ms(now), kind: kind, subject: subject})
 	return nil
-}
-
-// Revocation is one revoked token id and when its token expires.
-type Revocation struct {
-	JTI       string
-	ExpiresAt time.Time
 }
 
 // RevokeToken puts jti on the denylist until expiresAt. Revoking twice is
@@ -49,7 +36,7 @@ func revokeTx(ctx context.Context, tx *txn, now time.Time, jti string, expiresAt
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
-	return addEvent(ctx, tx, now, eventRevoke, jti)
+	return addEvent(ctx, tx, now, warehouse.EventRevoke, jti)
 }
 
 // AnyRevoked reports whether any of the token ids is on the denylist,
@@ -82,21 +69,16 @@ func revokedTx(ctx context.Context, tx *txn, jti string) (bool, error) {
 	return true, nil
 }
 
-// ExpiryMargin is how long a revocation is kept after its token expired:
-// longer than any clock-skew leeway a verifier allows, so a revoked token
-// never becomes usable again inside the leeway.
-const ExpiryMargin = time.Hour
-
 // Revocations returns every revocation whose token may still verify.
-func (db *DB) Revocations(ctx context.Context) ([]Revocation, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?`, ms(db.now().Add(-ExpiryMargin)))
+func (db *DB) Revocations(ctx context.Context) ([]warehouse.Revocation, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?`, ms(db.now().Add(-warehouse.ExpiryMargin)))
 	if err != nil {
 		return nil, fmt.Errorf("read revocations: %w", wrapErr(err))
 	}
 	defer rows.Close()
-	var out []Revocation
+	var out []warehouse.Revocation
 	for rows.Next() {
-		var r Revocation
+		var r warehouse.Revocation
 		var exp int64
 		if err := rows.Scan(&r.JTI, &exp); err != nil {
 			return nil, fmt.Errorf("read revocations: %w", wrapErr(err))
@@ -110,27 +92,6 @@ func (db *DB) Revocations(ctx context.Context) ([]Revocation, error) {
 	return out, nil
 }
 
-// AuthEvent is a change that every instance applies to its auth state. For
-// a revocation, ExpiresAt is the token's expiry.
-type AuthEvent struct {
-	ID        int64
-	Kind      string
-	Subject   string
-	ExpiresAt time.Time
-}
-
-// IsRevocation reports whether e revokes a token id (Subject).
-func (e AuthEvent) IsRevocation() bool { return e.Kind == eventRevoke }
-
-// IsSessionEnd reports whether e ends a session (Subject).
-func (e AuthEvent) IsSessionEnd() bool { return e.Kind == eventSession }
-
-// IsKeyChange reports whether the signing keys changed.
-func (e AuthEvent) IsKeyChange() bool { return e.Kind == eventKeys }
-
-// IsUserChange reports whether e says a user (Subject) changed.
-func (e AuthEvent) IsUserChange() bool { return e.Kind == eventUser }
-
 // LastAuthEvent returns the id of the newest event, 0 if none.
 func (db *DB) LastAuthEvent(ctx context.Context) (int64, error) {
 	var id sql.NullInt64
@@ -141,7 +102,7 @@ func (db *DB) LastAuthEvent(ctx context.Context) (int64, error) {
 }
 
 // AuthEventsAfter returns up to limit events with an id above after, oldest first.
-func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) ([]AuthEvent, error) {
+func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) ([]warehouse.AuthEvent, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT e.id, e.kind, e.subject, coalesce(r.expires_at, s.expires_at, 0)
 		FROM auth_events e
 		LEFT JOIN revoked_tokens r ON e.kind = 'revoke' AND r.jti = e.subject
@@ -151,9 +112,9 @@ func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) ([]Au
 		return nil, fmt.Errorf("read auth events: %w", wrapErr(err))
 	}
 	defer rows.Close()
-	var out []AuthEvent
+	var out []warehouse.AuthEvent
 	for rows.Next() {
-		var e AuthEvent
+		var e warehouse.AuthEvent
 		var exp int64
 		if err := rows.Scan(&e.ID, &e.Kind, &e.Subject, &exp); err != nil {
 			return nil, fmt.Errorf("read auth events: %w", wrapErr(err))
@@ -178,8 +139,8 @@ func (db *DB) Purge(ctx context.Context, keepEvents time.Duration) (int64, error
 			sql  string
 			args []any
 		}{
-			{`DELETE FROM revoked_tokens WHERE expires_at <= ?`, []any{ms(now.Add(-ExpiryMargin))}},
-			{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, []any{ms(now.Add(-ExpiryMargin))}},
+			{`DELETE FROM revoked_tokens WHERE expires_at <= ?`, []any{ms(now.Add(-warehouse.ExpiryMargin))}},
+			{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, []any{ms(now.Add(-warehouse.ExpiryMargin))}},
 			{`DELETE FROM auth_events WHERE at <= ?`, []any{ms(now.Add(-keepEvents))}},
 			// Login failures a day old count in no window any more.
 			{`DELETE FROM login_failures WHERE locked_until <= ? AND window_start <= ?`, []any{ms(now), ms(now.Add(-24 * time.Hour))}},
@@ -196,28 +157,20 @@ func (db *DB) Purge(ctx context.Context, keepEvents time.Duration) (int64, error
 	return total, err
 }
 
-// RefreshToken is a stored refresh token: its id and a hash, never the token.
-type RefreshToken struct {
-	JTI       string
-	Username  string
-	SessionID string
-	ExpiresAt time.Time
-}
-
 func hashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
 }
 
 // AddRefreshToken records an issued refresh token.
-func (db *DB) AddRefreshToken(ctx context.Context, rt RefreshToken, token string) error {
+func (db *DB) AddRefreshToken(ctx context.Context, rt warehouse.RefreshToken, token string) error {
 	now := db.now()
 	return db.tx(ctx, func(tx *txn) error {
 		return addRefreshTx(ctx, tx, now, rt, token)
 	})
 }
 
-func addRefreshTx(ctx context.Context, tx *txn, now time.Time, rt RefreshToken, token string) error {
+func addRefreshTx(ctx context.Context, tx *txn, now time.Time, rt warehouse.RefreshToken, token string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (jti, username, session_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		rt.JTI, rt.Username, rt.SessionID, hashToken(token), ms(rt.ExpiresAt), ms(now))
 	if err != nil {
@@ -225,7 +178,3 @@ func addRefreshTx(ctx context.Context, tx *txn, now time.Time, rt RefreshToken, 
 	}
 	return nil
 }
-
-// ErrRefreshReused is returned by RotateRefresh when the presented token
-// is unknown (never issued, purged, or forged with a real id).
-var ErrRefreshReused = &warehouse.Error{Code: warehouse.EUNAUTHORIZED, Message: "Token has been revoked"}

@@ -53,7 +53,7 @@ func (db *DB) CreateUser(ctx context.Context, u *warehouse.User) error {
 			map[string]any{"roles": u.Roles, "active": u.Active, "version": u.Version}, u.CreatedBy); err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, now, eventUser, u.Username)
+		return addEvent(ctx, tx, now, warehouse.EventUser, u.Username)
 	})
 }
 
@@ -93,7 +93,7 @@ func (db *DB) ListUsers(ctx context.Context) ([]*warehouse.User, error) {
 // UpdateUser applies upd and bumps the version; the change is published to
 // every instance's auth state.
 func (db *DB) UpdateUser(ctx context.Context, username string, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
-	return db.updateUser(ctx, username, AnyVersion, upd, actor)
+	return db.updateUser(ctx, username, warehouse.AnyVersion, upd, actor)
 }
 
 // UpdateUserIf is UpdateUser for the admin API: it applies upd only if the
@@ -156,7 +156,7 @@ func (db *DB) updateUser(ctx context.Context, username string, version int64, up
 				return err
 			}
 		}
-		return addEvent(ctx, tx, now, eventUser, u.Username)
+		return addEvent(ctx, tx, now, warehouse.EventUser, u.Username)
 	})
 	return out, err
 }
@@ -173,9 +173,9 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 func sessionEndingChange(upd warehouse.UserUpdate, after *warehouse.User) string {
 	switch {
 	case upd.PasswordHash != nil:
-		return EndPasswordReset
+		return warehouse.EndPasswordReset
 	case upd.Active != nil && !after.Active, upd.Roles != nil:
-		return EndUserChanged
+		return warehouse.EndUserChanged
 	}
 	return ""
 }

@@ -1,0 +1,139 @@
+package warehouse
+
+import "time"
+
+// Session is one login: every token issued from it carries its id.
+type Session struct {
+	ID         string
+	Username   string
+	UserAgent  string
+	IP         string
+	ViaCookies bool
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+	EndedAt    time.Time // zero while active
+	EndReason  string
+}
+
+// Why sessions end.
+const (
+	EndLogout        = "logout"
+	EndRevoked       = "revoked"
+	EndRefreshReuse  = "refresh_token_reuse"
+	EndExpired       = "expired"
+	EndInactive      = "inactive"
+	EndUserChanged   = "user_changed"
+	EndPasswordReset = "password_changed"
+)
+
+// Logout scopes, as GoTrue has them: the caller's current session (local),
+// all their other sessions (others) or all of them (global).
+const (
+	ScopeLocal  = "local"
+	ScopeOthers = "others"
+	ScopeGlobal = "global"
+)
+
+// EndedSession is an ended session whose tokens could still verify.
+type EndedSession struct {
+	ID        string
+	ExpiresAt time.Time
+}
+
+// RefreshToken is a stored refresh token: its id and a hash, never the token.
+type RefreshToken struct {
+	JTI       string
+	Username  string
+	SessionID string
+	ExpiresAt time.Time
+}
+
+// RefreshRequest asks to rotate a refresh token.
+type RefreshRequest struct {
+	OldJTI   string
+	OldToken string
+	// Next is the refresh token that replaces the old one, and NextToken
+	// the token itself; Sealed is the whole new pair sealed with a key
+	// derived from OldToken (kept for the grace interval).
+	Next      RefreshToken
+	NextToken string
+	Sealed    []byte
+	// Grace is how long the retired token may still get the same new pair;
+	// 0 turns the grace off.
+	Grace time.Duration
+	// Inactivity ends a session not refreshed for that long (0: never).
+	Inactivity time.Duration
+}
+
+// RefreshResult says what a rotation did.
+type RefreshResult struct {
+	// Replayed is set when the old token had already been rotated within
+	// the grace interval: Sealed is the pair it was rotated into.
+	Replayed bool
+	Sealed   []byte
+	Session  Session
+}
+
+// Refresh outcomes that are not plain successes.
+var (
+	// ErrSessionEnded: the token's session was ended (logout, reuse, ...).
+	ErrSessionEnded = &Error{Code: EUNAUTHORIZED, Message: "Token has been revoked"}
+	// ErrSessionExpired: the session passed its lifetime or was idle too long.
+	ErrSessionExpired = &Error{Code: EUNAUTHORIZED, Message: "Session has expired"}
+	// ErrRefreshReuseDetected: a retired refresh token came back outside the
+	// grace interval; the whole session has been ended.
+	ErrRefreshReuseDetected = &Error{Code: EUNAUTHORIZED, Message: "Refresh token reuse detected; the session has been revoked"}
+	// ErrRefreshReused: the presented refresh token is unknown (never
+	// issued, purged, or forged with a real id).
+	ErrRefreshReused = &Error{Code: EUNAUTHORIZED, Message: "Token has been revoked"}
+)
+
+// Revocation is one revoked token id and when its token expires.
+type Revocation struct {
+	JTI       string
+	ExpiresAt time.Time
+}
+
+// ExpiryMargin is how long a revocation is kept after its token expired:
+// longer than any clock-skew leeway a verifier allows, so a revoked token
+// never becomes usable again inside the leeway.
+const ExpiryMargin = time.Hour
+
+// Kinds of auth events.
+const (
+	EventRevoke  = "revoke"
+	EventSession = "session"
+	EventUser    = "user"
+	EventKeys    = "keys"
+)
+
+// AuthEvent is a change that every instance applies to its auth state. For
+// a revocation, ExpiresAt is the token's expiry.
+type AuthEvent struct {
+	ID        int64
+	Kind      string
+	Subject   string
+	ExpiresAt time.Time
+}
+
+// IsRevocation reports whether e revokes a token id (Subject).
+func (e AuthEvent) IsRevocation() bool { return e.Kind == EventRevoke }
+
+// IsSessionEnd reports whether e ends a session (Subject).
+func (e AuthEvent) IsSessionEnd() bool { return e.Kind == EventSession }
+
+// SigningKey is a stored token signing key.
+type SigningKey struct {
+	ID        string
+	Algorithm string
+	Secret    []byte
+	CreatedAt time.Time
+	RetiredAt time.Time // zero while current
+}
+
+// IsKeyChange reports whether the signing keys changed.
+func (e AuthEvent) IsKeyChange() bool { return e.Kind == EventKeys }
+
+// IsUserChange reports whether e says a user (Subject) changed.
+func (e AuthEvent) IsUserChange() bool { return e.Kind == EventUser }

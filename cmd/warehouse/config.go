@@ -10,56 +10,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warehouse-api/warehouse/internal/app"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
-// config is every setting of `serve`. Each is a flag, and each flag may
-// come from the environment as WAREHOUSE_<FLAG> (dashes as underscores),
-// which in turn may come from a .env file. Flags beat env, env beats .env.
+// config is every setting of `serve` (app.Config) and of the commands
+// that share its flags. Each is a flag, and each flag may come from the
+// environment as WAREHOUSE_<FLAG> (dashes as underscores), which in turn
+// may come from a .env file. Flags beat env, env beats .env. The defaults
+// are app.Defaults.
 type config struct {
-	Addr            string
-	DataDir         string
-	DatabaseURL     string
-	Demo            bool
-	AccessTTL       time.Duration
-	RefreshTTL      time.Duration
-	Leeway          time.Duration
-	Algorithm       string
-	Secret          string
-	SecretFile      string
-	InsecureDevKey  bool
-	Issuer          string
-	Audience        string
-	AdminPassword   string
-	LogLevel        string
-	LogFormat       string
-	ArgonMemory     uint
-	ArgonIterations uint
-	ArgonThreads    uint
-	HashConcurrency int
-	HashWorkers     string
-	HashNice        int
-	DBMaxConns      int
-	DBStmtTimeout   time.Duration
-	LoginMaxFail    int
-	LoginLockout    time.Duration
-	SyncInterval    time.Duration
-	ShutdownTimeout time.Duration
-	PrintConfig     bool
-
-	RefreshReuse      time.Duration
-	SessionLifetime   time.Duration
-	SessionInactivity time.Duration
-	CookieSecure      bool
-	CookieSameSite    string
-	CookieDomain      string
-	Claims            string
-	PublicURL         string
-	PprofAddr         string
-	LoginRatePerIP    float64
-	LoginBurstPerIP   int
-	TrustedProxies    string
-	KeyPublishDelay   time.Duration
+	app.Config
+	PrintConfig bool
 }
 
 // secretFlags are redacted by --print-config.
@@ -67,58 +29,58 @@ var secretFlags = map[string]bool{"jwt-secret": true, "admin-password": true}
 
 // commonFlags are the settings every command that opens the database needs.
 func commonFlags(fs *flag.FlagSet, c *config) {
-	fs.StringVar(&c.DataDir, "data", "./data", "directory for the embedded SQLite database")
+	d := app.Defaults()
+	fs.StringVar(&c.DataDir, "data", d.DataDir, "directory for the embedded SQLite database")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "database URL (default: SQLite file warehouse.db in --data; sqlite:PATH also accepted)")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
-	fs.UintVar(&c.ArgonMemory, "argon2-memory", 19456, "argon2id memory per hash in KiB (OWASP: 19456)")
-	fs.UintVar(&c.ArgonIterations, "argon2-iterations", 2, "argon2id iterations (OWASP: 2)")
-	fs.UintVar(&c.ArgonThreads, "argon2-parallelism", 1, "argon2id parallelism (OWASP: 1)")
-	fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes computed at once, bounding memory under a login flood (0: GOMAXPROCS-1, at least 1, so hashes never take every core the server uses)")
-	fs.IntVar(&c.DBMaxConns, "db-max-conns", 10, "PostgreSQL: connections in this instance's pool (all instances together must stay under the server's max_connections)")
-	fs.DurationVar(&c.DBStmtTimeout, "db-statement-timeout", 10*time.Second, "PostgreSQL: cancel statements running longer (the request gets a 503); 0s: the server's setting")
+	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, "log format: json or text")
+	fs.UintVar(&c.ArgonMemory, "argon2-memory", d.ArgonMemory, "argon2id memory per hash in KiB (OWASP: 19456)")
+	fs.UintVar(&c.ArgonIterations, "argon2-iterations", d.ArgonIterations, "argon2id iterations (OWASP: 2)")
+	fs.UintVar(&c.ArgonThreads, "argon2-parallelism", d.ArgonThreads, "argon2id parallelism (OWASP: 1)")
+	fs.IntVar(&c.HashConcurrency, "hash-concurrency", d.HashConcurrency, "password hashes computed at once, bounding memory under a login flood (0: GOMAXPROCS-1, at least 1, so hashes never take every core the server uses)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", d.DBMaxConns, "PostgreSQL: connections in this instance's pool (all instances together must stay under the server's max_connections)")
+	fs.DurationVar(&c.DBStmtTimeout, "db-statement-timeout", d.DBStmtTimeout, "PostgreSQL: cancel statements running longer (the request gets a 503); 0s: the server's setting")
 }
 
 func serveFlags(fs *flag.FlagSet, c *config) {
 	commonFlags(fs, c)
-	fs.StringVar(&c.HashWorkers, "hash-workers", "process", "where password hashes run: process (--hash-concurrency worker processes at --hash-nice, so requests keep the CPU during a login flood, even on one core) or inline (in the server process)")
-	fs.IntVar(&c.HashNice, "hash-nice", 10, "nice value (0..19) of the hash worker processes: higher gives other requests more of the CPU while passwords are hashed")
-	fs.StringVar(&c.Addr, "addr", ":8000", "address to listen on")
-	fs.IntVar(&c.LoginMaxFail, "login-max-failures", 10, "failed logins for one username, within --login-lockout, that lock it out for --login-lockout (counted in the database: shared by every instance; 0: no lockout)")
-	fs.DurationVar(&c.LoginLockout, "login-lockout", 5*time.Minute, "how long a username stays locked out, and the window its failures are counted in")
-	fs.BoolVar(&c.Demo, "demo", false, "create the tutorial's user joevu/glinteco (role admin) so its curl session works")
-	fs.DurationVar(&c.AccessTTL, "access-ttl", 15*time.Minute, "access token lifetime")
-	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "refresh token lifetime")
-	fs.DurationVar(&c.Leeway, "leeway", 10*time.Second, "clock skew allowed when checking exp, nbf and iat")
-	fs.StringVar(&c.Algorithm, "jwt-algorithm", "HS256", "token signing algorithm: HS256, HS384, HS512 (shared secret); EdDSA, ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512 (public key, published at /.well-known/jwks.json)")
-	fs.StringVar(&c.Secret, "jwt-secret", "", "HMAC signing secret, at least 32 bytes (default: a random key generated once and kept in the database)")
-	fs.StringVar(&c.SecretFile, "jwt-secret-file", "", "file holding the HMAC signing secret")
-	fs.BoolVar(&c.InsecureDevKey, "insecure-dev-key", false, "allow a short or well-known signing secret (development only)")
-	fs.StringVar(&c.Issuer, "issuer", "", "iss claim to set and require (empty: --public-url, else the URL each login or refresh came to; tokens without iss are then still accepted)")
-	fs.StringVar(&c.Audience, "audience", "", "aud claim to set and require (empty: none)")
-	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of the first user 'admin', created on an empty database (default: random, printed once to the log)")
-	fs.DurationVar(&c.SyncInterval, "sync-interval", time.Second, "how often revocations and user changes made by other instances are picked up")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
+	d := app.Defaults()
+	fs.StringVar(&c.HashWorkers, "hash-workers", d.HashWorkers, "where password hashes run: process (--hash-concurrency worker processes at --hash-nice, so requests keep the CPU during a login flood, even on one core) or inline (in the server process)")
+	fs.IntVar(&c.HashNice, "hash-nice", d.HashNice, "nice value (0..19) of the hash worker processes: higher gives other requests more of the CPU while passwords are hashed")
+	fs.StringVar(&c.Addr, "addr", d.Addr, "address to listen on")
+	fs.IntVar(&c.LoginMaxFail, "login-max-failures", d.LoginMaxFail, "failed logins for one username, within --login-lockout, that lock it out for --login-lockout (counted in the database: shared by every instance; 0: no lockout)")
+	fs.DurationVar(&c.LoginLockout, "login-lockout", d.LoginLockout, "how long a username stays locked out, and the window its failures are counted in")
+	fs.BoolVar(&c.Demo, "demo", d.Demo, "create the tutorial's user joevu/glinteco (role admin) so its curl session works")
+	fs.DurationVar(&c.AccessTTL, "access-ttl", d.AccessTTL, "access token lifetime")
+	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", d.RefreshTTL, "refresh token lifetime")
+	fs.DurationVar(&c.Leeway, "leeway", d.Leeway, "clock skew allowed when checking exp, nbf and iat")
+	fs.StringVar(&c.Algorithm, "jwt-algorithm", d.Algorithm, "token signing algorithm: HS256, HS384, HS512 (shared secret); EdDSA, ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512 (public key, published at /.well-known/jwks.json)")
+	fs.StringVar(&c.Secret, "jwt-secret", d.Secret, "HMAC signing secret, at least 32 bytes (default: a random key generated once and kept in the database)")
+	fs.StringVar(&c.SecretFile, "jwt-secret-file", d.SecretFile, "file holding the HMAC signing secret")
+	fs.BoolVar(&c.InsecureDevKey, "insecure-dev-key", d.InsecureDevKey, "allow a short or well-known signing secret (development only)")
+	fs.StringVar(&c.Issuer, "issuer", d.Issuer, "iss claim to set and require (empty: --public-url, else the URL each login or refresh came to; tokens without iss are then still accepted)")
+	fs.StringVar(&c.Audience, "audience", d.Audience, "aud claim to set and require (empty: none)")
+	fs.StringVar(&c.AdminPassword, "admin-password", d.AdminPassword, "password of the first user 'admin', created on an empty database (default: random, printed once to the log)")
+	fs.DurationVar(&c.SyncInterval, "sync-interval", d.SyncInterval, "how often revocations and user changes made by other instances are picked up")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long to let requests finish on shutdown")
 	fs.BoolVar(&c.PrintConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
-	fs.DurationVar(&c.RefreshReuse, "refresh-reuse-interval", 10*time.Second, "grace in which a just-rotated refresh token gets the same new pair (concurrent tabs); after it, reuse revokes the session (0s: no grace)")
-	fs.DurationVar(&c.SessionLifetime, "session-lifetime", 30*24*time.Hour, "absolute lifetime of a session, however often it is refreshed")
-	fs.DurationVar(&c.SessionInactivity, "session-inactivity", 7*24*time.Hour, "end a session not refreshed for this long (0s: never)")
-	fs.BoolVar(&c.CookieSecure, "cookie-secure", true, "mark cookies Secure (browsers still send them to http://localhost)")
-	fs.StringVar(&c.CookieSameSite, "cookie-samesite", "lax", "SameSite of the cookies: lax, strict or none")
-	fs.StringVar(&c.CookieDomain, "cookie-domain", "", "Domain of the cookies (default: the host that set them)")
-	fs.Float64Var(&c.LoginRatePerIP, "login-rate-per-ip", 1, "password logins per second allowed from one client address on one instance, sustained (0: no limit)")
-	fs.IntVar(&c.LoginBurstPerIP, "login-burst-per-ip", 20, "password logins one client address may make at once before --login-rate-per-ip applies")
-	fs.StringVar(&c.PublicURL, "public-url", "", "external base URL, for /.well-known/openid-configuration and, without --issuer, the tokens' iss (default: the URL each request came to; see --trusted-proxies)")
-	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed, e.g. 10.0.0.0/8,::1 (default: none)")
+	fs.DurationVar(&c.RefreshReuse, "refresh-reuse-interval", d.RefreshReuse, "grace in which a just-rotated refresh token gets the same new pair (concurrent tabs); after it, reuse revokes the session (0s: no grace)")
+	fs.DurationVar(&c.SessionLifetime, "session-lifetime", d.SessionLifetime, "absolute lifetime of a session, however often it is refreshed")
+	fs.DurationVar(&c.SessionInactivity, "session-inactivity", d.SessionInactivity, "end a session not refreshed for this long (0s: never)")
+	fs.BoolVar(&c.CookieSecure, "cookie-secure", d.CookieSecure, "mark cookies Secure (browsers still send them to http://localhost)")
+	fs.StringVar(&c.CookieSameSite, "cookie-samesite", d.CookieSameSite, "SameSite of the cookies: lax, strict or none")
+	fs.StringVar(&c.CookieDomain, "cookie-domain", d.CookieDomain, "Domain of the cookies (default: the host that set them)")
+	fs.Float64Var(&c.LoginRatePerIP, "login-rate-per-ip", d.LoginRatePerIP, "password logins per second allowed from one client address on one instance, sustained (0: no limit)")
+	fs.IntVar(&c.LoginBurstPerIP, "login-burst-per-ip", d.LoginBurstPerIP, "password logins one client address may make at once before --login-rate-per-ip applies")
+	fs.StringVar(&c.PublicURL, "public-url", d.PublicURL, "external base URL, for /.well-known/openid-configuration and, without --issuer, the tokens' iss (default: the URL each request came to; see --trusted-proxies)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", d.TrustedProxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed, e.g. 10.0.0.0/8,::1 (default: none)")
 	keyPublishDelayVar(fs, &c.KeyPublishDelay)
-	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
-	fs.StringVar(&c.Claims, "claims", "", `static custom claims added to every access token, as a JSON object, e.g. {"tenant":"acme"}`)
+	fs.StringVar(&c.PprofAddr, "pprof-addr", d.PprofAddr, "serve runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
+	fs.StringVar(&c.Claims, "claims", d.Claims, `static custom claims added to every access token, as a JSON object, e.g. {"tenant":"acme"}`)
 }
 
 // envName is the environment variable behind a flag.
-func envName(flagName string) string {
-	return "WAREHOUSE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
+func envName(flagName string) string { return app.EnvName(flagName) }
 
 // parseFlags applies the environment, then the command line. A bad value
 // is one line that names the flag or variable, the value and an example; an
@@ -305,6 +267,4 @@ func loadDotEnv(path string, getenv func(string) string) (func(string) string, e
 }
 
 // storeOptions are the database settings of c.
-func (c *config) storeOptions() store.Options {
-	return store.Options{MaxConns: c.DBMaxConns, StatementTimeout: c.DBStmtTimeout}
-}
+func (c *config) storeOptions() store.Options { return c.StoreOptions() }

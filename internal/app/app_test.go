@@ -2,8 +2,8 @@ package app
 
 import (
 	"bytes"
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"os"

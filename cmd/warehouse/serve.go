@@ -31,6 +31,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if c.Addr == "" { // the App would serve nothing
+		return app.CheckAddr("--addr", c.Addr)
+	}
 	if c.PrintConfig {
 		printConfig(stdout, fs)
 		return nil

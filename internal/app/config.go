@@ -23,6 +23,8 @@ import (
 // field per `warehouse serve` flag). Defaults returns the defaults;
 // Validate checks a Config; Open refuses one Validate refuses.
 type Config struct {
+	// Addr is where Run listens; empty, Open binds nothing and the caller
+	// serves App.Server itself (the tests).
 	Addr            string
 	DataDir         string
 	DatabaseURL     string
@@ -123,8 +125,10 @@ func (c *Config) Validate() error {
 	if _, err := c.Logger(io.Discard); err != nil {
 		return err
 	}
-	if err := CheckAddr("--addr", c.Addr); err != nil {
-		return err
+	if c.Addr != "" { // empty: no listener (see Open)
+		if err := CheckAddr("--addr", c.Addr); err != nil {
+			return err
+		}
 	}
 	if err := store.CheckURL(c.DatabaseURL); err != nil {
 		return fmt.Errorf("--database-url: %w", err)

@@ -21,9 +21,9 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/app"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
-	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -31,7 +31,8 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // env is a server on a real database (a SQLite file in a temp dir, or a
-// fresh PostgreSQL database), wired as `warehouse serve` wires it.
+// fresh PostgreSQL database), opened as `warehouse serve` opens it (an
+// app.App; see harness_test.go).
 type env struct {
 	t     *testing.T
 	clock *fakeClock
@@ -49,6 +50,9 @@ type env struct {
 	algorithm string
 	// configure, if set before open, adjusts the server's settings.
 	configure func(*httpapi.Config)
+	// seed, if set before open, creates the users of a new database.
+	seed func(context.Context, *store.DB) error
+	app  *app.App
 }
 
 // fakeClock is the real time plus an offset the test can move forward.
@@ -77,70 +81,57 @@ func newEnv(t *testing.T, engine string, configure ...func(*httpapi.Config)) *en
 	if len(configure) > 0 {
 		e.configure = configure[0]
 	}
+	e.seed = func(ctx context.Context, db *store.DB) error {
+		for _, u := range []struct {
+			name, pw string
+			roles    []string
+			active   bool
+		}{
+			{"joevu", "glinteco", []string{"admin"}, true},
+			{"vera", "viewer-pass", []string{"viewer"}, true},
+			{"gone", "gone-pass", []string{"clerk"}, false},
+		} {
+			h, err := e.hasher.Hash(ctx, u.pw)
+			if err != nil {
+				return err
+			}
+			if err := db.CreateUser(ctx, &warehouse.User{Username: u.name, PasswordHash: h, Roles: u.roles, Active: u.active}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	e.open()
-	ctx := context.Background()
-	for _, u := range []struct {
-		name, pw string
-		roles    []string
-		active   bool
-	}{
-		{"joevu", "glinteco", []string{"admin"}, true},
-		{"vera", "viewer-pass", []string{"viewer"}, true},
-		{"gone", "gone-pass", []string{"clerk"}, false},
-	} {
-		h, err := e.hasher.Hash(ctx, u.pw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.db.CreateUser(ctx, &warehouse.User{Username: u.name, PasswordHash: h, Roles: u.roles, Active: u.active}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := e.state.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
 	return e
 }
 
 // open (re)opens the database and builds a fresh server on it, as a
-// process restart does: nothing survives but the database file.
+// process restart does: nothing survives but the database file. The
+// server is an App, as `warehouse serve` builds it.
 func (e *env) open() {
 	t := e.t
-	ctx := context.Background()
-	db, err := store.Open(ctx, e.url, "", store.Options{Now: e.clock.now})
-	if err != nil {
-		t.Fatal(err)
+	cfg := testSettings(e.url)
+	if e.algorithm != "" {
+		cfg.Algorithm = e.algorithm
 	}
-	t.Cleanup(func() { db.Close() })
-	alg := e.algorithm
-	if alg == "" {
-		alg = "HS256"
-	}
-	if err := keystore.Ensure(ctx, db, alg); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := keystore.Keyring(ctx, db, alg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	state := authstate.New(db, log)
-	if err := state.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.cfg = httpapi.Config{AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour, Leeway: 10 * time.Second, Version: "test",
-		RefreshReuseInterval: 10 * time.Second, SessionLifetime: 30 * 24 * time.Hour, SessionInactivity: 7 * 24 * time.Hour}
-	if e.configure != nil {
-		e.configure(&e.cfg)
-	}
-	e.db, e.keys, e.secret, e.state = db, keys, keys.Current().Secret, state
-	state.OnKeyChange(func(ctx context.Context) error { return keystore.Reload(ctx, db, alg, keys) })
-	e.srv = httpapi.New(e.cfg, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: e.hasher, Log: log, Now: e.clock.now})
+	seed := e.seed
+	e.seed = nil // a restart finds the users in the database
+	e.app = openApp(t, cfg, app.Deps{
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.now, Hasher: e.hasher, Seed: seed,
+		HTTP: func(c *httpapi.Config) {
+			if e.configure != nil {
+				e.configure(c)
+			}
+			e.cfg = *c
+		},
+	})
+	e.db, e.keys, e.secret, e.state, e.srv = e.app.DB(), e.app.Keys(), e.app.Keys().Current().Secret, e.app.State(), e.app.Server()
 }
 
-// restart closes the database and opens everything again.
+// restart stops the server (its loops, then its database) and opens
+// everything again.
 func (e *env) restart() {
-	if err := e.db.Close(); err != nil {
+	if err := e.app.Close(); err != nil {
 		e.t.Fatal(err)
 	}
 	e.open()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/app"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
@@ -22,9 +23,11 @@ import (
 )
 
 // domainEnv is a server on a real database with one logged-in user
-// per role: tokens["viewer"], ["clerk"], ["manager"], ["admin"].
+// per role: tokens["viewer"], ["clerk"], ["manager"], ["admin"]. It is an
+// App, as `warehouse serve` opens it (see harness_test.go).
 type domainEnv struct {
 	t      testing.TB
+	app    *app.App
 	db     *store.DB
 	srv    *httpapi.Server
 	state  *authstate.State
@@ -36,29 +39,25 @@ type domainEnv struct {
 // pgtest.Engines).
 func newDomainTestServer(t testing.TB, engine string) *domainEnv {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, pgtest.URL(t, engine), "", store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	keys, err := auth.NewKeyring(auth.Key{ID: "test", Algorithm: "HS256", Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := &domainEnv{t: t, db: db, hasher: auth.NewHasher(auth.TestParams(), 0), tokens: map[string]string{}}
-	for _, r := range warehouse.Roles {
-		e.createUser(string(r), []string{string(r)})
-	}
-	e.createUser("nobody", []string{})
-	e.state = authstate.New(db, log)
-	if err := e.state.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.srv = httpapi.New(httpapi.Config{Version: "test"}, httpapi.Deps{DB: db, Keys: keys, State: e.state, Hasher: e.hasher, Log: log})
+	e := &domainEnv{t: t, hasher: auth.NewHasher(auth.TestParams(), 0), tokens: map[string]string{}}
+	cfg := testSettings(pgtest.URL(t, engine))
+	// A signing secret of the test's own, and the settings these tests
+	// always had: no leeway, no refresh grace, no inactivity timeout.
+	cfg.Secret = rand.Text() + rand.Text()
+	cfg.Leeway, cfg.RefreshReuse, cfg.SessionInactivity = 0, 0, 0
+	cfg.SessionLifetime = cfg.RefreshTTL
+	e.app = openApp(t, cfg, app.Deps{
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hasher: e.hasher,
+		Seed: func(ctx context.Context, db *store.DB) error {
+			for _, r := range warehouse.Roles {
+				if err := e.createUser(ctx, db, string(r), []string{string(r)}); err != nil {
+					return err
+				}
+			}
+			return e.createUser(ctx, db, "nobody", []string{})
+		},
+	})
+	e.db, e.srv, e.state = e.app.DB(), e.app.Server(), e.app.State()
 	for _, r := range append([]string{"nobody"}, rolesStrings()...) {
 		e.tokens[r] = e.login(r)
 	}
@@ -73,15 +72,12 @@ func rolesStrings() []string {
 	return out
 }
 
-func (e *domainEnv) createUser(name string, roles []string) {
-	e.t.Helper()
-	h, err := e.hasher.Hash(context.Background(), name+"-password")
+func (e *domainEnv) createUser(ctx context.Context, db *store.DB, name string, roles []string) error {
+	h, err := e.hasher.Hash(ctx, name+"-password")
 	if err != nil {
-		e.t.Fatal(err)
+		return err
 	}
-	if err := e.db.CreateUser(context.Background(), &warehouse.User{Username: name, PasswordHash: h, Roles: roles, Active: true, CreatedBy: "test"}); err != nil {
-		e.t.Fatal(err)
-	}
+	return db.CreateUser(ctx, &warehouse.User{Username: name, PasswordHash: h, Roles: roles, Active: true, CreatedBy: "test"})
 }
 
 func (e *domainEnv) login(name string) string {

@@ -33,102 +33,95 @@ func TestSeedBehaviour(t *testing.T) {
 		}
 
 		const badHeader = "Bad Authorization header. Expected value 'Bearer <JWT>'"
-		cases := []struct {
-			name    string
-			method  string
-			path    string
-			body    string
-			headers []string
-			status  int
-			detail  string // exact, or "" to skip
-			bearer  bool   // expect WWW-Authenticate: Bearer error="invalid_token"
-		}{
-			{name: "user without Authorization", method: "GET", path: "/user", status: 401, detail: "Missing Authorization Header"},
-			{name: "user with login token", method: "GET", path: "/user", headers: []string{bearer(access)}, status: 200},
+		const invalidToken = `Bearer error="invalid_token"`
+		// problem is the part of an error answer the table pins.
+		problem := func(status int, code, detail string) seedProblem {
+			return seedProblem{Status: status, Code: code, Detail: detail}
+		}
+		runScenarios(t, engine, e.srv, []scenario{
+			{name: "user without Authorization", method: "GET", path: "/user", status: 401, want: problem(401, "missing_token", "Missing Authorization Header")},
+			{name: "user with login token", method: "GET", path: "/user", headers: []string{bearer(access)}, status: 200, want: userAnswer{User: "joevu"}},
 			{name: "article token signed with 'secret', expired", method: "GET", path: "/user",
 				headers: []string{bearer(craft([]byte("secret"), "HS256", hs, claimsJSON(t, map[string]any{"iat": 1700000000, "nbf": 1700000000, "exp": 1700000900})))},
-				status:  401, detail: "Signature verification failed", bearer: true},
-			{name: "welcome", method: "GET", path: "/welcome", status: 200},
+				status:  401, want: problem(401, "bad_signature", "Signature verification failed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "welcome", method: "GET", path: "/welcome", status: 200, want: seedWelcome{Message: "Welcome to the Warehouse Management API"}},
 			{name: "welcome HEAD", method: "HEAD", path: "/welcome", status: 200},
-			{name: "unknown path", method: "GET", path: "/nope", status: 404, detail: "Not Found"},
-			{name: "wrong method", method: "POST", path: "/welcome", status: 405, detail: "Method Not Allowed"},
-			{name: "wrong method on user", method: "PUT", path: "/user", status: 405, detail: "Method Not Allowed"},
-			{name: "login wrong password", method: "POST", path: "/login", body: `{"username":"joevu","password":"nope"}`, status: 401, detail: "Bad username or password"},
-			{name: "login unknown user", method: "POST", path: "/login", body: `{"username":"nobody","password":"glinteco"}`, status: 401, detail: "Bad username or password"},
-			{name: "login inactive user", method: "POST", path: "/login", body: `{"username":"gone","password":"gone-pass"}`, status: 401, detail: "Bad username or password"},
-			{name: "login malformed JSON", method: "POST", path: "/login", body: `{"username":"joevu"`, status: 400},
-			{name: "login missing field", method: "POST", path: "/login", body: `{"username":"joevu"}`, status: 422, detail: "Request validation failed: password: field required"},
-			{name: "login null", method: "POST", path: "/login", body: `null`, status: 422},
-			{name: "login empty body", method: "POST", path: "/login", headers: []string{"Content-Type: application/json"}, status: 422, detail: "Request validation failed: body: field required"},
-			{name: "login extra field", method: "POST", path: "/login", body: `{"username":"joevu","password":"glinteco","remember":true}`, status: 200},
-			{name: "login username a number", method: "POST", path: "/login", body: `{"username":42,"password":"glinteco"}`, status: 422},
-			{name: "login with Basic header", method: "POST", path: "/login", body: `{"username":"joevu","password":"glinteco"}`, headers: []string{"Authorization: Basic x"}, status: 200},
-			{name: "login as a form", method: "POST", path: "/login", body: `username=joevu`, headers: []string{"Content-Type: application/x-www-form-urlencoded"}, status: 415},
-			{name: "Basic scheme", method: "GET", path: "/user", headers: []string{"Authorization: Basic x"}, status: 401, detail: badHeader, bearer: true},
-			{name: "Bearer alone", method: "GET", path: "/user", headers: []string{"Authorization: Bearer"}, status: 401, detail: badHeader, bearer: true},
-			{name: "Token scheme", method: "GET", path: "/user", headers: []string{"Authorization: Token x"}, status: 401, detail: badHeader, bearer: true},
-			{name: "no scheme", method: "GET", path: "/user", headers: []string{"Authorization: " + access}, status: 401, detail: badHeader, bearer: true},
-			{name: "Bearer a b", method: "GET", path: "/user", headers: []string{"Authorization: Bearer a b"}, status: 401, detail: badHeader, bearer: true},
-			{name: "lower-case bearer", method: "GET", path: "/user", headers: []string{"Authorization: bearer " + access}, status: 200},
-			{name: "empty Authorization", method: "GET", path: "/user", headers: []string{"Authorization:"}, status: 401, detail: "Missing Authorization Header"},
-			{name: "token in query", method: "GET", path: "/user?token=" + access, status: 401, detail: "Missing Authorization Header"},
-			{name: "header token in a cookie", method: "GET", path: "/user", headers: []string{"Cookie: access_token_cookie=" + access}, status: 401, detail: "Missing Authorization Header"},
-			{name: "garbage", method: "GET", path: "/user", headers: []string{bearer("garbage")}, status: 401, detail: "Not enough segments", bearer: true},
-			{name: "abc.def.ghi", method: "GET", path: "/user", headers: []string{bearer("abc.def.ghi")}, status: 401, bearer: true},
-			{name: "changed signature", method: "GET", path: "/user", headers: []string{bearer(tamper(access, 2))}, status: 401, detail: "Signature verification failed", bearer: true},
-			{name: "changed payload", method: "GET", path: "/user", headers: []string{bearer(tamper(access, 1))}, status: 401, bearer: true},
-			{name: "wrong key", method: "GET", path: "/user", headers: []string{bearer(craft([]byte("another-key-of-32-bytes-or-more!!"), "HS256", hs, claimsJSON(t, nil)))}, status: 401, detail: "Signature verification failed", bearer: true},
-			{name: "expired", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iat": now - 2000, "nbf": now - 2000, "exp": now - 1000}))}, status: 401, detail: "Signature has expired", bearer: true},
-			{name: "nbf in the future", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"nbf": now + 600}))}, status: 401, detail: "The token is not yet valid (nbf)", bearer: true},
-			{name: "iat in the future", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iat": now + 600}))}, status: 401, detail: "The token is not yet valid (iat)", bearer: true},
-			{name: "nbf within leeway", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"nbf": now + 3, "iat": now + 3}))}, status: 200},
-			{name: "alg none", method: "GET", path: "/user", headers: []string{bearer(craft(nil, "", `{"alg":"none","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
-			{name: "alg None", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"alg":"None","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
-			{name: "unsigned alg none", method: "GET", path: "/user", headers: []string{bearer(strings.TrimSuffix(craft(nil, "", `{"alg":"none"}`, claimsJSON(t, nil)), "x") + "")}, status: 401, bearer: true},
-			{name: "RS256 header on HS key", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"alg":"RS256","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
-			{name: "no alg", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
-			{name: "HS512 with the right key", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "HS512", `{"alg":"HS512","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, detail: "The specified alg value is not allowed", bearer: true},
-			{name: "no type", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"type": nil}))}, status: 401, detail: `Token is missing the "type" claim`, bearer: true},
-			{name: "no jti", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"jti": nil}))}, status: 401, detail: `Token is missing the "jti" claim`, bearer: true},
-			{name: "no exp", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"exp": nil}))}, status: 401, detail: `Token is missing the "exp" claim`, bearer: true},
-			{name: "integer sub", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": 42}))}, status: 401, bearer: true},
-			{name: "foreign iss", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iss": "https://evil.example"}))}, status: 401, detail: "Invalid issuer", bearer: true},
-			{name: "unknown user", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": "nobody"}))}, status: 401, detail: "User not found or inactive", bearer: true},
-			{name: "inactive user", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": "gone"}))}, status: 401, detail: "User not found or inactive", bearer: true},
-			{name: "crafted valid token", method: "GET", path: "/user", headers: []string{bearer(claims(nil))}, status: 200},
-			{name: "type foo", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"type": "foo"}))}, status: 401, detail: "Only access tokens are allowed", bearer: true},
-			{name: "refresh token on /user", method: "GET", path: "/user", headers: []string{bearer(refresh)}, status: 401, detail: "Only access tokens are allowed", bearer: true},
-			{name: "refresh with access token", method: "POST", path: "/refresh", headers: []string{bearer(access)}, status: 401, detail: "Only refresh tokens are allowed", bearer: true},
-			{name: "refresh-revoke with access token", method: "DELETE", path: "/refresh-revoke", headers: []string{bearer(access)}, status: 401, detail: "Only refresh tokens are allowed", bearer: true},
-			{name: "access-revoke with refresh token", method: "DELETE", path: "/access-revoke", headers: []string{bearer(refresh)}, status: 401, detail: "Only access tokens are allowed", bearer: true},
-			{name: "oversized token", method: "GET", path: "/user", headers: []string{bearer(strings.Repeat("a", 20000) + ".b.c")}, status: 401, bearer: true},
-		}
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				r := e.do(tc.method, tc.path, tc.body, tc.headers...)
-				if r.Code != tc.status {
-					t.Fatalf("status %d, want %d: %s", r.Code, tc.status, r.Body)
-				}
-				if tc.status >= 400 {
-					if r.str("detail") == "" || r.str("code") == "" {
-						t.Errorf("error without detail or code: %s", r.Body)
-					}
-					if ct := r.Header().Get("Content-Type"); ct != "application/problem+json" {
-						t.Errorf("Content-Type %q", ct)
-					}
-				}
-				if tc.detail != "" && r.str("detail") != tc.detail {
-					t.Errorf("detail %q, want %q", r.str("detail"), tc.detail)
-				}
-				if tc.bearer && r.Header().Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
-					t.Errorf("WWW-Authenticate %q", r.Header().Get("WWW-Authenticate"))
-				}
-				if tc.status == 405 && r.Header().Get("Allow") == "" {
-					t.Error("405 without Allow")
-				}
-			})
-		}
+			{name: "unknown path", method: "GET", path: "/nope", status: 404, want: problem(404, "not_found", "Not Found")},
+			{name: "wrong method", method: "POST", path: "/welcome", status: 405, want: problem(405, "method_not_allowed", "Method Not Allowed"), header: map[string]string{"Allow": "GET, HEAD"}},
+			{name: "wrong method on user", method: "PUT", path: "/user", status: 405, want: problem(405, "method_not_allowed", "Method Not Allowed"), header: map[string]string{"Allow": "GET, HEAD"}},
+			{name: "login wrong password", method: "POST", path: "/login", body: `{"username":"joevu","password":"nope"}`, status: 401, want: problem(401, "bad_credentials", "Bad username or password")},
+			{name: "login unknown user", method: "POST", path: "/login", body: `{"username":"nobody","password":"glinteco"}`, status: 401, want: problem(401, "bad_credentials", "Bad username or password")},
+			{name: "login inactive user", method: "POST", path: "/login", body: `{"username":"gone","password":"gone-pass"}`, status: 401, want: problem(401, "bad_credentials", "Bad username or password")},
+			{name: "login malformed JSON", method: "POST", path: "/login", body: `{"username":"joevu"`, status: 400, want: problem(400, "bad_request", "Malformed request body: unexpected end of JSON input")},
+			{name: "login missing field", method: "POST", path: "/login", body: `{"username":"joevu"}`, status: 422, want: problem(422, "validation_failed", "Request validation failed: password: field required")},
+			{name: "login null", method: "POST", path: "/login", body: `null`, status: 422, want: problem(422, "validation_failed", "Request validation failed: expected object")},
+			{name: "login empty body", method: "POST", path: "/login", headers: []string{"Content-Type: application/json"}, status: 422, want: problem(422, "validation_failed", "Request validation failed: body: field required")},
+			{name: "login extra field", method: "POST", path: "/login", body: `{"username":"joevu","password":"glinteco","remember":true}`, status: 200, want: seedLogin{TokenType: "bearer", ExpiresIn: 900}},
+			{name: "login username a number", method: "POST", path: "/login", body: `{"username":42,"password":"glinteco"}`, status: 422, want: problem(422, "validation_failed", "Request validation failed: username: expected string")},
+			{name: "login with Basic header", method: "POST", path: "/login", body: `{"username":"joevu","password":"glinteco"}`, headers: []string{"Authorization: Basic x"}, status: 200, want: seedLogin{TokenType: "bearer", ExpiresIn: 900}},
+			{name: "login as a form", method: "POST", path: "/login", body: `username=joevu`, headers: []string{"Content-Type: application/x-www-form-urlencoded"}, status: 415, want: problem(415, "unsupported_media_type", "Unsupported Content-Type: send the body as application/json")},
+			{name: "Basic scheme", method: "GET", path: "/user", headers: []string{"Authorization: Basic x"}, status: 401, want: problem(401, "bad_authorization_header", badHeader), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "Bearer alone", method: "GET", path: "/user", headers: []string{"Authorization: Bearer"}, status: 401, want: problem(401, "bad_authorization_header", badHeader), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "Token scheme", method: "GET", path: "/user", headers: []string{"Authorization: Token x"}, status: 401, want: problem(401, "bad_authorization_header", badHeader), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "no scheme", method: "GET", path: "/user", headers: []string{"Authorization: " + access}, status: 401, want: problem(401, "bad_authorization_header", badHeader), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "Bearer a b", method: "GET", path: "/user", headers: []string{"Authorization: Bearer a b"}, status: 401, want: problem(401, "bad_authorization_header", badHeader), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "lower-case bearer", method: "GET", path: "/user", headers: []string{"Authorization: bearer " + access}, status: 200, want: userAnswer{User: "joevu"}},
+			{name: "empty Authorization", method: "GET", path: "/user", headers: []string{"Authorization:"}, status: 401, want: problem(401, "missing_token", "Missing Authorization Header")},
+			{name: "token in query", method: "GET", path: "/user?token=" + access, status: 401, want: problem(401, "missing_token", "Missing Authorization Header")},
+			{name: "header token in a cookie", method: "GET", path: "/user", headers: []string{"Cookie: access_token_cookie=" + access}, status: 401, want: problem(401, "missing_token", "Missing Authorization Header")},
+			{name: "garbage", method: "GET", path: "/user", headers: []string{bearer("garbage")}, status: 401, want: problem(401, "malformed", "Not enough segments"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "abc.def.ghi", method: "GET", path: "/user", headers: []string{bearer("abc.def.ghi")}, status: 401, want: problem(401, "malformed", "Invalid header string"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "changed signature", method: "GET", path: "/user", headers: []string{bearer(tamper(access, 2))}, status: 401, want: problem(401, "bad_signature", "Signature verification failed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "changed payload", method: "GET", path: "/user", headers: []string{bearer(tamper(access, 1))}, status: 401, want: problem(401, "bad_signature", "Signature verification failed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "wrong key", method: "GET", path: "/user", headers: []string{bearer(craft([]byte("another-key-of-32-bytes-or-more!!"), "HS256", hs, claimsJSON(t, nil)))}, status: 401, want: problem(401, "bad_signature", "Signature verification failed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "expired", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iat": now - 2000, "nbf": now - 2000, "exp": now - 1000}))}, status: 401, want: problem(401, "expired", "Signature has expired"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "nbf in the future", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"nbf": now + 600}))}, status: 401, want: problem(401, "immature", "The token is not yet valid (nbf)"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "iat in the future", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iat": now + 600}))}, status: 401, want: problem(401, "immature", "The token is not yet valid (iat)"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "nbf within leeway", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"nbf": now + 3, "iat": now + 3}))}, status: 200, want: userAnswer{User: "joevu"}},
+			{name: "alg none", method: "GET", path: "/user", headers: []string{bearer(craft(nil, "", `{"alg":"none","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, want: problem(401, "alg_not_allowed", "The specified alg value is not allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "alg None", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"alg":"None","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, want: problem(401, "alg_not_allowed", "The specified alg value is not allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "unsigned alg none", method: "GET", path: "/user", headers: []string{bearer(strings.TrimSuffix(craft(nil, "", `{"alg":"none"}`, claimsJSON(t, nil)), "x") + "")}, status: 401, want: problem(401, "alg_not_allowed", "The specified alg value is not allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "RS256 header on HS key", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"alg":"RS256","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, want: problem(401, "alg_not_allowed", "The specified alg value is not allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "no alg", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "", `{"typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, want: problem(401, "alg_not_allowed", "The specified alg value is not allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "HS512 with the right key", method: "GET", path: "/user", headers: []string{bearer(craft(e.secret, "HS512", `{"alg":"HS512","typ":"JWT"}`, claimsJSON(t, nil)))}, status: 401, want: problem(401, "alg_not_allowed", "The specified alg value is not allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "no type", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"type": nil}))}, status: 401, want: problem(401, "missing_claim", `Token is missing the "type" claim`), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "no jti", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"jti": nil}))}, status: 401, want: problem(401, "missing_claim", `Token is missing the "jti" claim`), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "no exp", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"exp": nil}))}, status: 401, want: problem(401, "missing_claim", `Token is missing the "exp" claim`), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "integer sub", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": 42}))}, status: 401, want: problem(401, "invalid_claim", `Invalid payload: "sub" must be a string`), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "foreign iss", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"iss": "https://evil.example"}))}, status: 401, want: problem(401, "invalid_issuer", "Invalid issuer"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "unknown user", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": "nobody"}))}, status: 401, want: problem(401, "unknown_user", "User not found or inactive"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "inactive user", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"sub": "gone"}))}, status: 401, want: problem(401, "unknown_user", "User not found or inactive"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "crafted valid token", method: "GET", path: "/user", headers: []string{bearer(claims(nil))}, status: 200, want: userAnswer{User: "joevu"}},
+			{name: "type foo", method: "GET", path: "/user", headers: []string{bearer(claims(map[string]any{"type": "foo"}))}, status: 401, want: problem(401, "wrong_token_type", "Only access tokens are allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "refresh token on /user", method: "GET", path: "/user", headers: []string{bearer(refresh)}, status: 401, want: problem(401, "wrong_token_type", "Only access tokens are allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "refresh with access token", method: "POST", path: "/refresh", headers: []string{bearer(access)}, status: 401, want: problem(401, "wrong_token_type", "Only refresh tokens are allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "refresh-revoke with access token", method: "DELETE", path: "/refresh-revoke", headers: []string{bearer(access)}, status: 401, want: problem(401, "wrong_token_type", "Only refresh tokens are allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "access-revoke with refresh token", method: "DELETE", path: "/access-revoke", headers: []string{bearer(refresh)}, status: 401, want: problem(401, "wrong_token_type", "Only access tokens are allowed"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+			{name: "oversized token", method: "GET", path: "/user", headers: []string{bearer(strings.Repeat("a", 20000) + ".b.c")}, status: 401, want: problem(401, "malformed", "Token is too large"), header: map[string]string{"WWW-Authenticate": invalidToken}},
+		})
 	})
+}
+
+// userAnswer, seedWelcome and seedLogin are what the table pins of /user,
+// /welcome and /login answers.
+type userAnswer struct {
+	User string `json:"user"`
+}
+
+type seedWelcome struct {
+	Message string `json:"message"`
+}
+
+type seedLogin struct {
+	TokenType string `json:"token_type"`
+	ExpiresIn int    `json:"expires_in"`
+}
+
+// seedProblem is what a seed-behaviour row pins of a problem+json answer.
+type seedProblem struct {
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
 }
 
 // TestTokenShape checks the tokens look as the tutorial's library makes them.

@@ -147,3 +147,13 @@ func (sc scenario) request() *http.Request {
 	}
 	return req
 }
+
+// jsonText is v as a JSON request body.
+func jsonText(tb testing.TB, v any) string {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}

@@ -88,6 +88,11 @@ func TestDomainWalkthrough(t *testing.T) {
 	})
 }
 
+// problemCode is what a status-code row pins of a problem: its code.
+type problemCode struct {
+	Code string `json:"code"`
+}
+
 func TestDomainStatusCodes(t *testing.T) {
 	t.Parallel()
 	pgtest.ForEach(t, func(t *testing.T, engine string) {
@@ -99,81 +104,78 @@ func TestDomainStatusCodes(t *testing.T) {
 		mv := func(body map[string]any) []any {
 			return []any{"POST", "/api/v1/movements", c, body, "Idempotency-Key", newKey()}
 		}
-		cases := []struct {
-			name string
-			req  []any // method, path, token, body, headers...
-			want int
-			code string
-		}{
-			{"receipt zero qty", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "WID", "to_location_id", f.a, "qty", 0)}}), 422, "invalid"},
-			{"too many decimals", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "WID", "to_location_id", f.a, "qty", 1.5)}}), 422, "invalid"},
-			{"more than 3 decimals", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "FLOUR", "to_location_id", f.a, "qty", 1.0005)}}), 422, "validation_failed"},
-			{"same from and to", mv(map[string]any{"type": "transfer", "lines": []any{line("sku", "WID", "from_location_id", f.a, "to_location_id", f.a, "qty", 1)}}), 422, "invalid"},
-			{"structural location", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "WID", "to_location_id", f.wh, "qty", 1)}}), 422, "invalid"},
-			{"lot missing", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "MILK", "to_location_id", f.a, "qty", 1)}}), 422, "invalid"},
-			{"lot forbidden", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "WID", "lot", "X", "to_location_id", f.a, "qty", 1)}}), 422, "invalid"},
-			{"unknown field", mv(map[string]any{"type": "receipt", "bogus": 1, "lines": []any{line("sku", "WID", "to_location_id", f.a, "qty", 1)}}), 422, "validation_failed"},
-			{"bad type", mv(map[string]any{"type": "gift", "lines": []any{line("sku", "WID", "to_location_id", f.a, "qty", 1)}}), 422, "validation_failed"},
-			{"adjustment without reason", []any{"POST", "/api/v1/movements", m, map[string]any{"type": "adjustment", "lines": []any{line("sku", "WID", "location_id", f.a, "qty_delta", -1)}}, "Idempotency-Key", newKey()}, 422, "invalid"},
-			{"adjustment below zero", []any{"POST", "/api/v1/movements", m, map[string]any{"type": "adjustment", "reason": "lost", "lines": []any{line("sku", "WID", "location_id", f.a, "qty_delta", -11)}}, "Idempotency-Key", newKey()}, 409, "insufficient_stock"},
-			{"adjustment by clerk", mv(map[string]any{"type": "adjustment", "reason": "lost", "lines": []any{line("sku", "WID", "location_id", f.a, "qty_delta", -1)}}), 403, "forbidden"},
-			{"count outdated", mv(map[string]any{"type": "count", "lines": []any{line("sku", "WID", "location_id", f.a, "counted_qty", 9, "expected_qty", 7)}}), 409, "count_outdated"},
-			{"unknown item", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "NOPE", "to_location_id", f.a, "qty", 1)}}), 422, "invalid"},
-			{"too many lines", mv(map[string]any{"type": "receipt", "lines": func() []any {
+		// row is a request (method, path, token, body, headers as name,
+		// value pairs) whose answer is status with code ("": any).
+		row := func(name string, req []any, status int, code string) scenario {
+			sc := scenario{name: name, method: req[0].(string), path: req[1].(string), status: status}
+			if tok := req[2].(string); tok != "" {
+				sc.headers = append(sc.headers, bearer(tok))
+			}
+			switch b := req[3].(type) {
+			case nil:
+			case string:
+				sc.body = b
+			default:
+				sc.body = jsonText(t, b)
+			}
+			for i := 4; i+1 < len(req); i += 2 {
+				sc.headers = append(sc.headers, req[i].(string)+": "+req[i+1].(string))
+			}
+			if code != "" {
+				sc.want = problemCode{Code: code}
+			}
+			return sc
+		}
+		runScenarios(t, engine, e.srv, []scenario{
+			row("receipt zero qty", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "WID", "to_location_id", f.a, "qty", 0)}}), 422, "invalid"),
+			row("too many decimals", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "WID", "to_location_id", f.a, "qty", 1.5)}}), 422, "invalid"),
+			row("more than 3 decimals", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "FLOUR", "to_location_id", f.a, "qty", 1.0005)}}), 422, "validation_failed"),
+			row("same from and to", mv(map[string]any{"type": "transfer", "lines": []any{line("sku", "WID", "from_location_id", f.a, "to_location_id", f.a, "qty", 1)}}), 422, "invalid"),
+			row("structural location", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "WID", "to_location_id", f.wh, "qty", 1)}}), 422, "invalid"),
+			row("lot missing", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "MILK", "to_location_id", f.a, "qty", 1)}}), 422, "invalid"),
+			row("lot forbidden", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "WID", "lot", "X", "to_location_id", f.a, "qty", 1)}}), 422, "invalid"),
+			row("unknown field", mv(map[string]any{"type": "receipt", "bogus": 1, "lines": []any{line("sku", "WID", "to_location_id", f.a, "qty", 1)}}), 422, "validation_failed"),
+			row("bad type", mv(map[string]any{"type": "gift", "lines": []any{line("sku", "WID", "to_location_id", f.a, "qty", 1)}}), 422, "validation_failed"),
+			row("adjustment without reason", []any{"POST", "/api/v1/movements", m, map[string]any{"type": "adjustment", "lines": []any{line("sku", "WID", "location_id", f.a, "qty_delta", -1)}}, "Idempotency-Key", newKey()}, 422, "invalid"),
+			row("adjustment below zero", []any{"POST", "/api/v1/movements", m, map[string]any{"type": "adjustment", "reason": "lost", "lines": []any{line("sku", "WID", "location_id", f.a, "qty_delta", -11)}}, "Idempotency-Key", newKey()}, 409, "insufficient_stock"),
+			row("adjustment by clerk", mv(map[string]any{"type": "adjustment", "reason": "lost", "lines": []any{line("sku", "WID", "location_id", f.a, "qty_delta", -1)}}), 403, "forbidden"),
+			row("count outdated", mv(map[string]any{"type": "count", "lines": []any{line("sku", "WID", "location_id", f.a, "counted_qty", 9, "expected_qty", 7)}}), 409, "count_outdated"),
+			row("unknown item", mv(map[string]any{"type": "receipt", "lines": []any{line("sku", "NOPE", "to_location_id", f.a, "qty", 1)}}), 422, "invalid"),
+			row("too many lines", mv(map[string]any{"type": "receipt", "lines": func() []any {
 				var ls []any
 				for range 501 {
 					ls = append(ls, line("sku", "WID", "to_location_id", f.a, "qty", 1))
 				}
 				return ls
-			}()}), 422, "validation_failed"},
-			{"missing idempotency key", []any{"POST", "/api/v1/movements", c, map[string]any{"type": "receipt", "lines": []any{line("sku", "WID", "to_location_id", f.a, "qty", 1)}}}, 400, "idempotency_key_required"},
-			{"malformed json", []any{"POST", "/api/v1/movements", c, `{"type":`, "Idempotency-Key", "k-malformed"}, 400, ""},
-			{"not json", []any{"POST", "/api/v1/items", m, `sku=x`, "Content-Type", "text/plain"}, 415, ""},
-			{"bad cursor", []any{"GET", "/api/v1/items?cursor=garbage", c, nil}, 400, "bad_cursor"},
-			{"cursor of another list", []any{"GET", "/api/v1/locations?cursor=eyJsIjoiaXRlbXMiLCJrIjpbIkEiXX0", c, nil}, 400, "bad_cursor"},
-			{"bad query parameter", []any{"GET", "/api/v1/items?limit=0", c, nil}, 400, "bad_parameter"},
-			{"malformed path id on GET", []any{"GET", "/api/v1/items/abc", c, nil}, 400, "bad_parameter"},
-			{"malformed path id on PATCH", []any{"PATCH", "/api/v1/items/abc", m, map[string]any{"name": "y"}, "If-Match", `"v1"`}, 400, "bad_parameter"},
-			{"malformed path id on DELETE", []any{"DELETE", "/api/v1/locations/0", m, nil, "If-Match", `"v1"`}, 400, "bad_parameter"},
-			{"bad path id and bad body on PATCH", []any{"PATCH", "/api/v1/items/abc", m, map[string]any{"name": 5}, "If-Match", `"v1"`}, 422, "validation_failed"},
-			{"bad body on PATCH", []any{"PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m, map[string]any{"name": 5}, "If-Match", `"v1"`}, 422, "validation_failed"},
-			{"unknown item id", []any{"GET", "/api/v1/items/999", c, nil}, 404, "not_found"},
-			{"unknown movement", []any{"GET", "/api/v1/movements/999", c, nil}, 404, "not_found"},
-			{"no token", []any{"GET", "/api/v1/items", "", nil}, 401, "missing_token"},
-			{"viewer cannot post", []any{"POST", "/api/v1/movements", e.tokens["viewer"], map[string]any{"type": "receipt", "lines": []any{}}, "Idempotency-Key", newKey()}, 403, "forbidden"},
-			{"duplicate sku", []any{"POST", "/api/v1/items", m, map[string]any{"sku": "WID", "name": "x", "uom": "ea"}}, 409, "conflict"},
-			{"barcode equals location code", []any{"POST", "/api/v1/items", m, map[string]any{"sku": "NEW", "name": "x", "uom": "ea", "barcode": "A"}}, 409, "conflict"},
-			{"duplicate location code", []any{"POST", "/api/v1/locations", m, map[string]any{"code": "A", "name": "x"}}, 409, "conflict"},
-			{"patch without If-Match", []any{"PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m, map[string]any{"name": "y"}}, 428, "precondition_required"},
-			{"patch with stale If-Match", []any{"PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m, map[string]any{"name": "y"}, "If-Match", `"v0"`}, 412, "precondition_failed"},
-			{"archive item with stock", []any{"DELETE", fmt.Sprintf("/api/v1/items/%d", f.wid), m, nil, "If-Match", `"v1"`}, 409, "conflict"},
-			{"archive location with stock", []any{"DELETE", fmt.Sprintf("/api/v1/locations/%d", f.a), m, nil, "If-Match", `"v1"`}, 409, "conflict"},
-			{"archive location with children", []any{"DELETE", fmt.Sprintf("/api/v1/locations/%d", f.wh), m, nil, "If-Match", `"v1"`}, 409, "conflict"},
-			{"re-parent under own child", []any{"PATCH", fmt.Sprintf("/api/v1/locations/%d", f.wh), m, map[string]any{"parent_id": f.a}, "If-Match", `"v1"`}, 422, "invalid"},
-			{"sku frozen after ledger", []any{"PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m, map[string]any{"sku": "WID2"}, "If-Match", `"v1"`}, 422, "invalid"},
-			{"reverse unknown", []any{"POST", "/api/v1/movements/999/reverse", m, map[string]any{}, "Idempotency-Key", newKey()}, 404, "not_found"},
-			{"reverse by clerk", []any{"POST", fmt.Sprintf("/api/v1/movements/%d/reverse", rec), c, map[string]any{}, "Idempotency-Key", newKey()}, 403, "forbidden"},
-		}
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				method, path, tok := tc.req[0].(string), tc.req[1].(string), tc.req[2].(string)
-				var hdr []string
-				for _, h := range tc.req[4:] {
-					hdr = append(hdr, h.(string))
-				}
-				r := e.do(method, path, tok, tc.req[3], hdr...)
-				if r.status != tc.want {
-					t.Fatalf("status %d, want %d: %s", r.status, tc.want, r.body)
-				}
-				p := r.json()
-				if d, _ := p["detail"].(string); d == "" {
-					t.Fatalf("no detail: %s", r.body)
-				}
-				if tc.code != "" && p["code"] != tc.code {
-					t.Fatalf("code %v, want %s: %s", p["code"], tc.code, r.body)
-				}
-			})
-		}
+			}()}), 422, "validation_failed"),
+			row("missing idempotency key", []any{"POST", "/api/v1/movements", c, map[string]any{"type": "receipt", "lines": []any{line("sku", "WID", "to_location_id", f.a, "qty", 1)}}}, 400, "idempotency_key_required"),
+			row("malformed json", []any{"POST", "/api/v1/movements", c, `{"type":`, "Idempotency-Key", "k-malformed"}, 400, ""),
+			row("not json", []any{"POST", "/api/v1/items", m, `sku=x`, "Content-Type", "text/plain"}, 415, ""),
+			row("bad cursor", []any{"GET", "/api/v1/items?cursor=garbage", c, nil}, 400, "bad_cursor"),
+			row("cursor of another list", []any{"GET", "/api/v1/locations?cursor=eyJsIjoiaXRlbXMiLCJrIjpbIkEiXX0", c, nil}, 400, "bad_cursor"),
+			row("bad query parameter", []any{"GET", "/api/v1/items?limit=0", c, nil}, 400, "bad_parameter"),
+			row("malformed path id on GET", []any{"GET", "/api/v1/items/abc", c, nil}, 400, "bad_parameter"),
+			row("malformed path id on PATCH", []any{"PATCH", "/api/v1/items/abc", m, map[string]any{"name": "y"}, "If-Match", `"v1"`}, 400, "bad_parameter"),
+			row("malformed path id on DELETE", []any{"DELETE", "/api/v1/locations/0", m, nil, "If-Match", `"v1"`}, 400, "bad_parameter"),
+			row("bad path id and bad body on PATCH", []any{"PATCH", "/api/v1/items/abc", m, map[string]any{"name": 5}, "If-Match", `"v1"`}, 422, "validation_failed"),
+			row("bad body on PATCH", []any{"PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m, map[string]any{"name": 5}, "If-Match", `"v1"`}, 422, "validation_failed"),
+			row("unknown item id", []any{"GET", "/api/v1/items/999", c, nil}, 404, "not_found"),
+			row("unknown movement", []any{"GET", "/api/v1/movements/999", c, nil}, 404, "not_found"),
+			row("no token", []any{"GET", "/api/v1/items", "", nil}, 401, "missing_token"),
+			row("viewer cannot post", []any{"POST", "/api/v1/movements", e.tokens["viewer"], map[string]any{"type": "receipt", "lines": []any{}}, "Idempotency-Key", newKey()}, 403, "forbidden"),
+			row("duplicate sku", []any{"POST", "/api/v1/items", m, map[string]any{"sku": "WID", "name": "x", "uom": "ea"}}, 409, "conflict"),
+			row("barcode equals location code", []any{"POST", "/api/v1/items", m, map[string]any{"sku": "NEW", "name": "x", "uom": "ea", "barcode": "A"}}, 409, "conflict"),
+			row("duplicate location code", []any{"POST", "/api/v1/locations", m, map[string]any{"code": "A", "name": "x"}}, 409, "conflict"),
+			row("patch without If-Match", []any{"PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m, map[string]any{"name": "y"}}, 428, "precondition_required"),
+			row("patch with stale If-Match", []any{"PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m, map[string]any{"name": "y"}, "If-Match", `"v0"`}, 412, "precondition_failed"),
+			row("archive item with stock", []any{"DELETE", fmt.Sprintf("/api/v1/items/%d", f.wid), m, nil, "If-Match", `"v1"`}, 409, "conflict"),
+			row("archive location with stock", []any{"DELETE", fmt.Sprintf("/api/v1/locations/%d", f.a), m, nil, "If-Match", `"v1"`}, 409, "conflict"),
+			row("archive location with children", []any{"DELETE", fmt.Sprintf("/api/v1/locations/%d", f.wh), m, nil, "If-Match", `"v1"`}, 409, "conflict"),
+			row("re-parent under own child", []any{"PATCH", fmt.Sprintf("/api/v1/locations/%d", f.wh), m, map[string]any{"parent_id": f.a}, "If-Match", `"v1"`}, 422, "invalid"),
+			row("sku frozen after ledger", []any{"PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m, map[string]any{"sku": "WID2"}, "If-Match", `"v1"`}, 422, "invalid"),
+			row("reverse unknown", []any{"POST", "/api/v1/movements/999/reverse", m, map[string]any{}, "Idempotency-Key", newKey()}, 404, "not_found"),
+			row("reverse by clerk", []any{"POST", fmt.Sprintf("/api/v1/movements/%d/reverse", rec), c, map[string]any{}, "Idempotency-Key", newKey()}, 403, "forbidden"),
+		})
 
 		// Reversal: once, then 409.
 		rv := e.do("POST", fmt.Sprintf("/api/v1/movements/%d/reverse", rec), m, map[string]any{"note": "wrong lot"}, "Idempotency-Key", newKey()).must(201)

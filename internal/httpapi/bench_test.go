@@ -2,7 +2,7 @@ package httpapi_test
 
 // Benchmarks of the hot paths through the real router (no network): a
 // GET /user with a valid token, GET /welcome, and a 401 problem. They use
-// their own small setup so they do not depend on the test helpers. Numbers
+// their own small setup (an App, see harness_test.go), not env. Numbers
 // are never asserted; CI runs them at -benchtime=100x so they keep working.
 
 import (
@@ -11,14 +11,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/app"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
-	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -51,35 +52,22 @@ func benchServer(b *testing.B) (*httpapi.Server, string) {
 
 func newHot(b testing.TB) hot {
 	b.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, "", b.TempDir(), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := keystore.Ensure(ctx, db, auth.AlgHS256); err != nil {
-		b.Fatal(err)
-	}
-	keys, err := keystore.Keyring(ctx, db, auth.AlgHS256)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := testSettings("sqlite:" + filepath.Join(b.TempDir(), "warehouse.db"))
+	// The settings these benchmarks always had: no refresh grace, no
+	// inactivity timeout.
+	cfg.RefreshReuse, cfg.SessionInactivity, cfg.Version = 0, 0, "bench"
 	hasher := auth.NewHasher(auth.TestParams(), 0)
-	h, err := hasher.Hash(ctx, "glinteco")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := db.CreateUser(ctx, &warehouse.User{Username: "joevu", PasswordHash: h, Roles: []string{"admin"}, Active: true}); err != nil {
-		b.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	state := authstate.New(db, log)
-	if err := state.Load(ctx); err != nil {
-		b.Fatal(err)
-	}
-	srv := httpapi.New(httpapi.Config{Leeway: 10 * time.Second, Version: "bench"},
-		httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
-	return hot{srv: srv, keys: keys, state: state}
+	a := openApp(b, cfg, app.Deps{
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hasher: hasher,
+		Seed: func(ctx context.Context, db *store.DB) error {
+			h, err := hasher.Hash(ctx, "glinteco")
+			if err != nil {
+				return err
+			}
+			return db.CreateUser(ctx, &warehouse.User{Username: "joevu", PasswordHash: h, Roles: []string{"admin"}, Active: true})
+		},
+	})
+	return hot{srv: a.Server(), keys: a.Keys(), state: a.State()}
 }
 
 // discard is a ResponseWriter that keeps nothing, so the benchmark

@@ -21,6 +21,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,6 +31,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -43,8 +45,7 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
-	"github.com/warehouse-api/warehouse/internal/authstate"
-	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/app"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -115,36 +116,26 @@ func (w *docsStatusWriter) Write(b []byte) (int, error) {
 
 func (w *docsStatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// newDocsTestServer starts the real handler, wired as `warehouse serve`
-// wires it, on a SQLite database in a temp dir, with the tutorial's user.
+// newDocsTestServer starts the real handler, opened as `warehouse serve`
+// opens it (an App), on a SQLite database in a temp dir, with the tutorial's user.
 func newDocsTestServer(t *testing.T) (*httptest.Server, *docsRequestLog) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, "", t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	keys, err := auth.NewKeyring(auth.Key{ID: "docs-test", Algorithm: "HS256", Secret: auth.NewSecret()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testSettings("sqlite:" + filepath.Join(t.TempDir(), "warehouse.db"))
+	cfg.Secret = rand.Text() + rand.Text() // a signing secret of its own
+	cfg.RefreshTTL, cfg.SessionLifetime, cfg.Version = 24*time.Hour, 24*time.Hour, docsVersion
+	cfg.RefreshReuse, cfg.SessionInactivity = 0, 0
 	hasher := auth.NewHasher(auth.TestParams(), 0)
-	hash, err := hasher.Hash(ctx, docsPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateUser(ctx, &warehouse.User{Username: docsUser, PasswordHash: hash, Roles: []string{"admin"}, Active: true}); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	state := authstate.New(db, log)
-	if err := state.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := httpapi.New(httpapi.Config{
-		AccessTTL: 15 * time.Minute, RefreshTTL: 24 * time.Hour, Leeway: 10 * time.Second, Version: docsVersion,
-	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
+	a := openApp(t, cfg, app.Deps{
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hasher: hasher,
+		Seed: func(ctx context.Context, db *store.DB) error {
+			hash, err := hasher.Hash(ctx, docsPassword)
+			if err != nil {
+				return err
+			}
+			return db.CreateUser(ctx, &warehouse.User{Username: docsUser, PasswordHash: hash, Roles: []string{"admin"}, Active: true})
+		},
+	})
+	srv := a.Server()
 
 	rl := &docsRequestLog{auth: map[string]string{}, ctype: map[string]string{}}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -210,7 +210,8 @@ func (a *App) Run(ctx context.Context) error {
 
 // Close stops the background loops and waits for them, then stops the
 // hash workers and closes the database and the listeners: no loop ever
-// meets a closed database. It is safe to call more than once.
+// meets a closed database. Call it after Run has returned (requests are
+// served until then); it is safe to call more than once.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		a.stop()
@@ -222,9 +223,6 @@ func (a *App) Close() error {
 			a.closed = true
 			a.mu.Unlock()
 			errs = append(errs, a.db.Close())
-		}
-		if a.hs != nil {
-			_ = a.hs.Close() // after Run's graceful shutdown; a no-op then
 		}
 		if a.ln != nil {
 			_ = a.ln.Close() // already closed if Run served it

@@ -95,7 +95,9 @@ func runScenarios(t *testing.T, engine string, h http.Handler, rows []scenario) 
 	}
 }
 
-func (sc scenario) run(t *testing.T, h http.Handler) {
+// run sends the request and checks the answer, which it returns for
+// tests whose next step needs something of it (a token).
+func (sc scenario) run(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
 	t.Helper()
 	w := serve(t, h, sc.request())
 	if w.Code != sc.status {
@@ -127,6 +129,17 @@ func (sc scenario) run(t *testing.T, h http.Handler) {
 	if sc.check != nil {
 		sc.check(t, w)
 	}
+	return w
+}
+
+// decodeAnswer is the answer's body decoded as a T.
+func decodeAnswer[T any](t *testing.T, w *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		t.Fatalf("decode the answer as %T: %v: %s", v, err, w.Body)
+	}
+	return v
 }
 
 func (sc scenario) request() *http.Request {

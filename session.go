@@ -106,6 +106,9 @@ var (
 	// ErrRefreshReused: the presented refresh token is unknown (never
 	// issued, purged, or forged with a real id).
 	ErrRefreshReused = &Error{Code: ETOKENREVOKED, Message: "Token has been revoked"}
+	// ErrTokenRevoked: the token was revoked, or a successor about to be
+	// handed out again no longer passes verification.
+	ErrTokenRevoked = &Error{Code: ETOKENREVOKED, Message: "Token has been revoked"}
 	// ErrBadCredentials answers every failed password login alike.
 	ErrBadCredentials = &Error{Code: EBADCREDENTIALS, Message: "Bad username or password"}
 	// ErrWrongPassword: the current password does not match (password change).

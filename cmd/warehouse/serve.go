@@ -24,6 +24,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/keystore"
+	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -249,14 +250,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	go followAuthEvents(bg, db, state, log)
 	go purgeLoop(bg, db, log)
 
-	srv := httpapi.New(httpapi.Config{
+	hcfg := httpapi.Config{
 		AccessTTL: c.AccessTTL, RefreshTTL: c.RefreshTTL, Leeway: c.Leeway,
 		Issuer: c.Issuer, Audience: c.Audience, Version: versionString(),
 		RefreshReuseInterval: c.RefreshReuse, SessionLifetime: c.SessionLifetime, SessionInactivity: c.SessionInactivity,
 		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
 		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP, TrustedProxies: trusted,
 		LoginThrottle: loginThrottle(&c),
-	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
+	}
+	sessions := session.New(httpapi.SessionConfig(hcfg), session.Deps{Store: db, Keys: keys, Hasher: hasher, State: state, Log: log})
+	srv := httpapi.New(hcfg, httpapi.Deps{DB: db, Keys: keys, State: state, Sessions: sessions, Log: log})
 
 	hs := &http.Server{
 		Handler:           srv,

@@ -19,6 +19,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/keystore"
+	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -77,8 +78,9 @@ func newHot(b testing.TB) hot {
 	if err := state.Load(ctx); err != nil {
 		b.Fatal(err)
 	}
-	srv := httpapi.New(httpapi.Config{Leeway: 10 * time.Second, Version: "bench"},
-		httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
+	cfg := httpapi.Config{Leeway: 10 * time.Second, Version: "bench"}
+	srv := httpapi.New(cfg, httpapi.Deps{DB: db, Keys: keys, State: state, Log: log,
+		Sessions: session.New(httpapi.SessionConfig(cfg), session.Deps{Store: db, Keys: keys, Hasher: hasher, State: state, Log: log})})
 	return hot{srv: srv, keys: keys, state: state}
 }
 

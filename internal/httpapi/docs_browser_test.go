@@ -45,6 +45,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -142,9 +143,11 @@ func newDocsTestServer(t *testing.T) (*httptest.Server, *docsRequestLog) {
 	if err := state.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httpapi.New(httpapi.Config{
+	cfg := httpapi.Config{
 		AccessTTL: 15 * time.Minute, RefreshTTL: 24 * time.Hour, Leeway: 10 * time.Second, Version: docsVersion,
-	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
+	}
+	srv := httpapi.New(cfg, httpapi.Deps{DB: db, Keys: keys, State: state, Log: log,
+		Sessions: session.New(httpapi.SessionConfig(cfg), session.Deps{Store: db, Keys: keys, Hasher: hasher, State: state, Log: log})})
 
 	rl := &docsRequestLog{auth: map[string]string{}, ctype: map[string]string{}}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

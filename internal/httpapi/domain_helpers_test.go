@@ -18,6 +18,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
+	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -58,7 +59,9 @@ func newDomainTestServer(t testing.TB, engine string) *domainEnv {
 	if err := e.state.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httpapi.New(httpapi.Config{Version: "test"}, httpapi.Deps{DB: db, Keys: keys, State: e.state, Hasher: e.hasher, Log: log})
+	cfg := httpapi.Config{Version: "test"}
+	e.srv = httpapi.New(cfg, httpapi.Deps{DB: db, Keys: keys, State: e.state, Log: log,
+		Sessions: session.New(httpapi.SessionConfig(cfg), session.Deps{Store: db, Keys: keys, Hasher: e.hasher, State: e.state, Log: log})})
 	for _, r := range append([]string{"nobody"}, rolesStrings()...) {
 		e.tokens[r] = e.login(r)
 	}

@@ -66,9 +66,13 @@ func (s *Server) applyUser(ctx context.Context, username, ifMatchHeader string, 
 	if prob != nil {
 		return nil, prob
 	}
+	me := actor(ctx)
+	if err := session.SelfLockout(me, username, upd); err != nil {
+		return nil, apiError(err)
+	}
 	var u *warehouse.User
 	err := pc.apply(func(version int64) (err error) {
-		u, err = s.sessions.UpdateUser(ctx, username, version, upd, actor(ctx))
+		u, err = s.sessions.UpdateUser(ctx, username, version, upd, me)
 		return err
 	})
 	if err != nil {

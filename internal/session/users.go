@@ -104,22 +104,29 @@ func (s *Service) PrepareUpdate(ctx context.Context, ch UserChange) (warehouse.U
 // whatever it is), then to this instance's auth state at once (other
 // instances follow the event log within a second). Deactivation, new roles
 // and a new password end the user's sessions; a new password also ends a
-// login lockout (see store.UpdateUser). An actor cannot deactivate
-// themselves nor drop their own admin role.
+// login lockout (see store.UpdateUser). Callers acting for a user check
+// SelfLockout first.
 func (s *Service) UpdateUser(ctx context.Context, username string, version int64, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
-	if username == actor {
-		// An admin locking themselves out is almost always a mistake, and
-		// with one admin it is unrecoverable without the CLI.
-		if (upd.Active != nil && !*upd.Active) || (upd.Roles != nil && !warehouse.HasRole(upd.Roles, warehouse.RoleAdmin)) {
-			return nil, warehouse.Errorf(warehouse.ECONFLICT, "You cannot deactivate yourself or remove your own admin role; ask another admin")
-		}
-	}
 	u, err := s.db.UpdateUserIf(ctx, username, version, upd, actor)
 	if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
 	s.setUser(u)
 	return u, nil
+}
+
+// SelfLockout refuses (ECONFLICT) a change by which the user actor would
+// deactivate themselves or drop their own admin role: almost always a
+// mistake, and with one admin unrecoverable without the CLI (which acts as
+// no user, and so is not asked).
+func SelfLockout(actor, username string, upd warehouse.UserUpdate) error {
+	if username != actor {
+		return nil
+	}
+	if (upd.Active != nil && !*upd.Active) || (upd.Roles != nil && !warehouse.HasRole(upd.Roles, warehouse.RoleAdmin)) {
+		return warehouse.Errorf(warehouse.ECONFLICT, "You cannot deactivate yourself or remove your own admin role; ask another admin")
+	}
+	return nil
 }
 
 // Unlock ends username's login lockout, and reports whether there was one.

@@ -75,18 +75,48 @@ type RefreshResult struct {
 	Session  Session
 }
 
+// Codes of the auth outcomes, one per thing a client may need to tell
+// apart (the HTTP renderers map each to a status, /token to an RFC 6749
+// error). They are the codes the API has always sent.
+const (
+	// EBADCREDENTIALS: wrong password, unknown or inactive user (alike).
+	EBADCREDENTIALS = "bad_credentials"
+	// ELOGINTHROTTLED: too many failed logins for the username; the error's
+	// RetryAfter says when to try again.
+	ELOGINTHROTTLED = "too_many_login_attempts"
+	// ETOKENREVOKED: the token, its session or its successor was revoked.
+	ETOKENREVOKED = "token_revoked"
+	// ESESSIONEXPIRED: the session passed its lifetime or was idle too long.
+	ESESSIONEXPIRED = "session_expired"
+	// EREFRESHREUSE: a retired refresh token came back; the session ended.
+	EREFRESHREUSE = "refresh_token_reused"
+	// EWRONGPASSWORD: the current password given to change it is wrong.
+	EWRONGPASSWORD = "wrong_password"
+)
+
 // Refresh outcomes that are not plain successes.
 var (
 	// ErrSessionEnded: the token's session was ended (logout, reuse, ...).
-	ErrSessionEnded = &Error{Code: EUNAUTHORIZED, Message: "Token has been revoked"}
+	ErrSessionEnded = &Error{Code: ETOKENREVOKED, Message: "Token has been revoked"}
 	// ErrSessionExpired: the session passed its lifetime or was idle too long.
-	ErrSessionExpired = &Error{Code: EUNAUTHORIZED, Message: "Session has expired"}
+	ErrSessionExpired = &Error{Code: ESESSIONEXPIRED, Message: "Session has expired"}
 	// ErrRefreshReuseDetected: a retired refresh token came back outside the
 	// grace interval; the whole session has been ended.
-	ErrRefreshReuseDetected = &Error{Code: EUNAUTHORIZED, Message: "Refresh token reuse detected; the session has been revoked"}
+	ErrRefreshReuseDetected = &Error{Code: EREFRESHREUSE, Message: "Refresh token reuse detected; the session has been revoked"}
 	// ErrRefreshReused: the presented refresh token is unknown (never
 	// issued, purged, or forged with a real id).
-	ErrRefreshReused = &Error{Code: EUNAUTHORIZED, Message: "Token has been revoked"}
+	ErrRefreshReused = &Error{Code: ETOKENREVOKED, Message: "Token has been revoked"}
+	// ErrTokenRevoked: the token was revoked, or a successor about to be
+	// handed out again no longer passes verification.
+	ErrTokenRevoked = &Error{Code: ETOKENREVOKED, Message: "Token has been revoked"}
+	// ErrBadCredentials answers every failed password login alike.
+	ErrBadCredentials = &Error{Code: EBADCREDENTIALS, Message: "Bad username or password"}
+	// ErrWrongPassword: the current password does not match (password change).
+	ErrWrongPassword = &Error{Code: EWRONGPASSWORD, Message: "Current password is incorrect"}
+	// ErrHashUnavailable: a password hash could not be computed (the request
+	// ended while waiting for a slot, or a hash worker failed); it says
+	// nothing about the password.
+	ErrHashUnavailable = &Error{Code: EUNAVAILABLE, Message: "Server busy; try again shortly"}
 )
 
 // Revocation is one revoked token id and when its token expires.

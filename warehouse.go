@@ -6,6 +6,7 @@ package warehouse
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are stable: clients and the HTTP renderer switch on them.
@@ -28,6 +29,9 @@ type Error struct {
 	Message string
 	// Fields names the input fields at fault, for validation errors.
 	Fields []FieldError
+	// RetryAfter, when positive, is how long the client should wait before
+	// trying again (a login lockout).
+	RetryAfter time.Duration
 }
 
 // FieldError is one problem with one input field.

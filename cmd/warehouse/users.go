@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -71,6 +72,9 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return err
 	}
 	defer db.Close()
+	// The same use cases as the API; no in-memory auth state here: servers
+	// follow the database's event log.
+	sessions := session.New(session.Config{}, session.Deps{Store: db, Hasher: hasher})
 
 	need := func(n int) error {
 		if len(pos) != n {
@@ -107,11 +111,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		h, err := hasher.Hash(ctx, pw)
-		if err != nil {
-			return err
-		}
-		if err := db.CreateUser(ctx, &warehouse.User{Username: pos[0], PasswordHash: h, Roles: roles, Active: true, CreatedBy: actor}); err != nil {
+		if _, err := sessions.CreateUser(ctx, session.NewUser{Username: pos[0], Password: pw, Roles: roles, Active: true}, actor); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "created user %s with roles %s\n", pos[0], strings.Join(roles, ","))
@@ -140,11 +140,11 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		h, err := hasher.Hash(ctx, pw)
+		upd, err := sessions.PrepareUpdate(ctx, session.UserChange{Password: &pw})
 		if err != nil {
 			return err
 		}
-		if _, err := db.UpdateUser(ctx, pos[0], warehouse.UserUpdate{PasswordHash: &h}, actor); err != nil {
+		if _, err := sessions.UpdateUser(ctx, pos[0], warehouse.AnyVersion, upd, actor); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "password of %s changed\n", pos[0])
@@ -159,7 +159,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		if _, err := db.UpdateUser(ctx, pos[0], warehouse.UserUpdate{Roles: roles}, actor); err != nil {
+		if _, err := sessions.UpdateUser(ctx, pos[0], warehouse.AnyVersion, warehouse.UserUpdate{Roles: roles}, actor); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "roles of %s set to %s\n", pos[0], strings.Join(roles, ","))
@@ -168,7 +168,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			return err
 		}
 		active := sub == "enable"
-		if _, err := db.UpdateUser(ctx, pos[0], warehouse.UserUpdate{Active: &active}, actor); err != nil {
+		if _, err := sessions.UpdateUser(ctx, pos[0], warehouse.AnyVersion, warehouse.UserUpdate{Active: &active}, actor); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "user %s %sd\n", pos[0], sub)
@@ -176,7 +176,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err := need(1); err != nil {
 			return err
 		}
-		unlocked, err := db.UnlockLogin(ctx, pos[0], actor)
+		unlocked, err := sessions.Unlock(ctx, pos[0], actor)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/keystore"
+	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -56,8 +57,10 @@ type App struct {
 	keys   *auth.Keyring
 	state  *authstate.State
 	hasher *auth.Hasher
-	srv    *httpapi.Server
-	hs     *http.Server
+	// sessions is the token lifecycle service every surface calls.
+	sessions *session.Service
+	srv      *httpapi.Server
+	hs       *http.Server
 
 	stopHasher func()
 	// stop ends the background loops; loops counts those still running.
@@ -171,7 +174,8 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	if deps.HTTP != nil {
 		deps.HTTP(&hc)
 	}
-	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Hasher: a.hasher, Log: a.log, Now: deps.Now})
+	a.sessions = session.New(httpapi.SessionConfig(hc), session.Deps{Store: a.db, Keys: a.keys, Hasher: a.hasher, State: a.state, Log: a.log, Now: deps.Now})
+	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Log: a.log, Now: deps.Now})
 	return a, nil
 }
 

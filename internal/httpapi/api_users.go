@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/internal/session"
 )
 
 // UserAdminBody is a user as the admin API shows it (never the password).
@@ -58,30 +59,25 @@ type UsernameParam struct {
 	Username string `path:"username" minLength:"1" maxLength:"150"`
 }
 
-// applyUser updates the user in the database, then in this instance's auth
-// state at once (other instances follow the event log within a second).
+// applyUser applies upd under the request's If-Match (see
+// session.Service.UpdateUser for the rules and the auth state update).
 func (s *Server) applyUser(ctx context.Context, username, ifMatchHeader string, upd warehouse.UserUpdate) (*warehouse.User, error) {
 	pc, prob := parseIfMatch(ifMatchHeader)
 	if prob != nil {
 		return nil, prob
 	}
 	me := actor(ctx)
-	if username == me {
-		// An admin locking themselves out is almost always a mistake, and
-		// with one admin it is unrecoverable without the CLI.
-		if (upd.Active != nil && !*upd.Active) || (upd.Roles != nil && !warehouse.HasRole(upd.Roles, warehouse.RoleAdmin)) {
-			return nil, newProblem(http.StatusConflict, warehouse.ECONFLICT, "You cannot deactivate yourself or remove your own admin role; ask another admin")
-		}
+	if err := session.SelfLockout(me, username, upd); err != nil {
+		return nil, apiError(err)
 	}
 	var u *warehouse.User
 	err := pc.apply(func(version int64) (err error) {
-		u, err = s.db.UpdateUserIf(ctx, username, version, upd, me)
+		u, err = s.sessions.UpdateUser(ctx, username, version, upd, me)
 		return err
 	})
 	if err != nil {
 		return nil, apiError(err)
 	}
-	s.state.SetUser(u)
 	return u, nil
 }
 
@@ -129,28 +125,11 @@ func (s *Server) userAdminRoutes() {
 		Summary: "Create a user", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity}}),
 		func(ctx context.Context, in *struct{ Body UserCreateBody }) (*userOutput, error) {
 			b := in.Body
-			if err := warehouse.ValidateUsername(b.Username); err != nil {
-				return nil, apiError(err)
-			}
-			if err := warehouse.ValidatePassword(b.Password); err != nil {
-				return nil, apiError(err)
-			}
-			roles, err := warehouse.ValidateRoles(b.Roles)
+			u, err := s.sessions.CreateUser(ctx, session.NewUser{Username: b.Username, Password: b.Password, Roles: b.Roles,
+				Active: b.Active == nil || *b.Active}, actor(ctx))
 			if err != nil {
 				return nil, apiError(err)
 			}
-			h, err := s.hasher.Hash(ctx, b.Password)
-			if p := s.hashFailure(ctx, err); p != nil {
-				return nil, p
-			}
-			if err != nil {
-				return nil, apiError(err)
-			}
-			u := &warehouse.User{Username: b.Username, PasswordHash: h, Roles: roles, Active: b.Active == nil || *b.Active, CreatedBy: actor(ctx)}
-			if err := s.db.CreateUser(ctx, u); err != nil {
-				return nil, apiError(err)
-			}
-			s.state.SetUser(u)
 			return &userOutput{ETag: etag(u.Version), Location: v1 + "/users/" + u.Username, Body: userBody(u)}, nil
 		})
 
@@ -174,27 +153,9 @@ func (s *Server) userAdminRoutes() {
 			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 			Body    UserPatchBody
 		}) (*userOutput, error) {
-			var upd warehouse.UserUpdate
-			if in.Body.Roles != nil {
-				roles, err := warehouse.ValidateRoles(in.Body.Roles)
-				if err != nil {
-					return nil, apiError(err)
-				}
-				upd.Roles = roles
-			}
-			upd.Active = in.Body.Active
-			if in.Body.Password != nil {
-				if err := warehouse.ValidatePassword(*in.Body.Password); err != nil {
-					return nil, apiError(err)
-				}
-				h, err := s.hasher.Hash(ctx, *in.Body.Password)
-				if p := s.hashFailure(ctx, err); p != nil {
-					return nil, p
-				}
-				if err != nil {
-					return nil, apiError(err)
-				}
-				upd.PasswordHash = &h
+			upd, err := s.sessions.PrepareUpdate(ctx, session.UserChange{Roles: in.Body.Roles, Active: in.Body.Active, Password: in.Body.Password})
+			if err != nil {
+				return nil, apiError(err)
 			}
 			u, err := s.applyUser(ctx, in.Username, in.IfMatch, upd)
 			if err != nil {
@@ -228,7 +189,7 @@ func (s *Server) unlockRoute(tags []string) {
 		Description:   "Forgets the user's failed logins, so that the right password works again at once. Unlocking a user that is not locked out is not an error. A password reset (PATCH with password) also ends a lockout.",
 		DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound}}),
 		func(ctx context.Context, in *UsernameParam) (*struct{}, error) {
-			if _, err := s.db.UnlockLogin(ctx, in.Username, actor(ctx)); err != nil {
+			if _, err := s.sessions.Unlock(ctx, in.Username, actor(ctx)); err != nil {
 				return nil, apiError(err)
 			}
 			return nil, nil

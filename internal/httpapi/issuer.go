@@ -41,9 +41,9 @@ func (s *Server) issuer(r *http.Request) string {
 // verifyOptions are the keyring's options for our own tokens: the issuer
 // is compared by the keyring only when it is static and required
 // (--issuer), else by issuerOK.
-func (s *Server) verifyOptions() auth.VerifyOptions {
-	return auth.VerifyOptions{Leeway: s.cfg.Leeway, Issuer: s.cfg.Issuer, Audience: s.cfg.Audience,
-		IssuerByCaller: s.cfg.Issuer == ""}
+func verifyOptions(cfg Config) auth.VerifyOptions {
+	return auth.VerifyOptions{Leeway: cfg.Leeway, Issuer: cfg.Issuer, Audience: cfg.Audience,
+		IssuerByCaller: cfg.Issuer == ""}
 }
 
 // issuerOK reports whether iss, as the keyring returned it, is ours for a

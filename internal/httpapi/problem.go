@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -186,6 +188,7 @@ func domainProblem(err error) *Problem {
 	var de *warehouse.Error
 	code := warehouse.ErrorCode(err)
 	status := http.StatusInternalServerError
+	challenge := false // a token problem: RFC 6750's WWW-Authenticate
 	switch code {
 	case warehouse.ENOTFOUND:
 		status = http.StatusNotFound
@@ -199,12 +202,26 @@ func domainProblem(err error) *Problem {
 		status = http.StatusForbidden
 	case warehouse.EUNAVAILABLE:
 		status = http.StatusServiceUnavailable
+	case warehouse.EBADCREDENTIALS:
+		status = http.StatusUnauthorized
+	case warehouse.ELOGINTHROTTLED:
+		status = http.StatusTooManyRequests
+	case warehouse.ETOKENREVOKED, warehouse.ESESSIONEXPIRED, warehouse.EREFRESHREUSE:
+		status, challenge = http.StatusUnauthorized, true
+	case warehouse.EWRONGPASSWORD:
+		status = http.StatusForbidden
 	}
 	p = newProblem(status, code, warehouse.ErrorMessage(err))
+	if challenge {
+		p.withHeader("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
 	if errors.As(err, &de) {
 		p.Errors = de.Fields
 	}
-	if status == http.StatusServiceUnavailable {
+	switch {
+	case de != nil && de.RetryAfter > 0:
+		p.withHeader("Retry-After", strconv.Itoa(int((de.RetryAfter+time.Second-1)/time.Second)))
+	case status == http.StatusServiceUnavailable:
 		p.withHeader("Retry-After", "2")
 	}
 	return p

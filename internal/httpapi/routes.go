@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/session"
 )
 
 // Request and response bodies.
@@ -61,7 +61,7 @@ type tokenOutput struct {
 
 // tokenResponse answers with a pair: in the body, or in cookies when the
 // session is in cookie mode.
-func (s *Server) tokenResponse(pair issued, cookies bool) *tokenOutput {
+func (s *Server) tokenResponse(pair session.Pair, cookies bool) *tokenOutput {
 	out := &tokenOutput{CacheControl: "no-store", Pragma: "no-cache", Body: s.body(pair, cookies)}
 	if cookies {
 		out.SetCookie = s.cookies(pair)
@@ -94,11 +94,10 @@ func (s *Server) routes() {
 			"(`csrf_access_token`, `csrf_refresh_token`) instead of being returned. Wrong password and unknown user answer the same 401.",
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *loginInput) (*tokenOutput, error) {
-		u, err := s.checkPassword(ctx, in.Body.Username, in.Body.Password)
-		if err != nil {
-			return nil, err
+		if p := s.ipLimited(ctx); p != nil {
+			return nil, p
 		}
-		pair, err := s.startSession(ctx, u, in.Cookies)
+		pair, err := s.sessions.Login(ctx, in.Body.Username, in.Body.Password, s.client(ctx, in.Cookies))
 		if err != nil {
 			return nil, s.problem(err)
 		}
@@ -125,9 +124,9 @@ func (s *Server) routes() {
 		Metadata: map[string]any{metaToken: auth.TypeRefresh},
 	}, func(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
 		p := principal(ctx)
-		pair, err := s.rotate(ctx, p)
+		pair, err := s.sessions.Refresh(ctx, presented(p), s.client(ctx, false))
 		if err != nil {
-			return nil, err
+			return nil, s.problem(err)
 		}
 		return s.tokenResponse(pair, p.FromCookie), nil
 	})
@@ -139,7 +138,8 @@ func (s *Server) routes() {
 		Security:    security, Errors: authErrors,
 		Metadata: map[string]any{metaToken: auth.TypeAccess, metaAllowRevoked: true},
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body DetailBody }, error) {
-		if err := s.revoke(ctx, principal(ctx).Claims); err != nil {
+		c := principal(ctx).Claims
+		if err := s.sessions.Revoke(ctx, c.ID, c.Expiry); err != nil {
 			return nil, s.problem(err)
 		}
 		return &struct{ Body DetailBody }{DetailBody{"Access token has been revoked"}}, nil
@@ -152,7 +152,8 @@ func (s *Server) routes() {
 		Security:    security, Errors: authErrors,
 		Metadata: map[string]any{metaToken: auth.TypeRefresh, metaAllowRevoked: true},
 	}, func(ctx context.Context, _ *struct{}) (*struct{ Body DetailBody }, error) {
-		if err := s.revoke(ctx, principal(ctx).Claims); err != nil {
+		c := principal(ctx).Claims
+		if err := s.sessions.Revoke(ctx, c.ID, c.Expiry); err != nil {
 			return nil, s.problem(err)
 		}
 		return &struct{ Body DetailBody }{DetailBody{"Refresh token has been revoked"}}, nil
@@ -161,97 +162,14 @@ func (s *Server) routes() {
 	s.healthRoutes()
 }
 
-// checkPassword returns the active user with that password, or the 401
-// problem, or a 429 while the username is locked out (see LoginThrottle) or
-// the client's address has tried too often (see ipLimiter).
-func (s *Server) checkPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
+// ipLimited is the 429 while the client's address has tried too many
+// password logins on this instance (see ipLimiter), else nil. It is this
+// instance's guard against hash floods, so it stays at the HTTP edge; the
+// per-account throttle is the session service's.
+func (s *Server) ipLimited(ctx context.Context) *Problem {
 	if ok, wait := s.ipLimit.allow(s.requestMeta(ctx).ip, s.now()); !ok {
-		return nil, tooManyFromIP(wait)
+		return tooManyFromIP(wait)
 	}
-	failures, p := s.loginThrottled(ctx, username)
-	if p != nil {
-		return nil, p
-	}
-	u, err := s.verifyPassword(ctx, username, password)
-	var prob *Problem
-	switch {
-	case errors.As(err, &prob) && prob.Code == codeBadCredentials:
-		if p := s.loginFailed(ctx, username); p != nil {
-			return nil, p
-		}
-	case err == nil && failures > 0:
-		s.loginSucceeded(ctx, username)
-	}
-	return u, err
-}
-
-// hashFailure is the 503 for a password hash that could not be computed:
-// the request ended while it waited for a hashing slot, or hashing itself
-// failed (a worker process died). Neither says anything about the
-// password, so neither may count as a wrong one. It is nil for other
-// errors.
-func (s *Server) hashFailure(ctx context.Context, err error) *Problem {
-	if err == nil || (ctx.Err() == nil && !errors.Is(err, auth.ErrHashUnavailable)) {
-		return nil
-	}
-	s.log.Warn("password hash not computed", "err", err)
-	return domainProblem(&warehouse.Error{Code: warehouse.EUNAVAILABLE, Message: "Server busy; try again shortly"})
-}
-
-// verifyPassword returns the active user with that password, or the 401
-// problem. Unknown and inactive users cost the same hash as a wrong password
-// so that timing tells nothing about which usernames exist.
-func (s *Server) verifyPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
-	bad := newProblem(http.StatusUnauthorized, codeBadCredentials, "Bad username or password")
-	u, err := s.db.UserByName(ctx, username)
-	if err != nil {
-		if warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
-			return nil, s.problem(err)
-		}
-		// Answered as a known user's wrong password is, failures included.
-		if p := s.hashFailure(ctx, s.hasher.VerifyDummy(ctx, password)); p != nil {
-			return nil, p
-		}
-		return nil, bad
-	}
-	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
-	if p := s.hashFailure(ctx, err); p != nil {
-		return nil, p
-	}
-	if err != nil {
-		if !errors.Is(err, auth.ErrPasswordTooLong) {
-			s.log.Error("password verification failed", "user", u.Username, "err", err)
-		}
-		return nil, bad
-	}
-	if !ok || !u.Active {
-		return nil, bad
-	}
-	if rehash {
-		// Parameters changed since this hash was made: upgrade it now that
-		// we know the password. A failure only delays the upgrade.
-		if h, err := s.hasher.Hash(ctx, password); err == nil {
-			if err := s.db.RehashPassword(ctx, u.Username, u.PasswordHash, h); err != nil {
-				s.log.Warn("password re-hash not stored", "user", u.Username, "err", err)
-			}
-		}
-	}
-	// The tokens about to be issued are checked against the in-memory
-	// state, which may not have synced yet a change made elsewhere (the
-	// CLI, another instance): record what this read found, so that a token
-	// is never issued that this server would then refuse. SetUser keeps a
-	// newer version if one is already known.
-	s.state.SetUser(u)
-	return u, nil
-}
-
-// revoke stores the revocation, then applies it here at once (other
-// instances pick it up from the database's event log).
-func (s *Server) revoke(ctx context.Context, c auth.Claims) error {
-	if err := s.db.RevokeToken(ctx, c.ID, c.Expiry); err != nil {
-		return err
-	}
-	s.state.Revoke(c.ID, c.Expiry)
 	return nil
 }
 
@@ -340,36 +258,19 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 			}
 		}
 	}
-	fromProblem := func(err error) *oauthError {
-		var p *Problem
-		if errors.As(err, &p) {
-			if p.Status == http.StatusUnauthorized {
-				return newOAuthError(http.StatusBadRequest, "invalid_grant", p.Detail)
-			}
-			code := "temporarily_unavailable"
-			if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
-				code = "server_error" // a bug, not a wait: nothing to retry after
-			}
-			e := newOAuthError(p.Status, code, p.Detail)
-			e.retryAfter = p.headers.Get("Retry-After")
-			return e
-		}
-		e := newOAuthError(http.StatusServiceUnavailable, "temporarily_unavailable", warehouse.ErrorMessage(err))
-		e.retryAfter = "2"
-		return e
-	}
 	switch form.Get("grant_type") {
 	case "password":
 		if form.Get("username") == "" {
 			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "username is required")
 		}
-		u, err := s.checkPassword(ctx, form.Get("username"), form.Get("password"))
-		if err != nil {
-			return nil, fromProblem(err)
+		if p := s.ipLimited(ctx); p != nil {
+			e := newOAuthError(p.Status, "temporarily_unavailable", p.Detail)
+			e.retryAfter = p.headers.Get("Retry-After")
+			return nil, e
 		}
-		pair, err := s.startSession(ctx, u, false)
+		pair, err := s.sessions.Login(ctx, form.Get("username"), form.Get("password"), s.client(ctx, false))
 		if err != nil {
-			return nil, fromProblem(s.problem(err))
+			return nil, s.oauthFromError(err)
 		}
 		body := s.body(pair, false)
 		return &body, nil
@@ -380,14 +281,15 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 		}
 		p, prob := s.verify(r, token, auth.TypeRefresh, false)
 		if prob != nil {
-			return nil, fromProblem(prob)
+			// Every verification failure: the grant is invalid.
+			return nil, newOAuthError(http.StatusBadRequest, "invalid_grant", prob.Detail)
 		}
 		if p.Claims.CSRF != "" {
 			return nil, newOAuthError(http.StatusBadRequest, "invalid_grant", detailCookieToken)
 		}
-		pair, err := s.rotate(ctx, p)
+		pair, err := s.sessions.Refresh(ctx, presented(p), s.client(ctx, false))
 		if err != nil {
-			return nil, fromProblem(err)
+			return nil, s.oauthFromError(err)
 		}
 		body := s.body(pair, false)
 		return &body, nil
@@ -396,6 +298,26 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 	default:
 		return nil, newOAuthError(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token")
 	}
+}
+
+// oauthFromError is the RFC 6749 error for an error of the session
+// service, by its domain code: a refused grant is invalid_grant; a wait
+// (lockout, busy hasher, database away) is temporarily_unavailable with
+// Retry-After; anything else keeps the status of the one problem table
+// and is a server_error when it is a bug.
+func (s *Server) oauthFromError(err error) *oauthError {
+	switch warehouse.ErrorCode(err) {
+	case warehouse.EBADCREDENTIALS, warehouse.ETOKENREVOKED, warehouse.ESESSIONEXPIRED, warehouse.EREFRESHREUSE:
+		return newOAuthError(http.StatusBadRequest, "invalid_grant", warehouse.ErrorMessage(err))
+	}
+	p := s.problem(err) // logs what the client is not told
+	code := "temporarily_unavailable"
+	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
+		code = "server_error" // a bug, not a wait: nothing to retry after
+	}
+	e := newOAuthError(p.Status, code, p.Detail)
+	e.retryAfter = p.headers.Get("Retry-After")
+	return e
 }
 
 type healthBody struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/session"
 )
 
 // Config is what the HTTP layer needs to know of the settings.
@@ -66,9 +67,11 @@ type Server struct {
 	// ipLimit bounds password logins per client address (nil: no limit).
 	ipLimit *ipLimiter
 	db      Store
-	keys    *auth.Keyring
-	state   *authstate.State
-	hasher  *auth.Hasher
+	// sessions is the token lifecycle (login, refresh, revoke, logout,
+	// password and user changes); handlers for those routes call it.
+	sessions *session.Service
+	keys     *auth.Keyring
+	state    *authstate.State
 	// tokens answers repeated tokens from memory (see auth.VerifyCache);
 	// revocation, sessions and users are still checked on every request.
 	tokens *auth.VerifyCache
@@ -87,12 +90,24 @@ type Server struct {
 
 // Deps are the parts the server is wired from.
 type Deps struct {
-	DB     Store
-	Keys   *auth.Keyring
-	State  *authstate.State
-	Hasher *auth.Hasher
-	Log    *slog.Logger
-	Now    func() time.Time // nil: time.Now
+	DB    Store
+	Keys  *auth.Keyring
+	State *authstate.State
+	// Sessions is the token lifecycle service, built on the same store,
+	// keys, state and clock (see SessionConfig).
+	Sessions *session.Service
+	Log      *slog.Logger
+	Now      func() time.Time // nil: time.Now
+}
+
+// SessionConfig is the session service's part of cfg, with the same
+// defaults, so that a server and its service agree on TTLs and the
+// verification of our own tokens.
+func SessionConfig(cfg Config) session.Config {
+	return session.Config{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshReuseInterval: cfg.RefreshReuseInterval,
+		SessionLifetime: cfg.SessionLifetime, SessionInactivity: cfg.SessionInactivity,
+		Audience: cfg.Audience, ExtraClaims: cfg.ExtraClaims, Throttle: cfg.LoginThrottle,
+		Verify: verifyOptions(cfg)}
 }
 
 // New builds the server and its routes.
@@ -118,9 +133,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	// One spelling of the base URL, for discovery and for the issuer.
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, hasher: d.Hasher, log: d.Log, now: d.Now,
+	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
-	s.verifyOpt = s.verifyOptions()
+	s.verifyOpt = verifyOptions(cfg)
 
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("Warehouse Management API", cfg.Version)
@@ -207,13 +222,4 @@ func joinComma(ss []string) string {
 		out += s
 	}
 	return out
-}
-
-// sync applies the auth events just written (by this request) to the
-// in-memory state now, so this instance enforces them at once; other
-// instances follow within their sync interval.
-func (s *Server) sync(ctx context.Context) {
-	if err := s.state.Poll(ctx); err != nil {
-		s.log.Warn("auth state sync failed; the background loop will retry", "err", err)
-	}
 }

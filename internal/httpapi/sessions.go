@@ -52,12 +52,8 @@ func (s *Server) sessionRoutes() {
 		if scope == "" {
 			scope = warehouse.ScopeLocal
 		}
-		ended, err := s.db.EndSessions(ctx, p.Claims.Subject, p.Claims.SessionID, scope)
-		if err != nil {
+		if err := s.sessions.Logout(ctx, p.Claims.Subject, p.Claims.SessionID, scope); err != nil {
 			return nil, s.problem(err)
-		}
-		for _, id := range ended {
-			s.state.EndSession(id, s.now().Add(s.cfg.SessionLifetime))
 		}
 		out := &noContent{}
 		if scope != warehouse.ScopeOthers {
@@ -94,10 +90,9 @@ func (s *Server) sessionRoutes() {
 		ID string `path:"id" maxLength:"64"`
 	}) (*noContent, error) {
 		p := principal(ctx)
-		if err := s.db.EndSession(ctx, p.Claims.Subject, in.ID); err != nil {
+		if err := s.sessions.EndSession(ctx, p.Claims.Subject, in.ID); err != nil {
 			return nil, s.problem(err)
 		}
-		s.state.EndSession(in.ID, s.now().Add(s.cfg.SessionLifetime))
 		return &noContent{}, nil
 	})
 
@@ -110,33 +105,7 @@ func (s *Server) sessionRoutes() {
 		Metadata: map[string]any{metaToken: auth.TypeAccess, metaFresh: true},
 	}, func(ctx context.Context, in *struct{ Body PasswordChange }) (*tokenOutput, error) {
 		p := principal(ctx)
-		if err := warehouse.ValidatePassword(in.Body.NewPassword); err != nil {
-			return nil, s.problem(err)
-		}
-		u, err := s.db.UserByName(ctx, p.Claims.Subject)
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		ok, _, err := s.hasher.Verify(ctx, in.Body.CurrentPassword, u.PasswordHash)
-		if p := s.hashFailure(ctx, err); p != nil {
-			return nil, p
-		}
-		if err != nil || !ok {
-			return nil, newProblem(http.StatusForbidden, "wrong_password", "Current password is incorrect")
-		}
-		h, err := s.hasher.Hash(ctx, in.Body.NewPassword)
-		if p := s.hashFailure(ctx, err); p != nil {
-			return nil, p
-		}
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		u, err = s.db.UpdateUser(ctx, u.Username, warehouse.UserUpdate{PasswordHash: &h}, u.Username)
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		s.sync(ctx)
-		pair, err := s.startSession(ctx, u, p.FromCookie)
+		pair, err := s.sessions.ChangePassword(ctx, p.Claims.Subject, in.Body.CurrentPassword, in.Body.NewPassword, s.client(ctx, p.FromCookie))
 		if err != nil {
 			return nil, s.problem(err)
 		}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -13,7 +12,6 @@ import (
 type Store interface {
 	Ping(ctx context.Context) error
 
-	AnyRevoked(ctx context.Context, jtis ...string) (bool, error)
 	ArchiveItem(ctx context.Context, id, version int64, actor string) error
 	ArchiveLocation(ctx context.Context, id, version int64, actor string) error
 	CountItems(ctx context.Context, f warehouse.ItemFilter) (int, error)
@@ -23,15 +21,11 @@ type Store interface {
 	CountStock(ctx context.Context, f warehouse.StockFilter) (int, error)
 	CreateItem(ctx context.Context, it *warehouse.Item, actor string) error
 	CreateLocation(ctx context.Context, l *warehouse.Location, actor string) error
-	CreateSession(ctx context.Context, s warehouse.Session, rt warehouse.RefreshToken, refreshToken string) error
-	CreateUser(ctx context.Context, u *warehouse.User) error
 	EachItem(ctx context.Context, f warehouse.ItemFilter, fn func(*warehouse.Item) error) error
 	EachLedger(ctx context.Context, f warehouse.LedgerFilter, fn func(*warehouse.LedgerEntry) error) error
 	EachLocation(ctx context.Context, f warehouse.LocationFilter, fn func(*warehouse.Location) error) error
 	EachMovement(ctx context.Context, f warehouse.MovementFilter, fn func(*warehouse.Movement) error) error
 	EachStock(ctx context.Context, f warehouse.StockFilter, fn func(*warehouse.Balance) error) error
-	EndSession(ctx context.Context, username, id string) error
-	EndSessions(ctx context.Context, username, currentSID, scope string) ([]string, error)
 	Item(ctx context.Context, id int64) (*warehouse.Item, error)
 	ItemByBarcode(ctx context.Context, code string) (*warehouse.Item, error)
 	ListAuditEvents(ctx context.Context, f warehouse.AuditFilter, p warehouse.Page) ([]*warehouse.AuditEvent, string, error)
@@ -44,20 +38,11 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]*warehouse.User, error)
 	Location(ctx context.Context, id int64) (*warehouse.Location, error)
 	LocationByCode(ctx context.Context, code string) (*warehouse.Location, error)
-	LoginLockedUntil(ctx context.Context, username string) (time.Time, int, error)
 	Movement(ctx context.Context, id int64) (*warehouse.Movement, error)
 	PostMovement(ctx context.Context, nm warehouse.NewMovement, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error)
-	RecordLoginFailure(ctx context.Context, username string, maxFailures int, window, lockout time.Duration) (time.Time, error)
-	RehashPassword(ctx context.Context, username, oldHash, newHash string) error
-	ResetLoginFailures(ctx context.Context, username string) error
 	ReverseMovement(ctx context.Context, id int64, note, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error)
-	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
-	RotateRefresh(ctx context.Context, req warehouse.RefreshRequest) (warehouse.RefreshResult, error)
 	Sessions(ctx context.Context, username string) ([]warehouse.Session, error)
-	UnlockLogin(ctx context.Context, username, actor string) (bool, error)
 	UpdateItem(ctx context.Context, id, version int64, p warehouse.ItemPatch, actor string) (*warehouse.Item, error)
 	UpdateLocation(ctx context.Context, id, version int64, p warehouse.LocationPatch, actor string) (*warehouse.Location, error)
-	UpdateUser(ctx context.Context, username string, upd warehouse.UserUpdate, actor string) (*warehouse.User, error)
-	UpdateUserIf(ctx context.Context, username string, version int64, upd warehouse.UserUpdate, actor string) (*warehouse.User, error)
 	UserByName(ctx context.Context, username string) (*warehouse.User, error)
 }

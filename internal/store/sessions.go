@@ -170,39 +170,43 @@ func endSessionTx(ctx context.Context, tx *txn, now time.Time, id, reason string
 	return addEvent(ctx, tx, now, warehouse.EventSession, id)
 }
 
-// endUserSessionsTx ends every active session of username except keep.
-func endUserSessionsTx(ctx context.Context, tx *txn, now time.Time, username, keep, reason string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions WHERE username = ? AND ended_at IS NULL AND id <> ?`, username, keep)
+// endUserSessionsTx ends every active session of username except keep,
+// and returns them with their expiry (how long their tokens could verify).
+func endUserSessionsTx(ctx context.Context, tx *txn, now time.Time, username, keep, reason string) ([]warehouse.EndedSession, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, expires_at FROM sessions WHERE username = ? AND ended_at IS NULL AND id <> ?`, username, keep)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
 	}
-	var ids []string
+	var ended []warehouse.EndedSession
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var e warehouse.EndedSession
+		var exp int64
+		if err := rows.Scan(&e.ID, &exp); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
 		}
-		ids = append(ids, id)
+		e.ExpiresAt = fromMS(exp)
+		ended = append(ended, e)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", wrapErr(err))
 	}
-	for _, id := range ids {
-		if err := endSessionTx(ctx, tx, now, id, reason); err != nil {
+	for _, e := range ended {
+		if err := endSessionTx(ctx, tx, now, e.ID, reason); err != nil {
 			return nil, err
 		}
 	}
-	return ids, nil
+	return ended, nil
 }
 
 // EndSessions ends the caller's current session (local), all their other
 // sessions (others) or all of them (global). Ending an ended session is
-// not an error. It returns the ids ended.
-func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope string) ([]string, error) {
+// not an error. It returns the sessions ended, with their expiry, for the
+// caller's in-memory state.
+func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope string) ([]warehouse.EndedSession, error) {
 	now := db.now()
-	var ended []string
+	var ended []warehouse.EndedSession
 	err := db.tx(ctx, func(tx *txn) error {
 		var err error
 		switch scope {
@@ -211,14 +215,15 @@ func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope strin
 				return nil
 			}
 			var owner string
-			err := tx.QueryRowContext(ctx, `SELECT username FROM sessions WHERE id = ?`, currentSID).Scan(&owner)
+			var exp int64
+			err := tx.QueryRowContext(ctx, `SELECT username, expires_at FROM sessions WHERE id = ?`, currentSID).Scan(&owner, &exp)
 			if errors.Is(err, sql.ErrNoRows) || (err == nil && owner != username) {
 				return nil
 			}
 			if err != nil {
 				return fmt.Errorf("end session: %w", wrapErr(err))
 			}
-			ended = []string{currentSID}
+			ended = []warehouse.EndedSession{{ID: currentSID, ExpiresAt: fromMS(exp)}}
 			return endSessionTx(ctx, tx, now, currentSID, warehouse.EndLogout)
 		case warehouse.ScopeOthers:
 			ended, err = endUserSessionsTx(ctx, tx, now, username, currentSID, warehouse.EndLogout)
@@ -232,21 +237,25 @@ func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope strin
 	return ended, err
 }
 
-// EndSession ends one of username's sessions; another user's session is
-// ENOTFOUND, so ids cannot be probed.
-func (db *DB) EndSession(ctx context.Context, username, id string) error {
+// EndSession ends one of username's sessions and returns it with its
+// expiry; another user's session is ENOTFOUND, so ids cannot be probed.
+func (db *DB) EndSession(ctx context.Context, username, id string) (warehouse.EndedSession, error) {
 	now := db.now()
-	return db.tx(ctx, func(tx *txn) error {
+	var ended warehouse.EndedSession
+	err := db.tx(ctx, func(tx *txn) error {
 		var owner string
-		err := tx.QueryRowContext(ctx, `SELECT username FROM sessions WHERE id = ?`, id).Scan(&owner)
+		var exp int64
+		err := tx.QueryRowContext(ctx, `SELECT username, expires_at FROM sessions WHERE id = ?`, id).Scan(&owner, &exp)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && owner != username) {
 			return warehouse.Errorf(warehouse.ENOTFOUND, "session %q not found", id)
 		}
 		if err != nil {
 			return fmt.Errorf("read session: %w", wrapErr(err))
 		}
+		ended = warehouse.EndedSession{ID: id, ExpiresAt: fromMS(exp)}
 		return endSessionTx(ctx, tx, now, id, warehouse.EndRevoked)
 	})
+	return ended, err
 }
 
 // Sessions returns username's active sessions, newest first.

@@ -234,7 +234,7 @@ func TestEndSessions(t *testing.T) {
 			warehouse.RefreshToken{JTI: "rb1", Username: "bob", ExpiresAt: time.Now().Add(time.Hour)}, "tb1"); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.EndSession(ctx, "alice", "b1"); warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
+		if _, err := db.EndSession(ctx, "alice", "b1"); warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
 			t.Errorf("ending another user's session: %v", err)
 		}
 		if ended, err := db.EndSessions(ctx, "alice", "a1", warehouse.ScopeOthers); err != nil || len(ended) != 2 {

@@ -1,0 +1,186 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/auth"
+)
+
+// Client is who asks for tokens: what a new session records, and the
+// issuer (iss) the access tokens carry, which may depend on the request
+// (see httpapi's issuer).
+type Client struct {
+	Issuer    string
+	UserAgent string
+	IP        string
+	// Cookies: the tokens go into cookies, each bound to a CSRF value.
+	Cookies bool
+	// IssuerOK reports whether a token's iss is ours for this client; nil
+	// accepts any (see Refresh, which checks a successor before a replay).
+	IssuerOK func(iss string) bool
+}
+
+// Login checks username and password and starts a session with its first,
+// fresh, token pair. Failures are ErrBadCredentials (alike for unknown,
+// inactive and wrong password), ELOGINTHROTTLED while the username is
+// locked out, or ErrHashUnavailable.
+func (s *Service) Login(ctx context.Context, username, password string, c Client) (Pair, error) {
+	u, err := s.CheckPassword(ctx, username, password)
+	if err != nil {
+		return Pair{}, err
+	}
+	return s.start(ctx, u, c)
+}
+
+// CheckPassword returns the active user with that password, counting the
+// failure against the username (see Throttle).
+func (s *Service) CheckPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
+	failures, err := s.throttled(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.verifyPassword(ctx, username, password)
+	switch {
+	case errors.Is(err, warehouse.ErrBadCredentials):
+		if ferr := s.loginFailed(ctx, username); ferr != nil {
+			return nil, ferr
+		}
+	case err == nil && failures > 0:
+		s.loginSucceeded(ctx, username)
+	}
+	return u, err
+}
+
+// verifyPassword returns the active user with that password. Unknown and
+// inactive users cost the same hash as a wrong password so that timing
+// tells nothing about which usernames exist.
+func (s *Service) verifyPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
+	u, err := s.db.UserByName(ctx, username)
+	if err != nil {
+		if warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
+			return nil, fmt.Errorf("login: %w", err)
+		}
+		// Answered as a known user's wrong password is, failures included.
+		if herr := s.hashFailure(ctx, s.hasher.VerifyDummy(ctx, password)); herr != nil {
+			return nil, herr
+		}
+		return nil, warehouse.ErrBadCredentials
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if herr := s.hashFailure(ctx, err); herr != nil {
+		return nil, herr
+	}
+	if err != nil {
+		if !errors.Is(err, auth.ErrPasswordTooLong) {
+			s.log.Error("password verification failed", "user", u.Username, "err", err)
+		}
+		return nil, warehouse.ErrBadCredentials
+	}
+	if !ok || !u.Active {
+		return nil, warehouse.ErrBadCredentials
+	}
+	if rehash {
+		// Parameters changed since this hash was made: upgrade it now that
+		// we know the password. A failure only delays the upgrade.
+		if h, err := s.hasher.Hash(ctx, password); err == nil {
+			if err := s.db.RehashPassword(ctx, u.Username, u.PasswordHash, h); err != nil {
+				s.log.Warn("password re-hash not stored", "user", u.Username, "err", err)
+			}
+		}
+	}
+	// The tokens about to be issued are checked against the in-memory
+	// state, which may not have synced yet a change made elsewhere (the
+	// CLI, another instance): record what this read found, so that a token
+	// is never issued that this server would then refuse. SetUser keeps a
+	// newer version if one is already known.
+	s.setUser(u)
+	return u, nil
+}
+
+// throttled returns ELOGINTHROTTLED while username is locked out, else how
+// many failures are counted against it.
+func (s *Service) throttled(ctx context.Context, username string) (int, error) {
+	if s.cfg.Throttle.MaxFailures < 0 {
+		return 0, nil
+	}
+	until, failures, err := s.db.LoginLockedUntil(ctx, username)
+	if err != nil {
+		return 0, fmt.Errorf("login throttle: %w", err)
+	}
+	if until.IsZero() {
+		return failures, nil
+	}
+	return 0, LoginThrottled(until.Sub(s.now()))
+}
+
+// loginFailed counts a failure; it never turns the failed login into
+// something else, except an error when the count cannot be stored
+// (guesses must not go uncounted).
+func (s *Service) loginFailed(ctx context.Context, username string) error {
+	if s.cfg.Throttle.MaxFailures < 0 {
+		return nil
+	}
+	n, d := s.cfg.Throttle.limits()
+	until, err := s.db.RecordLoginFailure(ctx, username, n, d, d)
+	if err != nil {
+		return fmt.Errorf("count failed login: %w", err)
+	}
+	if !until.IsZero() {
+		s.log.Warn("login locked out after repeated failures", "user", username, "failures", n, "until", until)
+	}
+	return nil
+}
+
+// loginSucceeded resets the count; a failure to do so only leaves old
+// failures counting until they age out of the window.
+func (s *Service) loginSucceeded(ctx context.Context, username string) {
+	if err := s.db.ResetLoginFailures(ctx, username); err != nil {
+		s.log.Warn("login failures not reset", "user", username, "err", err)
+	}
+}
+
+// LoginThrottled is the ELOGINTHROTTLED error for a lockout that ends in
+// wait: whole seconds, at least one, the same in the message and in
+// RetryAfter.
+func LoginThrottled(wait time.Duration) *warehouse.Error {
+	secs := WaitSeconds(wait)
+	return &warehouse.Error{Code: warehouse.ELOGINTHROTTLED,
+		Message:    "Too many failed logins for this account; try again in " + Seconds(secs),
+		RetryAfter: time.Duration(secs) * time.Second}
+}
+
+// WaitSeconds is wait in whole seconds, rounded up, at least 1.
+func WaitSeconds(wait time.Duration) int {
+	return max(1, int((wait+time.Second-1)/time.Second))
+}
+
+// Seconds is n seconds, in English: "1 second", "5 seconds".
+func Seconds(n int) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return strconv.Itoa(n) + " seconds"
+}
+
+// start begins a session for u and returns its first, fresh, token pair.
+func (s *Service) start(ctx context.Context, u *warehouse.User, c Client) (Pair, error) {
+	sid := uuid.NewString()
+	pair, rc, err := s.sign(u.Username, u.Roles, sid, true, c)
+	if err != nil {
+		return Pair{}, err
+	}
+	sess := warehouse.Session{ID: sid, Username: u.Username, UserAgent: c.UserAgent, IP: c.IP,
+		ViaCookies: c.Cookies, ExpiresAt: s.now().Add(s.cfg.SessionLifetime)}
+	rt := warehouse.RefreshToken{JTI: rc.ID, Username: u.Username, ExpiresAt: rc.Expiry}
+	if err := s.db.CreateSession(ctx, sess, rt, pair.Refresh); err != nil {
+		return Pair{}, fmt.Errorf("start session: %w", err)
+	}
+	return pair, nil
+}

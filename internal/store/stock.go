@@ -245,18 +245,3 @@ func (db *DB) HasItems(ctx context.Context) (bool, error) {
 	}
 	return n > 0, nil
 }
-
-// PurgeIdempotencyKeys deletes idempotency records older than keep (the
-// contract keeps them at least 24 hours).
-func (db *DB) PurgeIdempotencyKeys(ctx context.Context, keep time.Duration) (int64, error) {
-	var n int64
-	err := db.tx(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, ms(db.now().Add(-keep)))
-		if err != nil {
-			return fmt.Errorf("purge idempotency keys: %w", wrapErr(err))
-		}
-		n, _ = res.RowsAffected()
-		return nil
-	})
-	return n, err
-}

@@ -10,84 +10,58 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
 
-// op is one change to one balance, the unit the ledger records. Lines
-// become ops; ops are applied in (item, location, lot) order so that two
-// movements never take balance locks in opposite orders (on PostgreSQL;
-// SQLite has one writer anyway).
-type op struct {
-	line     int // index into the movement's lines
-	item     *warehouse.Item
-	loc      *warehouse.Location
-	lot      string
-	delta    warehouse.Qty
-	count    bool // delta is counted - on_hand, computed when applied
-	counted  warehouse.Qty
-	expected *warehouse.Qty
-}
-
-// sortOps orders ops by (item, location, lot); for one key, increments come
-// first so a movement that passes stock through a location in one go (A->B,
-// B->C) does not fail on the order of its lines.
-func sortOps(ops []op) {
-	slices.SortStableFunc(ops, func(a, b op) int {
-		return cmp.Or(cmp.Compare(a.item.ID, b.item.ID), cmp.Compare(a.loc.ID, b.loc.ID), strings.Compare(a.lot, b.lot), cmp.Compare(b.delta, a.delta))
-	})
-}
-
 // apply changes one balance and returns the quantity after. A decrement is
 // a conditional UPDATE: it touches no row unless enough is available, and
 // the caller records the shortage. Returns ok=false on shortage.
-func apply(ctx context.Context, tx *txn, now time.Time, o *op) (after warehouse.Qty, ok bool, err error) {
-	if o.count {
+func apply(ctx context.Context, tx *txn, now time.Time, o *warehouse.Posting) (after warehouse.Qty, ok bool, err error) {
+	if o.Count {
 		if tx.pg {
 			// A count sets the balance to what was counted, so the
 			// balance must not move between reading it and writing the
 			// difference: make sure the row exists, then lock it.
 			if _, err := tx.ExecContext(ctx, `INSERT INTO stock_balances (item_id, location_id, lot) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-				o.item.ID, o.loc.ID, o.lot); err != nil {
+				o.Item.ID, o.Location.ID, o.Lot); err != nil {
 				return 0, false, fmt.Errorf("lock balance: %w", wrapErr(err))
 			}
 		}
 		var onHand int64
-		err := tx.QueryRowContext(ctx, `SELECT on_hand FROM stock_balances WHERE item_id = ? AND location_id = ? AND lot = ?`+tx.forUpdate(""), o.item.ID, o.loc.ID, o.lot).Scan(&onHand)
+		err := tx.QueryRowContext(ctx, `SELECT on_hand FROM stock_balances WHERE item_id = ? AND location_id = ? AND lot = ?`+tx.forUpdate(""), o.Item.ID, o.Location.ID, o.Lot).Scan(&onHand)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return 0, false, fmt.Errorf("read balance: %w", wrapErr(err))
 		}
-		if o.expected != nil && *o.expected != warehouse.Qty(onHand) {
-			return 0, false, &warehouse.CountOutdatedError{SKU: o.item.SKU, LocationCode: o.loc.Path, Lot: o.lot, Expected: *o.expected, OnHand: warehouse.Qty(onHand)}
+		if err := o.SetOnHand(warehouse.Qty(onHand)); err != nil {
+			return 0, false, err
 		}
-		o.delta = o.counted - warehouse.Qty(onHand)
 	}
 	var counted sql.NullInt64
-	if o.count {
+	if o.Count {
 		counted = sql.NullInt64{Int64: ms(now), Valid: true}
 	}
 	var v int64
-	if o.delta >= 0 {
+	if o.Delta >= 0 {
 		err = tx.QueryRowContext(ctx, `INSERT INTO stock_balances (item_id, location_id, lot, on_hand, reserved, last_movement_at, last_counted_at)
 			VALUES (?, ?, ?, ?, 0, ?, ?)
 			ON CONFLICT (item_id, location_id, lot) DO UPDATE SET on_hand = stock_balances.on_hand + excluded.on_hand,
 				last_movement_at = excluded.last_movement_at, last_counted_at = coalesce(excluded.last_counted_at, stock_balances.last_counted_at)
 			RETURNING on_hand`,
-			o.item.ID, o.loc.ID, o.lot, int64(o.delta), ms(now), counted).Scan(&v)
+			o.Item.ID, o.Location.ID, o.Lot, int64(o.Delta), ms(now), counted).Scan(&v)
 		if err != nil {
 			return 0, false, fmt.Errorf("increase balance: %w", wrapErr(err))
 		}
-		if warehouse.Qty(v) > warehouse.MaxQty {
-			return 0, false, warehouse.Errorf(warehouse.EINVALID, "%s at %s would exceed the largest balance (10^12)", o.item.SKU, o.loc.Path)
+		if err := o.CheckBalance(warehouse.Qty(v)); err != nil {
+			return 0, false, err
 		}
 		return warehouse.Qty(v), true, nil
 	}
-	q := int64(-o.delta)
+	q := int64(-o.Delta)
 	err = tx.QueryRowContext(ctx, `UPDATE stock_balances SET on_hand = on_hand - ?, last_movement_at = ?, last_counted_at = coalesce(?, last_counted_at)
 		WHERE item_id = ? AND location_id = ? AND lot = ? AND on_hand - reserved >= ?
-		RETURNING on_hand`, q, ms(now), counted, o.item.ID, o.loc.ID, o.lot, q).Scan(&v)
+		RETURNING on_hand`, q, ms(now), counted, o.Item.ID, o.Location.ID, o.Lot, q).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -97,23 +71,25 @@ func apply(ctx context.Context, tx *txn, now time.Time, o *op) (after warehouse.
 	return warehouse.Qty(v), true, nil
 }
 
-func available(ctx context.Context, tx *txn, o *op) (warehouse.Qty, error) {
+func available(ctx context.Context, tx *txn, o *warehouse.Posting) (warehouse.Qty, error) {
 	var v int64
-	err := tx.QueryRowContext(ctx, `SELECT on_hand - reserved FROM stock_balances WHERE item_id = ? AND location_id = ? AND lot = ?`, o.item.ID, o.loc.ID, o.lot).Scan(&v)
+	err := tx.QueryRowContext(ctx, `SELECT on_hand - reserved FROM stock_balances WHERE item_id = ? AND location_id = ? AND lot = ?`, o.Item.ID, o.Location.ID, o.Lot).Scan(&v)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("read balance: %w", wrapErr(err))
 	}
 	return warehouse.Qty(v), nil
 }
 
-// applyAll applies ops in lock order, writes one ledger entry per op and
+// applyAll applies postings in lock order (warehouse.SortPostings: on
+// PostgreSQL two movements never lock balances in opposite orders; SQLite
+// has one writer anyway), writes one ledger entry per posting and
 // returns the entries per line. Every shortage is collected so the client
 // learns them all at once; any shortage fails the whole movement.
-func applyAll(ctx context.Context, tx *txn, now time.Time, m *warehouse.Movement, ops []op) error {
-	sortOps(ops)
+func applyAll(ctx context.Context, tx *txn, now time.Time, m *warehouse.Movement, ps []warehouse.Posting) error {
+	warehouse.SortPostings(ps)
 	var shortages []warehouse.Shortage
-	for i := range ops {
-		o := &ops[i]
+	for i := range ps {
+		o := &ps[i]
 		after, ok, err := apply(ctx, tx, now, o)
 		if err != nil {
 			return err
@@ -123,25 +99,21 @@ func applyAll(ctx context.Context, tx *txn, now time.Time, m *warehouse.Movement
 			if err != nil {
 				return err
 			}
-			req := -o.delta
-			if o.count {
-				req = avail - o.counted
-			}
-			shortages = append(shortages, warehouse.Shortage{SKU: o.item.SKU, LocationCode: o.loc.Path, Lot: o.lot, Requested: req, Available: avail})
+			shortages = append(shortages, o.Shortage(avail))
 			continue
 		}
 		if len(shortages) > 0 {
 			continue // the movement fails; no point writing entries
 		}
-		line := &m.Lines[o.line]
+		line := &m.Lines[o.Line]
 		var id int64
 		err = tx.QueryRowContext(ctx, `INSERT INTO ledger_entries (movement_id, line_no, type, item_id, location_id, lot, qty_delta, qty_after, created_by, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			m.ID, line.LineNo, m.Type, o.item.ID, o.loc.ID, o.lot, int64(o.delta), int64(after), m.CreatedBy, ms(now)).Scan(&id)
+			m.ID, line.LineNo, m.Type, o.Item.ID, o.Location.ID, o.Lot, int64(o.Delta), int64(after), m.CreatedBy, ms(now)).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert ledger entry: %w", wrapErr(err))
 		}
-		line.Entries = append(line.Entries, warehouse.Entry{ID: id, LocationID: o.loc.ID, QtyDelta: o.delta, QtyAfter: after})
+		line.Entries = append(line.Entries, warehouse.Entry{ID: id, LocationID: o.Location.ID, QtyDelta: o.Delta, QtyAfter: after})
 	}
 	if len(shortages) > 0 {
 		return &warehouse.StockError{Shortages: shortages}

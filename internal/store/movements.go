@@ -39,29 +39,9 @@ func (db *DB) PostMovement(ctx context.Context, nm warehouse.NewMovement, actor 
 	now := db.now()
 	var out *warehouse.Movement
 	err := db.tx(ctx, func(tx *txn) error {
-		if err := checkIdempotency(ctx, tx, idem); err != nil {
-			return err
-		}
-		nm.Lines = slices.Clone(nm.Lines)
-		ops, err := plan(newResolver(ctx, tx), &nm)
-		if err != nil {
-			return err
-		}
-		m := &warehouse.Movement{Type: nm.Type, Reference: nm.Reference, Note: nm.Note, CreatedBy: actor, CreatedAt: fromMS(ms(now)), Lines: nm.Lines}
-		if nm.Reason != "" {
-			m.Reason = &nm.Reason
-		}
-		if err := insertMovement(ctx, tx, now, m); err != nil {
-			return err
-		}
-		for i := range m.Lines {
-			m.Lines[i].Entries = []warehouse.Entry{}
-		}
-		if err := applyAll(ctx, tx, now, m, ops); err != nil {
-			return err
-		}
+		m, err := postMovementTx(ctx, tx, now, nm, actor, idem)
 		out = m
-		return saveIdempotency(ctx, tx, now, idem, m)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -69,63 +49,88 @@ func (db *DB) PostMovement(ctx context.Context, nm warehouse.NewMovement, actor 
 	return out, nil
 }
 
+// postMovementTx is PostMovement inside tx, for use cases that post
+// movements as part of a larger transaction. The domain plans the lines
+// (warehouse.PlanMovement) from the rows resolved and locked here.
+func postMovementTx(ctx context.Context, tx *txn, now time.Time, nm warehouse.NewMovement, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error) {
+	if err := checkIdempotency(ctx, tx, idem); err != nil {
+		return nil, err
+	}
+	// Header rules first: a movement refused on its own fields costs no lookup.
+	if err := nm.Validate(); err != nil {
+		return nil, err
+	}
+	nm.Lines = slices.Clone(nm.Lines)
+	r := newResolver(ctx, tx)
+	if err := r.lines(nm.Lines); err != nil {
+		return nil, err
+	}
+	ps, err := warehouse.PlanMovement(&nm, r.res)
+	if err != nil {
+		return nil, err
+	}
+	m := &warehouse.Movement{Type: nm.Type, Reference: nm.Reference, Note: nm.Note, CreatedBy: actor, CreatedAt: fromMS(ms(now)), Lines: nm.Lines}
+	if nm.Reason != "" {
+		m.Reason = &nm.Reason
+	}
+	if err := insertMovement(ctx, tx, now, m); err != nil {
+		return nil, err
+	}
+	for i := range m.Lines {
+		m.Lines[i].Entries = []warehouse.Entry{}
+	}
+	if err := applyAll(ctx, tx, now, m, ps); err != nil {
+		return nil, err
+	}
+	return m, saveIdempotency(ctx, tx, now, idem, m)
+}
+
 // ReverseMovement posts the compensating movement of id: every ledger
 // entry of the original, negated, under the same lines. It obeys the same
 // stock floor (reversing a receipt whose stock was issued is refused).
 func (db *DB) ReverseMovement(ctx context.Context, id int64, note, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error) {
-	if len(note) > 1000 {
-		return nil, &warehouse.Error{Code: warehouse.EINVALID, Message: "note must be at most 1000 characters", Fields: []warehouse.FieldError{{Field: "note", Message: "too long"}}}
+	if err := warehouse.ValidateReversalNote(note); err != nil {
+		return nil, err
 	}
 	now := db.now()
 	var out *warehouse.Movement
 	err := db.tx(ctx, func(tx *txn) error {
-		if err := checkIdempotency(ctx, tx, idem); err != nil {
-			return err
-		}
-		orig, err := loadMovement(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if orig.ReversalOf != nil {
-			return warehouse.Errorf(warehouse.ECONFLICT, "movement %d is itself a reversal (of %d); post a new movement instead", id, *orig.ReversalOf)
-		}
-		if orig.ReversedBy != nil {
-			return warehouse.Errorf(warehouse.ECONFLICT, "movement %d is already reversed by movement %d", id, *orig.ReversedBy)
-		}
-		if note == "" {
-			note = fmt.Sprintf("reversal of movement %d", id)
-		}
-		m := &warehouse.Movement{Type: orig.Type, Reference: orig.Reference, Note: note, Reason: orig.Reason, ReversalOf: &orig.ID,
-			CreatedBy: actor, CreatedAt: fromMS(ms(now))}
-		r := newResolver(ctx, tx)
-		var ops []op
-		for i, l := range orig.Lines {
-			nl := l
-			nl.Entries = []warehouse.Entry{}
-			m.Lines = append(m.Lines, nl)
-			it, err := r.item(i, &warehouse.MovementLine{ItemID: l.ItemID})
-			if err != nil {
-				return err
-			}
-			for _, e := range l.Entries {
-				loc, err := r.location(i, "location_id", &e.LocationID)
-				if err != nil {
-					return err
-				}
-				ops = append(ops, op{line: i, item: it, loc: loc, lot: l.Lot, delta: -e.QtyDelta})
-			}
-		}
-		if err := insertMovement(ctx, tx, now, m); err != nil {
-			return err
-		}
-		if err := applyAll(ctx, tx, now, m, ops); err != nil {
-			return err
-		}
+		m, err := reverseMovementTx(ctx, tx, now, id, note, actor, idem)
 		out = m
-		return saveIdempotency(ctx, tx, now, idem, m)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// reverseMovementTx is ReverseMovement inside tx.
+func reverseMovementTx(ctx context.Context, tx *txn, now time.Time, id int64, note, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error) {
+	if err := checkIdempotency(ctx, tx, idem); err != nil {
+		return nil, err
+	}
+	orig, err := loadMovement(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := orig.CanReverse(); err != nil {
+		return nil, err
+	}
+	r := newResolver(ctx, tx)
+	if err := r.reversal(orig); err != nil {
+		return nil, err
+	}
+	m, ps, err := warehouse.PlanReversal(orig, note, r.res)
+	if err != nil {
+		return nil, err
+	}
+	m.CreatedBy, m.CreatedAt = actor, fromMS(ms(now))
+	if err := insertMovement(ctx, tx, now, m); err != nil {
+		return nil, err
+	}
+	if err := applyAll(ctx, tx, now, m, ps); err != nil {
+		return nil, err
+	}
+	return m, saveIdempotency(ctx, tx, now, idem, m)
 }

@@ -1,5 +1,5 @@
 // The resolver looks up and locks the items and locations a movement names,
-// once per transaction.
+// once per transaction, for the domain's planning to read.
 
 package store
 
@@ -12,68 +12,96 @@ import (
 	"github.com/warehouse-api/warehouse"
 )
 
-// resolver looks up items and locations once per transaction.
+// resolver looks up items and locations once per transaction. A row that
+// does not exist is left out: the domain's planning reports it at the
+// line's field.
 type resolver struct {
-	ctx   context.Context
-	tx    *txn
-	items map[string]*warehouse.Item // by "#id" and "sku"
-	locs  map[int64]*warehouse.Location
+	ctx context.Context
+	tx  *txn
+	res warehouse.Resolved
 }
 
 func newResolver(ctx context.Context, tx *txn) *resolver {
-	return &resolver{ctx: ctx, tx: tx, items: map[string]*warehouse.Item{}, locs: map[int64]*warehouse.Location{}}
+	return &resolver{ctx: ctx, tx: tx, res: warehouse.Resolved{
+		ItemsByID: map[int64]*warehouse.Item{}, ItemsBySKU: map[string]*warehouse.Item{}, Locations: map[int64]*warehouse.Location{}}}
 }
 
-func (r *resolver) item(i int, l *warehouse.MovementLine) (*warehouse.Item, error) {
-	var key string
+// lines resolves the item and locations of every line, in line order
+// (which is the order of the key-share locks on PostgreSQL).
+func (r *resolver) lines(lines []warehouse.MovementLine) error {
+	for i := range lines {
+		l := &lines[i]
+		id, sku := l.ItemRef()
+		if err := r.item(id, sku); err != nil {
+			return err
+		}
+		for _, loc := range l.LocationRefs() {
+			if err := r.location(loc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reversal resolves what reversing orig reads: its items and the
+// locations of its entries.
+func (r *resolver) reversal(orig *warehouse.Movement) error {
+	for _, l := range orig.Lines {
+		if err := r.item(l.ItemID, ""); err != nil {
+			return err
+		}
+		for _, e := range l.Entries {
+			if err := r.location(e.LocationID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *resolver) item(id int64, sku string) error {
 	var row *sql.Row
 	switch {
-	case l.ItemID != 0:
-		key = fmt.Sprintf("#%d", l.ItemID)
-		if it, ok := r.items[key]; ok {
-			return it, nil
+	case id != 0:
+		if _, ok := r.res.ItemsByID[id]; ok {
+			return nil
 		}
-		row = r.tx.QueryRowContext(r.ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`+r.tx.keyShare("i"), l.ItemID)
-	case l.SKU != "":
-		key = l.SKU
-		if it, ok := r.items[key]; ok {
-			return it, nil
+		row = r.tx.QueryRowContext(r.ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`+r.tx.keyShare("i"), id)
+	case sku != "":
+		if _, ok := r.res.ItemsBySKU[sku]; ok {
+			return nil
 		}
-		row = r.tx.QueryRowContext(r.ctx, `SELECT `+itemColumns+` FROM items i WHERE i.sku = ?`+r.tx.keyShare("i"), l.SKU)
+		row = r.tx.QueryRowContext(r.ctx, `SELECT `+itemColumns+` FROM items i WHERE i.sku = ?`+r.tx.keyShare("i"), sku)
 	default:
-		return nil, lineErr(i, "item_id", "give item_id or sku")
+		return nil
 	}
 	it, err := scanItem(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		if l.ItemID != 0 {
-			return nil, lineErr(i, "item_id", fmt.Sprintf("no item %d", l.ItemID))
-		}
-		return nil, lineErr(i, "sku", fmt.Sprintf("no item with sku %q", l.SKU))
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read item: %w", wrapErr(err))
+		return fmt.Errorf("read item: %w", wrapErr(err))
 	}
-	if l.ItemID != 0 && l.SKU != "" && l.SKU != it.SKU {
-		return nil, lineErr(i, "sku", fmt.Sprintf("item %d has sku %s, not %s", it.ID, it.SKU, l.SKU))
+	if id != 0 {
+		r.res.ItemsByID[id] = it
+	} else {
+		r.res.ItemsBySKU[sku] = it
 	}
-	r.items[key] = it
-	return it, nil
+	return nil
 }
 
-func (r *resolver) location(i int, field string, id *int64) (*warehouse.Location, error) {
-	if id == nil {
-		return nil, lineErr(i, field, "field required")
+func (r *resolver) location(id int64) error {
+	if _, ok := r.res.Locations[id]; ok {
+		return nil
 	}
-	if l, ok := r.locs[*id]; ok {
-		return l, nil
-	}
-	l, err := lockLocationTx(r.ctx, r.tx, *id, r.tx.keyShare("l"))
+	l, err := lockLocationTx(r.ctx, r.tx, id, r.tx.keyShare("l"))
 	if warehouse.ErrorCode(err) == warehouse.ENOTFOUND {
-		return nil, lineErr(i, field, fmt.Sprintf("no location %d", *id))
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	r.locs[*id] = l
-	return l, nil
+	r.res.Locations[id] = l
+	return nil
 }

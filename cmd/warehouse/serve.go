@@ -23,6 +23,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -256,7 +257,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
 		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP, TrustedProxies: trusted,
 		LoginThrottle: loginThrottle(&c),
-	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
+	}, httpapi.Deps{DB: db, Inventory: inventory.New(db), Keys: keys, State: state, Hasher: hasher, Log: log})
 
 	hs := &http.Server{
 		Handler:           srv,

@@ -23,6 +23,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
@@ -135,7 +136,7 @@ func (e *env) open() {
 	}
 	e.db, e.keys, e.secret, e.state = db, keys, keys.Current().Secret, state
 	state.OnKeyChange(func(ctx context.Context) error { return keystore.Reload(ctx, db, alg, keys) })
-	e.srv = httpapi.New(e.cfg, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: e.hasher, Log: log, Now: e.clock.now})
+	e.srv = httpapi.New(e.cfg, httpapi.Deps{DB: db, Inventory: inventory.New(db), Keys: keys, State: state, Hasher: e.hasher, Log: log, Now: e.clock.now})
 }
 
 // restart closes the database and opens everything again.

@@ -18,6 +18,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -78,7 +79,7 @@ func newHot(b testing.TB) hot {
 		b.Fatal(err)
 	}
 	srv := httpapi.New(httpapi.Config{Leeway: 10 * time.Second, Version: "bench"},
-		httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
+		httpapi.Deps{DB: db, Inventory: inventory.New(db), Keys: keys, State: state, Hasher: hasher, Log: log})
 	return hot{srv: srv, keys: keys, state: state}
 }
 

@@ -45,6 +45,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -144,7 +145,7 @@ func newDocsTestServer(t *testing.T) (*httptest.Server, *docsRequestLog) {
 	}
 	srv := httpapi.New(httpapi.Config{
 		AccessTTL: 15 * time.Minute, RefreshTTL: 24 * time.Hour, Leeway: 10 * time.Second, Version: docsVersion,
-	}, httpapi.Deps{DB: db, Keys: keys, State: state, Hasher: hasher, Log: log})
+	}, httpapi.Deps{DB: db, Inventory: inventory.New(db), Keys: keys, State: state, Hasher: hasher, Log: log})
 
 	rl := &docsRequestLog{auth: map[string]string{}, ctype: map[string]string{}}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -17,6 +17,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -58,7 +59,7 @@ func newDomainTestServer(t testing.TB, engine string) *domainEnv {
 	if err := e.state.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httpapi.New(httpapi.Config{Version: "test"}, httpapi.Deps{DB: db, Keys: keys, State: e.state, Hasher: e.hasher, Log: log})
+	e.srv = httpapi.New(httpapi.Config{Version: "test"}, httpapi.Deps{DB: db, Inventory: inventory.New(db), Keys: keys, State: e.state, Hasher: e.hasher, Log: log})
 	for _, r := range append([]string{"nobody"}, rolesStrings()...) {
 		e.tokens[r] = e.login(r)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/inventory"
 )
 
 // Config is what the HTTP layer needs to know of the settings.
@@ -69,6 +70,8 @@ type Server struct {
 	keys    *auth.Keyring
 	state   *authstate.State
 	hasher  *auth.Hasher
+	// inventory posts and reverses movements: handlers call it, not db.
+	inventory *inventory.Service
 	// tokens answers repeated tokens from memory (see auth.VerifyCache);
 	// revocation, sessions and users are still checked on every request.
 	tokens *auth.VerifyCache
@@ -93,6 +96,8 @@ type Deps struct {
 	Hasher *auth.Hasher
 	Log    *slog.Logger
 	Now    func() time.Time // nil: time.Now
+	// Inventory posts and reverses movements.
+	Inventory *inventory.Service
 }
 
 // New builds the server and its routes.
@@ -118,7 +123,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	// One spelling of the base URL, for discovery and for the issuer.
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, hasher: d.Hasher, log: d.Log, now: d.Now,
+	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, inventory: d.Inventory, keys: d.Keys, state: d.State, hasher: d.Hasher, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
 	s.verifyOpt = s.verifyOptions()
 

@@ -46,11 +46,9 @@ type Store interface {
 	LocationByCode(ctx context.Context, code string) (*warehouse.Location, error)
 	LoginLockedUntil(ctx context.Context, username string) (time.Time, int, error)
 	Movement(ctx context.Context, id int64) (*warehouse.Movement, error)
-	PostMovement(ctx context.Context, nm warehouse.NewMovement, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error)
 	RecordLoginFailure(ctx context.Context, username string, maxFailures int, window, lockout time.Duration) (time.Time, error)
 	RehashPassword(ctx context.Context, username, oldHash, newHash string) error
 	ResetLoginFailures(ctx context.Context, username string) error
-	ReverseMovement(ctx context.Context, id int64, note, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error)
 	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
 	RotateRefresh(ctx context.Context, req warehouse.RefreshRequest) (warehouse.RefreshResult, error)
 	Sessions(ctx context.Context, username string) ([]warehouse.Session, error)

@@ -55,21 +55,6 @@ func loadMovement(ctx context.Context, q querier, id int64) (*warehouse.Movement
 	return m, nil
 }
 
-func qtyPtr(v sql.NullInt64) *warehouse.Qty {
-	if !v.Valid {
-		return nil
-	}
-	q := warehouse.Qty(v.Int64)
-	return &q
-}
-
-func int64Ptr(v sql.NullInt64) *int64 {
-	if !v.Valid {
-		return nil
-	}
-	return &v.Int64
-}
-
 // loadLines fills the lines and entries of ms.
 func loadLines(ctx context.Context, q querier, ms []*warehouse.Movement) error {
 	if len(ms) == 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -103,14 +102,6 @@ func scanBalance(row scanner) (*warehouse.Balance, error) {
 	b.Available = b.OnHand - b.Reserved
 	b.LastMovementAt, b.LastCountedAt = timePtr(moved), timePtr(counted)
 	return &b, nil
-}
-
-func timePtr(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := fromMS(v.Int64)
-	return &t
 }
 
 // stockWhere needs the database to resolve a location's subtree.

@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/internal/inventory"
 )
 
 // MovementBody is a movement to post.
@@ -57,80 +57,57 @@ type movementOutput struct {
 	Body        []byte
 }
 
-// inflight tracks Idempotency-Keys whose first request is still running in
-// this process, so a concurrent retry gets 409 instead of queueing behind
-// it. (Across instances the database's key record decides: the second
-// transaction sees the first's record and replays.)
-type inflight struct {
-	mu   sync.Mutex
-	keys map[string]struct{}
-}
-
-func newInflight() *inflight { return &inflight{keys: map[string]struct{}{}} }
-
-func (f *inflight) acquire(k string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.keys[k]; ok {
-		return false
-	}
-	f.keys[k] = struct{}{}
-	return true
-}
-
-func (f *inflight) release(k string) {
-	f.mu.Lock()
-	delete(f.keys, k)
-	f.mu.Unlock()
-}
-
-// idempotency checks the header and builds the key record: the hash covers
-// method, path and the decoded body re-encoded, so key order and spacing
-// do not make two equal requests differ.
-func idempotency(ctx context.Context, key, method, path string, body any) (*warehouse.Idempotency, error) {
-	if key == "" {
-		return nil, newProblem(http.StatusBadRequest, "idempotency_key_required",
-			"Idempotency-Key header required (1-255 characters, e.g. a UUID): retries with the same key are never posted twice")
-	}
-	if len(key) > 255 {
-		return nil, newProblem(http.StatusBadRequest, "bad_request", "Idempotency-Key must be 1-255 characters")
-	}
+// requestHash is what an Idempotency-Key's record compares: method, path
+// and the decoded body re-encoded, so key order and spacing do not make two
+// equal requests differ.
+func requestHash(method, path string, body any) ([]byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return nil, apiError(err)
+		return nil, err
 	}
 	h := sha256.New()
 	h.Write([]byte(method + " " + path + "\n"))
 	h.Write(b)
-	return &warehouse.Idempotency{User: actor(ctx), Key: key, Hash: h.Sum(nil)}, nil
+	return h.Sum(nil), nil
 }
 
-func movementResponse(m *warehouse.Movement, err error) (*movementOutput, error) {
-	var replay *warehouse.IdempotentReplay
-	if errors.As(err, &replay) {
-		// Only a posted movement is ever stored, so a replay is its 201.
-		out := &movementOutput{Status: http.StatusCreated, Replayed: "true", ContentType: "application/json", Body: replay.Body}
-		id := replay.MovementID
-		if id == 0 {
-			// No movement_id in the record: take the id from the stored body.
-			var b struct{ ID int64 }
-			if json.Unmarshal(replay.Body, &b) == nil {
-				id = b.ID
-			}
-		}
-		if id != 0 {
-			out.Location = v1 + "/movements/" + strconv.FormatInt(id, 10)
-		}
-		return out, nil
-	}
-	if err != nil {
+func movementResponse(p inventory.Posted, err error) (*movementOutput, error) {
+	switch {
+	case errors.Is(err, inventory.ErrKeyRequired):
+		return nil, newProblem(http.StatusBadRequest, "idempotency_key_required",
+			"Idempotency-Key header required (1-255 characters, e.g. a UUID): retries with the same key are never posted twice")
+	case errors.Is(err, inventory.ErrKeyTooLong):
+		return nil, newProblem(http.StatusBadRequest, "bad_request", "Idempotency-Key must be 1-255 characters")
+	case errors.Is(err, inventory.ErrKeyInUse):
+		return nil, newProblem(http.StatusConflict, "idempotency_key_in_use", "A request with this Idempotency-Key is still being processed; retry shortly")
+	case err != nil:
 		return nil, apiError(err)
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, apiError(err)
+	// Only a posted movement is ever stored, so a replay is its 201 too.
+	out := &movementOutput{Status: http.StatusCreated, ContentType: "application/json", Body: p.Body}
+	if p.Replayed {
+		out.Replayed = "true"
+	} else {
+		b, err := json.Marshal(p.Movement)
+		if err != nil {
+			return nil, apiError(err)
+		}
+		out.Body = b
 	}
-	return &movementOutput{Status: http.StatusCreated, Location: v1 + "/movements/" + strconv.FormatInt(m.ID, 10), ContentType: "application/json", Body: b}, nil
+	if p.ID != 0 {
+		out.Location = v1 + "/movements/" + strconv.FormatInt(p.ID, 10)
+	}
+	return out, nil
+}
+
+// mover is who the movement services see: the token's subject and the
+// user's current roles.
+func mover(ctx context.Context) inventory.Actor {
+	a := inventory.Actor{Name: actor(ctx)}
+	if p := principal(ctx); p != nil {
+		a.Roles = p.Roles
+	}
+	return a
 }
 
 func (s *Server) movementDoc(op *huma.Operation) {
@@ -146,7 +123,7 @@ type MovementIDParam struct {
 	ID int64 `path:"id" minimum:"1"`
 }
 
-func (s *Server) movementRoutes(busy *inflight) {
+func (s *Server) movementRoutes() {
 	tags := []string{"movements"}
 	post := s.v1op(warehouse.RoleClerk, huma.Operation{OperationID: "post-movement", Method: http.MethodPost, Path: "/movements", Tags: tags,
 		Summary: "Post a movement",
@@ -159,25 +136,17 @@ func (s *Server) movementRoutes(busy *inflight) {
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Required: 1-255 characters, unique per request (e.g. a UUID)"`
 		Body           MovementBody
 	}) (*movementOutput, error) {
-		if in.Body.Type == warehouse.MoveAdjustment && !warehouse.HasRole(principal(ctx).Roles, warehouse.RoleManager) {
-			return nil, forbidden(warehouse.RoleManager)
-		}
-		idem, err := idempotency(ctx, in.IdempotencyKey, http.MethodPost, v1+"/movements", in.Body)
+		hash, err := requestHash(http.MethodPost, v1+"/movements", in.Body)
 		if err != nil {
-			return nil, err
+			return nil, apiError(err)
 		}
-		k := idem.User + "\x00" + idem.Key
-		if !busy.acquire(k) {
-			return nil, newProblem(http.StatusConflict, "idempotency_key_in_use", "A request with this Idempotency-Key is still being processed; retry shortly")
-		}
-		defer busy.release(k)
 		b := in.Body
 		nm := warehouse.NewMovement{Type: b.Type, Reference: b.Reference, Note: b.Note, Reason: b.Reason}
 		for _, l := range b.Lines {
 			nm.Lines = append(nm.Lines, warehouse.MovementLine{ItemID: l.ItemID, SKU: l.SKU, Lot: l.Lot, FromLocationID: l.FromLocationID,
 				ToLocationID: l.ToLocationID, LocationID: l.LocationID, Qty: qtyPtr(l.Qty), QtyDelta: qtyPtr(l.QtyDelta), CountedQty: qtyPtr(l.CountedQty), ExpectedQty: qtyPtr(l.ExpectedQty)})
 		}
-		return movementResponse(s.db.PostMovement(ctx, nm, idem.User, idem))
+		return movementResponse(s.inventory.PostMovement(ctx, mover(ctx), nm, inventory.Key{Key: in.IdempotencyKey, Hash: hash}))
 	})
 
 	rev := s.v1op(warehouse.RoleManager, huma.Operation{OperationID: "reverse-movement", Method: http.MethodPost, Path: "/movements/{id}/reverse", Tags: tags,
@@ -196,16 +165,11 @@ func (s *Server) movementRoutes(busy *inflight) {
 			body = *in.Body
 		}
 		path := v1 + "/movements/" + strconv.FormatInt(in.ID, 10) + "/reverse"
-		idem, err := idempotency(ctx, in.IdempotencyKey, http.MethodPost, path, body)
+		hash, err := requestHash(http.MethodPost, path, body)
 		if err != nil {
-			return nil, err
+			return nil, apiError(err)
 		}
-		k := idem.User + "\x00" + idem.Key
-		if !busy.acquire(k) {
-			return nil, newProblem(http.StatusConflict, "idempotency_key_in_use", "A request with this Idempotency-Key is still being processed; retry shortly")
-		}
-		defer busy.release(k)
-		return movementResponse(s.db.ReverseMovement(ctx, in.ID, body.Note, idem.User, idem))
+		return movementResponse(s.inventory.Reverse(ctx, mover(ctx), in.ID, body.Note, inventory.Key{Key: in.IdempotencyKey, Hash: hash}))
 	})
 
 	list := s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "list-movements", Method: http.MethodGet, Path: "/movements", Tags: tags,

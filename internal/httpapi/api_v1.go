@@ -31,7 +31,7 @@ func (s *Server) domainRoutes() {
 	s.itemRoutes()
 	s.locationRoutes()
 	s.stockRoutes()
-	s.movementRoutes(newInflight())
+	s.movementRoutes()
 	s.userAdminRoutes()
 	s.auditRoutes()
 }

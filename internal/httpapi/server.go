@@ -19,6 +19,7 @@ import (
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/session"
 )
 
@@ -72,6 +73,8 @@ type Server struct {
 	sessions *session.Service
 	keys     *auth.Keyring
 	state    *authstate.State
+	// inventory posts and reverses movements: handlers call it, not db.
+	inventory *inventory.Service
 	// tokens answers repeated tokens from memory (see auth.VerifyCache);
 	// revocation, sessions and users are still checked on every request.
 	tokens *auth.VerifyCache
@@ -96,8 +99,10 @@ type Deps struct {
 	// Sessions is the token lifecycle service, built on the same store,
 	// keys, state and clock (see SessionConfig).
 	Sessions *session.Service
-	Log      *slog.Logger
-	Now      func() time.Time // nil: time.Now
+	// Inventory posts and reverses movements.
+	Inventory *inventory.Service
+	Log       *slog.Logger
+	Now       func() time.Time // nil: time.Now
 }
 
 // SessionConfig is the session service's part of cfg, with the same
@@ -133,7 +138,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	// One spelling of the base URL, for discovery and for the issuer.
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, log: d.Log, now: d.Now,
+	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
 	s.verifyOpt = verifyOptions(cfg)
 

@@ -39,8 +39,6 @@ type Store interface {
 	Location(ctx context.Context, id int64) (*warehouse.Location, error)
 	LocationByCode(ctx context.Context, code string) (*warehouse.Location, error)
 	Movement(ctx context.Context, id int64) (*warehouse.Movement, error)
-	PostMovement(ctx context.Context, nm warehouse.NewMovement, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error)
-	ReverseMovement(ctx context.Context, id int64, note, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error)
 	Sessions(ctx context.Context, username string) ([]warehouse.Session, error)
 	UpdateItem(ctx context.Context, id, version int64, p warehouse.ItemPatch, actor string) (*warehouse.Item, error)
 	UpdateLocation(ctx context.Context, id, version int64, p warehouse.LocationPatch, actor string) (*warehouse.Location, error)

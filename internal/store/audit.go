@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -55,4 +56,25 @@ func (db *DB) ListAuditEvents(ctx context.Context, f warehouse.AuditFilter, p wa
 		next = encodeCursor("audit-events", out[limit-1].ID)
 	}
 	return out, next, nil
+}
+
+// audit appends a master-data change to audit_events in the caller's
+// transaction.
+func audit(ctx context.Context, tx *txn, now time.Time, entity, id, action string, before, after any, actor string) error {
+	js := func(v any) sql.NullString {
+		if v == nil {
+			return sql.NullString{}
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return sql.NullString{}
+		}
+		return sql.NullString{String: string(b), Valid: true}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (entity, entity_id, action, before, after, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		entity, id, action, js(before), js(after), actor, ms(now))
+	if err != nil {
+		return fmt.Errorf("record audit event: %w", wrapErr(err))
+	}
+	return nil
 }

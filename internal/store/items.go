@@ -3,11 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -20,8 +18,6 @@ const itemColumns = `i.id, i.sku, i.name, i.description, i.uom, i.qty_precision,
 	i.created_at, i.created_by, i.updated_at, i.updated_by, i.version,
 	(SELECT coalesce(sum(b.on_hand), 0) FROM stock_balances b WHERE b.item_id = i.id),
 	(SELECT coalesce(sum(b.on_hand - b.reserved), 0) FROM stock_balances b WHERE b.item_id = i.id)`
-
-type scanner interface{ Scan(...any) error }
 
 func scanItem(row scanner) (*warehouse.Item, error) {
 	var it warehouse.Item
@@ -41,38 +37,8 @@ func scanItem(row scanner) (*warehouse.Item, error) {
 	return &it, nil
 }
 
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-
-func nullQty(q *warehouse.Qty) sql.NullInt64 {
-	if q == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: int64(*q), Valid: true}
-}
-
 func notFound(what string, id int64) error {
 	return warehouse.Errorf(warehouse.ENOTFOUND, "%s %d not found", what, id)
-}
-
-// audit appends a master-data change to audit_events in the caller's
-// transaction.
-func audit(ctx context.Context, tx *txn, now time.Time, entity, id, action string, before, after any, actor string) error {
-	js := func(v any) sql.NullString {
-		if v == nil {
-			return sql.NullString{}
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return sql.NullString{}
-		}
-		return sql.NullString{String: string(b), Valid: true}
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (entity, entity_id, action, before, after, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		entity, id, action, js(before), js(after), actor, ms(now))
-	if err != nil {
-		return fmt.Errorf("record audit event: %w", wrapErr(err))
-	}
-	return nil
 }
 
 // checkBarcodeFree refuses a barcode that is an item barcode (other than
@@ -215,35 +181,6 @@ func (db *DB) EachItem(ctx context.Context, f warehouse.ItemFilter, fn func(*war
 	return eachRow(ctx, db.read, `SELECT `+itemColumns+` FROM items i`+w.String()+` ORDER BY i.sku`, w.args, scanItem, fn)
 }
 
-// queryRows runs a query and scans every row.
-func queryRows[T any](ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
-	var out []T
-	err := eachRow(ctx, q, query, args, scan, func(v T) error { out = append(out, v); return nil })
-	return out, err
-}
-
-func eachRow[T any](ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args []any, scan func(scanner) (T, error), fn func(T) error) error {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return wrapErr(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return wrapErr(err)
-		}
-		if err := fn(v); err != nil {
-			return err
-		}
-	}
-	return wrapErr(rows.Err())
-}
-
 // hasLedger reports whether the item has any ledger entries: its sku and
 // lot tracking are frozen from then on.
 func hasLedger(ctx context.Context, tx *txn, col string, id int64) (bool, error) {
@@ -370,4 +307,16 @@ func (db *DB) ArchiveItem(ctx context.Context, id, version int64, actor string) 
 	f := false
 	_, err := db.UpdateItem(ctx, id, version, warehouse.ItemPatch{Active: &f}, actor)
 	return err
+}
+
+// ItemByBarcode returns the item with that barcode (or sku), or ENOTFOUND.
+func (db *DB) ItemByBarcode(ctx context.Context, code string) (*warehouse.Item, error) {
+	it, err := scanItem(db.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.barcode = ? OR i.sku = ? ORDER BY (i.barcode IS NOT NULL AND i.barcode = ?) DESC LIMIT 1`, code, code, code))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, warehouse.Errorf(warehouse.ENOTFOUND, "no item with barcode %q", code)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read item: %w", wrapErr(err))
+	}
+	return it, nil
 }

@@ -150,18 +150,6 @@ func (db *DB) LocationByCode(ctx context.Context, code string) (*warehouse.Locat
 	return l, nil
 }
 
-// ItemByBarcode returns the item with that barcode (or sku), or ENOTFOUND.
-func (db *DB) ItemByBarcode(ctx context.Context, code string) (*warehouse.Item, error) {
-	it, err := scanItem(db.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.barcode = ? OR i.sku = ? ORDER BY (i.barcode IS NOT NULL AND i.barcode = ?) DESC LIMIT 1`, code, code, code))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, warehouse.Errorf(warehouse.ENOTFOUND, "no item with barcode %q", code)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read item: %w", wrapErr(err))
-	}
-	return it, nil
-}
-
 func locationWhere(f warehouse.LocationFilter) *where {
 	w := &where{}
 	if f.ParentID != nil {

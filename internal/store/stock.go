@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -103,14 +102,6 @@ func scanBalance(row scanner) (*warehouse.Balance, error) {
 	b.Available = b.OnHand - b.Reserved
 	b.LastMovementAt, b.LastCountedAt = timePtr(moved), timePtr(counted)
 	return &b, nil
-}
-
-func timePtr(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := fromMS(v.Int64)
-	return &t
 }
 
 // stockWhere needs the database to resolve a location's subtree.
@@ -244,19 +235,4 @@ func (db *DB) HasItems(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("count items: %w", wrapErr(err))
 	}
 	return n > 0, nil
-}
-
-// PurgeIdempotencyKeys deletes idempotency records older than keep (the
-// contract keeps them at least 24 hours).
-func (db *DB) PurgeIdempotencyKeys(ctx context.Context, keep time.Duration) (int64, error) {
-	var n int64
-	err := db.tx(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, ms(db.now().Add(-keep)))
-		if err != nil {
-			return fmt.Errorf("purge idempotency keys: %w", wrapErr(err))
-		}
-		n, _ = res.RowsAffected()
-		return nil
-	})
-	return n, err
 }

@@ -101,12 +101,25 @@ var installErrors sync.Once
 // in this process wants the same shape, so it is set once.
 func useProblems() {
 	installErrors.Do(func() {
-		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-			if status == http.StatusInternalServerError && len(errs) == 1 && errs[0] != nil {
-				// A handler's error that is no Problem: Huma calls it a 500,
-				// the table says what it is.
-				return problemFor(errs[0])
+		// A handler's error that is no Problem reaches Huma as a 500 with
+		// the error; the table says what it is. Huma took the headers of
+		// the error the handler returned, which had none: the problem's
+		// (Retry-After) are set here.
+		huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
+			if status != http.StatusInternalServerError || len(errs) != 1 || errs[0] == nil {
+				return huma.NewError(status, msg, errs...)
 			}
+			p := problemFor(errs[0])
+			if ctx != nil {
+				for k, vs := range p.headers {
+					for _, v := range vs {
+						ctx.AppendHeader(k, v)
+					}
+				}
+			}
+			return p
+		}
+		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 			p := newProblem(status, codeForStatus(status), msg)
 			var parts []string
 			for _, e := range errs {

@@ -313,7 +313,7 @@ func TestErrorCodes(t *testing.T) {
 	for code, want := range map[string]string{
 		ENOTFOUND: "not_found", ECONFLICT: "conflict", EINVALID: "invalid", EUNAUTHORIZED: "unauthorized",
 		EFORBIDDEN: "forbidden", EUNAVAILABLE: "unavailable", EINTERNAL: "internal",
-		EINSUFFICIENT: "insufficient_stock", ECOUNTOUTDATED: "count_outdated",
+		EINSUFFICIENT: "insufficient_stock", ECOUNTOUTDATED: "count_outdated", EBADCURSOR: "bad_cursor", EPRECONDITION: "precondition_failed",
 	} {
 		if code != want {
 			t.Errorf("code %q, want %q", code, want)

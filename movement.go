@@ -160,6 +160,9 @@ func (e *StaleError) Error() string {
 	return fmt.Sprintf("the resource has changed: current version is %d; fetch it again and retry", e.Current)
 }
 
+// Unwrap exposes the domain code and message.
+func (e *StaleError) Unwrap() error { return &Error{Code: EPRECONDITION, Message: e.Error()} }
+
 // MovementFilter selects movements.
 type MovementFilter struct {
 	Type       string

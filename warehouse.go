@@ -21,6 +21,9 @@ const (
 	// EBADCURSOR is a page cursor the server did not make (or made for
 	// another list).
 	EBADCURSOR = "bad_cursor"
+	// EPRECONDITION is a conditional change (If-Match) that named a version
+	// other than the current one; see StaleError.
+	EPRECONDITION = "precondition_failed"
 )
 
 // Error is a domain error: a machine code and a message safe to show a client.

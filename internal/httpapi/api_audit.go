@@ -28,11 +28,11 @@ func (s *Server) auditRoutes() {
 		EntityID string `query:"entity_id" maxLength:"200"`
 	}) (*streamOutput, error) {
 		if wantsCSV(in.Format, in.Accept) {
-			return nil, newProblem(http.StatusNotAcceptable, "not_acceptable", "Audit events are available as JSON only")
+			return nil, warehouse.Errorf(codeNotAcceptable, "Audit events are available as JSON only")
 		}
 		events, next, err := s.db.ListAuditEvents(ctx, warehouse.AuditFilter{Entity: in.Entity, EntityID: in.EntityID}, warehouse.Page{Limit: in.Limit, After: in.Cursor})
 		if err != nil {
-			return nil, apiError(err)
+			return nil, err
 		}
 		return jsonPage(events, next), nil
 	})

@@ -97,7 +97,7 @@ func (s *Server) itemRoutes() {
 		}
 		items, next, err := s.db.ListItems(ctx, f, in.page())
 		if err != nil {
-			return nil, apiError(err)
+			return nil, err
 		}
 		return jsonPage(items, next), nil
 	})
@@ -109,7 +109,7 @@ func (s *Server) itemRoutes() {
 			it := &warehouse.Item{SKU: b.SKU, Name: b.Name, Description: b.Description, UOM: b.UOM, QtyPrecision: b.QtyPrecision,
 				Barcode: b.Barcode, LotTracked: b.LotTracked, ReorderPoint: qtyPtr(b.ReorderPoint), Active: true}
 			if err := s.db.CreateItem(ctx, it, actor(ctx)); err != nil {
-				return nil, apiError(err)
+				return nil, err
 			}
 			return &itemOutput{ETag: etag(it.Version), Location: v1 + "/items/" + strconv.FormatInt(it.ID, 10), Body: it}, nil
 		})
@@ -119,7 +119,7 @@ func (s *Server) itemRoutes() {
 		func(ctx context.Context, in *ItemIDParam) (*itemOutput, error) {
 			it, err := s.db.Item(ctx, in.ID)
 			if err != nil {
-				return nil, apiError(err)
+				return nil, err
 			}
 			return &itemOutput{ETag: etag(it.Version), Body: it}, nil
 		})
@@ -134,9 +134,9 @@ func (s *Server) itemRoutes() {
 			Body    ItemPatchBody
 			RawBody []byte
 		}) (*itemOutput, error) {
-			pc, prob := parseIfMatch(in.IfMatch)
-			if prob != nil {
-				return nil, prob
+			pc, err := parseIfMatch(in.IfMatch)
+			if err != nil {
+				return nil, err
 			}
 			b := in.Body
 			p := warehouse.ItemPatch{SKU: b.SKU, Name: b.Name, Description: b.Description, UOM: b.UOM, QtyPrecision: b.QtyPrecision,
@@ -146,12 +146,12 @@ func (s *Server) itemRoutes() {
 				p.ReorderPoint = &rp
 			}
 			var it *warehouse.Item
-			err := pc.apply(func(version int64) (err error) {
+			err = pc.apply(func(version int64) (err error) {
 				it, err = s.db.UpdateItem(ctx, in.ID, version, p, actor(ctx))
 				return err
 			})
 			if err != nil {
-				return nil, apiError(err)
+				return nil, err
 			}
 			return &itemOutput{ETag: etag(it.Version), Body: it}, nil
 		})
@@ -163,12 +163,12 @@ func (s *Server) itemRoutes() {
 			ItemIDParam
 			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 		}) (*struct{}, error) {
-			pc, prob := parseIfMatch(in.IfMatch)
-			if prob != nil {
-				return nil, prob
+			pc, err := parseIfMatch(in.IfMatch)
+			if err != nil {
+				return nil, err
 			}
 			if err := pc.apply(func(version int64) error { return s.db.ArchiveItem(ctx, in.ID, version, actor(ctx)) }); err != nil {
-				return nil, apiError(err)
+				return nil, err
 			}
 			return nil, nil
 		})
@@ -178,7 +178,7 @@ func (s *Server) itemRoutes() {
 		func(ctx context.Context, in *ItemIDParam) (*struct{ Body ItemStockBody }, error) {
 			it, err := s.db.Item(ctx, in.ID)
 			if err != nil {
-				return nil, apiError(err)
+				return nil, err
 			}
 			out := ItemStockBody{ItemID: it.ID, SKU: it.SKU, UOM: it.UOM, OnHand: it.OnHand, Available: it.Available, Balances: []*warehouse.Balance{}}
 			err = s.db.EachStock(ctx, warehouse.StockFilter{ItemID: it.ID, Nonzero: true}, func(b *warehouse.Balance) error {
@@ -186,7 +186,7 @@ func (s *Server) itemRoutes() {
 				return nil
 			})
 			if err != nil {
-				return nil, apiError(err)
+				return nil, err
 			}
 			return &struct{ Body ItemStockBody }{out}, nil
 		})
@@ -199,14 +199,14 @@ func (s *Server) itemRoutes() {
 			if it, err := s.db.ItemByBarcode(ctx, in.Barcode); err == nil {
 				return &struct{ Body LookupBody }{LookupBody{Kind: "item", Item: it}}, nil
 			} else if warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
-				return nil, apiError(err)
+				return nil, err
 			}
 			l, err := s.db.LocationByCode(ctx, in.Barcode)
 			if err != nil {
 				if warehouse.ErrorCode(err) == warehouse.ENOTFOUND {
-					return nil, newProblem(http.StatusNotFound, warehouse.ENOTFOUND, "No item or location has the code "+strconv.Quote(in.Barcode))
+					return nil, warehouse.Errorf(warehouse.ENOTFOUND, "No item or location has the code %s", strconv.Quote(in.Barcode))
 				}
-				return nil, apiError(err)
+				return nil, err
 			}
 			return &struct{ Body LookupBody }{LookupBody{Kind: "location", Location: l}}, nil
 		})

@@ -68,7 +68,7 @@ func (s *Server) locationRoutes() {
 		}
 		ls, next, err := s.db.ListLocations(ctx, f, in.page())
 		if err != nil {
-			return nil, apiError(err)
+			return nil, err
 		}
 		return jsonPage(ls, next), nil
 	})
@@ -79,7 +79,7 @@ func (s *Server) locationRoutes() {
 		func(ctx context.Context, in *struct{ Body LocationCreateBody }) (*locationOutput, error) {
 			l := &warehouse.Location{Code: in.Body.Code, Name: in.Body.Name, ParentID: in.Body.ParentID, Structural: in.Body.Structural}
 			if err := s.db.CreateLocation(ctx, l, actor(ctx)); err != nil {
-				return nil, apiError(err)
+				return nil, err
 			}
 			return &locationOutput{ETag: etag(l.Version), Location: v1 + "/locations/" + strconv.FormatInt(l.ID, 10), Body: l}, nil
 		})
@@ -89,7 +89,7 @@ func (s *Server) locationRoutes() {
 		func(ctx context.Context, in *LocationIDParam) (*locationOutput, error) {
 			l, err := s.db.Location(ctx, in.ID)
 			if err != nil {
-				return nil, apiError(err)
+				return nil, err
 			}
 			return &locationOutput{ETag: etag(l.Version), Body: l}, nil
 		})
@@ -104,9 +104,9 @@ func (s *Server) locationRoutes() {
 			Body    LocationPatchBody
 			RawBody []byte
 		}) (*locationOutput, error) {
-			pc, prob := parseIfMatch(in.IfMatch)
-			if prob != nil {
-				return nil, prob
+			pc, err := parseIfMatch(in.IfMatch)
+			if err != nil {
+				return nil, err
 			}
 			b := in.Body
 			p := warehouse.LocationPatch{Code: b.Code, Name: b.Name, Structural: b.Structural, Active: b.Active}
@@ -114,12 +114,12 @@ func (s *Server) locationRoutes() {
 				p.ParentID = &b.ParentID
 			}
 			var l *warehouse.Location
-			err := pc.apply(func(version int64) (err error) {
+			err = pc.apply(func(version int64) (err error) {
 				l, err = s.db.UpdateLocation(ctx, in.ID, version, p, actor(ctx))
 				return err
 			})
 			if err != nil {
-				return nil, apiError(err)
+				return nil, err
 			}
 			return &locationOutput{ETag: etag(l.Version), Body: l}, nil
 		})
@@ -131,12 +131,12 @@ func (s *Server) locationRoutes() {
 			LocationIDParam
 			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
 		}) (*struct{}, error) {
-			pc, prob := parseIfMatch(in.IfMatch)
-			if prob != nil {
-				return nil, prob
+			pc, err := parseIfMatch(in.IfMatch)
+			if err != nil {
+				return nil, err
 			}
 			if err := pc.apply(func(version int64) error { return s.db.ArchiveLocation(ctx, in.ID, version, actor(ctx)) }); err != nil {
-				return nil, apiError(err)
+				return nil, err
 			}
 			return nil, nil
 		})
@@ -173,7 +173,7 @@ func (s *Server) stockList(ctx context.Context, lp ListParams, f warehouse.Stock
 	}
 	bs, next, err := s.db.ListStock(ctx, f, lp.page())
 	if err != nil {
-		return nil, apiError(err)
+		return nil, err
 	}
 	return jsonPage(bs, next), nil
 }
@@ -196,7 +196,7 @@ func (s *Server) stockRoutes() {
 		IncludeSublocations bool `query:"include_sublocations"`
 	}) (*streamOutput, error) {
 		if _, err := s.db.Location(ctx, in.ID); err != nil {
-			return nil, apiError(err)
+			return nil, err
 		}
 		return s.stockList(ctx, in.ListParams, warehouse.StockFilter{LocationID: in.ID, IncludeSublocations: in.IncludeSublocations, Nonzero: true})
 	})
@@ -212,7 +212,7 @@ func (s *Server) stockRoutes() {
 	}) (*streamOutput, error) {
 		rows, next, err := s.db.ListLowStock(ctx, in.LocationID, warehouse.Page{Limit: in.Limit, After: in.Cursor})
 		if err != nil {
-			return nil, apiError(err)
+			return nil, err
 		}
 		return jsonPage(rows, next), nil
 	})

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -62,9 +60,7 @@ func paramErrors(ctx huma.Context, next func(huma.Context)) {
 	for _, fe := range p.Errors {
 		parts = append(parts, fe.Field+": "+fe.Message)
 	}
-	out := newProblem(http.StatusBadRequest, "bad_parameter", "Bad parameter: "+strings.Join(parts, "; "))
-	out.Errors = p.Errors
-	writeHumaProblem(ctx, out)
+	writeHumaProblem(ctx, problemFor(&warehouse.Error{Code: codeBadParameter, Message: "Bad parameter: " + strings.Join(parts, "; "), Fields: p.Errors}))
 }
 
 // paramsOnly reports whether there are errors and every one is in a
@@ -144,43 +140,7 @@ func (s *Server) requireRole(role warehouse.Role) func(huma.Context, func(huma.C
 }
 
 func forbidden(role warehouse.Role) *Problem {
-	return newProblem(http.StatusForbidden, warehouse.EFORBIDDEN, fmt.Sprintf("This action requires role %s (or higher)", role))
-}
-
-// apiError renders any error of the warehouse API as a Problem, with the
-// stock rules' extensions.
-func apiError(err error) *Problem {
-	var p *Problem
-	if errors.As(err, &p) {
-		return p
-	}
-	var se *warehouse.StockError
-	if errors.As(err, &se) {
-		p := newProblem(http.StatusConflict, warehouse.EINSUFFICIENT, se.Error())
-		p.Title, p.Type, p.Shortages = "Insufficient stock", "/problems/insufficient-stock", se.Shortages
-		return p
-	}
-	var co *warehouse.CountOutdatedError
-	if errors.As(err, &co) {
-		p := newProblem(http.StatusConflict, warehouse.ECOUNTOUTDATED, co.Error())
-		p.Title, p.OnHand = "Count outdated", &co.OnHand
-		return p
-	}
-	var st *warehouse.StaleError
-	if errors.As(err, &st) {
-		p := newProblem(http.StatusPreconditionFailed, "precondition_failed", st.Error())
-		p.Version = &st.Current
-		return p
-	}
-	if warehouse.ErrorCode(err) == warehouse.EBADCURSOR {
-		p := newProblem(http.StatusBadRequest, warehouse.EBADCURSOR, warehouse.ErrorMessage(err))
-		var de *warehouse.Error
-		if errors.As(err, &de) {
-			p.Errors = de.Fields
-		}
-		return p
-	}
-	return domainProblem(err)
+	return problemFor(warehouse.Errorf(warehouse.EFORBIDDEN, "This action requires role %s (or higher)", role))
 }
 
 // actor is who the audit fields name: the token's subject.
@@ -281,9 +241,9 @@ func jsonPage[T any](items []T, next string) *streamOutput {
 // maxCSVRows bounds an export; beyond it the client must narrow filters.
 const maxCSVRows = 100_000
 
-func tooManyRows(n int) *Problem {
-	return newProblem(http.StatusRequestEntityTooLarge, "too_many_rows",
-		fmt.Sprintf("The export would have %d rows, more than %d: narrow the filters (e.g. item_id, location_id, since/until)", n, maxCSVRows))
+func tooManyRows(n int) error {
+	return warehouse.Errorf(codeTooManyRows,
+		"The export would have %d rows, more than %d: narrow the filters (e.g. item_id, location_id, since/until)", n, maxCSVRows)
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -16,7 +16,7 @@ func csvExport(ctx context.Context, log *slog.Logger, name string, count func() 
 	each func(context.Context, func([]string) error) error) (*streamOutput, error) {
 	n, err := count()
 	if err != nil {
-		return nil, apiError(err)
+		return nil, err
 	}
 	if n > maxCSVRows {
 		return nil, tooManyRows(n)

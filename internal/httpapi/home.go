@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"mime"
 	"net/http"
@@ -110,7 +111,7 @@ func (s *Server) homeRoute(mux *http.ServeMux) {
 		}
 		var buf bytes.Buffer
 		if err := homeTemplate.Execute(&buf, map[string]any{"Style": template.CSS(homeStyle), "Version": s.cfg.Version, "Origin": origin}); err != nil {
-			writeProblem(w, newProblem(http.StatusInternalServerError, "internal", "Internal server error"))
+			s.writeError(w, fmt.Errorf("home page: %w", err))
 			return
 		}
 		h.Set("Content-Type", "text/html; charset=utf-8")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -64,9 +63,7 @@ func checkText(ctx huma.Context, next func(huma.Context)) {
 		for _, fe := range errs {
 			parts = append(parts, fe.Field+": "+fe.Message)
 		}
-		p := newProblem(http.StatusBadRequest, "bad_parameter", "Bad parameter: "+strings.Join(parts, "; "))
-		p.Errors = errs
-		writeHumaProblem(ctx, p)
+		writeHumaProblem(ctx, problemFor(&warehouse.Error{Code: codeBadParameter, Message: "Bad parameter: " + strings.Join(parts, "; "), Fields: errs}))
 		return
 	}
 	if op.RequestBody == nil {
@@ -80,10 +77,9 @@ func checkText(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	if field, ok := nulField(body); ok {
-		p := newProblem(http.StatusUnprocessableEntity, codeForStatus(http.StatusUnprocessableEntity),
-			"Request validation failed: "+field+": "+msgBadText)
-		p.Errors = []warehouse.FieldError{{Field: field, In: "body", Message: msgBadText}}
-		writeHumaProblem(ctx, p)
+		writeHumaProblem(ctx, problemFor(&warehouse.Error{Code: codeValidationFailed,
+			Message: "Request validation failed: " + field + ": " + msgBadText,
+			Fields:  []warehouse.FieldError{{Field: field, In: "body", Message: msgBadText}}}))
 		return
 	}
 	next(&bodyCtx{humaContext: ctx, body: io.MultiReader(bytes.NewReader(body), rest)})

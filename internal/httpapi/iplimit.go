@@ -2,11 +2,12 @@ package httpapi
 
 import (
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/warehouse-api/warehouse"
 )
 
 // ipLimiter bounds password logins per client IP with a token bucket each
@@ -92,7 +93,6 @@ func (l *ipLimiter) sweep(now time.Time) {
 func tooManyFromIP(wait time.Duration) *Problem {
 	secs := int(math.Ceil(wait.Seconds()))
 	secs = max(1, secs)
-	return newProblem(429, "too_many_requests",
-		"Too many login attempts from this address; try again in "+seconds(secs)).
-		withHeader("Retry-After", strconv.Itoa(secs))
+	return problemFor(retryAfter(warehouse.Errorf(codeTooManyRequests,
+		"Too many login attempts from this address; try again in %s", seconds(secs)), time.Duration(secs)*time.Second))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -112,7 +113,7 @@ func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) htt
 				}
 				log.Error("panic serving request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()), "request_id", st.id[0])
 				if st.status == 0 {
-					writeProblem(w, newProblem(http.StatusInternalServerError, "internal", "Internal server error"))
+					writeProblem(w, problemFor(fmt.Errorf("panic: %v", v)))
 				}
 				return
 			}

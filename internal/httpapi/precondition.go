@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -24,10 +23,10 @@ type precondition struct {
 // header, like any malformed parameter: RFC 9110 defines no outcome for a
 // syntax error, and a 412 would tell the client its copy is stale when it
 // only sent a broken header.
-func parseIfMatch(h string) (precondition, *Problem) {
+func parseIfMatch(h string) (precondition, error) {
 	h = strings.Trim(h, " \t")
 	if h == "" {
-		return precondition{}, newProblem(http.StatusPreconditionRequired, "precondition_required",
+		return precondition{}, warehouse.Errorf(codePreconditionRequired,
 			"If-Match header required: send the ETag from a GET of this resource, e.g. If-Match: \"v3\"")
 	}
 	if h == "*" {
@@ -96,11 +95,10 @@ func ourVersion(tag string) (int64, bool) {
 	return v, err == nil
 }
 
-func badIfMatch() *Problem {
+func badIfMatch() error {
 	const msg = `must be "*" or a list of entity tags such as "v3"`
-	p := newProblem(http.StatusBadRequest, "bad_parameter", "Bad parameter: If-Match: "+msg)
-	p.Errors = []warehouse.FieldError{{Field: "If-Match", In: "header", Message: msg}}
-	return p
+	return &warehouse.Error{Code: codeBadParameter, Message: "Bad parameter: If-Match: " + msg,
+		Fields: []warehouse.FieldError{{Field: "If-Match", In: "header", Message: msg}}}
 }
 
 // apply runs a conditional change: update is called with the version the

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,6 +30,8 @@ type Problem struct {
 	Version   *int64               `json:"version,omitempty" doc:"precondition_failed: the resource's current version"`
 
 	headers http.Header
+	// cause is the error behind a 5xx, for the log only (see logCause).
+	cause error
 }
 
 func (p *Problem) Error() string  { return p.Detail }
@@ -98,6 +101,24 @@ var installErrors sync.Once
 // in this process wants the same shape, so it is set once.
 func useProblems() {
 	installErrors.Do(func() {
+		// A handler's error that is no Problem reaches Huma as a 500 with
+		// the error; the table says what it is. Huma took the headers of
+		// the error the handler returned, which had none: the problem's
+		// (Retry-After) are set here.
+		huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
+			if status != http.StatusInternalServerError || len(errs) != 1 || errs[0] == nil {
+				return huma.NewError(status, msg, errs...)
+			}
+			p := problemFor(errs[0])
+			if ctx != nil {
+				for k, vs := range p.headers {
+					for _, v := range vs {
+						ctx.AppendHeader(k, v)
+					}
+				}
+			}
+			return p
+		}
 		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 			p := newProblem(status, codeForStatus(status), msg)
 			var parts []string
@@ -178,66 +199,221 @@ func fieldName(loc string) string {
 	return loc
 }
 
-// domainProblem renders a domain error as a Problem: the one place where
-// domain codes become HTTP statuses.
-func domainProblem(err error) *Problem {
+// Codes the HTTP edge answers itself (a malformed header, a format not
+// offered, a route that does not exist): they go through the same table as
+// the domain's codes, as *warehouse.Error values made here.
+const (
+	codeBadParameter         = "bad_parameter"
+	codeValidationFailed     = "validation_failed"
+	codePreconditionRequired = "precondition_required"
+	codeNotAcceptable        = "not_acceptable"
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeTooManyRows          = "too_many_rows"
+	codeTooManyRequests      = "too_many_requests"
+)
+
+// A kind is how the errors of one code are answered.
+type kind struct {
+	status int
+	title  string // "": the status text
+	typ    string // the problem type URI, if it has one
+	// retryAfter is the Retry-After of every answer of this code (an
+	// error in the chain with a RetryAfter method says it instead).
+	retryAfter string
+	// extend adds what the error carries besides its message.
+	extend func(p *Problem, err error)
+}
+
+// kinds is the one mapping from error codes to answers, read by every
+// renderer: Huma routes (useProblems), plain routes (writeError) and the
+// OAuth2 endpoints (oauthErrorFor). One line per code; a code missing here
+// answers 500 (TestErrorTable finds a domain code without a line).
+var kinds = map[string]kind{
+	warehouse.ENOTFOUND:      {status: http.StatusNotFound},
+	warehouse.ECONFLICT:      {status: http.StatusConflict},
+	warehouse.EINVALID:       {status: http.StatusUnprocessableEntity},
+	warehouse.EUNAUTHORIZED:  {status: http.StatusUnauthorized},
+	warehouse.EFORBIDDEN:     {status: http.StatusForbidden},
+	warehouse.EUNAVAILABLE:   {status: http.StatusServiceUnavailable, retryAfter: "2"},
+	warehouse.EINTERNAL:      {status: http.StatusInternalServerError},
+	warehouse.EBADCURSOR:     {status: http.StatusBadRequest},
+	warehouse.EPRECONDITION:  {status: http.StatusPreconditionFailed, extend: withVersion},
+	warehouse.EINSUFFICIENT:  {status: http.StatusConflict, title: "Insufficient stock", typ: "/problems/insufficient-stock", extend: withShortages},
+	warehouse.ECOUNTOUTDATED: {status: http.StatusConflict, title: "Count outdated", extend: withOnHand},
+
+	// The token lifecycle's outcomes (internal/session). A token problem
+	// carries RFC 6750's challenge.
+	warehouse.EBADCREDENTIALS: {status: http.StatusUnauthorized},
+	warehouse.ELOGINTHROTTLED: {status: http.StatusTooManyRequests},
+	warehouse.ETOKENREVOKED:   {status: http.StatusUnauthorized, extend: withChallenge},
+	warehouse.ESESSIONEXPIRED: {status: http.StatusUnauthorized, extend: withChallenge},
+	warehouse.EREFRESHREUSE:   {status: http.StatusUnauthorized, extend: withChallenge},
+	warehouse.EWRONGPASSWORD:  {status: http.StatusForbidden},
+
+	codeBadParameter:         {status: http.StatusBadRequest},
+	codeValidationFailed:     {status: http.StatusUnprocessableEntity},
+	codePreconditionRequired: {status: http.StatusPreconditionRequired},
+	codeNotAcceptable:        {status: http.StatusNotAcceptable},
+	codeMethodNotAllowed:     {status: http.StatusMethodNotAllowed},
+	codeTooManyRows:          {status: http.StatusRequestEntityTooLarge},
+	codeTooManyRequests:      {status: http.StatusTooManyRequests},
+}
+
+func withChallenge(p *Problem, _ error) {
+	p.withHeader("WWW-Authenticate", `Bearer error="invalid_token"`)
+}
+
+// retrySeconds is a Retry-After value: whole seconds, rounded up, at least 1.
+func retrySeconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
+}
+
+func withVersion(p *Problem, err error) {
+	var st *warehouse.StaleError
+	if errors.As(err, &st) {
+		p.Version = &st.Current
+	}
+}
+
+func withShortages(p *Problem, err error) {
+	var se *warehouse.StockError
+	if errors.As(err, &se) {
+		p.Shortages = se.Shortages
+	}
+}
+
+func withOnHand(p *Problem, err error) {
+	var co *warehouse.CountOutdatedError
+	if errors.As(err, &co) {
+		p.OnHand = &co.OnHand
+	}
+}
+
+// waitError is an error whose answer tells the client when to retry.
+type waitError struct {
+	err  error
+	wait time.Duration
+}
+
+func (e *waitError) Error() string             { return e.err.Error() }
+func (e *waitError) Unwrap() error             { return e.err }
+func (e *waitError) RetryAfter() time.Duration { return e.wait }
+
+// retryAfter returns err answered with Retry-After: wait (in whole seconds,
+// rounded up, at least 1).
+func retryAfter(err error, wait time.Duration) error { return &waitError{err: err, wait: wait} }
+
+// problemFor renders any error as a Problem by its code: the one place
+// where codes become statuses. The code is found anywhere in err's chain,
+// so however many times an error was wrapped on its way up, a store outage
+// still answers 503 and a domain refusal its 4xx. An error with no code is
+// a 500 that tells the client nothing; its cause is kept for the log.
+func problemFor(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
 	}
-	var de *warehouse.Error
 	code := warehouse.ErrorCode(err)
-	status := http.StatusInternalServerError
-	challenge := false // a token problem: RFC 6750's WWW-Authenticate
-	switch code {
-	case warehouse.ENOTFOUND:
-		status = http.StatusNotFound
-	case warehouse.ECONFLICT:
-		status = http.StatusConflict
-	case warehouse.EINVALID:
-		status = http.StatusUnprocessableEntity
-	case warehouse.EUNAUTHORIZED:
-		status = http.StatusUnauthorized
-	case warehouse.EFORBIDDEN:
-		status = http.StatusForbidden
-	case warehouse.EUNAVAILABLE:
-		status = http.StatusServiceUnavailable
-	case warehouse.EBADCREDENTIALS:
-		status = http.StatusUnauthorized
-	case warehouse.ELOGINTHROTTLED:
-		status = http.StatusTooManyRequests
-	case warehouse.ETOKENREVOKED, warehouse.ESESSIONEXPIRED, warehouse.EREFRESHREUSE:
-		status, challenge = http.StatusUnauthorized, true
-	case warehouse.EWRONGPASSWORD:
-		status = http.StatusForbidden
+	k, ok := kinds[code]
+	if !ok {
+		code, k = warehouse.EINTERNAL, kinds[warehouse.EINTERNAL]
 	}
-	p = newProblem(status, code, warehouse.ErrorMessage(err))
-	if challenge {
-		p.withHeader("WWW-Authenticate", `Bearer error="invalid_token"`)
+	detail := warehouse.ErrorMessage(err)
+	if !ok {
+		detail = "Internal server error"
 	}
+	p = newProblem(k.status, code, detail)
+	if k.title != "" {
+		p.Title = k.title
+	}
+	p.Type = k.typ
+	var de *warehouse.Error
 	if errors.As(err, &de) {
 		p.Errors = de.Fields
 	}
+	if k.extend != nil {
+		k.extend(p, err)
+	}
+	var w interface{ RetryAfter() time.Duration }
 	switch {
+	case errors.As(err, &w):
+		p.withHeader("Retry-After", retrySeconds(w.RetryAfter()))
 	case de != nil && de.RetryAfter > 0:
-		p.withHeader("Retry-After", strconv.Itoa(int((de.RetryAfter+time.Second-1)/time.Second)))
-	case status == http.StatusServiceUnavailable:
-		p.withHeader("Retry-After", "2")
+		p.withHeader("Retry-After", retrySeconds(de.RetryAfter))
+	case k.retryAfter != "":
+		p.withHeader("Retry-After", k.retryAfter)
+	}
+	if p.Status >= 500 {
+		p.cause = err
 	}
 	return p
 }
 
-// problem is domainProblem that also logs what the client is not told:
-// the cause of a 500 or a 503.
+// domainProblem is problemFor, under the name the auth routes call.
+func domainProblem(err error) *Problem { return problemFor(err) }
+
+// apiError is problemFor, under the name the warehouse routes called;
+// handlers now return their errors as they are.
+func apiError(err error) *Problem { return problemFor(err) }
+
+// problem is problemFor, logged at once: for callers that write the answer
+// themselves rather than through Huma or writeError.
 func (s *Server) problem(err error) *Problem {
-	p := domainProblem(err)
-	switch {
-	case p.Status >= 500 && p.Status != http.StatusServiceUnavailable:
-		s.log.Error("request failed", "err", err)
-	case p.Status == http.StatusServiceUnavailable:
-		s.log.Warn("dependency unavailable", "err", err)
-	}
+	p := problemFor(err)
+	s.logCause(p)
 	return p
+}
+
+// logCause logs what the client of a 5xx is not told, once.
+func (s *Server) logCause(p *Problem) {
+	if p.cause == nil {
+		return
+	}
+	switch {
+	case p.Status == http.StatusServiceUnavailable:
+		s.log.Warn("dependency unavailable", "err", p.cause)
+	case p.Status >= 500:
+		s.log.Error("request failed", "err", p.cause)
+	}
+	p.cause = nil
+}
+
+// logProblems is the Huma transformer that logs the cause of every 5xx
+// problem a Huma route answers.
+func (s *Server) logProblems(_ huma.Context, _ string, v any) (any, error) {
+	if p, ok := v.(*Problem); ok {
+		s.logCause(p)
+	}
+	return v, nil
+}
+
+// writeError answers err on a plain route, as a Huma route would.
+func (s *Server) writeError(w http.ResponseWriter, err error) {
+	p := problemFor(err)
+	s.logCause(p)
+	writeProblem(w, p)
+}
+
+// oauthErrorFor is err as an RFC 6749 section 5.2 error, for the token
+// endpoints, read from the same table: a refused credential (401) is
+// invalid_grant, a wait (429, 503) temporarily_unavailable with its
+// Retry-After, any other 5xx server_error, and any other refusal
+// invalid_request. The detail is the problem's.
+func (s *Server) oauthErrorFor(err error) *oauthError {
+	p := s.problem(err)
+	var e *oauthError
+	switch {
+	case p.Status == http.StatusUnauthorized:
+		e = newOAuthError(http.StatusBadRequest, "invalid_grant", p.Detail)
+	case p.Status == http.StatusTooManyRequests || p.Status == http.StatusServiceUnavailable:
+		e = newOAuthError(p.Status, "temporarily_unavailable", p.Detail)
+		e.retryAfter = p.headers.Get("Retry-After")
+	case p.Status >= 500:
+		e = newOAuthError(p.Status, "server_error", p.Detail) // a bug: nothing to retry after
+	default:
+		e = newOAuthError(http.StatusBadRequest, "invalid_request", p.Detail)
+	}
+	return e
 }
 
 // writeProblem writes p on a plain ResponseWriter (outside Huma handlers).

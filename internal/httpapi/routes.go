@@ -12,7 +12,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/session"
 )
@@ -264,13 +263,11 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "username is required")
 		}
 		if p := s.ipLimited(ctx); p != nil {
-			e := newOAuthError(p.Status, "temporarily_unavailable", p.Detail)
-			e.retryAfter = p.headers.Get("Retry-After")
-			return nil, e
+			return nil, s.oauthErrorFor(p)
 		}
 		pair, err := s.sessions.Login(ctx, form.Get("username"), form.Get("password"), s.client(ctx, false))
 		if err != nil {
-			return nil, s.oauthFromError(err)
+			return nil, s.oauthErrorFor(err)
 		}
 		body := s.body(pair, false)
 		return &body, nil
@@ -289,7 +286,7 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 		}
 		pair, err := s.sessions.Refresh(ctx, presented(p), s.client(ctx, false))
 		if err != nil {
-			return nil, s.oauthFromError(err)
+			return nil, s.oauthErrorFor(err)
 		}
 		body := s.body(pair, false)
 		return &body, nil
@@ -298,26 +295,6 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 	default:
 		return nil, newOAuthError(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token")
 	}
-}
-
-// oauthFromError is the RFC 6749 error for an error of the session
-// service, by its domain code: a refused grant is invalid_grant; a wait
-// (lockout, busy hasher, database away) is temporarily_unavailable with
-// Retry-After; anything else keeps the status of the one problem table
-// and is a server_error when it is a bug.
-func (s *Server) oauthFromError(err error) *oauthError {
-	switch warehouse.ErrorCode(err) {
-	case warehouse.EBADCREDENTIALS, warehouse.ETOKENREVOKED, warehouse.ESESSIONEXPIRED, warehouse.EREFRESHREUSE:
-		return newOAuthError(http.StatusBadRequest, "invalid_grant", warehouse.ErrorMessage(err))
-	}
-	p := s.problem(err) // logs what the client is not told
-	code := "temporarily_unavailable"
-	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
-		code = "server_error" // a bug, not a wait: nothing to retry after
-	}
-	e := newOAuthError(p.Status, code, p.Detail)
-	e.retryAfter = p.headers.Get("Retry-After")
-	return e
 }
 
 type healthBody struct {

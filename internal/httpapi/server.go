@@ -149,6 +149,7 @@ func New(cfg Config, d Deps) *Server {
 	hc.DocsPath = ""     // our own offline Swagger UI is mounted at /docs
 	hc.SchemasPath = ""  // schemas are inline in /openapi.json
 	hc.CreateHooks = nil // no $schema links in response bodies: keep the tutorial's shapes
+	hc.Transformers = append(hc.Transformers, s.logProblems)
 	hc.OpenAPIPath = "/openapi"
 	hc.Components.SecuritySchemes = securitySchemes()
 	// The repository grants no license yet; the document says so rather
@@ -211,10 +212,10 @@ func (s *Server) fallback(mux *http.ServeMux) http.Handler {
 		}
 		if len(allow) > 0 {
 			w.Header().Set("Allow", joinComma(allow))
-			writeProblem(w, newProblem(http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed"))
+			s.writeError(w, warehouse.Errorf(codeMethodNotAllowed, "Method Not Allowed"))
 			return
 		}
-		writeProblem(w, newProblem(http.StatusNotFound, "not_found", "Not Found"))
+		s.writeError(w, warehouse.Errorf(warehouse.ENOTFOUND, "Not Found"))
 	})
 }
 

@@ -101,11 +101,11 @@ func (s *Server) wellKnownRoutes() {
 	}, error) {
 		raw, err := s.keys.PublicJWKS()
 		if err != nil {
-			return nil, s.problem(err)
+			return nil, err
 		}
 		var set JWKS
 		if err := json.Unmarshal(raw, &set); err != nil {
-			return nil, s.problem(err)
+			return nil, err
 		}
 		if set.Keys == nil {
 			set.Keys = []map[string]any{}

@@ -30,7 +30,8 @@ func scanAudit(row scanner) (*warehouse.AuditEvent, error) {
 
 // ListAuditEvents returns audit events matching f, newest first, a page at
 // a time.
-func (db *DB) ListAuditEvents(ctx context.Context, f warehouse.AuditFilter, p warehouse.Page) ([]*warehouse.AuditEvent, string, error) {
+func (db *DB) ListAuditEvents(ctx context.Context, f warehouse.AuditFilter, p warehouse.Page) (_ []*warehouse.AuditEvent, _ string, err error) {
+	defer wrap(&err, "ListAuditEvents")
 	w := &where{}
 	if f.Entity != "" {
 		w.add(`entity = ?`, f.Entity)

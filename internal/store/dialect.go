@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -425,4 +426,29 @@ func isUniqueViolation(err error) bool {
 		return pe.Code == "23505"
 	}
 	return false
+}
+
+// wrap is the one wrap of an exported method, in the style of pkgsite's
+// derrors.Wrap: deferred as `defer wrap(&err, "Item(%d)", id)`, it names
+// the call in the error (for logs) and classifies a driver error on the way
+// out (wrapErr), so a statement whose error was returned without wrapErr
+// still reaches the client as an outage (503), not as a bug (500). An error
+// with a domain code (a refusal, an outage) is returned as it is: its text
+// is what the CLI prints; the name of the call is for the errors that have
+// none, which only the log sees.
+func wrap(errp *error, format string, args ...any) {
+	if *errp == nil {
+		return
+	}
+	err := *errp
+	var ue *unavailableError
+	if !errors.As(err, &ue) {
+		err = wrapErr(err)
+	}
+	var de *warehouse.Error
+	if errors.As(err, &de) {
+		*errp = err
+		return
+	}
+	*errp = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
 }

@@ -73,9 +73,10 @@ func saveIdempotency(ctx context.Context, tx *txn, now time.Time, idem *warehous
 
 // PurgeIdempotencyKeys deletes idempotency records older than keep (the
 // contract keeps them at least 24 hours).
-func (db *DB) PurgeIdempotencyKeys(ctx context.Context, keep time.Duration) (int64, error) {
+func (db *DB) PurgeIdempotencyKeys(ctx context.Context, keep time.Duration) (_ int64, err error) {
+	defer wrap(&err, "PurgeIdempotencyKeys")
 	var n int64
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, ms(db.now().Add(-keep)))
 		if err != nil {
 			return fmt.Errorf("purge idempotency keys: %w", wrapErr(err))

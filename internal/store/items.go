@@ -71,7 +71,8 @@ func checkSKUFree(ctx context.Context, tx *txn, sku string, self int64) error {
 }
 
 // CreateItem inserts it; a taken sku or barcode is ECONFLICT.
-func (db *DB) CreateItem(ctx context.Context, it *warehouse.Item, actor string) error {
+func (db *DB) CreateItem(ctx context.Context, it *warehouse.Item, actor string) (err error) {
+	defer wrap(&err, "CreateItem(%q)", it.SKU)
 	if err := it.Validate(); err != nil {
 		return err
 	}
@@ -107,7 +108,8 @@ func (db *DB) CreateItem(ctx context.Context, it *warehouse.Item, actor string) 
 }
 
 // Item returns one item with its totals.
-func (db *DB) Item(ctx context.Context, id int64) (*warehouse.Item, error) {
+func (db *DB) Item(ctx context.Context, id int64) (_ *warehouse.Item, err error) {
+	defer wrap(&err, "Item(%d)", id)
 	it, err := scanItem(db.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("item", id)
@@ -143,7 +145,8 @@ func itemWhere(f warehouse.ItemFilter) *where {
 
 // ListItems returns a page of items ordered by sku, and the cursor of the
 // next page ("" at the end).
-func (db *DB) ListItems(ctx context.Context, f warehouse.ItemFilter, p warehouse.Page) ([]*warehouse.Item, string, error) {
+func (db *DB) ListItems(ctx context.Context, f warehouse.ItemFilter, p warehouse.Page) (_ []*warehouse.Item, _ string, err error) {
+	defer wrap(&err, "ListItems")
 	w := itemWhere(f)
 	var after string
 	if ok, err := decodeCursor(p.After, "items", &after); err != nil {
@@ -166,7 +169,8 @@ func (db *DB) ListItems(ctx context.Context, f warehouse.ItemFilter, p warehouse
 
 // EachItem calls fn for every item matching f, in sku order, stopping at
 // max rows (CSV export). It returns how many matched in all.
-func (db *DB) CountItems(ctx context.Context, f warehouse.ItemFilter) (int, error) {
+func (db *DB) CountItems(ctx context.Context, f warehouse.ItemFilter) (_ int, err error) {
+	defer wrap(&err, "CountItems")
 	w := itemWhere(f)
 	var n int
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM items i`+w.String(), w.args...).Scan(&n); err != nil {
@@ -176,7 +180,8 @@ func (db *DB) CountItems(ctx context.Context, f warehouse.ItemFilter) (int, erro
 }
 
 // EachItem streams every item matching f in sku order to fn.
-func (db *DB) EachItem(ctx context.Context, f warehouse.ItemFilter, fn func(*warehouse.Item) error) error {
+func (db *DB) EachItem(ctx context.Context, f warehouse.ItemFilter, fn func(*warehouse.Item) error) (err error) {
+	defer wrap(&err, "EachItem")
 	w := itemWhere(f)
 	return eachRow(ctx, db.read, `SELECT `+itemColumns+` FROM items i`+w.String()+` ORDER BY i.sku`, w.args, scanItem, fn)
 }
@@ -203,10 +208,11 @@ func checkVersion(current, want int64) error {
 }
 
 // UpdateItem applies p if the item is still at version; else StaleError.
-func (db *DB) UpdateItem(ctx context.Context, id, version int64, p warehouse.ItemPatch, actor string) (*warehouse.Item, error) {
+func (db *DB) UpdateItem(ctx context.Context, id, version int64, p warehouse.ItemPatch, actor string) (_ *warehouse.Item, err error) {
+	defer wrap(&err, "UpdateItem(%d)", id)
 	now := db.now()
 	var out *warehouse.Item
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		if err := tx.serialize(ctx, lockMasterData); err != nil {
 			return err
 		}
@@ -303,14 +309,16 @@ func (db *DB) UpdateItem(ctx context.Context, id, version int64, p warehouse.Ite
 }
 
 // ArchiveItem sets active=false; the item must have no stock anywhere.
-func (db *DB) ArchiveItem(ctx context.Context, id, version int64, actor string) error {
+func (db *DB) ArchiveItem(ctx context.Context, id, version int64, actor string) (err error) {
+	defer wrap(&err, "ArchiveItem(%d)", id)
 	f := false
-	_, err := db.UpdateItem(ctx, id, version, warehouse.ItemPatch{Active: &f}, actor)
+	_, err = db.UpdateItem(ctx, id, version, warehouse.ItemPatch{Active: &f}, actor)
 	return err
 }
 
 // ItemByBarcode returns the item with that barcode (or sku), or ENOTFOUND.
-func (db *DB) ItemByBarcode(ctx context.Context, code string) (*warehouse.Item, error) {
+func (db *DB) ItemByBarcode(ctx context.Context, code string) (_ *warehouse.Item, err error) {
+	defer wrap(&err, "ItemByBarcode")
 	it, err := scanItem(db.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.barcode = ? OR i.sku = ? ORDER BY (i.barcode IS NOT NULL AND i.barcode = ?) DESC LIMIT 1`, code, code, code))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, warehouse.Errorf(warehouse.ENOTFOUND, "no item with barcode %q", code)

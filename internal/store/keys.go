@@ -9,7 +9,8 @@ import (
 )
 
 // SigningKeys returns the stored keys, newest first.
-func (db *DB) SigningKeys(ctx context.Context) ([]warehouse.SigningKey, error) {
+func (db *DB) SigningKeys(ctx context.Context) (_ []warehouse.SigningKey, err error) {
+	defer wrap(&err, "SigningKeys")
 	rows, err := db.read.QueryContext(ctx, `SELECT kid, algorithm, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid`)
 	if err != nil {
 		return nil, fmt.Errorf("read signing keys: %w", wrapErr(err))
@@ -37,7 +38,8 @@ func (db *DB) SigningKeys(ctx context.Context) ([]warehouse.SigningKey, error) {
 
 // AddSigningKey stores a new key; being the newest, it becomes the current
 // key for its algorithm. Every instance reloads its keys.
-func (db *DB) AddSigningKey(ctx context.Context, kid, algorithm string, material []byte) error {
+func (db *DB) AddSigningKey(ctx context.Context, kid, algorithm string, material []byte) (err error) {
+	defer wrap(&err, "AddSigningKey(%q)", kid)
 	now := db.now()
 	return db.tx(ctx, func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, secret, created_at) VALUES (?, ?, ?, ?)`,
@@ -54,10 +56,11 @@ func (db *DB) AddSigningKey(ctx context.Context, kid, algorithm string, material
 // AddFirstSigningKey stores the key only if no active key of its algorithm
 // exists yet, so instances starting at once agree on one. It reports
 // whether it stored it.
-func (db *DB) AddFirstSigningKey(ctx context.Context, kid, algorithm string, material []byte) (bool, error) {
+func (db *DB) AddFirstSigningKey(ctx context.Context, kid, algorithm string, material []byte) (_ bool, err error) {
+	defer wrap(&err, "AddFirstSigningKey(%q)", kid)
 	now := db.now()
 	added := false
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		if err := tx.serialize(ctx, lockSigningKey); err != nil {
 			return err
 		}
@@ -80,7 +83,8 @@ func (db *DB) AddFirstSigningKey(ctx context.Context, kid, algorithm string, mat
 
 // RetireSigningKey stops a key from verifying anything. Every instance
 // reloads its keys.
-func (db *DB) RetireSigningKey(ctx context.Context, kid string) error {
+func (db *DB) RetireSigningKey(ctx context.Context, kid string) (err error) {
+	defer wrap(&err, "RetireSigningKey(%q)", kid)
 	now := db.now()
 	return db.tx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL`, ms(now), kid)

@@ -84,7 +84,8 @@ func tooDeep() error {
 }
 
 // CreateLocation inserts l under its parent (or at the top).
-func (db *DB) CreateLocation(ctx context.Context, l *warehouse.Location, actor string) error {
+func (db *DB) CreateLocation(ctx context.Context, l *warehouse.Location, actor string) (err error) {
+	defer wrap(&err, "CreateLocation(%q)", l.Code)
 	if err := l.Validate(); err != nil {
 		return err
 	}
@@ -127,7 +128,8 @@ func (db *DB) CreateLocation(ctx context.Context, l *warehouse.Location, actor s
 }
 
 // Location returns one location.
-func (db *DB) Location(ctx context.Context, id int64) (*warehouse.Location, error) {
+func (db *DB) Location(ctx context.Context, id int64) (_ *warehouse.Location, err error) {
+	defer wrap(&err, "Location(%d)", id)
 	l, err := scanLocation(db.read.QueryRowContext(ctx, `SELECT `+locationColumns+` FROM locations l WHERE l.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("location", id)
@@ -139,7 +141,8 @@ func (db *DB) Location(ctx context.Context, id int64) (*warehouse.Location, erro
 }
 
 // LocationByCode returns the location with that code, or ENOTFOUND.
-func (db *DB) LocationByCode(ctx context.Context, code string) (*warehouse.Location, error) {
+func (db *DB) LocationByCode(ctx context.Context, code string) (_ *warehouse.Location, err error) {
+	defer wrap(&err, "LocationByCode(%q)", code)
 	l, err := scanLocation(db.read.QueryRowContext(ctx, `SELECT `+locationColumns+` FROM locations l WHERE l.code = ?`, code))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, warehouse.Errorf(warehouse.ENOTFOUND, "no location with code %q", code)
@@ -172,7 +175,8 @@ func locationWhere(f warehouse.LocationFilter) *where {
 }
 
 // ListLocations returns a page of locations ordered by path.
-func (db *DB) ListLocations(ctx context.Context, f warehouse.LocationFilter, p warehouse.Page) ([]*warehouse.Location, string, error) {
+func (db *DB) ListLocations(ctx context.Context, f warehouse.LocationFilter, p warehouse.Page) (_ []*warehouse.Location, _ string, err error) {
+	defer wrap(&err, "ListLocations")
 	w := locationWhere(f)
 	var after string
 	if ok, err := decodeCursor(p.After, "locations", &after); err != nil {
@@ -194,7 +198,8 @@ func (db *DB) ListLocations(ctx context.Context, f warehouse.LocationFilter, p w
 }
 
 // CountLocations counts the locations matching f.
-func (db *DB) CountLocations(ctx context.Context, f warehouse.LocationFilter) (int, error) {
+func (db *DB) CountLocations(ctx context.Context, f warehouse.LocationFilter) (_ int, err error) {
+	defer wrap(&err, "CountLocations")
 	w := locationWhere(f)
 	var n int
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM locations l`+w.String(), w.args...).Scan(&n); err != nil {
@@ -204,7 +209,8 @@ func (db *DB) CountLocations(ctx context.Context, f warehouse.LocationFilter) (i
 }
 
 // EachLocation streams every location matching f in path order to fn.
-func (db *DB) EachLocation(ctx context.Context, f warehouse.LocationFilter, fn func(*warehouse.Location) error) error {
+func (db *DB) EachLocation(ctx context.Context, f warehouse.LocationFilter, fn func(*warehouse.Location) error) (err error) {
+	defer wrap(&err, "EachLocation")
 	w := locationWhere(f)
 	return eachRow(ctx, db.read, `SELECT `+locationColumns+` FROM locations l`+w.String()+` ORDER BY l.path`, w.args, scanLocation, fn)
 }
@@ -220,10 +226,11 @@ func locationStock(ctx context.Context, tx *txn, id int64) (int64, error) {
 // UpdateLocation renames, re-parents or flags a location if it is still at
 // version. Re-parenting rewrites the paths of the whole subtree in the same
 // transaction.
-func (db *DB) UpdateLocation(ctx context.Context, id, version int64, p warehouse.LocationPatch, actor string) (*warehouse.Location, error) {
+func (db *DB) UpdateLocation(ctx context.Context, id, version int64, p warehouse.LocationPatch, actor string) (_ *warehouse.Location, err error) {
+	defer wrap(&err, "UpdateLocation(%d)", id)
 	now := db.now()
 	var out *warehouse.Location
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		if err := tx.serialize(ctx, lockMasterData); err != nil {
 			return err
 		}
@@ -336,8 +343,9 @@ func (db *DB) UpdateLocation(ctx context.Context, id, version int64, p warehouse
 
 // ArchiveLocation sets active=false; it must hold no stock and have no
 // active children.
-func (db *DB) ArchiveLocation(ctx context.Context, id, version int64, actor string) error {
+func (db *DB) ArchiveLocation(ctx context.Context, id, version int64, actor string) (err error) {
+	defer wrap(&err, "ArchiveLocation(%d)", id)
 	f := false
-	_, err := db.UpdateLocation(ctx, id, version, warehouse.LocationPatch{Active: &f}, actor)
+	_, err = db.UpdateLocation(ctx, id, version, warehouse.LocationPatch{Active: &f}, actor)
 	return err
 }

@@ -110,7 +110,8 @@ func loadLines(ctx context.Context, q querier, ms []*warehouse.Movement) error {
 }
 
 // Movement returns one movement with its lines and entries.
-func (db *DB) Movement(ctx context.Context, id int64) (*warehouse.Movement, error) {
+func (db *DB) Movement(ctx context.Context, id int64) (_ *warehouse.Movement, err error) {
+	defer wrap(&err, "Movement")
 	return loadMovement(ctx, db.read, id)
 }
 
@@ -141,7 +142,8 @@ func movementWhere(f warehouse.MovementFilter) *where {
 }
 
 // ListMovements returns a page of movements, newest first, with lines.
-func (db *DB) ListMovements(ctx context.Context, f warehouse.MovementFilter, p warehouse.Page) ([]*warehouse.Movement, string, error) {
+func (db *DB) ListMovements(ctx context.Context, f warehouse.MovementFilter, p warehouse.Page) (_ []*warehouse.Movement, _ string, err error) {
+	defer wrap(&err, "ListMovements")
 	w := movementWhere(f)
 	var after int64
 	if ok, err := decodeCursor(p.After, "movements", &after); err != nil {
@@ -166,7 +168,8 @@ func (db *DB) ListMovements(ctx context.Context, f warehouse.MovementFilter, p w
 }
 
 // CountMovements counts the movements matching f.
-func (db *DB) CountMovements(ctx context.Context, f warehouse.MovementFilter) (int, error) {
+func (db *DB) CountMovements(ctx context.Context, f warehouse.MovementFilter) (_ int, err error) {
+	defer wrap(&err, "CountMovements")
 	w := movementWhere(f)
 	var n int
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM movements m`+w.String(), w.args...).Scan(&n); err != nil {
@@ -177,7 +180,8 @@ func (db *DB) CountMovements(ctx context.Context, f warehouse.MovementFilter) (i
 
 // EachMovement streams the movements matching f, newest first, without
 // lines (CSV export has one row per movement).
-func (db *DB) EachMovement(ctx context.Context, f warehouse.MovementFilter, fn func(*warehouse.Movement) error) error {
+func (db *DB) EachMovement(ctx context.Context, f warehouse.MovementFilter, fn func(*warehouse.Movement) error) (err error) {
+	defer wrap(&err, "EachMovement")
 	w := movementWhere(f)
 	return eachRow(ctx, db.read, `SELECT `+movementColumns+` FROM movements m`+w.String()+` ORDER BY m.id DESC`, w.args, scanMovement, fn)
 }

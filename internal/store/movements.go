@@ -35,10 +35,11 @@ func insertMovement(ctx context.Context, tx *txn, now time.Time, m *warehouse.Mo
 // movement, its lines, the balance changes, the ledger entries and the
 // idempotency record commit together. A replayed key returns
 // *warehouse.IdempotentReplay as the error.
-func (db *DB) PostMovement(ctx context.Context, nm warehouse.NewMovement, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error) {
+func (db *DB) PostMovement(ctx context.Context, nm warehouse.NewMovement, actor string, idem *warehouse.Idempotency) (_ *warehouse.Movement, err error) {
+	defer wrap(&err, "PostMovement")
 	now := db.now()
 	var out *warehouse.Movement
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		m, err := postMovementTx(ctx, tx, now, nm, actor, idem)
 		out = m
 		return err
@@ -88,13 +89,14 @@ func postMovementTx(ctx context.Context, tx *txn, now time.Time, nm warehouse.Ne
 // ReverseMovement posts the compensating movement of id: every ledger
 // entry of the original, negated, under the same lines. It obeys the same
 // stock floor (reversing a receipt whose stock was issued is refused).
-func (db *DB) ReverseMovement(ctx context.Context, id int64, note, actor string, idem *warehouse.Idempotency) (*warehouse.Movement, error) {
+func (db *DB) ReverseMovement(ctx context.Context, id int64, note, actor string, idem *warehouse.Idempotency) (_ *warehouse.Movement, err error) {
+	defer wrap(&err, "ReverseMovement")
 	if err := warehouse.ValidateReversalNote(note); err != nil {
 		return nil, err
 	}
 	now := db.now()
 	var out *warehouse.Movement
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		m, err := reverseMovementTx(ctx, tx, now, id, note, actor, idem)
 		out = m
 		return err

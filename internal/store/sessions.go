@@ -14,7 +14,8 @@ import (
 )
 
 // CreateSession records a new session and its first refresh token.
-func (db *DB) CreateSession(ctx context.Context, s warehouse.Session, rt warehouse.RefreshToken, refreshToken string) error {
+func (db *DB) CreateSession(ctx context.Context, s warehouse.Session, rt warehouse.RefreshToken, refreshToken string) (err error) {
+	defer wrap(&err, "CreateSession")
 	now := db.now()
 	return db.tx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, username, user_agent, ip, via_cookies, created_at, last_used_at, expires_at, refresh_jti)
@@ -47,11 +48,12 @@ func truncate(s string, n int) string {
 // again is either the concurrent duplicate of the latest rotation (within
 // the grace interval: the same successor is handed back) or theft: the
 // whole session ends and an audit event is written.
-func (db *DB) RotateRefresh(ctx context.Context, req warehouse.RefreshRequest) (warehouse.RefreshResult, error) {
+func (db *DB) RotateRefresh(ctx context.Context, req warehouse.RefreshRequest) (_ warehouse.RefreshResult, err error) {
+	defer wrap(&err, "RotateRefresh")
 	now := db.now()
 	var res warehouse.RefreshResult
 	var outcome error
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		var hash, successor []byte
 		var replacedBy sql.NullString
 		var replacedAt sql.NullInt64
@@ -204,10 +206,11 @@ func endUserSessionsTx(ctx context.Context, tx *txn, now time.Time, username, ke
 // sessions (others) or all of them (global). Ending an ended session is
 // not an error. It returns the sessions ended, with their expiry, for the
 // caller's in-memory state.
-func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope string) ([]warehouse.EndedSession, error) {
+func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope string) (_ []warehouse.EndedSession, err error) {
+	defer wrap(&err, "EndSessions")
 	now := db.now()
 	var ended []warehouse.EndedSession
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		var err error
 		switch scope {
 		case warehouse.ScopeLocal:
@@ -239,10 +242,11 @@ func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope strin
 
 // EndSession ends one of username's sessions and returns it with its
 // expiry; another user's session is ENOTFOUND, so ids cannot be probed.
-func (db *DB) EndSession(ctx context.Context, username, id string) (warehouse.EndedSession, error) {
+func (db *DB) EndSession(ctx context.Context, username, id string) (_ warehouse.EndedSession, err error) {
+	defer wrap(&err, "EndSession")
 	now := db.now()
 	var ended warehouse.EndedSession
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		var owner string
 		var exp int64
 		err := tx.QueryRowContext(ctx, `SELECT username, expires_at FROM sessions WHERE id = ?`, id).Scan(&owner, &exp)
@@ -259,7 +263,8 @@ func (db *DB) EndSession(ctx context.Context, username, id string) (warehouse.En
 }
 
 // Sessions returns username's active sessions, newest first.
-func (db *DB) Sessions(ctx context.Context, username string) ([]warehouse.Session, error) {
+func (db *DB) Sessions(ctx context.Context, username string) (_ []warehouse.Session, err error) {
+	defer wrap(&err, "Sessions")
 	rows, err := db.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
 		WHERE username = ? AND ended_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id`, username, ms(db.now()))
 	if err != nil {
@@ -282,7 +287,8 @@ func (db *DB) Sessions(ctx context.Context, username string) ([]warehouse.Sessio
 
 // EndedSessions returns the ended sessions whose tokens may still verify:
 // verifiers must refuse their access tokens.
-func (db *DB) EndedSessions(ctx context.Context) ([]warehouse.EndedSession, error) {
+func (db *DB) EndedSessions(ctx context.Context) (_ []warehouse.EndedSession, err error) {
+	defer wrap(&err, "EndedSessions")
 	rows, err := db.read.QueryContext(ctx, `SELECT id, expires_at FROM sessions WHERE ended_at IS NOT NULL AND expires_at > ?`,
 		ms(db.now().Add(-warehouse.ExpiryMargin)))
 	if err != nil {

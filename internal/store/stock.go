@@ -52,7 +52,8 @@ func ledgerWhere(f warehouse.LedgerFilter) *where {
 }
 
 // ListLedger returns a page of ledger entries, newest first.
-func (db *DB) ListLedger(ctx context.Context, f warehouse.LedgerFilter, p warehouse.Page) ([]*warehouse.LedgerEntry, string, error) {
+func (db *DB) ListLedger(ctx context.Context, f warehouse.LedgerFilter, p warehouse.Page) (_ []*warehouse.LedgerEntry, _ string, err error) {
+	defer wrap(&err, "ListLedger")
 	w := ledgerWhere(f)
 	var after int64
 	if ok, err := decodeCursor(p.After, "ledger", &after); err != nil {
@@ -74,7 +75,8 @@ func (db *DB) ListLedger(ctx context.Context, f warehouse.LedgerFilter, p wareho
 }
 
 // CountLedger counts the entries matching f.
-func (db *DB) CountLedger(ctx context.Context, f warehouse.LedgerFilter) (int, error) {
+func (db *DB) CountLedger(ctx context.Context, f warehouse.LedgerFilter) (_ int, err error) {
+	defer wrap(&err, "CountLedger")
 	w := ledgerWhere(f)
 	var n int
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*)`+ledgerFrom+w.String(), w.args...).Scan(&n); err != nil {
@@ -84,7 +86,8 @@ func (db *DB) CountLedger(ctx context.Context, f warehouse.LedgerFilter) (int, e
 }
 
 // EachLedger streams the entries matching f, newest first.
-func (db *DB) EachLedger(ctx context.Context, f warehouse.LedgerFilter, fn func(*warehouse.LedgerEntry) error) error {
+func (db *DB) EachLedger(ctx context.Context, f warehouse.LedgerFilter, fn func(*warehouse.LedgerEntry) error) (err error) {
+	defer wrap(&err, "EachLedger")
 	w := ledgerWhere(f)
 	return eachRow(ctx, db.read, `SELECT `+ledgerColumns+ledgerFrom+w.String()+` ORDER BY e.id DESC`, w.args, scanLedger, fn)
 }
@@ -134,7 +137,8 @@ func (db *DB) stockWhere(ctx context.Context, f warehouse.StockFilter) (*where, 
 }
 
 // ListStock returns a page of balances ordered by sku, location path, lot.
-func (db *DB) ListStock(ctx context.Context, f warehouse.StockFilter, p warehouse.Page) ([]*warehouse.Balance, string, error) {
+func (db *DB) ListStock(ctx context.Context, f warehouse.StockFilter, p warehouse.Page) (_ []*warehouse.Balance, _ string, err error) {
+	defer wrap(&err, "ListStock")
 	w, err := db.stockWhere(ctx, f)
 	if err != nil {
 		return nil, "", err
@@ -161,7 +165,8 @@ func (db *DB) ListStock(ctx context.Context, f warehouse.StockFilter, p warehous
 }
 
 // CountStock counts the balances matching f.
-func (db *DB) CountStock(ctx context.Context, f warehouse.StockFilter) (int, error) {
+func (db *DB) CountStock(ctx context.Context, f warehouse.StockFilter) (_ int, err error) {
+	defer wrap(&err, "CountStock")
 	w, err := db.stockWhere(ctx, f)
 	if err != nil {
 		return 0, err
@@ -174,7 +179,8 @@ func (db *DB) CountStock(ctx context.Context, f warehouse.StockFilter) (int, err
 }
 
 // EachStock streams the balances matching f.
-func (db *DB) EachStock(ctx context.Context, f warehouse.StockFilter, fn func(*warehouse.Balance) error) error {
+func (db *DB) EachStock(ctx context.Context, f warehouse.StockFilter, fn func(*warehouse.Balance) error) (err error) {
+	defer wrap(&err, "EachStock")
 	w, err := db.stockWhere(ctx, f)
 	if err != nil {
 		return err
@@ -184,7 +190,8 @@ func (db *DB) EachStock(ctx context.Context, f warehouse.StockFilter, fn func(*w
 
 // ListLowStock returns active items whose available total (under
 // locationID's subtree if not 0) is below their reorder point, by sku.
-func (db *DB) ListLowStock(ctx context.Context, locationID int64, p warehouse.Page) ([]*warehouse.LowStock, string, error) {
+func (db *DB) ListLowStock(ctx context.Context, locationID int64, p warehouse.Page) (_ []*warehouse.LowStock, _ string, err error) {
+	defer wrap(&err, "ListLowStock(%d)", locationID)
 	sub := `SELECT coalesce(sum(b.on_hand - b.reserved), 0) FROM stock_balances b WHERE b.item_id = i.id`
 	var args []any
 	if locationID != 0 {
@@ -229,7 +236,8 @@ func (db *DB) ListLowStock(ctx context.Context, locationID int64, p warehouse.Pa
 
 // HasItems reports whether any item exists (demo seeding runs only on an
 // empty warehouse).
-func (db *DB) HasItems(ctx context.Context) (bool, error) {
+func (db *DB) HasItems(ctx context.Context) (_ bool, err error) {
+	defer wrap(&err, "HasItems")
 	var n int
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM items LIMIT 1) t`).Scan(&n); err != nil {
 		return false, fmt.Errorf("count items: %w", wrapErr(err))

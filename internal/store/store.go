@@ -272,9 +272,10 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // Migrate applies pending migrations (Open already does; this is for the
 // `migrate` command, which reports the version).
-func (db *DB) Version(ctx context.Context) (int64, error) {
+func (db *DB) Version(ctx context.Context) (_ int64, err error) {
+	defer wrap(&err, "Version")
 	var v sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version WHERE is_applied`).Scan(&v)
+	err = db.read.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version WHERE is_applied`).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("read schema version: %w", wrapErr(err))
 	}
@@ -310,7 +311,8 @@ func (db *DB) Close() error {
 }
 
 // Ping checks that the database answers, for readiness probes.
-func (db *DB) Ping(ctx context.Context) error {
+func (db *DB) Ping(ctx context.Context) (err error) {
+	defer wrap(&err, "Ping")
 	if err := db.write.ping(ctx); err != nil {
 		return wrapErr(err)
 	}

@@ -20,9 +20,10 @@ const maxThrottledName = 256
 
 // LoginLockedUntil returns until when password logins for username are
 // refused (zero if they are not) and how many failures are counted now.
-func (db *DB) LoginLockedUntil(ctx context.Context, username string) (time.Time, int, error) {
+func (db *DB) LoginLockedUntil(ctx context.Context, username string) (_ time.Time, _ int, err error) {
+	defer wrap(&err, "LoginLockedUntil")
 	var until, failures int64
-	err := db.read.QueryRowContext(ctx, `SELECT locked_until, failures FROM login_failures WHERE username = ?`,
+	err = db.read.QueryRowContext(ctx, `SELECT locked_until, failures FROM login_failures WHERE username = ?`,
 		truncate(username, maxThrottledName)).Scan(&until, &failures)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, 0, nil
@@ -40,11 +41,12 @@ func (db *DB) LoginLockedUntil(ctx context.Context, username string) (time.Time,
 // than window do not count; the maxFailures-th within it locks the
 // username out for lockout, and the count starts again. It returns the
 // end of the lockout it started, or zero.
-func (db *DB) RecordLoginFailure(ctx context.Context, username string, maxFailures int, window, lockout time.Duration) (time.Time, error) {
+func (db *DB) RecordLoginFailure(ctx context.Context, username string, maxFailures int, window, lockout time.Duration) (_ time.Time, err error) {
+	defer wrap(&err, "RecordLoginFailure")
 	now := db.now()
 	name := truncate(username, maxThrottledName)
 	var locked time.Time
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		locked = time.Time{}
 		// One statement: concurrent failures on several instances each
 		// add one (the row lock orders them).
@@ -72,7 +74,8 @@ func (db *DB) RecordLoginFailure(ctx context.Context, username string, maxFailur
 }
 
 // ResetLoginFailures forgets username's failures after a successful login.
-func (db *DB) ResetLoginFailures(ctx context.Context, username string) error {
+func (db *DB) ResetLoginFailures(ctx context.Context, username string) (err error) {
+	defer wrap(&err, "ResetLoginFailures")
 	return db.tx(ctx, func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE username = ?`, truncate(username, maxThrottledName)); err != nil {
 			return fmt.Errorf("reset login failures: %w", wrapErr(err))
@@ -85,10 +88,11 @@ func (db *DB) ResetLoginFailures(ctx context.Context, username string) error {
 // an operator or admin (warehouse users unlock, the admin API). A user that
 // does not exist is ENOTFOUND. When there was something to forget it is
 // audited like any user change, and it reports true.
-func (db *DB) UnlockLogin(ctx context.Context, username, actor string) (bool, error) {
+func (db *DB) UnlockLogin(ctx context.Context, username, actor string) (_ bool, err error) {
+	defer wrap(&err, "UnlockLogin")
 	now := db.now()
 	var unlocked bool
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		unlocked = false
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE username = ?`, username).Scan(&one)

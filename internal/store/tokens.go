@@ -20,7 +20,8 @@ func addEvent(_ context.Context, tx *txn, now time.Time, kind, subject string) e
 
 // RevokeToken puts jti on the denylist until expiresAt. Revoking twice is
 // not an error.
-func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
+func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) (err error) {
+	defer wrap(&err, "RevokeToken")
 	now := db.now()
 	return db.tx(ctx, func(tx *txn) error {
 		return revokeTx(ctx, tx, now, jti, expiresAt)
@@ -42,7 +43,8 @@ func revokeTx(ctx context.Context, tx *txn, now time.Time, jti string, expiresAt
 // AnyRevoked reports whether any of the token ids is on the denylist,
 // read from the database (not from an instance's in-memory copy, which may
 // lag a revocation made on another instance).
-func (db *DB) AnyRevoked(ctx context.Context, jtis ...string) (bool, error) {
+func (db *DB) AnyRevoked(ctx context.Context, jtis ...string) (_ bool, err error) {
+	defer wrap(&err, "AnyRevoked")
 	for _, jti := range jtis {
 		var one int
 		err := db.read.QueryRowContext(ctx, `SELECT 1 FROM revoked_tokens WHERE jti = ?`, jti).Scan(&one)
@@ -70,7 +72,8 @@ func revokedTx(ctx context.Context, tx *txn, jti string) (bool, error) {
 }
 
 // Revocations returns every revocation whose token may still verify.
-func (db *DB) Revocations(ctx context.Context) ([]warehouse.Revocation, error) {
+func (db *DB) Revocations(ctx context.Context) (_ []warehouse.Revocation, err error) {
+	defer wrap(&err, "Revocations")
 	rows, err := db.read.QueryContext(ctx, `SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?`, ms(db.now().Add(-warehouse.ExpiryMargin)))
 	if err != nil {
 		return nil, fmt.Errorf("read revocations: %w", wrapErr(err))
@@ -93,7 +96,8 @@ func (db *DB) Revocations(ctx context.Context) ([]warehouse.Revocation, error) {
 }
 
 // LastAuthEvent returns the id of the newest event, 0 if none.
-func (db *DB) LastAuthEvent(ctx context.Context) (int64, error) {
+func (db *DB) LastAuthEvent(ctx context.Context) (_ int64, err error) {
+	defer wrap(&err, "LastAuthEvent")
 	var id sql.NullInt64
 	if err := db.read.QueryRowContext(ctx, `SELECT max(id) FROM auth_events`).Scan(&id); err != nil {
 		return 0, fmt.Errorf("read auth events: %w", wrapErr(err))
@@ -102,7 +106,8 @@ func (db *DB) LastAuthEvent(ctx context.Context) (int64, error) {
 }
 
 // AuthEventsAfter returns up to limit events with an id above after, oldest first.
-func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) ([]warehouse.AuthEvent, error) {
+func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) (_ []warehouse.AuthEvent, err error) {
+	defer wrap(&err, "AuthEventsAfter")
 	rows, err := db.read.QueryContext(ctx, `SELECT e.id, e.kind, e.subject, coalesce(r.expires_at, s.expires_at, 0)
 		FROM auth_events e
 		LEFT JOIN revoked_tokens r ON e.kind = 'revoke' AND r.jti = e.subject
@@ -131,10 +136,11 @@ func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) ([]wa
 // Purge deletes revocations and refresh tokens whose tokens expired more
 // than ExpiryMargin ago, auth events older than keepEvents and stale login
 // failures. It returns how many rows went.
-func (db *DB) Purge(ctx context.Context, keepEvents time.Duration) (int64, error) {
+func (db *DB) Purge(ctx context.Context, keepEvents time.Duration) (_ int64, err error) {
+	defer wrap(&err, "Purge")
 	now := db.now()
 	var total int64
-	err := db.tx(ctx, func(tx *txn) error {
+	err = db.tx(ctx, func(tx *txn) error {
 		for _, q := range []struct {
 			sql  string
 			args []any
@@ -163,7 +169,8 @@ func hashToken(token string) []byte {
 }
 
 // AddRefreshToken records an issued refresh token.
-func (db *DB) AddRefreshToken(ctx context.Context, rt warehouse.RefreshToken, token string) error {
+func (db *DB) AddRefreshToken(ctx context.Context, rt warehouse.RefreshToken, token string) (err error) {
+	defer wrap(&err, "AddRefreshToken")
 	now := db.now()
 	return db.tx(ctx, func(tx *txn) error {
 		return addRefreshTx(ctx, tx, now, rt, token)

@@ -34,7 +34,8 @@ func splitRoles(s string) []string {
 }
 
 // CreateUser inserts u; a taken username is ECONFLICT.
-func (db *DB) CreateUser(ctx context.Context, u *warehouse.User) error {
+func (db *DB) CreateUser(ctx context.Context, u *warehouse.User) (err error) {
+	defer wrap(&err, "CreateUser(%q)", u.Username)
 	now := db.now()
 	return db.tx(ctx, func(tx *txn) error {
 		var id int64
@@ -58,7 +59,8 @@ func (db *DB) CreateUser(ctx context.Context, u *warehouse.User) error {
 }
 
 // UserByName returns the user, or ENOTFOUND.
-func (db *DB) UserByName(ctx context.Context, username string) (*warehouse.User, error) {
+func (db *DB) UserByName(ctx context.Context, username string) (_ *warehouse.User, err error) {
+	defer wrap(&err, "UserByName(%q)", username)
 	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, warehouse.Errorf(warehouse.ENOTFOUND, "user %q not found", username)
@@ -70,7 +72,8 @@ func (db *DB) UserByName(ctx context.Context, username string) (*warehouse.User,
 }
 
 // ListUsers returns every user ordered by username.
-func (db *DB) ListUsers(ctx context.Context) ([]*warehouse.User, error) {
+func (db *DB) ListUsers(ctx context.Context) (_ []*warehouse.User, err error) {
+	defer wrap(&err, "ListUsers")
 	rows, err := db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", wrapErr(err))
@@ -92,14 +95,16 @@ func (db *DB) ListUsers(ctx context.Context) ([]*warehouse.User, error) {
 
 // UpdateUser applies upd and bumps the version; the change is published to
 // every instance's auth state.
-func (db *DB) UpdateUser(ctx context.Context, username string, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
+func (db *DB) UpdateUser(ctx context.Context, username string, upd warehouse.UserUpdate, actor string) (_ *warehouse.User, err error) {
+	defer wrap(&err, "UpdateUser(%q)", username)
 	return db.updateUser(ctx, username, warehouse.AnyVersion, upd, actor)
 }
 
 // UpdateUserIf is UpdateUser for the admin API: it applies upd only if the
 // user is still at version (else *warehouse.StaleError; AnyVersion matches
 // any, 0 none), checking and writing in one transaction.
-func (db *DB) UpdateUserIf(ctx context.Context, username string, version int64, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
+func (db *DB) UpdateUserIf(ctx context.Context, username string, version int64, upd warehouse.UserUpdate, actor string) (_ *warehouse.User, err error) {
+	defer wrap(&err, "UpdateUserIf(%q)", username)
 	return db.updateUser(ctx, username, version, upd, actor)
 }
 
@@ -162,7 +167,8 @@ func (db *DB) updateUser(ctx context.Context, username string, version int64, up
 }
 
 // CountUsers returns how many users exist.
-func (db *DB) CountUsers(ctx context.Context) (int, error) {
+func (db *DB) CountUsers(ctx context.Context) (_ int, err error) {
+	defer wrap(&err, "CountUsers")
 	var n int
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users: %w", wrapErr(err))
@@ -182,7 +188,8 @@ func sessionEndingChange(upd warehouse.UserUpdate, after *warehouse.User) string
 
 // RehashPassword stores an upgraded hash of the same password (new argon2
 // parameters). Unlike a password change it ends no session.
-func (db *DB) RehashPassword(ctx context.Context, username, oldHash, newHash string) error {
+func (db *DB) RehashPassword(ctx context.Context, username, oldHash, newHash string) (err error) {
+	defer wrap(&err, "RehashPassword(%q)", username)
 	return db.tx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?`, newHash, username, oldHash)
 		if err != nil {

@@ -1,7 +1,6 @@
 package warehouse
 
 import (
-	"context"
 	"strings"
 	"time"
 )
@@ -60,15 +59,6 @@ type ItemFilter struct {
 type Page struct {
 	Limit int
 	After string // encoded sort key of the last row already seen; "" for the first page
-}
-
-// ItemStore keeps items.
-type ItemStore interface {
-	CreateItem(ctx context.Context, it *Item, actor string) error
-	Item(ctx context.Context, id int64) (*Item, error)
-	ListItems(ctx context.Context, f ItemFilter, p Page) ([]*Item, string, error)
-	UpdateItem(ctx context.Context, id, version int64, p ItemPatch, actor string) (*Item, error)
-	ArchiveItem(ctx context.Context, id, version int64, actor string) error
 }
 
 // ValidateCode checks a business key (sku, location code, barcode):

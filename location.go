@@ -1,7 +1,6 @@
 package warehouse
 
 import (
-	"context"
 	"strings"
 )
 
@@ -38,15 +37,6 @@ type LocationFilter struct {
 	Q          string
 	Active     *bool
 	Structural *bool
-}
-
-// LocationStore keeps the location tree.
-type LocationStore interface {
-	CreateLocation(ctx context.Context, l *Location, actor string) error
-	Location(ctx context.Context, id int64) (*Location, error)
-	ListLocations(ctx context.Context, f LocationFilter, p Page) ([]*Location, string, error)
-	UpdateLocation(ctx context.Context, id, version int64, p LocationPatch, actor string) (*Location, error)
-	ArchiveLocation(ctx context.Context, id, version int64, actor string) error
 }
 
 // Validate checks a location's own fields.

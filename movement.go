@@ -1,7 +1,6 @@
 package warehouse
 
 import (
-	"context"
 	"fmt"
 	"time"
 )
@@ -214,13 +213,3 @@ type IdempotentReplay struct {
 }
 
 func (r *IdempotentReplay) Error() string { return "idempotent replay" }
-
-// MovementStore posts and reads movements, balances and the ledger.
-type MovementStore interface {
-	PostMovement(ctx context.Context, m NewMovement, actor string, idem *Idempotency) (*Movement, error)
-	ReverseMovement(ctx context.Context, id int64, note, actor string, idem *Idempotency) (*Movement, error)
-	Movement(ctx context.Context, id int64) (*Movement, error)
-	ListMovements(ctx context.Context, f MovementFilter, p Page) ([]*Movement, string, error)
-	ListLedger(ctx context.Context, f LedgerFilter, p Page) ([]*LedgerEntry, string, error)
-	ListStock(ctx context.Context, f StockFilter, p Page) ([]*Balance, string, error)
-}

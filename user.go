@@ -1,7 +1,6 @@
 package warehouse
 
 import (
-	"context"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -85,15 +84,6 @@ type UserUpdate struct {
 	PasswordHash *string
 	Roles        []string // nil: unchanged
 	Active       *bool
-}
-
-// UserStore keeps users.
-type UserStore interface {
-	CreateUser(ctx context.Context, u *User) error
-	UserByName(ctx context.Context, username string) (*User, error)
-	ListUsers(ctx context.Context) ([]*User, error)
-	UpdateUser(ctx context.Context, username string, upd UserUpdate, actor string) (*User, error)
-	CountUsers(ctx context.Context) (int, error)
 }
 
 // ValidateUsername checks a username: 1-150 characters, letters, digits and

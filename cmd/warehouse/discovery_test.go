@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestServeDiscoveryDefaults: `warehouse serve` with default settings
@@ -16,7 +18,7 @@ import (
 // refused with the flag's name.
 func TestServeDiscoveryDefaults(t *testing.T) {
 	t.Parallel()
-	fetch := func(url string, headers map[string]string) (map[string]any, http.Header) {
+	fetch := func(url string, headers map[string]string) (discovery, http.Header) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", url, nil)
 		for k, v := range headers {
@@ -27,7 +29,7 @@ func TestServeDiscoveryDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var doc map[string]any
+		var doc discovery
 		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %v", url, resp.StatusCode, err)
 		}
@@ -37,8 +39,9 @@ func TestServeDiscoveryDefaults(t *testing.T) {
 
 	base, _, _ := startServe(t, []string{"--data", t.TempDir()}, noEnv)
 	doc, h := fetch(base+"/.well-known/openid-configuration", spoof)
-	if doc["issuer"] != base || doc["jwks_uri"] != base+"/.well-known/jwks.json" || doc["revocation_endpoint"] != base+"/revoke" {
-		t.Errorf("discovery %v, want URLs under %s", doc, base)
+	want := discovery{Issuer: base, JWKSURI: base + "/.well-known/jwks.json", RevocationEndpoint: base + "/revoke"}
+	if diff := cmp.Diff(want, doc); diff != "" {
+		t.Errorf("discovery, want URLs under %s (-want +got):\n%s", base, diff)
 	}
 	if !strings.HasPrefix(h.Get("Cache-Control"), "private") || !strings.Contains(h.Get("Vary"), "Host") {
 		t.Errorf("Cache-Control %q Vary %q", h.Get("Cache-Control"), h.Get("Vary"))
@@ -46,8 +49,8 @@ func TestServeDiscoveryDefaults(t *testing.T) {
 
 	base, _, _ = startServe(t, []string{"--data", t.TempDir(), "--trusted-proxies", "127.0.0.0/8,::1"}, noEnv)
 	doc, _ = fetch(base+"/.well-known/oauth-authorization-server", spoof)
-	if doc["issuer"] != "https://evil.example" {
-		t.Errorf("behind a trusted proxy: issuer %v", doc["issuer"])
+	if diff := cmp.Diff("https://evil.example", doc.Issuer); diff != "" {
+		t.Errorf("behind a trusted proxy: issuer (-want +got):\n%s", diff)
 	}
 
 	err := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--trusted-proxies", "10.0.0.0/33"}, nil, io.Discard, io.Discard, noEnv)

@@ -43,7 +43,7 @@ func TestServeHashWorkers(t *testing.T) {
 				t.Errorf("hash workers fell back to in-process:\n%s", logs)
 			}
 			login := func(pw string) int {
-				code, _ := call(t, "POST", base+"/login", `{"username":"joevu","password":"`+pw+`"}`, "")
+				code, _ := call(t, "POST", base+"/login", loginBody("joevu", pw), "")
 				return code
 			}
 			if code := login("glinteco"); code != 200 {

@@ -58,11 +58,9 @@ func TestKeysCommand(t *testing.T) {
 	if !strings.Contains(string(body), current) || strings.Contains(string(body), first) {
 		t.Fatalf("jwks %s: want %s, not the retired %s", body, current, first)
 	}
-	code, m := call(t, "POST", base+"/login", `{"username":"joevu","password":"glinteco"}`, "")
-	if code != 200 {
-		t.Fatalf("login: %d %v", code, m)
-	}
-	hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(m["access_token"].(string), ".")[0])
+	var tok string
+	runSteps(t, base, step{method: "POST", path: "/login", body: loginBody("joevu", "glinteco"), status: 200, then: saveToken(&tok)})
+	hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
 	if !strings.Contains(string(hdr), `"alg":"EdDSA"`) || !strings.Contains(string(hdr), current) {
 		t.Fatalf("token header %s", hdr)
 	}
@@ -79,11 +77,9 @@ func TestCustomClaims(t *testing.T) {
 		t.Fatalf("bad claims: %v", err)
 	}
 	base, _, _ := startServe(t, []string{"--data", t.TempDir(), "--demo", "--claims", `{"tenant":"acme","tier":2}`}, noEnv)
-	code, m := call(t, "POST", base+"/login", `{"username":"joevu","password":"glinteco"}`, "")
-	if code != 200 {
-		t.Fatalf("login: %d %v", code, m)
-	}
-	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(m["access_token"].(string), ".")[1])
+	var tok string
+	runSteps(t, base, step{method: "POST", path: "/login", body: loginBody("joevu", "glinteco"), status: 200, then: saveToken(&tok)})
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
 	if !strings.HasSuffix(string(payload), `"tenant":"acme","tier":2}`) {
 		t.Fatalf("payload %s", payload)
 	}

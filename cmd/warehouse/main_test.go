@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -98,28 +97,6 @@ func startServeAt(t *testing.T, addr string, args []string, getenv func(string) 
 	return base, logs, stop
 }
 
-func call(t *testing.T, method, url, body, token string) (int, map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
-}
-
 // TestServeRestart runs the binary's serve command twice on one data
 // directory: users, the signing key and revocations survive the restart.
 func TestServeRestart(t *testing.T) {
@@ -129,19 +106,12 @@ func TestServeRestart(t *testing.T) {
 	if !strings.Contains(logs.String(), "created user 'admin' with a random password") {
 		t.Errorf("first start did not announce the admin password:\n%s", logs)
 	}
-	code, body := call(t, "POST", base+"/login", `{"username":"joevu","password":"glinteco"}`, "")
-	if code != 200 {
-		t.Fatalf("login: %d %v", code, body)
-	}
-	revoked, _ := body["access_token"].(string)
-	code, body = call(t, "POST", base+"/login", `{"username":"joevu","password":"glinteco"}`, "")
-	if code != 200 {
-		t.Fatalf("login: %d %v", code, body)
-	}
-	kept, _ := body["access_token"].(string)
-	if code, body := call(t, "DELETE", base+"/access-revoke", "", revoked); code != 200 {
-		t.Fatalf("revoke: %d %v", code, body)
-	}
+	var revoked, kept string
+	runSteps(t, base,
+		step{method: "POST", path: "/login", body: loginBody("joevu", "glinteco"), status: 200, then: saveToken(&revoked)},
+		step{method: "POST", path: "/login", body: loginBody("joevu", "glinteco"), status: 200, then: saveToken(&kept)},
+		step{method: "DELETE", path: "/access-revoke", token: &revoked, status: 200},
+	)
 	stop()
 
 	// At the same address, as a restarted server is: access tokens carry
@@ -150,12 +120,10 @@ func TestServeRestart(t *testing.T) {
 	if strings.Contains(logs.String(), "created user") {
 		t.Errorf("second start created users again:\n%s", logs)
 	}
-	if code, body := call(t, "GET", base+"/user", "", revoked); code != 401 || body["detail"] != "Token has been revoked" {
-		t.Errorf("revoked token after restart: %d %v", code, body)
-	}
-	if code, body := call(t, "GET", base+"/user", "", kept); code != 200 || body["user"] != "joevu" {
-		t.Errorf("valid token after restart: %d %v", code, body)
-	}
+	runSteps(t, base,
+		step{method: "GET", path: "/user", token: &revoked, status: 401, want: problem{Detail: "Token has been revoked"}},
+		step{method: "GET", path: "/user", token: &kept, status: 200, want: userResponse{User: "joevu"}},
+	)
 }
 
 func TestServeSigningSecret(t *testing.T) {
@@ -193,16 +161,12 @@ func TestServeSigningSecret(t *testing.T) {
 	t.Run("insecure dev key allowed explicitly", func(t *testing.T) {
 		t.Parallel()
 		base, _, _ := startServe(t, []string{"--data", t.TempDir(), "--jwt-secret", "secret", "--insecure-dev-key", "--demo"}, noEnv)
-		if code, body := call(t, "POST", base+"/login", `{"username":"joevu","password":"glinteco"}`, ""); code != 200 {
-			t.Fatalf("login: %d %v", code, body)
-		}
+		runSteps(t, base, step{method: "POST", path: "/login", body: loginBody("joevu", "glinteco"), status: 200})
 	})
 	t.Run("secret from file", func(t *testing.T) {
 		t.Parallel()
 		base, _, _ := startServe(t, []string{"--data", t.TempDir(), "--jwt-secret-file", secretFile, "--demo"}, noEnv)
-		if code, body := call(t, "POST", base+"/login", `{"username":"joevu","password":"glinteco"}`, ""); code != 200 {
-			t.Fatalf("login: %d %v", code, body)
-		}
+		runSteps(t, base, step{method: "POST", path: "/login", body: loginBody("joevu", "glinteco"), status: 200})
 	})
 }
 
@@ -318,12 +282,10 @@ func TestUsersCommand(t *testing.T) {
 
 	// The changed password works against a server on the same data.
 	base, _, _ := startServe(t, []string{"--data", dir}, noEnv)
-	if code, body := call(t, "POST", base+"/login", `{"username":"alice","password":"n3w-password-ok"}`, ""); code != 200 {
-		t.Fatalf("login with new password: %d %v", code, body)
-	}
-	if code, _ := call(t, "POST", base+"/login", `{"username":"alice","password":"s3cret-password"}`, ""); code != 401 {
-		t.Fatalf("old password still works: %d", code)
-	}
+	runSteps(t, base,
+		step{method: "POST", path: "/login", body: loginBody("alice", "n3w-password-ok"), status: 200}, // the new password
+		step{method: "POST", path: "/login", body: loginBody("alice", "s3cret-password"), status: 401}, // not the old one
+	)
 }
 
 // TestUsersUnknownSubcommandCreatesNothing: a typo in the subcommand is

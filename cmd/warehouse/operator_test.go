@@ -73,9 +73,8 @@ func TestFirstStartOnBusyPort(t *testing.T) {
 	if m == nil || !strings.Contains(logs2.String(), "warehouse users set-password admin") {
 		t.Fatalf("the next start did not print the admin password and how to reset it:\n%s", logs2)
 	}
-	if code, body := call(t, "POST", base+"/login", `{"username":"admin","password":"`+m[1]+`"}`, ""); code != 200 {
-		t.Fatalf("admin login with the printed password: %d %v", code, body)
-	}
+	// The admin logs in with the printed password.
+	runSteps(t, base, step{method: "POST", path: "/login", body: loginBody("admin", m[1]), status: 200})
 }
 
 // TestBindErrors: a listen address that cannot work says which setting

@@ -162,8 +162,8 @@ func send(method, url, token string, body any, hdr ...string) (int, http.Header,
 	return resp.StatusCode, resp.Header, b, err
 }
 
-// must makes a request that must answer want, and decodes the JSON body.
-func must(t *testing.T, want int, method, url, token string, body any, hdr ...string) map[string]any {
+// must makes a request that must answer want, and returns the body.
+func must(t *testing.T, want int, method, url, token string, body any, hdr ...string) []byte {
 	t.Helper()
 	code, _, b, err := send(method, url, token, body, hdr...)
 	if err != nil {
@@ -172,26 +172,33 @@ func must(t *testing.T, want int, method, url, token string, body any, hdr ...st
 	if code != want {
 		t.Fatalf("%s %s: %d, want %d: %s", method, url, code, want, b)
 	}
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return m
+	return b
+}
+
+// mustCreate makes a POST that must answer 201 and returns the new id.
+func mustCreate(t *testing.T, url, token string, body any, hdr ...string) int64 {
+	t.Helper()
+	b := must(t, 201, "POST", url, token, body, hdr...)
+	id := decode[created](t, b).ID
+	if id == 0 {
+		t.Fatalf("POST %s: answer without an id: %s", url, b)
+	}
+	return id
 }
 
 func login(t *testing.T, in *instance) string {
 	t.Helper()
-	m := must(t, 200, "POST", in.base+"/login", "", map[string]string{"username": "admin", "password": adminPassword})
-	return m["access_token"].(string)
+	return accessToken(t, must(t, 200, "POST", in.base+"/login", "", map[string]string{"username": "admin", "password": adminPassword}))
 }
 
 // setupStock creates a bin and an item through the API and receives qty
 // units; it returns the item and location ids.
 func setupStock(t *testing.T, in *instance, token string, qty int) (item, loc int64) {
 	t.Helper()
-	loc = int64(must(t, 201, "POST", in.base+"/api/v1/locations", token, map[string]any{"code": "BIN-1", "name": "Bin 1"})["id"].(float64))
-	item = int64(must(t, 201, "POST", in.base+"/api/v1/items", token, map[string]any{"sku": "WID", "name": "Widget", "uom": "ea"})["id"].(float64))
+	loc = mustCreate(t, in.base+"/api/v1/locations", token, newLocation{Code: "BIN-1", Name: "Bin 1"})
+	item = mustCreate(t, in.base+"/api/v1/items", token, newItem{SKU: "WID", Name: "Widget", UOM: "ea"})
 	if qty > 0 {
-		must(t, 201, "POST", in.base+"/api/v1/movements", token, map[string]any{"type": "receipt",
-			"lines": []any{map[string]any{"item_id": item, "to_location_id": loc, "qty": qty}}}, "Idempotency-Key", rand.Text())
+		mustCreate(t, in.base+"/api/v1/movements", token, receiptOf(item, loc, qty), "Idempotency-Key", rand.Text())
 	}
 	return item, loc
 }
@@ -306,7 +313,7 @@ func TestScaleOut(t *testing.T) {
 		tok := login(t, a)
 		const stock = 100
 		item, loc := setupStock(t, a, tok, stock)
-		issue := map[string]any{"type": "issue", "lines": []any{map[string]any{"item_id": item, "from_location_id": loc, "qty": 1}}}
+		issue := newMovement{Type: "issue", Lines: []movementLine{{ItemID: item, FromLocationID: loc, Qty: 1}}}
 		var ok, short atomic.Int64
 		var errs []string
 		var mu sync.Mutex
@@ -349,9 +356,9 @@ func TestScaleOut(t *testing.T) {
 		}
 
 		// One Idempotency-Key sent to every instance at once: one movement.
-		receipt := map[string]any{"type": "receipt", "lines": []any{map[string]any{"item_id": item, "to_location_id": loc, "qty": 5}}}
+		receipt := receiptOf(item, loc, 5)
 		key := rand.Text()
-		ids := make([]float64, len(all))
+		ids := make([]int64, len(all))
 		for i, in := range all {
 			wg.Go(func() {
 				code, _, body, err := send("POST", in.base+"/api/v1/movements", tok, receipt, "Idempotency-Key", key)
@@ -359,9 +366,9 @@ func TestScaleOut(t *testing.T) {
 					fail("same key on %s: %d %v %s", in.name, code, err, body)
 					return
 				}
-				var m map[string]any
+				var m created
 				_ = json.Unmarshal(body, &m)
-				ids[i], _ = m["id"].(float64)
+				ids[i] = m.ID
 			})
 		}
 		wg.Wait()
@@ -403,14 +410,14 @@ func TestDatabaseOutage(t *testing.T) {
 	all := []*instance{a, b}
 	tok := login(t, a)
 	item, loc := setupStock(t, a, tok, 0)
-	receipt := map[string]any{"type": "receipt", "lines": []any{map[string]any{"item_id": item, "to_location_id": loc, "qty": 1}}}
+	receipt := receiptOf(item, loc, 1)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var posted, unavailable, acked atomic.Int64
 	var mu sync.Mutex
 	var errs []string
-	var ackedIDs []float64
+	var ackedIDs []int64
 	fail := func(format string, args ...any) {
 		mu.Lock()
 		errs = append(errs, fmt.Sprintf(format, args...))
@@ -429,10 +436,13 @@ func TestDatabaseOutage(t *testing.T) {
 						return
 					}
 					if code == http.StatusCreated {
-						var m map[string]any
-						_ = json.Unmarshal(body, &m)
+						var m created
+						if err := json.Unmarshal(body, &m); err != nil || m.ID == 0 {
+							fail("client %d on %s: 201 without an id (%v): %s", w, in.name, err, body)
+							return
+						}
 						mu.Lock()
-						ackedIDs = append(ackedIDs, m["id"].(float64))
+						ackedIDs = append(ackedIDs, m.ID)
 						mu.Unlock()
 						acked.Add(1)
 						break
@@ -495,8 +505,8 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("on hand %d, but %d receipts of 1 were acknowledged (each key retried until acknowledged)", got, acked.Load())
 	}
 	for _, id := range ackedIDs {
-		if code, _, body, err := send("GET", fmt.Sprintf("%s/api/v1/movements/%d", b.base, int64(id)), tok, nil); err != nil || code != 200 {
-			t.Errorf("acknowledged movement %d: %d %v %s", int64(id), code, err, body)
+		if code, _, body, err := send("GET", fmt.Sprintf("%s/api/v1/movements/%d", b.base, id), tok, nil); err != nil || code != 200 {
+			t.Errorf("acknowledged movement %d: %d %v %s", id, code, err, body)
 		}
 	}
 	for _, in := range all {
@@ -530,19 +540,14 @@ func TestCommandsOnPostgres(t *testing.T) {
 
 	args := []string{"--database-url", dbURL, "--demo"}
 	base, _, stop := startServe(t, args, noEnv)
-	code, body := call(t, "POST", base+"/login", `{"username":"joevu","password":"glinteco"}`, "")
-	if code != 200 {
-		t.Fatalf("login: %d %v", code, body)
-	}
-	revoked, _ := body["access_token"].(string)
-	if code, _ := call(t, "DELETE", base+"/access-revoke", "", revoked); code != 200 {
-		t.Fatalf("revoke: %d", code)
-	}
+	var revoked string
+	runSteps(t, base,
+		step{method: "POST", path: "/login", body: loginBody("joevu", "glinteco"), status: 200, then: saveToken(&revoked)},
+		step{method: "DELETE", path: "/access-revoke", token: &revoked, status: 200},
+	)
 	stop()
 	base, _, _ = startServe(t, args, noEnv)
-	if code, body := call(t, "GET", base+"/user", "", revoked); code != 401 {
-		t.Fatalf("revoked token after restart: %d %v", code, body)
-	}
+	runSteps(t, base, step{method: "GET", path: "/user", token: &revoked, status: 401}) // after the restart
 	out.Reset()
 	if err := run(ctx, []string{"users", "list", "--database-url", dbURL}, nil, &out, io.Discard, noEnv); err != nil || !strings.Contains(out.String(), "joevu") {
 		t.Fatalf("users list: %v %s", err, out.String())

@@ -29,27 +29,27 @@ func TestUsersCommandWhileServing(t *testing.T) {
 			t.Fatal(err)
 		}
 		base, _, _ := startServe(t, []string{"--database-url", dbURL, "--sync-interval", "1h", "--login-max-failures", "3"}, noEnv)
-		login := func(user, pw string) (int, map[string]any) {
-			return call(t, "POST", base+"/login", `{"username":"`+user+`","password":"`+pw+`"}`, "")
+		login := func(user, pw string) int {
+			code, _ := call(t, "POST", base+"/login", loginBody(user, pw), "")
+			return code
 		}
 		if out, err := cli("sam-password\n", "create", "sam", "--role", "clerk", "--password-stdin"); err != nil {
 			t.Fatal(err, out)
 		}
-		code, body := login("sam", "sam-password")
-		if code != 200 {
-			t.Fatalf("login of a user the CLI just created: %d %v", code, body)
-		}
-		if code, body := call(t, "GET", base+"/user", "", body["access_token"].(string)); code != 200 {
-			t.Fatalf("GET /user with that token: %d %v", code, body)
-		}
+		// A user the CLI just created logs in and uses the token.
+		var samToken string
+		runSteps(t, base,
+			step{method: "POST", path: "/login", body: loginBody("sam", "sam-password"), status: 200, then: saveToken(&samToken)},
+			step{method: "GET", path: "/user", token: &samToken, status: 200},
+		)
 		lock := func() {
 			t.Helper()
 			for range 3 {
-				if code, _ := login("sam", "wrong-guess"); code != 401 {
+				if code := login("sam", "wrong-guess"); code != 401 {
 					t.Fatalf("wrong password: %d", code)
 				}
 			}
-			if code, _ := login("sam", "sam-password"); code != 429 {
+			if code := login("sam", "sam-password"); code != 429 {
 				t.Fatalf("locked out: %d", code)
 			}
 		}
@@ -76,36 +76,22 @@ func TestUsersCommandWhileServing(t *testing.T) {
 				t.Errorf("users %v: %v, output %q, want %q", s.args, err, out, s.want)
 			}
 		}
-		if code, body := login("sam", "sam-password"); code != 200 {
-			t.Fatalf("login after unlock: %d %v", code, body)
-		}
-		code, body = login("boss", "boss-password")
-		if code != 200 {
-			t.Fatal(code, body)
-		}
-		if code, body := call(t, "GET", base+"/api/v1/audit-events?entity=user&entity_id=sam", "", body["access_token"].(string)); code != 200 ||
-			!strings.Contains(strings.Join(actions(body), ","), "unlock") {
-			t.Errorf("audit of the unlock: %d %v", code, body)
-		}
+		var bossToken string
+		runSteps(t, base,
+			step{method: "POST", path: "/login", body: loginBody("sam", "sam-password"), status: 200}, // after unlock
+			step{method: "POST", path: "/login", body: loginBody("boss", "boss-password"), status: 200, then: saveToken(&bossToken)},
+			step{method: "GET", path: "/api/v1/audit-events?entity=user&entity_id=sam", token: &bossToken, status: 200,
+				then: func(t *testing.T, body []byte) {
+					if !strings.Contains(strings.Join(decode[auditPage](t, body).actions(), ","), "unlock") {
+						t.Errorf("audit of the unlock: %s", body)
+					}
+				}},
+		)
 
 		lock()
 		if out, err := cli("reset-password\n", "set-password", "sam", "--password-stdin"); err != nil {
 			t.Fatal(err, out)
 		}
-		if code, body := login("sam", "reset-password"); code != 200 {
-			t.Fatalf("login after set-password: %d %v", code, body)
-		}
+		runSteps(t, base, step{method: "POST", path: "/login", body: loginBody("sam", "reset-password"), status: 200}) // after set-password
 	})
-}
-
-func actions(page map[string]any) []string {
-	items, _ := page["items"].([]any)
-	var out []string
-	for _, it := range items {
-		if m, ok := it.(map[string]any); ok {
-			a, _ := m["action"].(string)
-			out = append(out, a)
-		}
-	}
-	return out
 }

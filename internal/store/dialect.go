@@ -296,11 +296,13 @@ func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
 	}
 	tx := &txn{tx: sqlTx, pg: db.pg, cache: db.write.cache}
 	// Statements first seen in this transaction are prepared once the
-	// connection is free again, in the background.
+	// connection is free again, here rather than on a goroutine of their
+	// own, as the batcher's writer does: Close does not wait for callers'
+	// goroutines, and one left preparing would run on the closed pool.
 	if c := db.write.cache; c != nil {
 		defer func() {
 			if c.hasPending() {
-				go c.flush(context.WithoutCancel(ctx))
+				c.flush(context.WithoutCancel(ctx))
 			}
 		}()
 	}

@@ -10,8 +10,6 @@ import (
 	"github.com/warehouse-api/warehouse"
 )
 
-var _ warehouse.ItemStore = (*DB)(nil)
-
 // The totals are computed from balances on read: they are never stored
 // twice, so they cannot drift.
 const itemColumns = `i.id, i.sku, i.name, i.description, i.uom, i.qty_precision, i.barcode, i.lot_tracked, i.reorder_point, i.active,

@@ -11,8 +11,6 @@ import (
 	"github.com/warehouse-api/warehouse"
 )
 
-var _ warehouse.LocationStore = (*DB)(nil)
-
 const locationColumns = `l.id, l.code, l.name, l.parent_id, l.structural, l.active, l.path, l.depth, l.created_at, l.created_by, l.updated_at, l.updated_by, l.version`
 
 func scanLocation(row scanner) (*warehouse.Location, error) {

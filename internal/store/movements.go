@@ -9,8 +9,6 @@ import (
 	"github.com/warehouse-api/warehouse"
 )
 
-var _ warehouse.MovementStore = (*DB)(nil)
-
 func insertMovement(ctx context.Context, tx *txn, now time.Time, m *warehouse.Movement) error {
 	err := tx.QueryRowContext(ctx, `INSERT INTO movements (type, reference, note, reason, reversal_of, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		m.Type, m.Reference, m.Note, m.Reason, m.ReversalOf, m.CreatedBy, ms(now)).Scan(&m.ID)

@@ -25,6 +25,10 @@ type stmtCache struct {
 	mu      sync.RWMutex
 	stmts   map[string]*sql.Stmt
 	pending map[string]struct{}
+	// closed is set by close: a caller still querying while the database
+	// closes must not prepare statements on the closing pool, nor leave
+	// them in the cache.
+	closed bool
 
 	preparing atomic.Bool
 }
@@ -40,12 +44,15 @@ func (c *stmtCache) lookup(q string) *sql.Stmt {
 	st := c.stmts[q]
 	_, queued := c.pending[q]
 	full := len(c.stmts)+len(c.pending) >= maxCachedStmts
+	closed := c.closed
 	c.mu.RUnlock()
-	if st != nil || queued || full {
+	if st != nil || queued || full || closed {
 		return st
 	}
 	c.mu.Lock()
-	c.pending[q] = struct{}{}
+	if !c.closed {
+		c.pending[q] = struct{}{}
+	}
 	c.mu.Unlock()
 	return nil
 }
@@ -76,11 +83,17 @@ func (c *stmtCache) flush(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	for _, q := range queue {
+		c.mu.RLock()
+		closed := c.closed
+		c.mu.RUnlock()
+		if closed {
+			return
+		}
 		st, err := c.db.PrepareContext(ctx, q)
 		c.mu.Lock()
 		delete(c.pending, q)
 		if err == nil {
-			if _, dup := c.stmts[q]; dup {
+			if _, dup := c.stmts[q]; dup || c.closed {
 				st.Close()
 			} else {
 				c.stmts[q] = st
@@ -96,10 +109,12 @@ func (c *stmtCache) hasPending() bool {
 	return len(c.pending) > 0
 }
 
-// close releases every prepared statement.
+// close releases every prepared statement, and prepares no more.
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closed = true
+	clear(c.pending)
 	for q, st := range c.stmts {
 		st.Close()
 		delete(c.stmts, q)

@@ -10,8 +10,6 @@ import (
 	"github.com/warehouse-api/warehouse"
 )
 
-var _ warehouse.UserStore = (*DB)(nil)
-
 const userColumns = `id, username, password_hash, roles, active, created_at, created_by, updated_at, updated_by, version`
 
 func scanUser(row interface{ Scan(...any) error }) (*warehouse.User, error) {

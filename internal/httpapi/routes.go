@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// routeTable is every route the server serves, one line each: the
+// net/http pattern, the operation's id in the OpenAPI document ("" for a
+// mux route the document does not list), its documentation (next to its
+// handler, in the file of its concern) and the named handler. It is the
+// only place that registers, so `grep 'POST /api/v1/movements'` finds the
+// line and the handler.
+//
+// The order is the registration order: schemas are named as they are first
+// met, so it is kept as the document was generated. Tags are ordered by
+// tagDocs, paths by name.
+func (s *Server) routeTable(mux *http.ServeMux) []route {
+	return []route{
+		// The FastAPI tutorial's endpoints (tutorial.go); /welcome and /user
+		// have a fast path in front of Huma's handler (fast.go).
+		{"GET /welcome", "welcome", opWelcome, typed(s.welcome).withFast(s.fastWelcome)},
+		{"POST /login", "login", s.opLogin, typed(s.login)},
+		{"GET /user", "user", opUser, typed(s.user).withFast(s.fastUser)},
+		{"POST /refresh", "refresh", opRefresh, typed(s.refresh)},
+		{"DELETE /access-revoke", "access-revoke", opAccessRevoke, typed(s.accessRevoke)},
+		{"DELETE /refresh-revoke", "refresh-revoke", opRefreshRevoke, typed(s.refreshRevoke)},
+
+		// Probes (health.go).
+		{"GET /healthz", "healthz", opHealthz, typed(s.healthz)},
+		{"GET /readyz", "readyz", opReadyz, typed(s.readyz)},
+
+		// Sessions (sessions.go).
+		{"POST /logout", "logout", opLogout, typed(s.logout)},
+		{"GET /sessions", "list-sessions", opListSessions, typed(s.listSessions)},
+		{"DELETE /sessions/{id}", "end-session", opEndSession, typed(s.endSession)},
+		{"POST /user/password", "change-password", opChangePassword, typed(s.changePassword)},
+
+		// Keys and discovery (wellknown.go).
+		{"GET /.well-known/jwks.json", "jwks", opJWKS, typed(s.jwks)},
+		{"GET /.well-known/openid-configuration", "openid-configuration", opOpenIDConfiguration, typed(s.openIDConfiguration)},
+		{"GET /.well-known/oauth-authorization-server", "oauth-authorization-server", opAuthServerMetadata, typed(s.authServerMetadata)},
+
+		// OAuth2 revocation (oauth_revoke.go); Huma's form body is
+		// described by hand once registered.
+		{"POST /revoke", "revoke", opRevoke, typed(s.revoke).then(documentRevokeForm)},
+
+		// The warehouse API (api_*.go): v1op adds the role, security and errors.
+		{"GET /api/v1/items", "list-items", s.opListItems, typed(s.listItems)},
+		{"POST /api/v1/items", "create-item", s.opCreateItem, typed(s.createItem)},
+		{"GET /api/v1/items/{id}", "get-item", s.opGetItem, typed(s.getItem)},
+		{"PATCH /api/v1/items/{id}", "update-item", s.opUpdateItem, typed(s.updateItem)},
+		{"DELETE /api/v1/items/{id}", "archive-item", s.opArchiveItem, typed(s.archiveItem)},
+		{"GET /api/v1/items/{id}/stock", "item-stock", s.opItemStock, typed(s.itemStock)},
+		{"GET /api/v1/lookup", "lookup", s.opLookup, typed(s.lookup)},
+
+		{"GET /api/v1/locations", "list-locations", s.opListLocations, typed(s.listLocations)},
+		{"POST /api/v1/locations", "create-location", s.opCreateLocation, typed(s.createLocation)},
+		{"GET /api/v1/locations/{id}", "get-location", s.opGetLocation, typed(s.getLocation)},
+		{"PATCH /api/v1/locations/{id}", "update-location", s.opUpdateLocation, typed(s.updateLocation)},
+		{"DELETE /api/v1/locations/{id}", "archive-location", s.opArchiveLocation, typed(s.archiveLocation)},
+
+		{"GET /api/v1/stock", "list-stock", s.opListStock, typed(s.listStock)},
+		{"GET /api/v1/locations/{id}/stock", "location-stock", s.opLocationStock, typed(s.locationStock)},
+		{"GET /api/v1/reports/low-stock", "low-stock", s.opLowStock, typed(s.lowStock)},
+
+		{"POST /api/v1/movements", "post-movement", s.opPostMovement, typed(s.postMovement)},
+		{"POST /api/v1/movements/{id}/reverse", "reverse-movement", s.opReverseMovement, typed(s.reverseMovement)},
+		{"GET /api/v1/movements", "list-movements", s.opListMovements, typed(s.listMovements)},
+		{"GET /api/v1/movements/{id}", "get-movement", s.opGetMovement, typed(s.getMovement)},
+		{"GET /api/v1/ledger", "list-ledger", s.opListLedger, typed(s.listLedger)},
+
+		{"GET /api/v1/users", "list-users", s.opListUsers, typed(s.listUsers)},
+		{"POST /api/v1/users", "create-user", s.opCreateUser, typed(s.createUser)},
+		{"GET /api/v1/users/{username}", "get-user", s.opGetUser, typed(s.getUser)},
+		{"PATCH /api/v1/users/{username}", "update-user", s.opUpdateUser, typed(s.updateUser)},
+		{"DELETE /api/v1/users/{username}", "deactivate-user", s.opDeactivateUser, typed(s.deactivateUser)},
+		{"POST /api/v1/users/{username}/unlock", "unlock-user", s.opUnlockUser, typed(s.unlockUser)},
+
+		{"GET /api/v1/audit-events", "list-audit-events", s.opListAuditEvents, typed(s.listAuditEvents)},
+
+		// Served by the mux, outside Huma, with their operations described
+		// by hand. /token is form-encoded, which Huma does not decode
+		// (oauth_token.go); / answers HTML or JSON (home.go).
+		{"POST /token", "token", s.opToken, plain(http.HandlerFunc(s.tokenEndpoint))},
+		{"GET /{$}", "home", s.opHome, plain(s.home())},
+
+		// The docs (docs.go), from embedded assets.
+		{"GET /docs", "docs", opDocs, plain(http.HandlerFunc(docsPage))},
+		{"GET /docs/{$}", "", nil, plain(http.HandlerFunc(docsPage))},
+		{"GET /docs/warehouse-init.js", "", nil, plain(docsInitScript)},
+		{"GET /docs/warehouse.css", "", nil, plain(docsStyleSheet)},
+		{"GET /docs/", "", nil, plain(docsAssets())},
+
+		// Documented here, served elsewhere: the document itself by Huma
+		// (Config.OpenAPIPath), the docs' assets by GET /docs/ above.
+		{"GET /openapi.json", "openapi-json", openAPIDoc("application/openapi+json", "This document: OpenAPI 3.1, JSON"), elsewhere},
+		{"GET /openapi.yaml", "openapi-yaml", openAPIDoc("application/openapi+yaml", "This document: OpenAPI 3.1, YAML"), elsewhere},
+		{"GET /openapi-3.0.json", "openapi-30-json", openAPIDoc("application/openapi+json", "This document downgraded to OpenAPI 3.0, JSON, for older tools"), elsewhere},
+		{"GET /openapi-3.0.yaml", "openapi-30-yaml", openAPIDoc("application/openapi+yaml", "This document downgraded to OpenAPI 3.0, YAML, for older tools"), elsewhere},
+		{"GET /docs/{file}", "docs-asset", opDocsAsset, elsewhere},
+
+		// What no route matched: JSON 404, or 405 with Allow (server.go).
+		{"/", "", nil, plain(s.fallback(mux))},
+	}
+}
+
+// PprofHandler serves the runtime profiles (CPU, heap, goroutines...) under
+// /debug/pprof/, for `warehouse serve --pprof-addr`. It is its own mux, on
+// its own loopback listener (see LoopbackAddr), so nothing is registered on
+// http.DefaultServeMux and the API never serves it.
+func PprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// route is one line of the route table.
+type route struct {
+	// pattern is the net/http pattern, "METHOD /path"; the document's path
+	// is the same without a trailing {$} (the mux's exact match).
+	pattern string
+	// id is the OperationID; "" for a mux route the document does not list.
+	id string
+	// doc is the operation as documented, without its id, method and path,
+	// which the table gives; nil with an empty id.
+	doc   func() huma.Operation
+	serve serving
+}
+
+// serving is how a route is served: a typed Huma handler, a plain handler
+// on the mux, or neither (elsewhere: documented only).
+type serving struct {
+	huma func(huma.API, huma.Operation)
+	http http.Handler
+	// fast, for a Huma route, is a plain handler in front of Huma's
+	// (fastAdapter): registered by the same line, so renaming the
+	// operation cannot switch it off.
+	fast func(slow http.Handler) http.Handler
+	// then amends the registered operation's documentation where Huma's
+	// own generation is not what is served.
+	amend func(*huma.Operation)
+}
+
+// elsewhere marks an operation that is only documented by its line.
+var elsewhere serving
+
+// typed serves a route with a Huma handler, whose input and output types
+// Huma decodes, validates, encodes and documents.
+func typed[I, O any](h func(context.Context, *I) (*O, error)) serving {
+	return serving{huma: func(api huma.API, op huma.Operation) { huma.Register(api, op, h) }}
+}
+
+// plain serves a route with a net/http handler on the mux.
+func plain(h http.Handler) serving { return serving{http: h} }
+
+func (sv serving) withFast(f func(slow http.Handler) http.Handler) serving {
+	sv.fast = f
+	return sv
+}
+
+func (sv serving) then(f func(*huma.Operation)) serving {
+	sv.amend = f
+	return sv
+}
+
+// registerRoutes registers every line of routeTable, in order.
+func (s *Server) registerRoutes(mux *http.ServeMux) {
+	oapi := s.api.OpenAPI()
+	for _, rt := range s.routeTable(mux) {
+		method, path, ok := strings.Cut(rt.pattern, " ")
+		if !ok {
+			method, path = "", rt.pattern
+		}
+		var op huma.Operation
+		if rt.doc != nil {
+			op = rt.doc()
+			op.OperationID, op.Method, op.Path = rt.id, method, strings.TrimSuffix(path, "{$}")
+		}
+		switch {
+		case rt.serve.huma != nil:
+			if rt.serve.fast != nil {
+				s.adapter.fast[rt.id] = rt.serve.fast
+			}
+			rt.serve.huma(s.api, op)
+			if rt.serve.amend != nil {
+				rt.serve.amend(operation(oapi.Paths[op.Path], method))
+			}
+		case rt.serve.http != nil:
+			mux.Handle(rt.pattern, rt.serve.http)
+			if rt.doc != nil {
+				oapi.AddOperation(&op)
+			}
+		default:
+			oapi.AddOperation(&op)
+		}
+	}
+}
+
+// operation is item's operation for method.
+func operation(item *huma.PathItem, method string) *huma.Operation {
+	switch method {
+	case http.MethodGet:
+		return item.Get
+	case http.MethodPost:
+		return item.Post
+	case http.MethodPut:
+		return item.Put
+	case http.MethodPatch:
+		return item.Patch
+	case http.MethodDelete:
+		return item.Delete
+	}
+	return nil
+}

@@ -156,14 +156,16 @@ func (s *Server) getUser(ctx context.Context, in *UsernameParam) (*userOutput, e
 }
 
 // userChangeErrors are the errors of a change to a user under If-Match.
-var userChangeErrors = []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired, http.StatusUnprocessableEntity}
+func userChangeErrors() []int {
+	return []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired, http.StatusUnprocessableEntity}
+}
 
 func (s *Server) opUpdateUser() huma.Operation {
 	return s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, Tags: []string{"users"},
 		Summary: "Change a user's roles, active flag or password",
 		Description: "Send If-Match with the ETag of your last GET (or `*`). Deactivation and role changes apply to the user's existing tokens at once. " +
 			"A new password ends the user's sessions and any login lockout.",
-		Errors: userChangeErrors})
+		Errors: userChangeErrors()})
 }
 
 type updateUserInput struct {
@@ -187,7 +189,7 @@ func (s *Server) updateUser(ctx context.Context, in *updateUserInput) (*userOutp
 func (s *Server) opDeactivateUser() huma.Operation {
 	return s.v1op(warehouse.RoleAdmin, huma.Operation{Metadata: map[string]any{metaFresh: true}, Tags: []string{"users"},
 		Summary: "Deactivate a user", Description: "Sets active=false (the account and its history stay); every token of the user is refused at once.",
-		Errors: userChangeErrors})
+		Errors: userChangeErrors()})
 }
 
 type deactivateUserInput struct {

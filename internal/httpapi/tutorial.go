@@ -71,7 +71,7 @@ func (s *Server) tokenResponse(pair session.Pair, cookies bool) *tokenOutput {
 var security = []map[string][]string{{schemeOAuth2: {}}, {schemeBearer: {}}}
 
 // authErrors are the errors of a route that takes a token.
-var authErrors = []int{http.StatusUnauthorized}
+func authErrors() []int { return []int{http.StatusUnauthorized} }
 
 func opWelcome() huma.Operation {
 	return huma.Operation{Tags: []string{"tutorial"},
@@ -109,7 +109,7 @@ func (s *Server) login(ctx context.Context, in *loginInput) (*tokenOutput, error
 
 func opUser() huma.Operation {
 	return huma.Operation{Tags: []string{"tutorial"},
-		Summary: "The logged-in user", Security: security, Errors: authErrors,
+		Summary: "The logged-in user", Security: security, Errors: authErrors(),
 		Description: "The access token's subject and the user's current roles (as stored now, not as the token was issued).",
 		Metadata:    map[string]any{metaToken: auth.TypeAccess},
 	}
@@ -127,7 +127,7 @@ func opRefresh() huma.Operation {
 		Description: "Send the refresh token as the bearer token (or in `refresh_token_cookie` with `X-CSRF-Token`). Returns a new access token and a " +
 			"new refresh token; the old refresh token is retired (rotation). A retired token presented again within the reuse interval gets the same new " +
 			"pair; later, it is treated as theft and the whole session is revoked.",
-		Security: security, Errors: authErrors,
+		Security: security, Errors: authErrors(),
 		Metadata: map[string]any{metaToken: auth.TypeRefresh},
 	}
 }
@@ -145,7 +145,7 @@ func opAccessRevoke() huma.Operation {
 	return huma.Operation{Tags: []string{"tutorial"},
 		Summary:     "Revoke the access token sent",
 		Description: "The token is refused from then on, by every instance and after restarts. Revoking twice is not an error.",
-		Security:    security, Errors: authErrors,
+		Security:    security, Errors: authErrors(),
 		Metadata: map[string]any{metaToken: auth.TypeAccess, metaAllowRevoked: true},
 	}
 }
@@ -158,7 +158,7 @@ func opRefreshRevoke() huma.Operation {
 	return huma.Operation{Tags: []string{"tutorial"},
 		Summary:     "Revoke the refresh token sent",
 		Description: "The refresh token is refused from then on, by every instance and after restarts. Revoking twice is not an error.",
-		Security:    security, Errors: authErrors,
+		Security:    security, Errors: authErrors(),
 		Metadata: map[string]any{metaToken: auth.TypeRefresh, metaAllowRevoked: true},
 	}
 }

@@ -74,12 +74,12 @@ func requestHash(method, path string, body any) ([]byte, error) {
 func movementResponse(p inventory.Posted, err error) (*movementOutput, error) {
 	switch {
 	case errors.Is(err, inventory.ErrKeyRequired):
-		return nil, newProblem(http.StatusBadRequest, "idempotency_key_required",
-			"Idempotency-Key header required (1-255 characters, e.g. a UUID): retries with the same key are never posted twice")
+		return nil, &warehouse.Error{Code: codeIdempotencyKeyRequired,
+			Message: "Idempotency-Key header required (1-255 characters, e.g. a UUID): retries with the same key are never posted twice"}
 	case errors.Is(err, inventory.ErrKeyTooLong):
-		return nil, newProblem(http.StatusBadRequest, "bad_request", "Idempotency-Key must be 1-255 characters")
+		return nil, &warehouse.Error{Code: codeBadRequest, Message: "Idempotency-Key must be 1-255 characters"}
 	case errors.Is(err, inventory.ErrKeyInUse):
-		return nil, newProblem(http.StatusConflict, "idempotency_key_in_use", "A request with this Idempotency-Key is still being processed; retry shortly")
+		return nil, &warehouse.Error{Code: codeIdempotencyKeyInUse, Message: "A request with this Idempotency-Key is still being processed; retry shortly"}
 	case err != nil:
 		return nil, apiError(err)
 	}

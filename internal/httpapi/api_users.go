@@ -107,7 +107,7 @@ func (s *Server) listUsers(ctx context.Context, in *listUsersInput) (*streamOutp
 	if in.Cursor != "" {
 		after, ok := decodeUserCursor(in.Cursor)
 		if !ok {
-			return nil, newProblem(http.StatusBadRequest, "bad_cursor", "invalid cursor: pass next_cursor from the previous page unchanged")
+			return nil, &warehouse.Error{Code: warehouse.EBADCURSOR, Message: "invalid cursor: pass next_cursor from the previous page unchanged"}
 		}
 		start, _ = slices.BinarySearchFunc(users, after, func(u *warehouse.User, name string) int { return strings.Compare(u.Username, name) })
 		if start < len(users) && users[start].Username == after {

@@ -105,6 +105,7 @@ func docsText(body, ctype string) http.HandlerFunc {
 }
 
 var (
+	docsIndexPage  = docsText(docsIndex, "text/html; charset=utf-8")
 	docsInitScript = docsText(docsInit, "text/javascript; charset=utf-8")
 	docsStyleSheet = docsText(docsStyle, "text/css; charset=utf-8")
 )
@@ -116,7 +117,7 @@ func docsPage(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	// The docs link out (license, spec); don't tell those sites the URL.
 	h.Set("Referrer-Policy", "no-referrer")
-	docsText(docsIndex, "text/html; charset=utf-8")(w, r)
+	docsIndexPage(w, r)
 }
 
 // docsAssets serves Swagger UI's embedded files under /docs/.

@@ -171,9 +171,9 @@ func New(cfg Config, d Deps) *Server {
 	s.api.UseMiddleware(s.authMiddleware, checkText)
 	s.registerRoutes(mux) // every route: routeTable in routes.go
 	s.completeDocument()
-	// A fast path whose operation was renamed or removed would otherwise
-	// switch itself off without a word; like Huma's own registration
-	// errors, that is a programming error.
+	// Each fast path is set on its route's line; one whose operation Huma
+	// never handed to the adapter would switch itself off without a word.
+	// Like Huma's own registration errors, that is a programming error.
 	if err := s.adapter.checkFast(); err != nil {
 		panic(err)
 	}

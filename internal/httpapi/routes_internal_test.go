@@ -84,3 +84,16 @@ func TestFastPathsOnTheirLines(t *testing.T) {
 		}
 	}
 }
+
+// The operator's extra claims (--claims) are named, sorted, after the
+// access token's own claims in the bearer scheme.
+func TestBearerSchemeNamesExtraClaims(t *testing.T) {
+	s := New(Config{ExtraClaims: map[string]any{"tenant": "acme", "region": "eu"}}, Deps{Log: slog.New(slog.DiscardHandler)})
+	desc := s.OpenAPI().Components.SecuritySchemes[schemeBearer].Description
+	if want := "An access token's claims:" + claimsDoc() + "\n\nAccess tokens also carry the operator's claims: region, tenant."; !strings.HasSuffix(desc, want) {
+		t.Errorf("bearer scheme: %q, want it to end %q", desc, want)
+	}
+	if plain := newTableServer(t).OpenAPI().Components.SecuritySchemes[schemeBearer].Description; strings.Contains(plain, "operator's claims") {
+		t.Errorf("without --claims: %q", plain)
+	}
+}

@@ -95,29 +95,29 @@ const docsStyle = `.swagger-ui .auth-container .wrapper:has(> label[for="passwor
 const docsPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " +
 	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 
-// docsText answers body as ctype.
-func docsText(body, ctype string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("Cache-Control", "no-cache")
-		_, _ = w.Write([]byte(body))
-	}
+// serveText answers body as ctype, to be revalidated on every use.
+func serveText(w http.ResponseWriter, body, ctype string) {
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write([]byte(body))
 }
 
-var (
-	docsIndexPage  = docsText(docsIndex, "text/html; charset=utf-8")
-	docsInitScript = docsText(docsInit, "text/javascript; charset=utf-8")
-	docsStyleSheet = docsText(docsStyle, "text/css; charset=utf-8")
-)
-
 // docsPage is GET /docs: Swagger UI's page, pointed at our document.
-func docsPage(w http.ResponseWriter, r *http.Request) {
+func docsPage(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", docsPolicy)
 	h.Set("X-Frame-Options", "DENY")
 	// The docs link out (license, spec); don't tell those sites the URL.
 	h.Set("Referrer-Policy", "no-referrer")
-	docsIndexPage(w, r)
+	serveText(w, docsIndex, "text/html; charset=utf-8")
+}
+
+func docsInitScript(w http.ResponseWriter, _ *http.Request) {
+	serveText(w, docsInit, "text/javascript; charset=utf-8")
+}
+
+func docsStyleSheet(w http.ResponseWriter, _ *http.Request) {
+	serveText(w, docsStyle, "text/css; charset=utf-8")
 }
 
 // docsAssets serves Swagger UI's embedded files under /docs/.

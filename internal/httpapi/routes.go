@@ -92,17 +92,17 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 		// The docs (docs.go), from embedded assets.
 		{"GET /docs", "docs", opDocs, plain(http.HandlerFunc(docsPage))},
 		{"GET /docs/{$}", "", nil, plain(http.HandlerFunc(docsPage))},
-		{"GET /docs/warehouse-init.js", "", nil, plain(docsInitScript)},
-		{"GET /docs/warehouse.css", "", nil, plain(docsStyleSheet)},
+		{"GET /docs/warehouse-init.js", "", nil, plain(http.HandlerFunc(docsInitScript))},
+		{"GET /docs/warehouse.css", "", nil, plain(http.HandlerFunc(docsStyleSheet))},
 		{"GET /docs/", "", nil, plain(docsAssets())},
 
 		// Documented here, served elsewhere: the document itself by Huma
 		// (Config.OpenAPIPath), the docs' assets by GET /docs/ above.
-		{"GET /openapi.json", "openapi-json", openAPIDoc("application/openapi+json", "This document: OpenAPI 3.1, JSON"), elsewhere},
-		{"GET /openapi.yaml", "openapi-yaml", openAPIDoc("application/openapi+yaml", "This document: OpenAPI 3.1, YAML"), elsewhere},
-		{"GET /openapi-3.0.json", "openapi-30-json", openAPIDoc("application/openapi+json", "This document downgraded to OpenAPI 3.0, JSON, for older tools"), elsewhere},
-		{"GET /openapi-3.0.yaml", "openapi-30-yaml", openAPIDoc("application/openapi+yaml", "This document downgraded to OpenAPI 3.0, YAML, for older tools"), elsewhere},
-		{"GET /docs/{file}", "docs-asset", opDocsAsset, elsewhere},
+		{"GET /openapi.json", "openapi-json", openAPIDoc("application/openapi+json", "This document: OpenAPI 3.1, JSON"), elsewhere()},
+		{"GET /openapi.yaml", "openapi-yaml", openAPIDoc("application/openapi+yaml", "This document: OpenAPI 3.1, YAML"), elsewhere()},
+		{"GET /openapi-3.0.json", "openapi-30-json", openAPIDoc("application/openapi+json", "This document downgraded to OpenAPI 3.0, JSON, for older tools"), elsewhere()},
+		{"GET /openapi-3.0.yaml", "openapi-30-yaml", openAPIDoc("application/openapi+yaml", "This document downgraded to OpenAPI 3.0, YAML, for older tools"), elsewhere()},
+		{"GET /docs/{file}", "docs-asset", opDocsAsset, elsewhere()},
 
 		// What no route matched: JSON 404, or 405 with Allow (server.go).
 		{"/", "", nil, plain(s.fallback(mux))},
@@ -137,7 +137,7 @@ type route struct {
 }
 
 // serving is how a route is served: a typed Huma handler, a plain handler
-// on the mux, or neither (elsewhere: documented only).
+// on the mux, or neither (elsewhere(): documented only).
 type serving struct {
 	huma func(huma.API, huma.Operation)
 	http http.Handler
@@ -151,7 +151,7 @@ type serving struct {
 }
 
 // elsewhere marks an operation that is only documented by its line.
-var elsewhere serving
+func elsewhere() serving { return serving{} }
 
 // typed serves a route with a Huma handler, whose input and output types
 // Huma decodes, validates, encodes and documents.

@@ -69,149 +69,6 @@ type ItemStockBody struct {
 	Balances  []*warehouse.Balance `json:"balances"`
 }
 
-func (s *Server) itemRoutes() {
-	tags := []string{"items"}
-
-	listOp := s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "list-items", Method: http.MethodGet, Path: "/items", Tags: tags,
-		Summary: "List items", Description: "Ordered by sku. Cursor pagination; CSV with Accept: text/csv or ?format=csv."})
-	s.listDoc(&listOp, PageBody[*warehouse.Item]{})
-	huma.Register(s.api, listOp, func(ctx context.Context, in *struct {
-		ListParams
-		Q            string `query:"q" maxLength:"200" doc:"Substring of sku or name"`
-		SKU          string `query:"sku" maxLength:"64"`
-		Barcode      string `query:"barcode" maxLength:"64"`
-		Active       string `query:"active" enum:"true,false"`
-		BelowReorder bool   `query:"below_reorder" doc:"Only items whose available total is below their reorder point"`
-	}) (*streamOutput, error) {
-		f := warehouse.ItemFilter{Q: in.Q, SKU: in.SKU, Barcode: in.Barcode, Active: boolParam(in.Active), BelowReorder: in.BelowReorder}
-		if in.csv() {
-			return csvExport(ctx, s.log, "items", func() (int, error) { return s.db.CountItems(ctx, f) },
-				[]string{"id", "sku", "name", "description", "uom", "qty_precision", "barcode", "lot_tracked", "reorder_point", "active", "on_hand", "available", "version", "updated_at", "updated_by"},
-				func(ctx context.Context, emit func([]string) error) error {
-					return s.db.EachItem(ctx, f, func(it *warehouse.Item) error {
-						return emit([]string{strconv.FormatInt(it.ID, 10), it.SKU, it.Name, it.Description, it.UOM, strconv.Itoa(it.QtyPrecision), it.Barcode,
-							strconv.FormatBool(it.LotTracked), fmtQtyPtr(it.ReorderPoint), strconv.FormatBool(it.Active), it.OnHand.String(), it.Available.String(),
-							strconv.FormatInt(it.Version, 10), fmtTime(it.UpdatedAt), it.UpdatedBy})
-					})
-				})
-		}
-		items, next, err := s.db.ListItems(ctx, f, in.page())
-		if err != nil {
-			return nil, err
-		}
-		return jsonPage(items, next), nil
-	})
-
-	huma.Register(s.api, s.v1op(warehouse.RoleManager, huma.Operation{OperationID: "create-item", Method: http.MethodPost, Path: "/items", Tags: tags,
-		Summary: "Create an item", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType}}),
-		func(ctx context.Context, in *struct{ Body ItemCreateBody }) (*itemOutput, error) {
-			b := in.Body
-			it := &warehouse.Item{SKU: b.SKU, Name: b.Name, Description: b.Description, UOM: b.UOM, QtyPrecision: b.QtyPrecision,
-				Barcode: b.Barcode, LotTracked: b.LotTracked, ReorderPoint: qtyPtr(b.ReorderPoint), Active: true}
-			if err := s.db.CreateItem(ctx, it, actor(ctx)); err != nil {
-				return nil, err
-			}
-			return &itemOutput{ETag: etag(it.Version), Location: v1 + "/items/" + strconv.FormatInt(it.ID, 10), Body: it}, nil
-		})
-
-	huma.Register(s.api, s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "get-item", Method: http.MethodGet, Path: "/items/{id}", Tags: tags,
-		Summary: "One item with its stock totals", Errors: []int{http.StatusNotFound}}),
-		func(ctx context.Context, in *ItemIDParam) (*itemOutput, error) {
-			it, err := s.db.Item(ctx, in.ID)
-			if err != nil {
-				return nil, err
-			}
-			return &itemOutput{ETag: etag(it.Version), Body: it}, nil
-		})
-
-	huma.Register(s.api, s.v1op(warehouse.RoleManager, huma.Operation{OperationID: "update-item", Method: http.MethodPatch, Path: "/items/{id}", Tags: tags,
-		Summary:     "Change an item",
-		Description: "Send If-Match with the ETag of your last GET. sku and lot_tracked are frozen, and qty_precision can only be raised, once the item has ledger entries (422 naming the field). reorder_point: null clears it; active: false archives (needs no stock).",
-		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired, http.StatusUnprocessableEntity}}),
-		func(ctx context.Context, in *struct {
-			ItemIDParam
-			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
-			Body    ItemPatchBody
-			RawBody []byte
-		}) (*itemOutput, error) {
-			pc, err := parseIfMatch(in.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			b := in.Body
-			p := warehouse.ItemPatch{SKU: b.SKU, Name: b.Name, Description: b.Description, UOM: b.UOM, QtyPrecision: b.QtyPrecision,
-				Barcode: b.Barcode, LotTracked: b.LotTracked, Active: b.Active}
-			if b.ReorderPoint != nil || isNull(in.RawBody, "reorder_point") {
-				rp := qtyPtr(b.ReorderPoint)
-				p.ReorderPoint = &rp
-			}
-			var it *warehouse.Item
-			err = pc.apply(func(version int64) (err error) {
-				it, err = s.db.UpdateItem(ctx, in.ID, version, p, actor(ctx))
-				return err
-			})
-			if err != nil {
-				return nil, err
-			}
-			return &itemOutput{ETag: etag(it.Version), Body: it}, nil
-		})
-
-	huma.Register(s.api, s.v1op(warehouse.RoleManager, huma.Operation{OperationID: "archive-item", Method: http.MethodDelete, Path: "/items/{id}", Tags: tags,
-		Summary: "Archive an item", Description: "Sets active=false (history stays). Refused with 409 while the item has stock anywhere.",
-		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired}}),
-		func(ctx context.Context, in *struct {
-			ItemIDParam
-			IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
-		}) (*struct{}, error) {
-			pc, err := parseIfMatch(in.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			if err := pc.apply(func(version int64) error { return s.db.ArchiveItem(ctx, in.ID, version, actor(ctx)) }); err != nil {
-				return nil, err
-			}
-			return nil, nil
-		})
-
-	huma.Register(s.api, s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "item-stock", Method: http.MethodGet, Path: "/items/{id}/stock", Tags: tags,
-		Summary: "An item's balances by location, with totals", Errors: []int{http.StatusNotFound}}),
-		func(ctx context.Context, in *ItemIDParam) (*struct{ Body ItemStockBody }, error) {
-			it, err := s.db.Item(ctx, in.ID)
-			if err != nil {
-				return nil, err
-			}
-			out := ItemStockBody{ItemID: it.ID, SKU: it.SKU, UOM: it.UOM, OnHand: it.OnHand, Available: it.Available, Balances: []*warehouse.Balance{}}
-			err = s.db.EachStock(ctx, warehouse.StockFilter{ItemID: it.ID, Nonzero: true}, func(b *warehouse.Balance) error {
-				out.Balances = append(out.Balances, b)
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			return &struct{ Body ItemStockBody }{out}, nil
-		})
-
-	huma.Register(s.api, s.v1op(warehouse.RoleViewer, huma.Operation{OperationID: "lookup", Method: http.MethodGet, Path: "/lookup", Tags: []string{"lookup"},
-		Summary: "Resolve a scanned code", Description: "An item barcode (or sku) or a location code.", Errors: []int{http.StatusNotFound}}),
-		func(ctx context.Context, in *struct {
-			Barcode string `query:"barcode" required:"true" minLength:"1" maxLength:"64"`
-		}) (*struct{ Body LookupBody }, error) {
-			if it, err := s.db.ItemByBarcode(ctx, in.Barcode); err == nil {
-				return &struct{ Body LookupBody }{LookupBody{Kind: "item", Item: it}}, nil
-			} else if warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
-				return nil, err
-			}
-			l, err := s.db.LocationByCode(ctx, in.Barcode)
-			if err != nil {
-				if warehouse.ErrorCode(err) == warehouse.ENOTFOUND {
-					return nil, warehouse.Errorf(warehouse.ENOTFOUND, "No item or location has the code %s", strconv.Quote(in.Barcode))
-				}
-				return nil, err
-			}
-			return &struct{ Body LookupBody }{LookupBody{Kind: "location", Location: l}}, nil
-		})
-}
-
 // LookupBody is what a scanned code is.
 type LookupBody struct {
 	Kind     string              `json:"kind" enum:"item,location"`
@@ -230,4 +87,173 @@ func boolParam(s string) *bool {
 		return &b
 	}
 	return nil
+}
+
+func (s *Server) opListItems() huma.Operation {
+	listOp := s.v1op(warehouse.RoleViewer, huma.Operation{Tags: []string{"items"},
+		Summary: "List items", Description: "Ordered by sku. Cursor pagination; CSV with Accept: text/csv or ?format=csv."})
+	s.listDoc(&listOp, PageBody[*warehouse.Item]{})
+	return listOp
+}
+
+type listItemsInput struct {
+	ListParams
+	Q            string `query:"q" maxLength:"200" doc:"Substring of sku or name"`
+	SKU          string `query:"sku" maxLength:"64"`
+	Barcode      string `query:"barcode" maxLength:"64"`
+	Active       string `query:"active" enum:"true,false"`
+	BelowReorder bool   `query:"below_reorder" doc:"Only items whose available total is below their reorder point"`
+}
+
+func (s *Server) listItems(ctx context.Context, in *listItemsInput) (*streamOutput, error) {
+	f := warehouse.ItemFilter{Q: in.Q, SKU: in.SKU, Barcode: in.Barcode, Active: boolParam(in.Active), BelowReorder: in.BelowReorder}
+	if in.csv() {
+		return csvExport(ctx, s.log, "items", func() (int, error) { return s.db.CountItems(ctx, f) },
+			[]string{"id", "sku", "name", "description", "uom", "qty_precision", "barcode", "lot_tracked", "reorder_point", "active", "on_hand", "available", "version", "updated_at", "updated_by"},
+			func(ctx context.Context, emit func([]string) error) error {
+				return s.db.EachItem(ctx, f, func(it *warehouse.Item) error {
+					return emit([]string{strconv.FormatInt(it.ID, 10), it.SKU, it.Name, it.Description, it.UOM, strconv.Itoa(it.QtyPrecision), it.Barcode,
+						strconv.FormatBool(it.LotTracked), fmtQtyPtr(it.ReorderPoint), strconv.FormatBool(it.Active), it.OnHand.String(), it.Available.String(),
+						strconv.FormatInt(it.Version, 10), fmtTime(it.UpdatedAt), it.UpdatedBy})
+				})
+			})
+	}
+	items, next, err := s.db.ListItems(ctx, f, in.page())
+	if err != nil {
+		return nil, err
+	}
+	return jsonPage(items, next), nil
+}
+
+func (s *Server) opCreateItem() huma.Operation {
+	return s.v1op(warehouse.RoleManager, huma.Operation{Tags: []string{"items"},
+		Summary: "Create an item", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType}})
+}
+
+func (s *Server) createItem(ctx context.Context, in *struct{ Body ItemCreateBody }) (*itemOutput, error) {
+	b := in.Body
+	it := &warehouse.Item{SKU: b.SKU, Name: b.Name, Description: b.Description, UOM: b.UOM, QtyPrecision: b.QtyPrecision,
+		Barcode: b.Barcode, LotTracked: b.LotTracked, ReorderPoint: qtyPtr(b.ReorderPoint), Active: true}
+	if err := s.db.CreateItem(ctx, it, actor(ctx)); err != nil {
+		return nil, err
+	}
+	return &itemOutput{ETag: etag(it.Version), Location: v1 + "/items/" + strconv.FormatInt(it.ID, 10), Body: it}, nil
+}
+
+func (s *Server) opGetItem() huma.Operation {
+	return s.v1op(warehouse.RoleViewer, huma.Operation{Tags: []string{"items"},
+		Summary: "One item with its stock totals", Errors: []int{http.StatusNotFound}})
+}
+
+func (s *Server) getItem(ctx context.Context, in *ItemIDParam) (*itemOutput, error) {
+	it, err := s.db.Item(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &itemOutput{ETag: etag(it.Version), Body: it}, nil
+}
+
+func (s *Server) opUpdateItem() huma.Operation {
+	return s.v1op(warehouse.RoleManager, huma.Operation{Tags: []string{"items"},
+		Summary:     "Change an item",
+		Description: "Send If-Match with the ETag of your last GET. sku and lot_tracked are frozen, and qty_precision can only be raised, once the item has ledger entries (422 naming the field). reorder_point: null clears it; active: false archives (needs no stock).",
+		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired, http.StatusUnprocessableEntity}})
+}
+
+type updateItemInput struct {
+	ItemIDParam
+	IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
+	Body    ItemPatchBody
+	RawBody []byte
+}
+
+func (s *Server) updateItem(ctx context.Context, in *updateItemInput) (*itemOutput, error) {
+	pc, err := parseIfMatch(in.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	b := in.Body
+	p := warehouse.ItemPatch{SKU: b.SKU, Name: b.Name, Description: b.Description, UOM: b.UOM, QtyPrecision: b.QtyPrecision,
+		Barcode: b.Barcode, LotTracked: b.LotTracked, Active: b.Active}
+	if b.ReorderPoint != nil || isNull(in.RawBody, "reorder_point") {
+		rp := qtyPtr(b.ReorderPoint)
+		p.ReorderPoint = &rp
+	}
+	var it *warehouse.Item
+	err = pc.apply(func(version int64) (err error) {
+		it, err = s.db.UpdateItem(ctx, in.ID, version, p, actor(ctx))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &itemOutput{ETag: etag(it.Version), Body: it}, nil
+}
+
+func (s *Server) opArchiveItem() huma.Operation {
+	return s.v1op(warehouse.RoleManager, huma.Operation{Tags: []string{"items"},
+		Summary: "Archive an item", Description: "Sets active=false (history stays). Refused with 409 while the item has stock anywhere.",
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired}})
+}
+
+type archiveItemInput struct {
+	ItemIDParam
+	IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v3\", or * for any"`
+}
+
+func (s *Server) archiveItem(ctx context.Context, in *archiveItemInput) (*struct{}, error) {
+	pc, err := parseIfMatch(in.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	if err := pc.apply(func(version int64) error { return s.db.ArchiveItem(ctx, in.ID, version, actor(ctx)) }); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+func (s *Server) opItemStock() huma.Operation {
+	return s.v1op(warehouse.RoleViewer, huma.Operation{Tags: []string{"items"},
+		Summary: "An item's balances by location, with totals", Errors: []int{http.StatusNotFound}})
+}
+
+func (s *Server) itemStock(ctx context.Context, in *ItemIDParam) (*struct{ Body ItemStockBody }, error) {
+	it, err := s.db.Item(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := ItemStockBody{ItemID: it.ID, SKU: it.SKU, UOM: it.UOM, OnHand: it.OnHand, Available: it.Available, Balances: []*warehouse.Balance{}}
+	err = s.db.EachStock(ctx, warehouse.StockFilter{ItemID: it.ID, Nonzero: true}, func(b *warehouse.Balance) error {
+		out.Balances = append(out.Balances, b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &struct{ Body ItemStockBody }{out}, nil
+}
+
+func (s *Server) opLookup() huma.Operation {
+	return s.v1op(warehouse.RoleViewer, huma.Operation{Tags: []string{"lookup"},
+		Summary: "Resolve a scanned code", Description: "An item barcode (or sku) or a location code.", Errors: []int{http.StatusNotFound}})
+}
+
+type lookupInput struct {
+	Barcode string `query:"barcode" required:"true" minLength:"1" maxLength:"64"`
+}
+
+func (s *Server) lookup(ctx context.Context, in *lookupInput) (*struct{ Body LookupBody }, error) {
+	if it, err := s.db.ItemByBarcode(ctx, in.Barcode); err == nil {
+		return &struct{ Body LookupBody }{LookupBody{Kind: "item", Item: it}}, nil
+	} else if warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
+		return nil, err
+	}
+	l, err := s.db.LocationByCode(ctx, in.Barcode)
+	if err != nil {
+		if warehouse.ErrorCode(err) == warehouse.ENOTFOUND {
+			return nil, warehouse.Errorf(warehouse.ENOTFOUND, "No item or location has the code %s", strconv.Quote(in.Barcode))
+		}
+		return nil, err
+	}
+	return &struct{ Body LookupBody }{LookupBody{Kind: "location", Location: l}}, nil
 }

@@ -24,16 +24,6 @@ const metaRole = "role"
 
 const v1 = "/api/v1"
 
-// domainRoutes registers the warehouse API under /api/v1.
-func (s *Server) domainRoutes() {
-	s.itemRoutes()
-	s.locationRoutes()
-	s.stockRoutes()
-	s.movementRoutes()
-	s.userAdminRoutes()
-	s.auditRoutes()
-}
-
 // paramErrors makes a bad query or path parameter a 400 (the contract's
 // "bad query parameter") instead of Huma's 422, which stays for bodies: on
 // a body-less route every 422 becomes a 400; elsewhere a 422 whose every
@@ -102,11 +92,10 @@ func (c *paramErrCtx) BodyWriter() io.Writer {
 	return c.humaContext.BodyWriter()
 }
 
-// v1op completes an operation of the warehouse API: path under /api/v1,
-// bearer security, the role it needs (checked by requireRole and written
+// v1op completes an operation of the warehouse API (its path, under
+// /api/v1, is the route table's): bearer security, the role it needs (checked by requireRole and written
 // in the docs), and the errors every such route may answer.
 func (s *Server) v1op(role warehouse.Role, op huma.Operation) huma.Operation {
-	op.Path = v1 + op.Path
 	op.Security = security
 	if op.Metadata == nil {
 		op.Metadata = map[string]any{}

@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 )
 
@@ -51,10 +52,26 @@ const (
 	detailCookieToken   = "This token was issued into cookies; send it in its cookie with the X-CSRF-Token header"
 )
 
-// unauthorized is a 401 with the RFC 6750 challenge.
+// Codes of a refused token, besides auth's TokenError codes (auth.Code*)
+// and the session ends (warehouse.ETOKENREVOKED): each has its line in the
+// error table (kinds), a 401 with RFC 6750's challenge.
+const (
+	codeMissingToken        = auth.CodeMissingToken // no token at all: a challenge without an error
+	codeBadHeader           = auth.CodeBadHeader
+	codeWrongTokenType      = auth.CodeWrongTokenType
+	codeInvalidToken        = "invalid_token"
+	codeCookieTokenInHeader = "cookie_token_in_header"
+	codeMissingCSRF         = "missing_csrf_token"
+	codeCSRFMismatch        = "csrf_mismatch"
+	codeSessionEnded        = "session_ended"
+	codeUnknownUser         = "unknown_user"
+	codeFreshRequired       = "fresh_token_required"
+)
+
+// unauthorized is the refusal of a token with code, answered by the error
+// table (401 with the RFC 6750 challenge).
 func unauthorized(code, detail string) *Problem {
-	return newProblem(http.StatusUnauthorized, code, detail).
-		withHeader("WWW-Authenticate", `Bearer error="invalid_token"`)
+	return codeProblem(code, detail)
 }
 
 // credentials is what a request offers to authenticate with.
@@ -110,7 +127,7 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 	prob := s.authenticate(p, creds, want, allowRevoked)
 	if prob == nil {
 		if fresh, _ := op.Metadata[metaFresh].(bool); fresh && !p.Claims.Fresh {
-			prob = unauthorized("fresh_token_required", detailFresh)
+			prob = unauthorized(codeFreshRequired, detailFresh)
 		}
 	}
 	if prob != nil {
@@ -134,13 +151,13 @@ func (s *Server) authenticate(p *Principal, c credentials, want string, allowRev
 	if c.authorization != "" {
 		token, ok := bearerToken(c.authorization)
 		if !ok {
-			return unauthorized("bad_authorization_header", detailBadHeader)
+			return unauthorized(codeBadHeader, detailBadHeader)
 		}
 		if prob := s.verifyInto(p, c.r, token, want, allowRevoked); prob != nil {
 			return prob
 		}
 		if p.Claims.CSRF != "" {
-			return unauthorized("cookie_token_in_header", detailCookieToken)
+			return unauthorized(codeCookieTokenInHeader, detailCookieToken)
 		}
 		return nil
 	}
@@ -150,25 +167,23 @@ func (s *Server) authenticate(p *Principal, c credentials, want string, allowRev
 	}
 	token := c.cookie(name)
 	if token == "" {
-		return newProblem(http.StatusUnauthorized, "missing_token", detailMissingHeader).
-			withHeader("WWW-Authenticate", `Bearer realm="warehouse"`)
+		return unauthorized(codeMissingToken, detailMissingHeader)
 	}
 	if prob := s.verifyInto(p, c.r, token, want, allowRevoked); prob != nil {
 		return prob
 	}
 	if p.Claims.CSRF == "" {
 		// A header token placed in a cookie: as the tutorial, not a credential.
-		return newProblem(http.StatusUnauthorized, "missing_token", detailMissingHeader).
-			withHeader("WWW-Authenticate", `Bearer realm="warehouse"`)
+		return unauthorized(codeMissingToken, detailMissingHeader)
 	}
 	switch c.method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		csrf := c.csrf()
 		if csrf == "" {
-			return unauthorized("missing_csrf_token", detailMissingCSRF)
+			return unauthorized(codeMissingCSRF, detailMissingCSRF)
 		}
 		if subtle.ConstantTimeCompare([]byte(csrf), []byte(p.Claims.CSRF)) != 1 {
-			return unauthorized("csrf_mismatch", detailCSRFMismatch)
+			return unauthorized(codeCSRFMismatch, detailCSRFMismatch)
 		}
 	}
 	p.FromCookie = true
@@ -197,28 +212,28 @@ func (s *Server) verifyInto(p *Principal, r *http.Request, token, want string, a
 		if errors.As(err, &te) {
 			return unauthorized(te.Code, te.Detail)
 		}
-		return unauthorized("invalid_token", "Invalid token")
+		return unauthorized(codeInvalidToken, "Invalid token")
 	}
 	if !s.issuerOK(r, claims.Issuer) {
 		return unauthorized(auth.CodeInvalidIssuer, "Invalid issuer")
 	}
 	if !allowRevoked {
 		if s.state.IsRevoked(claims.ID) {
-			return unauthorized("token_revoked", detailRevoked)
+			return unauthorized(warehouse.ETOKENREVOKED, detailRevoked)
 		}
 		if claims.SessionID != "" && s.state.IsSessionEnded(claims.SessionID) {
-			return unauthorized("session_ended", detailRevoked)
+			return unauthorized(codeSessionEnded, detailRevoked)
 		}
 	}
 	if claims.Type != want {
 		if want == auth.TypeRefresh {
-			return unauthorized("wrong_token_type", detailOnlyRefresh)
+			return unauthorized(codeWrongTokenType, detailOnlyRefresh)
 		}
-		return unauthorized("wrong_token_type", detailOnlyAccess)
+		return unauthorized(codeWrongTokenType, detailOnlyAccess)
 	}
 	u, ok := s.state.User(claims.Subject)
 	if !ok || !u.Active {
-		return unauthorized("unknown_user", detailUnknownUser)
+		return unauthorized(codeUnknownUser, detailUnknownUser)
 	}
 	*p = Principal{Claims: claims, Token: token, Roles: u.Roles}
 	return nil

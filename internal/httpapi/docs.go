@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/danielgtaylor/huma/v2"
 	swaggerfiles "github.com/swaggo/files/v2"
 )
 
@@ -94,32 +95,35 @@ const docsStyle = `.swagger-ui .auth-container .wrapper:has(> label[for="passwor
 const docsPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " +
 	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 
-// mountDocs serves the interactive docs at /docs from embedded assets.
-func mountDocs(mux *http.ServeMux) {
-	page := func(body, ctype string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", ctype)
-			w.Header().Set("Cache-Control", "no-cache")
-			_, _ = w.Write([]byte(body))
-		}
-	}
-	html := func(body string) http.HandlerFunc {
-		serve := page(body, "text/html; charset=utf-8")
-		return func(w http.ResponseWriter, r *http.Request) {
-			h := w.Header()
-			h.Set("Content-Security-Policy", docsPolicy)
-			h.Set("X-Frame-Options", "DENY")
-			// The docs link out (license, spec); don't tell those sites the URL.
-			h.Set("Referrer-Policy", "no-referrer")
-			serve(w, r)
-		}
-	}
-	mux.HandleFunc("GET /docs", html(docsIndex))
-	mux.HandleFunc("GET /docs/{$}", html(docsIndex))
-	mux.HandleFunc("GET /docs/warehouse-init.js", page(docsInit, "text/javascript; charset=utf-8"))
-	mux.HandleFunc("GET /docs/warehouse.css", page(docsStyle, "text/css; charset=utf-8"))
+// serveText answers body as ctype, to be revalidated on every use.
+func serveText(w http.ResponseWriter, body, ctype string) {
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write([]byte(body))
+}
+
+// docsPage is GET /docs: Swagger UI's page, pointed at our document.
+func docsPage(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", docsPolicy)
+	h.Set("X-Frame-Options", "DENY")
+	// The docs link out (license, spec); don't tell those sites the URL.
+	h.Set("Referrer-Policy", "no-referrer")
+	serveText(w, docsIndex, "text/html; charset=utf-8")
+}
+
+func docsInitScript(w http.ResponseWriter, _ *http.Request) {
+	serveText(w, docsInit, "text/javascript; charset=utf-8")
+}
+
+func docsStyleSheet(w http.ResponseWriter, _ *http.Request) {
+	serveText(w, docsStyle, "text/css; charset=utf-8")
+}
+
+// docsAssets serves Swagger UI's embedded files under /docs/.
+func docsAssets() http.Handler {
 	assets := http.StripPrefix("/docs/", http.FileServerFS(swaggerfiles.FS))
-	mux.Handle("GET /docs/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/docs/index.html" || r.URL.Path == "/docs/swagger-initializer.js" {
 			// The stock page and initializer point at a petstore on the
 			// internet; ours is above.
@@ -128,5 +132,41 @@ func mountDocs(mux *http.ServeMux) {
 		}
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		assets.ServeHTTP(w, r)
-	}))
+	})
+}
+
+func opDocs() huma.Operation {
+	return huma.Operation{Tags: []string{"docs"},
+		Summary:     "Interactive documentation (Swagger UI)",
+		Description: "Served from the binary, so it works offline. Authorize with your username and password (OAuth2 password flow at POST /token).",
+		Responses:   map[string]*huma.Response{"200": {Description: "The docs page", Content: mediaType("text/html; charset=utf-8", &huma.Schema{Type: "string"})}}}
+}
+
+// opDocsAsset documents the assets GET /docs/ serves.
+func opDocsAsset() huma.Operation {
+	str := &huma.Schema{Type: "string"}
+	assets := map[string]*huma.MediaType{
+		"text/html":              {Schema: str},
+		"text/css":               {Schema: str},
+		"text/javascript":        {Schema: str},
+		"application/javascript": {Schema: str},
+		"image/png":              {Schema: &huma.Schema{Type: "string", Format: "binary"}},
+	}
+	return huma.Operation{Tags: []string{"docs"},
+		Summary:     "An asset of the docs page",
+		Description: "Swagger UI's scripts, styles and images, and the OAuth2 redirect page. `/docs/` is the docs page itself.",
+		Parameters: []*huma.Param{{Name: "file", In: "path", Required: true, Description: "Asset name, e.g. swagger-ui-bundle.js",
+			Schema: &huma.Schema{Type: "string"}}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The asset", Content: assets},
+			// http.FileServer answers Range requests.
+			"206": {Description: "Part of the asset, for a Range request (several ranges: multipart/byteranges)",
+				Content: withMedia(assets, "multipart/byteranges", &huma.Schema{Type: "string", Format: "binary"}),
+				Headers: map[string]*huma.Param{"Content-Range": {Description: "The part sent, e.g. bytes 0-9/1234 (one range)", Schema: str}}},
+			"416": {Description: "The Range is beyond the asset", Content: mediaType("text/plain; charset=utf-8", str),
+				Headers: map[string]*huma.Param{"Content-Range": {Description: "bytes */<size>", Required: true, Schema: str}}},
+			"301": {Description: "The stock Swagger UI page: moved to /docs",
+				Headers: map[string]*huma.Param{"Location": {Description: "/docs", Required: true, Schema: str}}},
+			"404": {Description: "No such asset", Content: mediaType("text/plain; charset=utf-8", str)},
+		}}
 }

@@ -65,18 +65,9 @@ type homeInfo struct {
 	OpenAPI string `json:"openapi" example:"/openapi.json"`
 }
 
-// homeRoute serves GET / (and HEAD /): a small page that says what this
-// server is and links to the docs, for the person who opens the address in
-// a browser; a client that asks for JSON (and not HTML) gets the same
-// links as JSON. Every other unknown path stays a JSON 404 (fallback).
-func (s *Server) homeRoute(mux *http.ServeMux) {
-	info := homeInfo{Name: "Warehouse Management API", Version: s.cfg.Version, Docs: "/docs", OpenAPI: "/openapi.json"}
-	jsonBody, _ := json.Marshal(info)
-	policy := homePolicy()
-
+func (s *Server) opHome() huma.Operation {
 	infoSchema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[homeInfo](), true, "")
-	s.api.OpenAPI().AddOperation(&huma.Operation{
-		OperationID: "home", Method: http.MethodGet, Path: "/", Tags: []string{"operations"},
+	return huma.Operation{Tags: []string{"operations"},
 		Summary:     "What this server is, with links to the docs",
 		Description: "An HTML page for browsers; `Accept: application/json` (without text/html) gets the same links as JSON.",
 		Responses: map[string]*huma.Response{
@@ -85,8 +76,18 @@ func (s *Server) homeRoute(mux *http.ServeMux) {
 				"application/json": {Schema: infoSchema},
 			}},
 		},
-	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	}
+}
+
+// home serves GET / (and HEAD /): a small page that says what this server
+// is and links to the docs, for the person who opens the address in a
+// browser; a client that asks for JSON (and not HTML) gets the same links
+// as JSON. Every other unknown path stays a JSON 404 (fallback).
+func (s *Server) home() http.HandlerFunc {
+	info := homeInfo{Name: "Warehouse Management API", Version: s.cfg.Version, Docs: "/docs", OpenAPI: "/openapi.json"}
+	jsonBody, _ := json.Marshal(info)
+	policy := homePolicy()
+	return func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Vary", "Accept")
 		h.Set("Cache-Control", "private, no-cache") // the curl example shows the Host asked for
@@ -122,7 +123,7 @@ func (s *Server) homeRoute(mux *http.ServeMux) {
 		if r.Method != http.MethodHead {
 			_, _ = w.Write(buf.Bytes())
 		}
-	})
+	}
 }
 
 // wantsJSON reports whether an Accept header asks for JSON and not HTML.

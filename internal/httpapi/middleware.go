@@ -90,7 +90,7 @@ func newFixedHeaders() fixedHeaders {
 // (so one bad request never takes the server down), takes a sane
 // X-Request-ID from the client or makes one and echoes it (so a client can
 // quote it in a bug report), sets nosniff (the one security header every
-// answer needs: the HTML docs add their own, see mountDocs), and logs one
+// answer needs: the HTML docs add their own, see docsPage), and logs one
 // line per request (never headers, so never a token) when the level allows.
 func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

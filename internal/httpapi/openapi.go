@@ -71,14 +71,21 @@ func securityFor(want, method string) []map[string][]string {
 	return []map[string][]string{{schemeOAuth2: {}}, {schemeBearer: {}}, cookie}
 }
 
-func securitySchemes() map[string]*huma.SecurityScheme {
+// securitySchemes are the document's schemes; the bearer scheme lists the
+// claims of an access token (claimsDoc), and the operator's extra claims
+// (--claims) by name.
+func securitySchemes(extraClaims map[string]any) map[string]*huma.SecurityScheme {
+	claims := claimsDoc()
+	if len(extraClaims) > 0 {
+		claims += "\n\nAccess tokens also carry the operator's claims: " + strings.Join(slices.Sorted(maps.Keys(extraClaims)), ", ") + "."
+	}
 	return map[string]*huma.SecurityScheme{
 		schemeOAuth2: {Type: "oauth2",
 			Description: "Log in with your username and password (OAuth2 password grant, RFC 6749 section 4.3, at POST /token). No client id is needed.",
 			Flows:       &huma.OAuthFlows{Password: &huma.OAuthFlow{TokenURL: "/token", RefreshURL: "/token", Scopes: map[string]string{}}}},
 		schemeBearer: {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
 			Description: "An access token from POST /login or POST /token (a refresh token for /refresh and /refresh-revoke). " +
-				"An access token's claims:" + claimsDoc()},
+				"An access token's claims:" + claims},
 		schemeAccessCookie: {Type: "apiKey", In: "cookie", Name: cookieAccess,
 			Description: "Cookie mode (POST /login?cookies=true): the access token in its HttpOnly cookie. Methods that change state also need X-CSRF-Token."},
 		schemeRefreshCookie: {Type: "apiKey", In: "cookie", Name: cookieRefresh,
@@ -254,58 +261,23 @@ func header(r *huma.Response, name, doc string, required bool) {
 	r.Headers[name].Required = required
 }
 
-// documentRawRoutes describes the routes served outside Huma's typed
-// handlers: this document (Huma serves it, undocumented) and the docs UI.
-// (POST /token is described where it is mounted.)
-func (s *Server) documentRawRoutes() {
-	oapi := s.api.OpenAPI()
-	body := func(ct string, schema *huma.Schema) map[string]*huma.MediaType {
-		return map[string]*huma.MediaType{ct: {Schema: schema}}
-	}
-	str := &huma.Schema{Type: "string"}
-	for _, d := range []struct{ id, path, ct, summary string }{
-		{"openapi-json", "/openapi.json", "application/openapi+json", "This document: OpenAPI 3.1, JSON"},
-		{"openapi-yaml", "/openapi.yaml", "application/openapi+yaml", "This document: OpenAPI 3.1, YAML"},
-		{"openapi-30-json", "/openapi-3.0.json", "application/openapi+json", "This document downgraded to OpenAPI 3.0, JSON, for older tools"},
-		{"openapi-30-yaml", "/openapi-3.0.yaml", "application/openapi+yaml", "This document downgraded to OpenAPI 3.0, YAML, for older tools"},
-	} {
-		schema := str
-		if strings.HasSuffix(d.ct, "json") {
+// openAPIDoc documents one of the forms of this document, which Huma
+// serves (Config.OpenAPIPath) without describing it.
+func openAPIDoc(ct, summary string) func() huma.Operation {
+	return func() huma.Operation {
+		schema := &huma.Schema{Type: "string"}
+		if strings.HasSuffix(ct, "json") {
 			schema = &huma.Schema{Type: "object", Description: "An OpenAPI document"}
 		}
-		oapi.AddOperation(&huma.Operation{OperationID: d.id, Method: http.MethodGet, Path: d.path, Tags: []string{"docs"},
-			Summary: d.summary, Description: "The machine-readable description of this API, generated from the server's routes.",
-			Responses: map[string]*huma.Response{"200": {Description: "The document", Content: body(d.ct, schema)}}})
+		return huma.Operation{Tags: []string{"docs"},
+			Summary: summary, Description: "The machine-readable description of this API, generated from the server's routes.",
+			Responses: map[string]*huma.Response{"200": {Description: "The document", Content: mediaType(ct, schema)}}}
 	}
-	html := body("text/html; charset=utf-8", str)
-	assets := map[string]*huma.MediaType{
-		"text/html":              {Schema: str},
-		"text/css":               {Schema: str},
-		"text/javascript":        {Schema: str},
-		"application/javascript": {Schema: str},
-		"image/png":              {Schema: &huma.Schema{Type: "string", Format: "binary"}},
-	}
-	oapi.AddOperation(&huma.Operation{OperationID: "docs", Method: http.MethodGet, Path: "/docs", Tags: []string{"docs"},
-		Summary:     "Interactive documentation (Swagger UI)",
-		Description: "Served from the binary, so it works offline. Authorize with your username and password (OAuth2 password flow at POST /token).",
-		Responses:   map[string]*huma.Response{"200": {Description: "The docs page", Content: html}}})
-	oapi.AddOperation(&huma.Operation{OperationID: "docs-asset", Method: http.MethodGet, Path: "/docs/{file}", Tags: []string{"docs"},
-		Summary:     "An asset of the docs page",
-		Description: "Swagger UI's scripts, styles and images, and the OAuth2 redirect page. `/docs/` is the docs page itself.",
-		Parameters: []*huma.Param{{Name: "file", In: "path", Required: true, Description: "Asset name, e.g. swagger-ui-bundle.js",
-			Schema: &huma.Schema{Type: "string"}}},
-		Responses: map[string]*huma.Response{
-			"200": {Description: "The asset", Content: assets},
-			// http.FileServer answers Range requests.
-			"206": {Description: "Part of the asset, for a Range request (several ranges: multipart/byteranges)",
-				Content: withMedia(assets, "multipart/byteranges", &huma.Schema{Type: "string", Format: "binary"}),
-				Headers: map[string]*huma.Param{"Content-Range": {Description: "The part sent, e.g. bytes 0-9/1234 (one range)", Schema: str}}},
-			"416": {Description: "The Range is beyond the asset", Content: body("text/plain; charset=utf-8", str),
-				Headers: map[string]*huma.Param{"Content-Range": {Description: "bytes */<size>", Required: true, Schema: str}}},
-			"301": {Description: "The stock Swagger UI page: moved to /docs",
-				Headers: map[string]*huma.Param{"Location": {Description: "/docs", Required: true, Schema: str}}},
-			"404": {Description: "No such asset", Content: body("text/plain; charset=utf-8", str)},
-		}})
+}
+
+// mediaType is a response body of one media type.
+func mediaType(ct string, schema *huma.Schema) map[string]*huma.MediaType {
+	return map[string]*huma.MediaType{ct: {Schema: schema}}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/auth"
 )
 
 // Problem is every error body: RFC 9457 problem details, whose `detail`
@@ -210,6 +211,12 @@ const (
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeTooManyRows          = "too_many_rows"
 	codeTooManyRequests      = "too_many_requests"
+	codeBadRequest           = "bad_request"
+
+	// POST /api/v1/movements and its reversal without a usable
+	// Idempotency-Key (inventory.ErrKey*).
+	codeIdempotencyKeyRequired = "idempotency_key_required"
+	codeIdempotencyKeyInUse    = "idempotency_key_in_use"
 )
 
 // A kind is how the errors of one code are answered.
@@ -257,10 +264,42 @@ var kinds = map[string]kind{
 	codeMethodNotAllowed:     {status: http.StatusMethodNotAllowed},
 	codeTooManyRows:          {status: http.StatusRequestEntityTooLarge},
 	codeTooManyRequests:      {status: http.StatusTooManyRequests},
+	codeBadRequest:           {status: http.StatusBadRequest},
+
+	codeIdempotencyKeyRequired: {status: http.StatusBadRequest},
+	codeIdempotencyKeyInUse:    {status: http.StatusConflict},
+
+	// A refused token (authn.go): the HTTP edge's codes and auth's
+	// verification codes. A request with no token is challenged without
+	// an error code (RFC 6750 section 3.1).
+	codeMissingToken:         {status: http.StatusUnauthorized, extend: withRealmChallenge},
+	codeBadHeader:            {status: http.StatusUnauthorized, extend: withChallenge},
+	codeWrongTokenType:       {status: http.StatusUnauthorized, extend: withChallenge},
+	codeInvalidToken:         {status: http.StatusUnauthorized, extend: withChallenge},
+	codeCookieTokenInHeader:  {status: http.StatusUnauthorized, extend: withChallenge},
+	codeMissingCSRF:          {status: http.StatusUnauthorized, extend: withChallenge},
+	codeCSRFMismatch:         {status: http.StatusUnauthorized, extend: withChallenge},
+	codeSessionEnded:         {status: http.StatusUnauthorized, extend: withChallenge},
+	codeUnknownUser:          {status: http.StatusUnauthorized, extend: withChallenge},
+	codeFreshRequired:        {status: http.StatusUnauthorized, extend: withChallenge},
+	auth.CodeMalformed:       {status: http.StatusUnauthorized, extend: withChallenge},
+	auth.CodeBadSignature:    {status: http.StatusUnauthorized, extend: withChallenge},
+	auth.CodeAlgNotAllowed:   {status: http.StatusUnauthorized, extend: withChallenge},
+	auth.CodeUnknownKID:      {status: http.StatusUnauthorized, extend: withChallenge},
+	auth.CodeExpired:         {status: http.StatusUnauthorized, extend: withChallenge},
+	auth.CodeImmature:        {status: http.StatusUnauthorized, extend: withChallenge},
+	auth.CodeMissingClaim:    {status: http.StatusUnauthorized, extend: withChallenge},
+	auth.CodeInvalidClaim:    {status: http.StatusUnauthorized, extend: withChallenge},
+	auth.CodeInvalidIssuer:   {status: http.StatusUnauthorized, extend: withChallenge},
+	auth.CodeInvalidAudience: {status: http.StatusUnauthorized, extend: withChallenge},
 }
 
 func withChallenge(p *Problem, _ error) {
 	p.withHeader("WWW-Authenticate", `Bearer error="invalid_token"`)
+}
+
+func withRealmChallenge(p *Problem, _ error) {
+	p.withHeader("WWW-Authenticate", `Bearer realm="warehouse"`)
 }
 
 // retrySeconds is a Retry-After value: whole seconds, rounded up, at least 1.
@@ -322,11 +361,7 @@ func problemFor(err error) *Problem {
 	if !ok {
 		detail = "Internal server error"
 	}
-	p = newProblem(k.status, code, detail)
-	if k.title != "" {
-		p.Title = k.title
-	}
-	p.Type = k.typ
+	p = k.answer(code, detail)
 	var de *warehouse.Error
 	if errors.As(err, &de) {
 		p.Errors = de.Fields
@@ -345,6 +380,36 @@ func problemFor(err error) *Problem {
 	}
 	if p.Status >= 500 {
 		p.cause = err
+	}
+	return p
+}
+
+// answer is the Problem of kind k for code and detail, before what the
+// error itself carries (fields, extensions, its own Retry-After).
+func (k kind) answer(code, detail string) *Problem {
+	p := newProblem(k.status, code, detail)
+	if k.title != "" {
+		p.Title = k.title
+	}
+	p.Type = k.typ
+	return p
+}
+
+// codeProblem is the answer the table gives code with detail, for callers
+// that hold a code rather than an error: the token checks, on the path of
+// every request, which need not search an error chain. It answers exactly
+// as problemFor(&warehouse.Error{Code: code, Message: detail}).
+func codeProblem(code, detail string) *Problem {
+	k, ok := kinds[code]
+	if !ok {
+		return problemFor(&warehouse.Error{Code: code, Message: detail})
+	}
+	p := k.answer(code, detail)
+	if k.extend != nil {
+		k.extend(p, nil)
+	}
+	if k.retryAfter != "" {
+		p.withHeader("Retry-After", k.retryAfter)
 	}
 	return p
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -118,6 +120,29 @@ func TestErrorTable(t *testing.T) {
 		{codeMethodNotAllowed, 405, "Method Not Allowed", "", 400, "invalid_request"},
 		{codeTooManyRows, 413, "Request Entity Too Large", "", 400, "invalid_request"},
 		{codeTooManyRequests, 429, "Too Many Requests", "", 429, "temporarily_unavailable"},
+		{codeBadRequest, 400, "Bad Request", "", 400, "invalid_request"},
+		{codeIdempotencyKeyRequired, 400, "Bad Request", "", 400, "invalid_request"},
+		{codeIdempotencyKeyInUse, 409, "Conflict", "", 400, "invalid_request"},
+		{codeMissingToken, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{codeBadHeader, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{codeWrongTokenType, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{codeInvalidToken, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{codeCookieTokenInHeader, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{codeMissingCSRF, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{codeCSRFMismatch, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{codeSessionEnded, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{codeUnknownUser, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{codeFreshRequired, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{auth.CodeMalformed, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{auth.CodeBadSignature, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{auth.CodeAlgNotAllowed, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{auth.CodeUnknownKID, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{auth.CodeExpired, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{auth.CodeImmature, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{auth.CodeMissingClaim, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{auth.CodeInvalidClaim, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{auth.CodeInvalidIssuer, 401, "Unauthorized", "", 400, "invalid_grant"},
+		{auth.CodeInvalidAudience, 401, "Unauthorized", "", 400, "invalid_grant"},
 	}
 	var tested []string
 	for _, tc := range cases {
@@ -198,6 +223,77 @@ func domainCodes(t *testing.T) []string {
 	}
 	if len(codes) < 10 {
 		t.Fatalf("found only %d domain codes: %q", len(codes), codes)
+	}
+	return codes
+}
+
+// TestTokenRefusalChallenges: every refusal of a token says how to
+// authenticate (RFC 6750 section 3), through every renderer; a request
+// without a token gets the challenge without an error code.
+func TestTokenRefusalChallenges(t *testing.T) {
+	r := newRenderers(t)
+	codes := append(authTokenCodes(t), codeBadHeader, codeWrongTokenType, codeInvalidToken, codeCookieTokenInHeader,
+		codeMissingCSRF, codeCSRFMismatch, codeSessionEnded, codeUnknownUser, codeFreshRequired, warehouse.ETOKENREVOKED)
+	for _, code := range append(codes, codeMissingToken) {
+		want := `Bearer error="invalid_token"`
+		if code == codeMissingToken {
+			want = `Bearer realm="warehouse"`
+		}
+		for _, path := range []string{"/fail", "/raw"} {
+			got := r.serve(t, path, &warehouse.Error{Code: code, Message: "no"})
+			if got.status != http.StatusUnauthorized || got.body.Code != code || got.header.Get("WWW-Authenticate") != want {
+				t.Errorf("%s %s: %d %q WWW-Authenticate %q, want 401 %q", code, path, got.status, got.body.Code, got.header.Get("WWW-Authenticate"), want)
+			}
+		}
+	}
+}
+
+// codeProblem is the table's answer without an error chain: for every
+// code, the same status, body and headers as problemFor.
+func TestCodeProblemAnswersAsProblemFor(t *testing.T) {
+	for code := range kinds {
+		want := problemFor(&warehouse.Error{Code: code, Message: "detail of " + code})
+		got := codeProblem(code, "detail of "+code)
+		wb, _ := json.Marshal(want)
+		gb, _ := json.Marshal(got)
+		if string(gb) != string(wb) || !reflect.DeepEqual(got.headers, want.headers) {
+			t.Errorf("%s: %s %v, want %s %v", code, gb, got.headers, wb, want.headers)
+		}
+	}
+}
+
+// authTokenCodes reads the codes of auth.TokenError (the Code constants of
+// auth/verify.go) from the source, so that a new one cannot answer 500.
+func authTokenCodes(t *testing.T) []string {
+	t.Helper()
+	file, err := parser.ParseFile(token.NewFileSet(), "../../auth/verify.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, d := range file.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "Code") || i >= len(vs.Values) {
+					continue
+				}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					v, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					codes = append(codes, v)
+				}
+			}
+		}
+	}
+	if len(codes) < 5 {
+		t.Fatalf("found only %d token codes: %q", len(codes), codes)
 	}
 	return codes
 }

@@ -2,344 +2,222 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"mime"
 	"net/http"
-	"reflect"
-	"strconv"
-	"time"
+	"net/http/pprof"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/warehouse-api/warehouse/auth"
-	"github.com/warehouse-api/warehouse/internal/session"
 )
 
-// Request and response bodies.
-type (
-	// MessageBody is the tutorial's {"message": ...}.
-	MessageBody struct {
-		Message string `json:"message" example:"Welcome to the Warehouse Management API"`
-	}
-	// DetailBody is the tutorial's {"detail": ...} success answer.
-	DetailBody struct {
-		Detail string `json:"detail" example:"Access token has been revoked"`
-	}
-	loginInput struct {
-		Cookies bool `query:"cookies" doc:"Set the tokens as HttpOnly cookies (with CSRF double-submit cookies) instead of returning them"`
-		Body    LoginBody
-	}
-	// LoginBody is the tutorial's User model.
-	LoginBody struct {
-		Username string `json:"username" minLength:"1" maxLength:"150" example:"joevu"`
-		Password string `json:"password" maxLength:"1024" example:"glinteco"`
-		// Unknown fields are allowed, as in the tutorial.
-		_ struct{} `additionalProperties:"true"`
-	}
-	// TokenPair is what a login or refresh returns (RFC 6749 section 5.1).
-	TokenPair struct {
-		AccessToken  string `json:"access_token,omitempty" doc:"JWT access token, for Authorization: Bearer (absent in cookie mode)"`
-		RefreshToken string `json:"refresh_token,omitempty" doc:"JWT refresh token, for POST /refresh; rotated on every use (absent in cookie mode)"`
-		TokenType    string `json:"token_type" doc:"bearer, or cookie when the tokens were set as cookies" example:"bearer"`
-		ExpiresIn    int    `json:"expires_in" doc:"Lifetime of the access token in seconds" example:"900"`
-	}
-	// UserBody answers GET /user.
-	UserBody struct {
-		User  string   `json:"user" doc:"The token's subject" example:"joevu"`
-		Roles []string `json:"roles" doc:"The user's current roles" example:"[\"admin\"]"`
-	}
-)
+// routeTable is every route the server serves, one line each: the
+// net/http pattern, the operation's id in the OpenAPI document ("" for a
+// mux route the document does not list), its documentation (next to its
+// handler, in the file of its concern) and the named handler. It is the
+// only place that registers, so `grep 'POST /api/v1/movements'` finds the
+// line and the handler.
+//
+// The order is the registration order: schemas are named as they are first
+// met, so it is kept as the document was generated. Tags are ordered by
+// tagDocs, paths by name.
+func (s *Server) routeTable(mux *http.ServeMux) []route {
+	return []route{
+		// The FastAPI tutorial's endpoints (tutorial.go); /welcome and /user
+		// have a fast path in front of Huma's handler (fast.go).
+		{"GET /welcome", "welcome", opWelcome, typed(s.welcome).withFast(s.fastWelcome)},
+		{"POST /login", "login", s.opLogin, typed(s.login)},
+		{"GET /user", "user", opUser, typed(s.user).withFast(s.fastUser)},
+		{"POST /refresh", "refresh", opRefresh, typed(s.refresh)},
+		{"DELETE /access-revoke", "access-revoke", opAccessRevoke, typed(s.accessRevoke)},
+		{"DELETE /refresh-revoke", "refresh-revoke", opRefreshRevoke, typed(s.refreshRevoke)},
 
-type tokenOutput struct {
-	CacheControl string        `header:"Cache-Control"`
-	Pragma       string        `header:"Pragma"`
-	SetCookie    []http.Cookie `header:"Set-Cookie"`
-	Body         TokenPair
+		// Probes (health.go).
+		{"GET /healthz", "healthz", opHealthz, typed(s.healthz)},
+		{"GET /readyz", "readyz", opReadyz, typed(s.readyz)},
+
+		// Sessions (sessions.go).
+		{"POST /logout", "logout", opLogout, typed(s.logout)},
+		{"GET /sessions", "list-sessions", opListSessions, typed(s.listSessions)},
+		{"DELETE /sessions/{id}", "end-session", opEndSession, typed(s.endSession)},
+		{"POST /user/password", "change-password", opChangePassword, typed(s.changePassword)},
+
+		// Keys and discovery (wellknown.go).
+		{"GET /.well-known/jwks.json", "jwks", opJWKS, typed(s.jwks)},
+		{"GET /.well-known/openid-configuration", "openid-configuration", opOpenIDConfiguration, typed(s.openIDConfiguration)},
+		{"GET /.well-known/oauth-authorization-server", "oauth-authorization-server", opAuthServerMetadata, typed(s.authServerMetadata)},
+
+		// OAuth2 revocation (oauth_revoke.go); Huma's form body is
+		// described by hand once registered.
+		{"POST /revoke", "revoke", opRevoke, typed(s.revoke).then(documentRevokeForm)},
+
+		// The warehouse API (api_*.go): v1op adds the role, security and errors.
+		{"GET /api/v1/items", "list-items", s.opListItems, typed(s.listItems)},
+		{"POST /api/v1/items", "create-item", s.opCreateItem, typed(s.createItem)},
+		{"GET /api/v1/items/{id}", "get-item", s.opGetItem, typed(s.getItem)},
+		{"PATCH /api/v1/items/{id}", "update-item", s.opUpdateItem, typed(s.updateItem)},
+		{"DELETE /api/v1/items/{id}", "archive-item", s.opArchiveItem, typed(s.archiveItem)},
+		{"GET /api/v1/items/{id}/stock", "item-stock", s.opItemStock, typed(s.itemStock)},
+		{"GET /api/v1/lookup", "lookup", s.opLookup, typed(s.lookup)},
+
+		{"GET /api/v1/locations", "list-locations", s.opListLocations, typed(s.listLocations)},
+		{"POST /api/v1/locations", "create-location", s.opCreateLocation, typed(s.createLocation)},
+		{"GET /api/v1/locations/{id}", "get-location", s.opGetLocation, typed(s.getLocation)},
+		{"PATCH /api/v1/locations/{id}", "update-location", s.opUpdateLocation, typed(s.updateLocation)},
+		{"DELETE /api/v1/locations/{id}", "archive-location", s.opArchiveLocation, typed(s.archiveLocation)},
+
+		{"GET /api/v1/stock", "list-stock", s.opListStock, typed(s.listStock)},
+		{"GET /api/v1/locations/{id}/stock", "location-stock", s.opLocationStock, typed(s.locationStock)},
+		{"GET /api/v1/reports/low-stock", "low-stock", s.opLowStock, typed(s.lowStock)},
+
+		{"POST /api/v1/movements", "post-movement", s.opPostMovement, typed(s.postMovement)},
+		{"POST /api/v1/movements/{id}/reverse", "reverse-movement", s.opReverseMovement, typed(s.reverseMovement)},
+		{"GET /api/v1/movements", "list-movements", s.opListMovements, typed(s.listMovements)},
+		{"GET /api/v1/movements/{id}", "get-movement", s.opGetMovement, typed(s.getMovement)},
+		{"GET /api/v1/ledger", "list-ledger", s.opListLedger, typed(s.listLedger)},
+
+		{"GET /api/v1/users", "list-users", s.opListUsers, typed(s.listUsers)},
+		{"POST /api/v1/users", "create-user", s.opCreateUser, typed(s.createUser)},
+		{"GET /api/v1/users/{username}", "get-user", s.opGetUser, typed(s.getUser)},
+		{"PATCH /api/v1/users/{username}", "update-user", s.opUpdateUser, typed(s.updateUser)},
+		{"DELETE /api/v1/users/{username}", "deactivate-user", s.opDeactivateUser, typed(s.deactivateUser)},
+		{"POST /api/v1/users/{username}/unlock", "unlock-user", s.opUnlockUser, typed(s.unlockUser)},
+
+		{"GET /api/v1/audit-events", "list-audit-events", s.opListAuditEvents, typed(s.listAuditEvents)},
+
+		// Served by the mux, outside Huma, with their operations described
+		// by hand. /token is form-encoded, which Huma does not decode
+		// (oauth_token.go); / answers HTML or JSON (home.go).
+		{"POST /token", "token", s.opToken, plain(http.HandlerFunc(s.tokenEndpoint))},
+		{"GET /{$}", "home", s.opHome, plain(s.home())},
+
+		// The docs (docs.go), from embedded assets.
+		{"GET /docs", "docs", opDocs, plain(http.HandlerFunc(docsPage))},
+		{"GET /docs/{$}", "", nil, plain(http.HandlerFunc(docsPage))},
+		{"GET /docs/warehouse-init.js", "", nil, plain(http.HandlerFunc(docsInitScript))},
+		{"GET /docs/warehouse.css", "", nil, plain(http.HandlerFunc(docsStyleSheet))},
+		{"GET /docs/", "", nil, plain(docsAssets())},
+
+		// Documented here, served elsewhere: the document itself by Huma
+		// (Config.OpenAPIPath), the docs' assets by GET /docs/ above.
+		{"GET /openapi.json", "openapi-json", openAPIDoc("application/openapi+json", "This document: OpenAPI 3.1, JSON"), elsewhere()},
+		{"GET /openapi.yaml", "openapi-yaml", openAPIDoc("application/openapi+yaml", "This document: OpenAPI 3.1, YAML"), elsewhere()},
+		{"GET /openapi-3.0.json", "openapi-30-json", openAPIDoc("application/openapi+json", "This document downgraded to OpenAPI 3.0, JSON, for older tools"), elsewhere()},
+		{"GET /openapi-3.0.yaml", "openapi-30-yaml", openAPIDoc("application/openapi+yaml", "This document downgraded to OpenAPI 3.0, YAML, for older tools"), elsewhere()},
+		{"GET /docs/{file}", "docs-asset", opDocsAsset, elsewhere()},
+
+		// What no route matched: JSON 404, or 405 with Allow (server.go).
+		{"/", "", nil, plain(s.fallback(mux))},
+	}
 }
 
-// tokenResponse answers with a pair: in the body, or in cookies when the
-// session is in cookie mode.
-func (s *Server) tokenResponse(pair session.Pair, cookies bool) *tokenOutput {
-	out := &tokenOutput{CacheControl: "no-store", Pragma: "no-cache", Body: s.body(pair, cookies)}
-	if cookies {
-		out.SetCookie = s.cookies(pair)
+// PprofHandler serves the runtime profiles (CPU, heap, goroutines...) under
+// /debug/pprof/, for `warehouse serve --pprof-addr`. It is its own mux, on
+// its own loopback listener (see LoopbackAddr), so nothing is registered on
+// http.DefaultServeMux and the API never serves it.
+func PprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// route is one line of the route table.
+type route struct {
+	// pattern is the net/http pattern, "METHOD /path"; the document's path
+	// is the same without a trailing {$} (the mux's exact match).
+	pattern string
+	// id is the OperationID; "" for a mux route the document does not list.
+	id string
+	// doc is the operation as documented, without its id, method and path,
+	// which the table gives; nil with an empty id.
+	doc   func() huma.Operation
+	serve serving
+}
+
+// serving is how a route is served: a typed Huma handler, a plain handler
+// on the mux, or neither (elsewhere(): documented only).
+type serving struct {
+	huma func(huma.API, huma.Operation)
+	http http.Handler
+	// fast, for a Huma route, is a plain handler in front of Huma's
+	// (fastAdapter): registered by the same line, so renaming the
+	// operation cannot switch it off.
+	fast func(slow http.Handler) http.Handler
+	// then amends the registered operation's documentation where Huma's
+	// own generation is not what is served.
+	amend func(*huma.Operation)
+}
+
+// elsewhere marks an operation that is only documented by its line.
+func elsewhere() serving { return serving{} }
+
+// typed serves a route with a Huma handler, whose input and output types
+// Huma decodes, validates, encodes and documents.
+func typed[I, O any](h func(context.Context, *I) (*O, error)) serving {
+	return serving{huma: func(api huma.API, op huma.Operation) { huma.Register(api, op, h) }}
+}
+
+// plain serves a route with a net/http handler on the mux.
+func plain(h http.Handler) serving { return serving{http: h} }
+
+func (sv serving) withFast(f func(slow http.Handler) http.Handler) serving {
+	sv.fast = f
+	return sv
+}
+
+func (sv serving) then(f func(*huma.Operation)) serving {
+	sv.amend = f
+	return sv
+}
+
+// registerRoutes registers every line of routeTable, in order.
+func (s *Server) registerRoutes(mux *http.ServeMux) {
+	oapi := s.api.OpenAPI()
+	for _, rt := range s.routeTable(mux) {
+		method, path, ok := strings.Cut(rt.pattern, " ")
+		if !ok {
+			method, path = "", rt.pattern
+		}
+		var op huma.Operation
+		if rt.doc != nil {
+			op = rt.doc()
+			op.OperationID, op.Method, op.Path = rt.id, method, strings.TrimSuffix(path, "{$}")
+		}
+		switch {
+		case rt.serve.huma != nil:
+			if rt.serve.fast != nil {
+				s.adapter.fast[rt.id] = rt.serve.fast
+			}
+			rt.serve.huma(s.api, op)
+			if rt.serve.amend != nil {
+				rt.serve.amend(operation(oapi.Paths[op.Path], method))
+			}
+		case rt.serve.http != nil:
+			mux.Handle(rt.pattern, rt.serve.http)
+			if rt.doc != nil {
+				oapi.AddOperation(&op)
+			}
+		default:
+			oapi.AddOperation(&op)
+		}
 	}
-	return out
 }
 
-// security marks an operation as taking a token; completeOperation writes
-// the exact requirement (which token, and the cookie mode).
-var security = []map[string][]string{{schemeOAuth2: {}}, {schemeBearer: {}}}
-
-func (s *Server) routes() {
-	api := s.api
-	authErrors := []int{http.StatusUnauthorized}
-
-	huma.Register(api, huma.Operation{
-		OperationID: "welcome", Method: http.MethodGet, Path: "/welcome", Tags: []string{"tutorial"},
-		Summary:     "Welcome message",
-		Description: "The tutorial's first endpoint: a fixed greeting, with no authentication. Useful to check that the server answers.",
-	}, func(ctx context.Context, _ *struct{}) (*struct{ Body MessageBody }, error) {
-		return &struct{ Body MessageBody }{MessageBody{"Welcome to the Warehouse Management API"}}, nil
-	})
-
-	huma.Register(api, huma.Operation{
-		OperationID: "login", Method: http.MethodPost, Path: "/login", Tags: []string{"tutorial"},
-		Summary: "Log in with username and password",
-		Description: "Starts a session and returns a fresh access token (" + humanDuration(s.cfg.AccessTTL) + ") and a refresh token (" +
-			humanDuration(s.cfg.RefreshTTL) + "), as this server is configured. " +
-			"With `?cookies=true` the tokens are set as HttpOnly cookies (`access_token_cookie`, `refresh_token_cookie`) with CSRF double-submit cookies " +
-			"(`csrf_access_token`, `csrf_refresh_token`) instead of being returned. Wrong password and unknown user answer the same 401.",
-		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
-	}, func(ctx context.Context, in *loginInput) (*tokenOutput, error) {
-		if p := s.ipLimited(ctx); p != nil {
-			return nil, p
-		}
-		pair, err := s.sessions.Login(ctx, in.Body.Username, in.Body.Password, s.client(ctx, in.Cookies))
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		return s.tokenResponse(pair, in.Cookies), nil
-	})
-
-	huma.Register(api, huma.Operation{
-		OperationID: "user", Method: http.MethodGet, Path: "/user", Tags: []string{"tutorial"},
-		Summary: "The logged-in user", Security: security, Errors: authErrors,
-		Description: "The access token's subject and the user's current roles (as stored now, not as the token was issued).",
-		Metadata:    map[string]any{metaToken: auth.TypeAccess},
-	}, func(ctx context.Context, _ *struct{}) (*struct{ Body UserBody }, error) {
-		p := principal(ctx)
-		return &struct{ Body UserBody }{UserBody{User: p.Claims.Subject, Roles: p.Roles}}, nil
-	})
-
-	huma.Register(api, huma.Operation{
-		OperationID: "refresh", Method: http.MethodPost, Path: "/refresh", Tags: []string{"tutorial"},
-		Summary: "Trade a refresh token for new tokens",
-		Description: "Send the refresh token as the bearer token (or in `refresh_token_cookie` with `X-CSRF-Token`). Returns a new access token and a " +
-			"new refresh token; the old refresh token is retired (rotation). A retired token presented again within the reuse interval gets the same new " +
-			"pair; later, it is treated as theft and the whole session is revoked.",
-		Security: security, Errors: authErrors,
-		Metadata: map[string]any{metaToken: auth.TypeRefresh},
-	}, func(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
-		p := principal(ctx)
-		pair, err := s.sessions.Refresh(ctx, presented(p), s.client(ctx, false))
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		return s.tokenResponse(pair, p.FromCookie), nil
-	})
-
-	huma.Register(api, huma.Operation{
-		OperationID: "access-revoke", Method: http.MethodDelete, Path: "/access-revoke", Tags: []string{"tutorial"},
-		Summary:     "Revoke the access token sent",
-		Description: "The token is refused from then on, by every instance and after restarts. Revoking twice is not an error.",
-		Security:    security, Errors: authErrors,
-		Metadata: map[string]any{metaToken: auth.TypeAccess, metaAllowRevoked: true},
-	}, func(ctx context.Context, _ *struct{}) (*struct{ Body DetailBody }, error) {
-		c := principal(ctx).Claims
-		if err := s.sessions.Revoke(ctx, c.ID, c.Expiry); err != nil {
-			return nil, s.problem(err)
-		}
-		return &struct{ Body DetailBody }{DetailBody{"Access token has been revoked"}}, nil
-	})
-
-	huma.Register(api, huma.Operation{
-		OperationID: "refresh-revoke", Method: http.MethodDelete, Path: "/refresh-revoke", Tags: []string{"tutorial"},
-		Summary:     "Revoke the refresh token sent",
-		Description: "The refresh token is refused from then on, by every instance and after restarts. Revoking twice is not an error.",
-		Security:    security, Errors: authErrors,
-		Metadata: map[string]any{metaToken: auth.TypeRefresh, metaAllowRevoked: true},
-	}, func(ctx context.Context, _ *struct{}) (*struct{ Body DetailBody }, error) {
-		c := principal(ctx).Claims
-		if err := s.sessions.Revoke(ctx, c.ID, c.Expiry); err != nil {
-			return nil, s.problem(err)
-		}
-		return &struct{ Body DetailBody }{DetailBody{"Refresh token has been revoked"}}, nil
-	})
-
-	s.healthRoutes()
-}
-
-// ipLimited is the 429 while the client's address has tried too many
-// password logins on this instance (see ipLimiter), else nil. It is this
-// instance's guard against hash floods, so it stays at the HTTP edge; the
-// per-account throttle is the session service's.
-func (s *Server) ipLimited(ctx context.Context) *Problem {
-	if ok, wait := s.ipLimit.allow(s.requestMeta(ctx).ip, s.now()); !ok {
-		return tooManyFromIP(wait)
+// operation is item's operation for method.
+func operation(item *huma.PathItem, method string) *huma.Operation {
+	switch method {
+	case http.MethodGet:
+		return item.Get
+	case http.MethodPost:
+		return item.Post
+	case http.MethodPut:
+		return item.Put
+	case http.MethodPatch:
+		return item.Patch
+	case http.MethodDelete:
+		return item.Delete
 	}
 	return nil
-}
-
-// tokenRoute is the OAuth2 token endpoint (RFC 6749): the docs' Authorize
-// button logs in here with the password grant, and clients may refresh here.
-// It is form-encoded, which Huma does not decode, so it is a plain handler
-// on the mux with its OpenAPI operation described by hand.
-func (s *Server) tokenRoute(mux *http.ServeMux) {
-	formSchema := &huma.Schema{
-		Type:     "object",
-		Required: []string{"grant_type"},
-		Properties: map[string]*huma.Schema{
-			"grant_type":    {Type: "string", Enum: []any{"password", "refresh_token"}},
-			"username":      {Type: "string", Description: "For grant_type=password"},
-			"password":      {Type: "string", Format: "password", Description: "For grant_type=password"},
-			"refresh_token": {Type: "string", Description: "For grant_type=refresh_token"},
-			"scope":         {Type: "string", Description: "Ignored"},
-		},
-	}
-	oauthErr := &huma.Schema{Type: "object", Properties: map[string]*huma.Schema{
-		"error": {Type: "string"}, "error_description": {Type: "string"}, "detail": {Type: "string"},
-	}}
-	tokenSchema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[TokenPair](), true, "")
-	s.api.OpenAPI().AddOperation(&huma.Operation{
-		OperationID: "token", Method: http.MethodPost, Path: "/token", Tags: []string{"oauth2"},
-		Summary:     "OAuth2 token endpoint (password and refresh_token grants)",
-		Description: "Form-encoded, as RFC 6749 sections 4.3 and 6 define. Errors are RFC 6749 section 5.2 objects.",
-		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
-			"application/x-www-form-urlencoded": {Schema: formSchema},
-		}},
-		Responses: map[string]*huma.Response{
-			"200": {Description: "Tokens", Content: map[string]*huma.MediaType{"application/json": {Schema: tokenSchema}}},
-			"400": {Description: "RFC 6749 error", Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
-			"429": {Description: "Too many password attempts (this username, or this address): temporarily_unavailable",
-				Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
-			"503": {Description: "Server busy or the database unavailable: temporarily_unavailable",
-				Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
-			"500": {Description: "A bug: server_error",
-				Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}},
-		},
-	})
-	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
-		pair, oerr := s.token(withState(w, r)) // sessions record the caller's IP and user agent
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Pragma", "no-cache")
-		w.Header().Set("Content-Type", "application/json")
-		if oerr != nil {
-			if oerr.retryAfter != "" {
-				w.Header().Set("Retry-After", oerr.retryAfter)
-			}
-			w.WriteHeader(oerr.status)
-			_ = jsonEncode(w, oerr)
-			return
-		}
-		_ = jsonEncode(w, pair)
-	})
-}
-
-// oauthError is an RFC 6749 section 5.2 error, with our `detail` as well.
-type oauthError struct {
-	status     int
-	retryAfter string
-	Err        string `json:"error"`
-	Desc       string `json:"error_description"`
-	Detail     string `json:"detail"`
-}
-
-func newOAuthError(status int, code, desc string) *oauthError {
-	return &oauthError{status: status, Err: code, Desc: desc, Detail: desc}
-}
-
-func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
-	ctx := r.Context()
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
-		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "The body must be application/x-www-form-urlencoded")
-	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "The body is not a valid form")
-	}
-	form := r.PostForm
-	for _, name := range []string{"grant_type", "username", "password", "refresh_token", "scope"} {
-		for _, v := range form[name] {
-			if badText(v) {
-				return nil, newOAuthError(http.StatusBadRequest, "invalid_request", name+" "+msgBadText)
-			}
-		}
-	}
-	switch form.Get("grant_type") {
-	case "password":
-		if form.Get("username") == "" {
-			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "username is required")
-		}
-		if p := s.ipLimited(ctx); p != nil {
-			return nil, s.oauthErrorFor(p)
-		}
-		pair, err := s.sessions.Login(ctx, form.Get("username"), form.Get("password"), s.client(ctx, false))
-		if err != nil {
-			return nil, s.oauthErrorFor(err)
-		}
-		body := s.body(pair, false)
-		return &body, nil
-	case "refresh_token":
-		token := form.Get("refresh_token")
-		if token == "" {
-			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
-		}
-		p, prob := s.verify(r, token, auth.TypeRefresh, false)
-		if prob != nil {
-			// Every verification failure: the grant is invalid.
-			return nil, newOAuthError(http.StatusBadRequest, "invalid_grant", prob.Detail)
-		}
-		if p.Claims.CSRF != "" {
-			return nil, newOAuthError(http.StatusBadRequest, "invalid_grant", detailCookieToken)
-		}
-		pair, err := s.sessions.Refresh(ctx, presented(p), s.client(ctx, false))
-		if err != nil {
-			return nil, s.oauthErrorFor(err)
-		}
-		body := s.body(pair, false)
-		return &body, nil
-	case "":
-		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "grant_type is required")
-	default:
-		return nil, newOAuthError(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token")
-	}
-}
-
-type healthBody struct {
-	Status string `json:"status" example:"ok"`
-}
-
-func (s *Server) healthRoutes() {
-	huma.Register(s.api, huma.Operation{
-		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: []string{"operations"},
-		Summary:     "Liveness: the process serves requests",
-		Description: "Answers 200 while the process can serve HTTP; it does not touch the database. For liveness probes.",
-	}, func(ctx context.Context, _ *struct{}) (*struct{ Body healthBody }, error) {
-		return &struct{ Body healthBody }{healthBody{"ok"}}, nil
-	})
-	huma.Register(s.api, huma.Operation{
-		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{"operations"},
-		Summary: "Readiness: the database answers", Errors: []int{http.StatusServiceUnavailable},
-		Description: "Answers 200 when the database answers a ping, else 503: for readiness probes and load balancers.",
-	}, func(ctx context.Context, _ *struct{}) (*struct{ Body healthBody }, error) {
-		if err := s.db.Ping(ctx); err != nil {
-			return nil, s.problem(err)
-		}
-		return &struct{ Body healthBody }{healthBody{"ok"}}, nil
-	})
-}
-
-func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
-
-// humanDuration writes d for a person: "15 minutes", "30 days", "1 hour".
-func humanDuration(d time.Duration) string {
-	unit := func(n int64, name string) string {
-		if n == 1 {
-			return "1 " + name
-		}
-		return strconv.FormatInt(n, 10) + " " + name + "s"
-	}
-	switch {
-	case d > 0 && d%(24*time.Hour) == 0:
-		return unit(int64(d/(24*time.Hour)), "day")
-	case d > 0 && d%time.Hour == 0:
-		return unit(int64(d/time.Hour), "hour")
-	case d > 0 && d%time.Minute == 0:
-		return unit(int64(d/time.Minute), "minute")
-	case d > 0 && d%time.Second == 0:
-		return unit(int64(d/time.Second), "second")
-	}
-	return d.String()
 }

@@ -151,7 +151,7 @@ func New(cfg Config, d Deps) *Server {
 	hc.CreateHooks = nil // no $schema links in response bodies: keep the tutorial's shapes
 	hc.Transformers = append(hc.Transformers, s.logProblems)
 	hc.OpenAPIPath = "/openapi"
-	hc.Components.SecuritySchemes = securitySchemes()
+	hc.Components.SecuritySchemes = securitySchemes(cfg.ExtraClaims)
 	// The repository grants no license yet; the document says so rather
 	// than invent one.
 	hc.Info.License = &huma.License{Name: "Proprietary: no license granted", Identifier: "LicenseRef-Proprietary"}
@@ -160,8 +160,8 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.PublicURL != "" {
 		hc.Servers = []*huma.Server{{URL: cfg.PublicURL + "/", Description: "This server"}}
 	}
-	s.adapter = &fastAdapter{Adapter: humago.NewAdapter(mux, ""), mux: mux,
-		fast: map[string]func(http.Handler) http.Handler{"welcome": s.fastWelcome, "user": s.fastUser}}
+	// The fast paths are filled in by the route table, next to their routes.
+	s.adapter = &fastAdapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, fast: map[string]func(http.Handler) http.Handler{}}
 	s.api = huma.NewAPI(hc, s.adapter)
 	// Quantities are int64 thousandths in Go but decimal numbers on the wire;
 	// registered before any schema that holds one
@@ -169,20 +169,11 @@ func New(cfg Config, d Deps) *Server {
 	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[warehouse.Qty](), reflect.TypeFor[qtyNumber]())
 	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[BodyQty](), reflect.TypeFor[qtyNumber]())
 	s.api.UseMiddleware(s.authMiddleware, checkText)
-	s.routes()
-	s.sessionRoutes()
-	s.wellKnownRoutes()
-	s.revokeRoute()
-	s.domainRoutes()
-	s.tokenRoute(mux)
-	s.homeRoute(mux)
-	mountDocs(mux)
-	s.documentRawRoutes()
+	s.registerRoutes(mux) // every route: routeTable in routes.go
 	s.completeDocument()
-	mux.Handle("/", s.fallback(mux))
-	// A fast path whose operation was renamed or removed would otherwise
-	// switch itself off without a word; like Huma's own registration
-	// errors, that is a programming error.
+	// Each fast path is set on its route's line; one whose operation Huma
+	// never handed to the adapter would switch itself off without a word.
+	// Like Huma's own registration errors, that is a programming error.
 	if err := s.adapter.checkFast(); err != nil {
 		panic(err)
 	}

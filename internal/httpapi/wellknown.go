@@ -3,9 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"sort"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -80,73 +77,71 @@ type AccessTokenClaims struct {
 	Aud   string   `json:"aud,omitempty" doc:"Audience, when configured (--audience); access tokens only (refresh tokens issued before 2026-12 carry it too)"`
 }
 
-func (s *Server) wellKnownRoutes() {
-	// The claims are listed in the bearer scheme (see claimsDoc); operator
-	// claims from --claims are added to it.
-	if len(s.cfg.ExtraClaims) > 0 {
-		names := make([]string, 0, len(s.cfg.ExtraClaims))
-		for k := range s.cfg.ExtraClaims {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		s.api.OpenAPI().Components.SecuritySchemes[schemeBearer].Description += "\n\nAccess tokens also carry the operator's claims: " + strings.Join(names, ", ") + "."
-	}
-	huma.Register(s.api, huma.Operation{
-		OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json", Tags: []string{"keys"},
+func opJWKS() huma.Operation {
+	return huma.Operation{Tags: []string{"keys"},
 		Summary:     "Public signing keys (JWKS)",
 		Description: "RFC 7517 key set of the keys that verify tokens, for other services. Empty while the server signs with a shared secret (HS*), which is never published.",
-	}, func(ctx context.Context, _ *struct{}) (*struct {
-		CacheControl string `header:"Cache-Control"`
-		Body         JWKS
-	}, error) {
-		raw, err := s.keys.PublicJWKS()
-		if err != nil {
-			return nil, err
-		}
-		var set JWKS
-		if err := json.Unmarshal(raw, &set); err != nil {
-			return nil, err
-		}
-		if set.Keys == nil {
-			set.Keys = []map[string]any{}
-		}
-		return &struct {
-			CacheControl string `header:"Cache-Control"`
-			Body         JWKS
-		}{"public, max-age=300, must-revalidate", set}, nil
-	})
-	discoveryOp := func(id, path, summary, desc string) huma.Operation {
-		return huma.Operation{OperationID: id, Method: http.MethodGet, Path: path, Tags: []string{"keys"}, Summary: summary,
-			Description: desc + " Without --public-url the URLs are those the request came to (X-Forwarded-Proto/-Host " +
-				"count only from --trusted-proxies), and the answer is not for shared caches."}
 	}
-	huma.Register(s.api, discoveryOp("openid-configuration", "/.well-known/openid-configuration",
-		"Discovery: issuer, token endpoint and JWKS location",
-		"OpenID Connect Discovery 1.0, for OIDC libraries that verify access tokens. No ID token is issued."),
-		func(ctx context.Context, _ *struct{}) (*discoveryOutput[DiscoveryBody], error) {
-			m := s.discovery(ctx)
-			return &discoveryOutput[DiscoveryBody]{CacheControl: m.headers.cacheControl, Vary: m.headers.vary, Body: DiscoveryBody{
-				Issuer: m.issuer, JWKSURI: m.base + "/.well-known/jwks.json", TokenEndpoint: m.base + "/token",
-				RevocationEndpoint: m.base + "/revoke",
-				GrantTypes:         grantTypes, TokenEndpointAuth: noClientAuth, RevocationAuthMethods: noClientAuth,
-				ResponseTypesSupported: []string{}, SubjectTypes: []string{"public"},
-				SigningAlgs:     s.keys.Algorithms(),
-				ClaimsSupported: []string{"sub", "iat", "nbf", "jti", "exp", "type", "fresh", "roles", "sid", "csrf", "iss", "aud"},
-				ServiceDocs:     m.base + "/docs",
-			}}, nil
-		})
-	huma.Register(s.api, discoveryOp("oauth-authorization-server", "/.well-known/oauth-authorization-server",
-		"OAuth 2.0 Authorization Server Metadata (RFC 8414)",
-		"RFC 8414 metadata: the token and revocation endpoints, the grants and the keys."),
-		func(ctx context.Context, _ *struct{}) (*discoveryOutput[AuthServerMetadata], error) {
-			m := s.discovery(ctx)
-			return &discoveryOutput[AuthServerMetadata]{CacheControl: m.headers.cacheControl, Vary: m.headers.vary, Body: AuthServerMetadata{
-				Issuer: m.issuer, TokenEndpoint: m.base + "/token", JWKSURI: m.base + "/.well-known/jwks.json",
-				RevocationEndpoint: m.base + "/revoke", ResponseTypesSupported: []string{},
-				GrantTypes: grantTypes, TokenEndpointAuth: noClientAuth, RevocationAuthMethods: noClientAuth,
-				ServiceDocs: m.base + "/docs",
-			}}, nil
-		})
+}
+
+type jwksOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         JWKS
+}
+
+func (s *Server) jwks(ctx context.Context, _ *struct{}) (*jwksOutput, error) {
+	raw, err := s.keys.PublicJWKS()
+	if err != nil {
+		return nil, err
+	}
+	var set JWKS
+	if err := json.Unmarshal(raw, &set); err != nil {
+		return nil, err
+	}
+	if set.Keys == nil {
+		set.Keys = []map[string]any{}
+	}
+	return &jwksOutput{"public, max-age=300, must-revalidate", set}, nil
+}
+
+// discoveryOp documents a discovery document.
+func discoveryOp(summary, desc string) huma.Operation {
+	return huma.Operation{Tags: []string{"keys"}, Summary: summary,
+		Description: desc + " Without --public-url the URLs are those the request came to (X-Forwarded-Proto/-Host " +
+			"count only from --trusted-proxies), and the answer is not for shared caches."}
+}
+
+func opOpenIDConfiguration() huma.Operation {
+	return discoveryOp("Discovery: issuer, token endpoint and JWKS location",
+		"OpenID Connect Discovery 1.0, for OIDC libraries that verify access tokens. No ID token is issued.")
+}
+
+func (s *Server) openIDConfiguration(ctx context.Context, _ *struct{}) (*discoveryOutput[DiscoveryBody], error) {
+	m := s.discovery(ctx)
+	return &discoveryOutput[DiscoveryBody]{CacheControl: m.headers.cacheControl, Vary: m.headers.vary, Body: DiscoveryBody{
+		Issuer: m.issuer, JWKSURI: m.base + "/.well-known/jwks.json", TokenEndpoint: m.base + "/token",
+		RevocationEndpoint: m.base + "/revoke",
+		GrantTypes:         grantTypes, TokenEndpointAuth: noClientAuth, RevocationAuthMethods: noClientAuth,
+		ResponseTypesSupported: []string{}, SubjectTypes: []string{"public"},
+		SigningAlgs:     s.keys.Algorithms(),
+		ClaimsSupported: []string{"sub", "iat", "nbf", "jti", "exp", "type", "fresh", "roles", "sid", "csrf", "iss", "aud"},
+		ServiceDocs:     m.base + "/docs",
+	}}, nil
+}
+
+func opAuthServerMetadata() huma.Operation {
+	return discoveryOp("OAuth 2.0 Authorization Server Metadata (RFC 8414)",
+		"RFC 8414 metadata: the token and revocation endpoints, the grants and the keys.")
+}
+
+func (s *Server) authServerMetadata(ctx context.Context, _ *struct{}) (*discoveryOutput[AuthServerMetadata], error) {
+	m := s.discovery(ctx)
+	return &discoveryOutput[AuthServerMetadata]{CacheControl: m.headers.cacheControl, Vary: m.headers.vary, Body: AuthServerMetadata{
+		Issuer: m.issuer, TokenEndpoint: m.base + "/token", JWKSURI: m.base + "/.well-known/jwks.json",
+		RevocationEndpoint: m.base + "/revoke", ResponseTypesSupported: []string{},
+		GrantTypes: grantTypes, TokenEndpointAuth: noClientAuth, RevocationAuthMethods: noClientAuth,
+		ServiceDocs: m.base + "/docs",
+	}}, nil
 }
 
 var (

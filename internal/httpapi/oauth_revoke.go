@@ -12,20 +12,6 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 )
 
-// Error and GetStatus make an oauthError something a Huma handler can
-// return: it is written as is, as RFC 6749 section 5.2 JSON (the shape POST
-// /token answers), not as a problem.
-func (e *oauthError) Error() string  { return e.Desc }
-func (e *oauthError) GetStatus() int { return e.status }
-
-// GetHeaders sends Retry-After with temporarily_unavailable.
-func (e *oauthError) GetHeaders() http.Header {
-	if e.retryAfter == "" {
-		return nil
-	}
-	return http.Header{"Retry-After": {e.retryAfter}}
-}
-
 type revokeInput struct {
 	RawBody     []byte `contentType:"application/x-www-form-urlencoded"`
 	contentType string
@@ -43,10 +29,11 @@ type revokeOutput struct {
 	Pragma       string `header:"Pragma"`
 }
 
-// revokeRoute is RFC 7009 token revocation: POST /revoke, form-encoded
-// token and token_type_hint. Clients are public (no client authentication),
-// as at /token: whoever holds a token may revoke it.
-func (s *Server) revokeRoute() {
+// POST /revoke is RFC 7009 token revocation: form-encoded token and
+// token_type_hint. Clients are public (no client authentication), as at
+// /token: whoever holds a token may revoke it.
+
+func opRevoke() huma.Operation {
 	oauthErr := &huma.Schema{Type: "object", Required: []string{"error"}, Properties: map[string]*huma.Schema{
 		"error":             {Type: "string", Enum: []any{"invalid_request", "unsupported_token_type", "temporarily_unavailable"}},
 		"error_description": {Type: "string"},
@@ -56,8 +43,7 @@ func (s *Server) revokeRoute() {
 		return &huma.Response{Description: desc, Headers: headers,
 			Content: map[string]*huma.MediaType{"application/json": {Schema: oauthErr}}}
 	}
-	huma.Register(s.api, huma.Operation{
-		OperationID: "revoke", Method: http.MethodPost, Path: "/revoke", Tags: []string{"oauth2"},
+	return huma.Operation{Tags: []string{"oauth2"},
 		Summary: "OAuth2 token revocation (RFC 7009)",
 		Description: "Form-encoded `token` and optional `token_type_hint` (`access_token` or `refresh_token`). " +
 			"A refresh token is revoked as by DELETE /refresh-revoke, an access token as by DELETE /access-revoke. " +
@@ -71,13 +57,12 @@ func (s *Server) revokeRoute() {
 			"503": errResponse("temporarily_unavailable: the revocation could not be stored; retry", map[string]*huma.Param{
 				"Retry-After": {Description: "Seconds to wait", Schema: &huma.Schema{Type: "string"}}}),
 		},
-	}, func(ctx context.Context, in *revokeInput) (*revokeOutput, error) {
-		if err := s.revokeToken(ctx, in.contentType, in.RawBody); err != nil {
-			return nil, err
-		}
-		return &revokeOutput{CacheControl: "no-store", Pragma: "no-cache"}, nil
-	})
-	op := s.api.OpenAPI().Paths["/revoke"].Post
+	}
+}
+
+// documentRevokeForm corrects what Huma generated for POST /revoke's raw
+// body.
+func documentRevokeForm(op *huma.Operation) {
 	delete(op.Responses, "422") // a raw body is not validated: never sent
 	// Huma documents a raw body as binary and requires it; describe the
 	// form, and leave an empty body to the handler (invalid_request).
@@ -91,7 +76,14 @@ func (s *Server) revokeRoute() {
 	}
 }
 
-// revokeToken revokes the token in the form body (see revokeRoute).
+func (s *Server) revoke(ctx context.Context, in *revokeInput) (*revokeOutput, error) {
+	if err := s.revokeToken(ctx, in.contentType, in.RawBody); err != nil {
+		return nil, err
+	}
+	return &revokeOutput{CacheControl: "no-store", Pragma: "no-cache"}, nil
+}
+
+// revokeToken revokes the token in the form body (see POST /revoke).
 func (s *Server) revokeToken(ctx context.Context, contentType string, body []byte) error {
 	if ct, _, _ := mime.ParseMediaType(contentType); ct != "application/x-www-form-urlencoded" {
 		return newOAuthError(http.StatusBadRequest, "invalid_request", "The body must be application/x-www-form-urlencoded")

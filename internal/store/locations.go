@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -92,6 +93,13 @@ func (db *DB) CreateLocation(ctx context.Context, l *warehouse.Location, actor s
 		if err := tx.serialize(ctx, lockMasterData); err != nil {
 			return err
 		}
+		return createLocationTx(ctx, tx, now, l, actor)
+	})
+}
+
+// createLocationTx is CreateLocation inside tx, on a validated l.
+func createLocationTx(ctx context.Context, tx *txn, now time.Time, l *warehouse.Location, actor string) error {
+	{
 		parent, err := parentOf(ctx, tx, l.ParentID)
 		if err != nil {
 			return err
@@ -122,7 +130,7 @@ func (db *DB) CreateLocation(ctx context.Context, l *warehouse.Location, actor s
 		}
 		*l = *got
 		return audit(ctx, tx, now, "location", strconv.FormatInt(id, 10), "create", nil, got, actor)
-	})
+	}
 }
 
 // Location returns one location.
@@ -232,6 +240,17 @@ func (db *DB) UpdateLocation(ctx context.Context, id, version int64, p warehouse
 		if err := tx.serialize(ctx, lockMasterData); err != nil {
 			return err
 		}
+		var err error
+		out, _, err = updateLocationTx(ctx, tx, now, id, version, p, actor, false)
+		return err
+	})
+	return out, err
+}
+
+// updateLocationTx is UpdateLocation inside tx; skipSame as for
+// updateItemTx.
+func updateLocationTx(ctx context.Context, tx *txn, now time.Time, id, version int64, p warehouse.LocationPatch, actor string, skipSame bool) (out *warehouse.Location, changed bool, err error) {
+	err = func() error {
 		if err := tx.lockRow(ctx, "locations", id); err != nil {
 			return err
 		}
@@ -243,24 +262,16 @@ func (db *DB) UpdateLocation(ctx context.Context, id, version int64, p warehouse
 			return err
 		}
 		l := *before
-		if p.Code != nil {
-			l.Code = *p.Code
-		}
-		if p.Name != nil {
-			l.Name = *p.Name
-		}
-		if p.ParentID != nil {
-			l.ParentID = *p.ParentID
-		}
-		if p.Structural != nil {
-			l.Structural = *p.Structural
-		}
-		if p.Active != nil {
-			l.Active = *p.Active
-		}
+		p.Apply(&l)
 		if err := l.Validate(); err != nil {
 			return err
 		}
+		if skipSame && l.Code == before.Code && l.Name == before.Name && sameParent(l.ParentID, before.ParentID) &&
+			l.Structural == before.Structural && l.Active == before.Active {
+			out = before
+			return nil
+		}
+		changed = true
 		if l.Code != before.Code {
 			if err := checkCodeFree(ctx, tx, l.Code, id); err != nil {
 				return err
@@ -335,8 +346,12 @@ func (db *DB) UpdateLocation(ctx context.Context, id, version int64, p warehouse
 			return err
 		}
 		return audit(ctx, tx, now, "location", strconv.FormatInt(id, 10), "update", before, out, actor)
-	})
-	return out, err
+	}()
+	return out, changed, err
+}
+
+func sameParent(a, b *int64) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
 // ArchiveLocation sets active=false; it must hold no stock and have no

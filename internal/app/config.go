@@ -66,9 +66,9 @@ type Config struct {
 	LoginRatePerIP    float64
 	LoginBurstPerIP   int
 	// ImportMaxBytes bounds a file uploaded to POST /api/v1/imports.
-	ImportMaxBytes int64
-	TrustedProxies    string
-	KeyPublishDelay   time.Duration
+	ImportMaxBytes  int64
+	TrustedProxies  string
+	KeyPublishDelay time.Duration
 
 	// Version is the build's version, shown in the document and the logs.
 	Version string

@@ -49,7 +49,7 @@ func TestImportAPI(t *testing.T) {
 		items := "sku,name,uom,qty_precision,barcode,reorder_point\nWID-RED,Red widget,ea,0,4006381333931,5\nBOLT,Bolt,kg,3,,0.25\n"
 		var sum struct {
 			Rows, Created, Updated, Unchanged int
-			DryRun                            bool `json:"dry_run"`
+			DryRun                            bool    `json:"dry_run"`
 			MovementIDs                       []int64 `json:"movement_ids"`
 			Replayed                          bool
 		}

@@ -108,8 +108,8 @@ type Deps struct {
 	Inventory *inventory.Service
 	// Imports runs bulk imports of CSV files.
 	Imports *importer.Service
-	Log       *slog.Logger
-	Now       func() time.Time // nil: time.Now
+	Log     *slog.Logger
+	Now     func() time.Time // nil: time.Now
 }
 
 // SessionConfig is the session service's part of cfg, with the same

@@ -314,7 +314,8 @@ func (v *itemValidator) check(r record, bad *warehouse.RowErrors) {
 		bad.Add(r.line, "sku", fmt.Sprintf("%q is already on line %d", row.SKU, first))
 		return
 	}
-	v.seen[row.SKU] = r.line
+	// A clone: the field shares its memory with the whole line.
+	v.seen[strings.Clone(row.SKU)] = r.line
 	if bad.Len() > before {
 		return
 	}
@@ -363,9 +364,9 @@ func (v *locationValidator) check(r record, bad *warehouse.RowErrors) {
 		bad.Add(r.line, "code", fmt.Sprintf("%q is already on line %d", row.Code, first))
 		return
 	}
-	v.line[row.Code] = r.line
+	v.line[strings.Clone(row.Code)] = r.line
 	if row.ParentCode != nil && *row.ParentCode != "" {
-		v.parent[row.Code] = *row.ParentCode
+		v.parent[strings.Clone(row.Code)] = strings.Clone(*row.ParentCode)
 		if err := warehouse.ValidateCode("parent_code", *row.ParentCode); err != nil {
 			bad.AddErr(r.line, "parent_code", err)
 		}
@@ -449,7 +450,7 @@ func (v *stockValidator) check(r record, bad *warehouse.RowErrors) {
 	if len(row.Lot) > 64 {
 		bad.Add(r.line, "lot", "must be at most 64 characters")
 	}
-	k := [3]string{row.SKU, row.LocationCode, row.Lot}
+	k := [3]string{strings.Clone(row.SKU), strings.Clone(row.LocationCode), strings.Clone(row.Lot)}
 	if first, dup := v.seen[k]; dup {
 		bad.Add(r.line, "sku", fmt.Sprintf("%s at %s (lot %q) is already counted on line %d", row.SKU, row.LocationCode, row.Lot, first))
 		return

@@ -105,12 +105,16 @@ func createItemTx(ctx context.Context, tx *txn, now time.Time, it *warehouse.Ite
 			}
 			return fmt.Errorf("insert item: %w", wrapErr(err))
 		}
-		got, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`, id))
-		if err != nil {
-			return fmt.Errorf("read item: %w", wrapErr(err))
+		// The row is what was inserted, with no stock yet: built here
+		// rather than read back (a bulk import creates 100,000).
+		at := fromMS(ms(now))
+		it.ID, it.OnHand, it.Available = id, 0, 0
+		it.Audit = warehouse.Audit{CreatedAt: at, CreatedBy: actor, UpdatedAt: at, UpdatedBy: actor, Version: 1}
+		if it.ReorderPoint != nil {
+			rp := *it.ReorderPoint
+			it.ReorderPoint = &rp
 		}
-		*it = *got
-		return audit(ctx, tx, now, "item", strconv.FormatInt(id, 10), "create", nil, got, actor)
+		return audit(ctx, tx, now, "item", strconv.FormatInt(id, 10), "create", nil, it, actor)
 	}
 }
 

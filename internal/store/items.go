@@ -87,35 +87,33 @@ func (db *DB) CreateItem(ctx context.Context, it *warehouse.Item, actor string) 
 // createItemTx is CreateItem inside tx, on a validated it (bulk import
 // creates items with it, so both follow the same rules).
 func createItemTx(ctx context.Context, tx *txn, now time.Time, it *warehouse.Item, actor string) error {
-	{
-		if err := checkSKUFree(ctx, tx, it.SKU, 0); err != nil {
-			return err
-		}
-		if err := checkBarcodeFree(ctx, tx, it.Barcode, 0, 0); err != nil {
-			return err
-		}
-		var id int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO items (sku, name, description, uom, qty_precision, barcode, lot_tracked, reorder_point, active, created_at, created_by, updated_at, updated_by, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
-			it.SKU, it.Name, it.Description, it.UOM, it.QtyPrecision, nullString(it.Barcode), it.LotTracked, nullQty(it.ReorderPoint), it.Active,
-			ms(now), actor, ms(now), actor).Scan(&id)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return warehouse.Errorf(warehouse.ECONFLICT, "sku or barcode already exists")
-			}
-			return fmt.Errorf("insert item: %w", wrapErr(err))
-		}
-		// The row is what was inserted, with no stock yet: built here
-		// rather than read back (a bulk import creates 100,000).
-		at := fromMS(ms(now))
-		it.ID, it.OnHand, it.Available = id, 0, 0
-		it.Audit = warehouse.Audit{CreatedAt: at, CreatedBy: actor, UpdatedAt: at, UpdatedBy: actor, Version: 1}
-		if it.ReorderPoint != nil {
-			rp := *it.ReorderPoint
-			it.ReorderPoint = &rp
-		}
-		return audit(ctx, tx, now, "item", strconv.FormatInt(id, 10), "create", nil, it, actor)
+	if err := checkSKUFree(ctx, tx, it.SKU, 0); err != nil {
+		return err
 	}
+	if err := checkBarcodeFree(ctx, tx, it.Barcode, 0, 0); err != nil {
+		return err
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO items (sku, name, description, uom, qty_precision, barcode, lot_tracked, reorder_point, active, created_at, created_by, updated_at, updated_by, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+		it.SKU, it.Name, it.Description, it.UOM, it.QtyPrecision, nullString(it.Barcode), it.LotTracked, nullQty(it.ReorderPoint), it.Active,
+		ms(now), actor, ms(now), actor).Scan(&id)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return warehouse.Errorf(warehouse.ECONFLICT, "sku or barcode already exists")
+		}
+		return fmt.Errorf("insert item: %w", wrapErr(err))
+	}
+	// The row is what was inserted, with no stock yet: built here
+	// rather than read back (a bulk import creates 100,000).
+	at := fromMS(ms(now))
+	it.ID, it.OnHand, it.Available = id, 0, 0
+	it.Audit = warehouse.Audit{CreatedAt: at, CreatedBy: actor, UpdatedAt: at, UpdatedBy: actor, Version: 1}
+	if it.ReorderPoint != nil {
+		rp := *it.ReorderPoint
+		it.ReorderPoint = &rp
+	}
+	return audit(ctx, tx, now, "item", strconv.FormatInt(id, 10), "create", nil, it, actor)
 }
 
 // Item returns one item with its totals.

@@ -99,38 +99,36 @@ func (db *DB) CreateLocation(ctx context.Context, l *warehouse.Location, actor s
 
 // createLocationTx is CreateLocation inside tx, on a validated l.
 func createLocationTx(ctx context.Context, tx *txn, now time.Time, l *warehouse.Location, actor string) error {
-	{
-		parent, err := parentOf(ctx, tx, l.ParentID)
-		if err != nil {
-			return err
-		}
-		path, depth := l.Code, 1
-		if parent != nil {
-			path, depth = parent.Path+"/"+l.Code, parent.Depth+1
-		}
-		if depth > warehouse.MaxLocationDepth {
-			return tooDeep()
-		}
-		if err := checkCodeFree(ctx, tx, l.Code, 0); err != nil {
-			return err
-		}
-		var id int64
-		err = tx.QueryRowContext(ctx, `INSERT INTO locations (code, name, parent_id, structural, active, path, depth, created_at, created_by, updated_at, updated_by, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
-			l.Code, l.Name, l.ParentID, l.Structural, true, path, depth, ms(now), actor, ms(now), actor).Scan(&id)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return warehouse.Errorf(warehouse.ECONFLICT, "location code %q already exists", l.Code)
-			}
-			return fmt.Errorf("insert location: %w", wrapErr(err))
-		}
-		got, err := locationTx(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		*l = *got
-		return audit(ctx, tx, now, "location", strconv.FormatInt(id, 10), "create", nil, got, actor)
+	parent, err := parentOf(ctx, tx, l.ParentID)
+	if err != nil {
+		return err
 	}
+	path, depth := l.Code, 1
+	if parent != nil {
+		path, depth = parent.Path+"/"+l.Code, parent.Depth+1
+	}
+	if depth > warehouse.MaxLocationDepth {
+		return tooDeep()
+	}
+	if err := checkCodeFree(ctx, tx, l.Code, 0); err != nil {
+		return err
+	}
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO locations (code, name, parent_id, structural, active, path, depth, created_at, created_by, updated_at, updated_by, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+		l.Code, l.Name, l.ParentID, l.Structural, true, path, depth, ms(now), actor, ms(now), actor).Scan(&id)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return warehouse.Errorf(warehouse.ECONFLICT, "location code %q already exists", l.Code)
+		}
+		return fmt.Errorf("insert location: %w", wrapErr(err))
+	}
+	got, err := locationTx(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	*l = *got
+	return audit(ctx, tx, now, "location", strconv.FormatInt(id, 10), "create", nil, got, actor)
 }
 
 // Location returns one location.

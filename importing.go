@@ -59,6 +59,11 @@ type ImportCounts struct {
 	Replayed bool
 }
 
+// ImportKeyUser is the namespace of stock imports' idempotency records:
+// no username has a #, so the same file posts once whoever imports it, and
+// the records are never purged.
+const ImportKeyUser = "#import"
+
 // MaxImportErrors bounds the errors one refused import lists: beyond it
 // the file is wrong throughout and more lines would only bloat the answer.
 const MaxImportErrors = 1000

@@ -110,11 +110,6 @@ type Service struct {
 // New returns a service on st.
 func New(st Store) *Service { return &Service{store: st, now: time.Now} }
 
-// ImportKeyUser is the namespace of stock imports' idempotency keys: not a
-// username (no user name has a #), so the same file posts once whoever
-// imports it.
-const ImportKeyUser = "#import"
-
 // Import reads src (read twice: it must seek) as a CSV file of kind and
 // applies it for by. A file with any bad row is refused whole: the error
 // is a *warehouse.Error with code invalid whose Fields list every problem
@@ -226,7 +221,7 @@ func (s *Service) Import(ctx context.Context, by Actor, kind Kind, src io.ReadSe
 				n++
 				chunk.Reference = "import " + sum.FileSHA256[:16]
 				chunk.Note = fmt.Sprintf("opening count imported from a file, part %d of %d", n, parts)
-				chunk.Idem = &warehouse.Idempotency{User: ImportKeyUser, Key: fmt.Sprintf("import-stock-%s-%d", sum.FileSHA256, n), Hash: h.Sum(nil)}
+				chunk.Idem = &warehouse.Idempotency{User: warehouse.ImportKeyUser, Key: fmt.Sprintf("import-stock-%s-%d", sum.FileSHA256, n), Hash: h.Sum(nil)}
 				err := yield(chunk)
 				chunk = warehouse.StockChunk{Rows: chunk.Rows[:0]}
 				return err

@@ -117,13 +117,17 @@ func (tx *txn) stmt(ctx context.Context, q string) *sql.Stmt {
 	if tx.cache == nil {
 		return nil
 	}
-	if st := tx.cache.lookup(q); st != nil && tx.local == nil {
-		return tx.tx.StmtContext(ctx, st)
+	if st, ok := tx.local[q]; ok {
+		return st
+	}
+	if st := tx.cache.lookup(q); st != nil {
+		st = tx.tx.StmtContext(ctx, st)
+		if tx.local != nil {
+			tx.local[q] = st
+		}
+		return st
 	}
 	if tx.local != nil {
-		if st, ok := tx.local[q]; ok {
-			return st
-		}
 		st, err := tx.tx.PrepareContext(ctx, q)
 		if err != nil {
 			// Run it unprepared: it reports its own error.

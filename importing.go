@@ -1,8 +1,10 @@
 package warehouse
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -109,6 +111,9 @@ func (r *RowErrors) Err() error {
 	if r.total == 0 {
 		return nil
 	}
+	// In line order: a location file is applied parents first, not in
+	// the order of its lines.
+	slices.SortStableFunc(r.list, func(a, b FieldError) int { return cmp.Compare(a.Line, b.Line) })
 	var b strings.Builder
 	fmt.Fprintf(&b, "the file has %d error(s); nothing was imported: ", r.total)
 	for i, f := range r.list {

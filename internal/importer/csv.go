@@ -2,11 +2,14 @@ package importer
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -408,7 +411,10 @@ func (v *locationValidator) finish(bad *warehouse.RowErrors) {
 		v.level[code] = l + 1
 		return l + 1
 	}
-	for code, line := range v.line {
+	// In line order, so that the errors are.
+	codes := slices.SortedFunc(maps.Keys(v.line), func(a, b string) int { return cmp.Compare(v.line[a], v.line[b]) })
+	for _, code := range codes {
+		line := v.line[code]
 		l := levelOf(code, 0)
 		if l == visiting {
 			bad.Add(line, "parent_code", fmt.Sprintf("%q is its own ancestor: the file's parents form a cycle", code))

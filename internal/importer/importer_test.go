@@ -82,6 +82,8 @@ func TestImportBadFilesRefusedWhole(t *testing.T) {
 			{"wrong field count", importer.Items, "sku,name,uom\nNEW-1,New\n", []string{"line 2: has 2 fields, the header has 3"}},
 			{"bad bool", importer.Locations, "code,name,structural\nB1,Bin,maybe\n", []string{"line 2, structural: must be true or false"}},
 			{"unknown parent", importer.Locations, "code,name,parent_code\nB1,Bin,NOPE\nB2,Bin,A1\n", []string{`line 2, parent_code: no location "NOPE"`}},
+			{"errors in line order", importer.Locations, "code,name,parent_code\nB1,Bin,B0\nB0,Bin,NOPE\n",
+				[]string{`line 2, parent_code: no location "B0"`, `line 3, parent_code: no location "NOPE"`}},
 			{"cycle", importer.Locations, "code,name,parent_code\nC1,x,C2\nC2,x,C1\n", []string{"parent_code: \"C1\" is its own ancestor", "parent_code: \"C2\" is its own ancestor"}},
 			{"barcode taken", importer.Items, "sku,name,uom,barcode\nNEW-1,x,ea,4006381333931\nNEW-2,x,ea,A1\n", []string{"line 2: barcode \"4006381333931\" is already used", "line 3: barcode \"A1\" is already used"}},
 			{"new item needs a name", importer.Items, "sku,uom\nNEW-1,ea\n", []string{"line 2, name: must be 1-200 characters"}},

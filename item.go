@@ -127,3 +127,29 @@ type LowStock struct {
 	Available    Qty    `json:"available"`
 	Shortfall    Qty    `json:"shortfall" doc:"reorder_point - available"`
 }
+
+// Apply sets the fields p gives on it.
+func (p ItemPatch) Apply(it *Item) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&it.SKU, p.SKU)
+	set(&it.Name, p.Name)
+	set(&it.Description, p.Description)
+	set(&it.UOM, p.UOM)
+	set(&it.Barcode, p.Barcode)
+	if p.QtyPrecision != nil {
+		it.QtyPrecision = *p.QtyPrecision
+	}
+	if p.LotTracked != nil {
+		it.LotTracked = *p.LotTracked
+	}
+	if p.ReorderPoint != nil {
+		it.ReorderPoint = *p.ReorderPoint
+	}
+	if p.Active != nil {
+		it.Active = *p.Active
+	}
+}

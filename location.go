@@ -50,3 +50,22 @@ func (l *Location) Validate() error {
 	}
 	return nil
 }
+
+// Apply sets the fields p gives on l.
+func (p LocationPatch) Apply(l *Location) {
+	if p.Code != nil {
+		l.Code = *p.Code
+	}
+	if p.Name != nil {
+		l.Name = *p.Name
+	}
+	if p.ParentID != nil {
+		l.ParentID = *p.ParentID
+	}
+	if p.Structural != nil {
+		l.Structural = *p.Structural
+	}
+	if p.Active != nil {
+		l.Active = *p.Active
+	}
+}

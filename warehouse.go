@@ -44,6 +44,9 @@ type FieldError struct {
 	// In is where the field was: "path", "query", "header" or "body"
 	// (empty for the body, as domain validation reports it).
 	In string `json:"in,omitempty" enum:"path,query,header,body" doc:"Where the field is, when the request's schema found the problem; absent when a domain rule did"`
+	// Line is the line of an imported file the problem is on (the header
+	// is line 1); Field is then the column.
+	Line int `json:"line,omitempty" doc:"Bulk import: the line of the file (the header is line 1); field is then the column"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }

@@ -71,6 +71,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.CookieSameSite, "cookie-samesite", d.CookieSameSite, "SameSite of the cookies: lax, strict or none")
 	fs.StringVar(&c.CookieDomain, "cookie-domain", d.CookieDomain, "Domain of the cookies (default: the host that set them)")
 	fs.Float64Var(&c.LoginRatePerIP, "login-rate-per-ip", d.LoginRatePerIP, "password logins per second allowed from one client address on one instance, sustained (0: no limit)")
+	fs.Int64Var(&c.ImportMaxBytes, "import-max-bytes", d.ImportMaxBytes, "largest CSV file POST /api/v1/imports accepts, in bytes (larger: 413; the CLI's warehouse import has no limit)")
 	fs.IntVar(&c.LoginBurstPerIP, "login-burst-per-ip", d.LoginBurstPerIP, "password logins one client address may make at once before --login-rate-per-ip applies")
 	fs.StringVar(&c.PublicURL, "public-url", d.PublicURL, "external base URL, for /.well-known/openid-configuration and, without --issuer, the tokens' iss (default: the URL each request came to; see --trusted-proxies)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", d.TrustedProxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed, e.g. 10.0.0.0/8,::1 (default: none)")

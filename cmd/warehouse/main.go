@@ -1,5 +1,5 @@
 // Command warehouse is the Warehouse Management API server and its admin
-// tool: `serve`, `migrate`, `users`, `version`.
+// tool: `serve`, `migrate`, `users`, `import`, `version`.
 package main
 
 import (
@@ -53,6 +53,7 @@ Usage:
   warehouse serve [flags]       run the server (see warehouse serve --help)
   warehouse migrate [flags]     apply database migrations and print the schema version
   warehouse users COMMAND       manage users: create, list, set-password, set-roles, disable, enable
+  warehouse import KIND FILE    import a CSV file of items, locations or stock (see warehouse import --help)
   warehouse keys COMMAND        manage signing keys: list, rotate, retire
   warehouse openapi             print the OpenAPI document that serve answers at /openapi.json
   warehouse version             print the version
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return migrate(ctx, args[1:], stdout, stderr, getenv)
 	case "users":
 		return users(ctx, args[1:], stdin, stdout, stderr, getenv)
+	case "import":
+		return importCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		return keys(ctx, args[1:], stdout, stderr, getenv)
 	case "openapi":

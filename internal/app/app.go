@@ -21,6 +21,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/session"
@@ -60,8 +61,10 @@ type App struct {
 	hasher *auth.Hasher
 	// sessions is the token lifecycle service every surface calls.
 	sessions *session.Service
-	srv      *httpapi.Server
-	hs       *http.Server
+	// imports is the bulk import service, for every surface that imports.
+	imports *importer.Service
+	srv     *httpapi.Server
+	hs      *http.Server
 
 	stopHasher func()
 	// stop ends the background loops; loops counts those still running.
@@ -175,8 +178,9 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	if deps.HTTP != nil {
 		deps.HTTP(&hc)
 	}
+	a.imports = importer.New(a.db)
 	a.sessions = session.New(httpapi.SessionConfig(hc), session.Deps{Store: a.db, Keys: a.keys, Hasher: a.hasher, State: a.state, Log: a.log, Now: deps.Now})
-	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inventory.New(a.db), Log: a.log, Now: deps.Now})
+	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inventory.New(a.db), Imports: a.imports, Log: a.log, Now: deps.Now})
 	return a, nil
 }
 
@@ -245,6 +249,9 @@ func (a *App) Server() *httpapi.Server { return a.srv }
 
 // DB is the database.
 func (a *App) DB() *store.DB { return a.db }
+
+// Imports is the bulk import service (the JSON API's and the console's).
+func (a *App) Imports() *importer.Service { return a.imports }
 
 // State is the in-memory auth state.
 func (a *App) State() *authstate.State { return a.state }

@@ -66,8 +66,10 @@ type Config struct {
 	PprofAddr         string
 	LoginRatePerIP    float64
 	LoginBurstPerIP   int
-	TrustedProxies    string
-	KeyPublishDelay   time.Duration
+	// ImportMaxBytes bounds a file uploaded to POST /api/v1/imports.
+	ImportMaxBytes  int64
+	TrustedProxies  string
+	KeyPublishDelay time.Duration
 
 	// Version is the build's version, shown in the document and the logs.
 	Version string
@@ -103,6 +105,7 @@ func Defaults() Config {
 		CookieSameSite:    "lax",
 		LoginRatePerIP:    1,
 		LoginBurstPerIP:   20,
+		ImportMaxBytes:    64 << 20,
 		KeyPublishDelay:   keystore.DefaultPublishDelay,
 		Version:           "dev",
 	}
@@ -125,6 +128,9 @@ func SupportedAlgorithm(alg string) bool { return slices.Contains(Algorithms, al
 func (c *Config) Validate() error {
 	if _, err := c.Logger(io.Discard); err != nil {
 		return err
+	}
+	if c.ImportMaxBytes < 0 {
+		return fmt.Errorf("--import-max-bytes must be >= 0 (0: the default, 64 MiB)")
 	}
 	if c.Addr != "" { // empty: no listener (see Open)
 		if err := CheckAddr("--addr", c.Addr); err != nil {
@@ -240,7 +246,7 @@ func (c *Config) httpConfig() (httpapi.Config, error) {
 		RefreshReuseInterval: c.RefreshReuse, SessionLifetime: c.SessionLifetime, SessionInactivity: c.SessionInactivity,
 		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
 		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP, TrustedProxies: trusted,
-		LoginThrottle: throttle,
+		LoginThrottle: throttle, ImportMaxBytes: c.ImportMaxBytes,
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package app
 import (
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/session"
@@ -16,6 +17,7 @@ import (
 var (
 	_ authstate.Source = (*store.DB)(nil)
 	_ httpapi.Store    = (*store.DB)(nil)
+	_ importer.Store   = (*store.DB)(nil)
 	_ inventory.Store  = (*store.DB)(nil)
 	_ keystore.Store   = (*store.DB)(nil)
 	_ session.Store    = (*store.DB)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -97,10 +98,10 @@ func (s *Server) listLocations(ctx context.Context, in *listLocationsInput) (*st
 	}
 	if in.csv() {
 		return csvExport(ctx, s.log, "locations", func() (int, error) { return s.db.CountLocations(ctx, f) },
-			[]string{"id", "code", "name", "parent_id", "path", "depth", "structural", "active", "version", "updated_at", "updated_by"},
+			[]string{"id", "code", "name", "parent_id", "parent_code", "path", "depth", "structural", "active", "version", "updated_at", "updated_by"},
 			func(ctx context.Context, emit func([]string) error) error {
 				return s.db.EachLocation(ctx, f, func(l *warehouse.Location) error {
-					return emit([]string{strconv.FormatInt(l.ID, 10), l.Code, l.Name, fmtIDPtr(l.ParentID), l.Path, strconv.Itoa(l.Depth),
+					return emit([]string{strconv.FormatInt(l.ID, 10), l.Code, l.Name, fmtIDPtr(l.ParentID), parentCode(l.Path), l.Path, strconv.Itoa(l.Depth),
 						strconv.FormatBool(l.Structural), strconv.FormatBool(l.Active), strconv.FormatInt(l.Version, 10), fmtTime(l.UpdatedAt), l.UpdatedBy})
 				})
 			})
@@ -248,4 +249,15 @@ func (s *Server) lowStock(ctx context.Context, in *lowStockInput) (*streamOutput
 		return nil, err
 	}
 	return jsonPage(rows, next), nil
+}
+
+// parentCode is the code of a location's parent, from its path ("" at the
+// top): what an import names the parent by.
+func parentCode(path string) string {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return ""
+	}
+	parent := path[:i]
+	return parent[strings.LastIndexByte(parent, '/')+1:]
 }

@@ -37,7 +37,7 @@ type domainEnv struct {
 
 // newDomainTestServer starts a server on a new database on engine (see
 // pgtest.Engines).
-func newDomainTestServer(t testing.TB, engine string) *domainEnv {
+func newDomainTestServer(t testing.TB, engine string, configure ...func(*app.Config)) *domainEnv {
 	t.Helper()
 	e := &domainEnv{t: t, hasher: auth.NewHasher(auth.TestParams(), 0), tokens: map[string]string{}}
 	cfg := testSettings(pgtest.URL(t, engine))
@@ -46,6 +46,9 @@ func newDomainTestServer(t testing.TB, engine string) *domainEnv {
 	cfg.Secret = rand.Text() + rand.Text()
 	cfg.Leeway, cfg.RefreshReuse, cfg.SessionInactivity = 0, 0, 0
 	cfg.SessionLifetime = cfg.RefreshTTL
+	for _, f := range configure {
+		f(&cfg)
+	}
 	e.app = openApp(t, cfg, app.Deps{
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hasher: e.hasher,
 		Seed: func(ctx context.Context, db *store.DB) error {

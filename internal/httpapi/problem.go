@@ -212,6 +212,8 @@ const (
 	codeTooManyRows          = "too_many_rows"
 	codeTooManyRequests      = "too_many_requests"
 	codeBadRequest           = "bad_request"
+	codeBodyTooLarge         = "body_too_large"
+	codeUnsupportedMedia     = "unsupported_media_type"
 
 	// POST /api/v1/movements and its reversal without a usable
 	// Idempotency-Key (inventory.ErrKey*).
@@ -265,6 +267,8 @@ var kinds = map[string]kind{
 	codeTooManyRows:          {status: http.StatusRequestEntityTooLarge},
 	codeTooManyRequests:      {status: http.StatusTooManyRequests},
 	codeBadRequest:           {status: http.StatusBadRequest},
+	codeBodyTooLarge:         {status: http.StatusRequestEntityTooLarge},
+	codeUnsupportedMedia:     {status: http.StatusUnsupportedMediaType},
 
 	codeIdempotencyKeyRequired: {status: http.StatusBadRequest},
 	codeIdempotencyKeyInUse:    {status: http.StatusConflict},

@@ -81,6 +81,8 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 		{"DELETE /api/v1/users/{username}", "deactivate-user", s.opDeactivateUser, typed(s.deactivateUser)},
 		{"POST /api/v1/users/{username}/unlock", "unlock-user", s.opUnlockUser, typed(s.unlockUser)},
 
+		{"POST /api/v1/imports/{kind}", "import", s.opImport, typed(s.importFile)},
+
 		{"GET /api/v1/audit-events", "list-audit-events", s.opListAuditEvents, typed(s.listAuditEvents)},
 
 		// Served by the mux, outside Huma, with their operations described

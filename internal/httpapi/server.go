@@ -19,6 +19,7 @@ import (
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/session"
 )
@@ -60,6 +61,8 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For/-Proto/-Host are
 	// believed (see origin); none by default.
 	TrustedProxies []netip.Prefix
+	// ImportMaxBytes bounds an uploaded import file (0: 64 MiB).
+	ImportMaxBytes int64
 }
 
 // Server serves the API.
@@ -75,6 +78,8 @@ type Server struct {
 	state    *authstate.State
 	// inventory posts and reverses movements: handlers call it, not db.
 	inventory *inventory.Service
+	// imports runs bulk imports (POST /api/v1/imports/{kind}).
+	imports *importer.Service
 	// tokens answers repeated tokens from memory (see auth.VerifyCache);
 	// revocation, sessions and users are still checked on every request.
 	tokens *auth.VerifyCache
@@ -101,8 +106,10 @@ type Deps struct {
 	Sessions *session.Service
 	// Inventory posts and reverses movements.
 	Inventory *inventory.Service
-	Log       *slog.Logger
-	Now       func() time.Time // nil: time.Now
+	// Imports runs bulk imports of CSV files.
+	Imports *importer.Service
+	Log     *slog.Logger
+	Now     func() time.Time // nil: time.Now
 }
 
 // SessionConfig is the session service's part of cfg, with the same
@@ -138,7 +145,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	// One spelling of the base URL, for discovery and for the issuer.
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, log: d.Log, now: d.Now,
+	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
 	s.verifyOpt = verifyOptions(cfg)
 

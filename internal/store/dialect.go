@@ -92,6 +92,10 @@ type txn struct {
 	events []pendingEvent
 	// cache is the write pool's statement cache (SQLite only).
 	cache *stmtCache
+	// local, when set, holds statements prepared in this transaction
+	// (SQLite): a bulk import runs the same few statements 100,000 times in
+	// one transaction, and the cache prepares only after a transaction.
+	local map[string]*sql.Stmt
 }
 
 type pendingEvent struct {
@@ -113,8 +117,24 @@ func (tx *txn) stmt(ctx context.Context, q string) *sql.Stmt {
 	if tx.cache == nil {
 		return nil
 	}
+	if st, ok := tx.local[q]; ok {
+		return st
+	}
 	if st := tx.cache.lookup(q); st != nil {
-		return tx.tx.StmtContext(ctx, st)
+		st = tx.tx.StmtContext(ctx, st)
+		if tx.local != nil {
+			tx.local[q] = st
+		}
+		return st
+	}
+	if tx.local != nil {
+		st, err := tx.tx.PrepareContext(ctx, q)
+		if err != nil {
+			// Run it unprepared: it reports its own error.
+			return nil
+		}
+		tx.local[q] = st
+		return st
 	}
 	return nil
 }

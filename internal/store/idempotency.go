@@ -72,12 +72,14 @@ func saveIdempotency(ctx context.Context, tx *txn, now time.Time, idem *warehous
 }
 
 // PurgeIdempotencyKeys deletes idempotency records older than keep (the
-// contract keeps them at least 24 hours).
+// contract keeps them at least 24 hours). A stock import's records are
+// kept for good: a file imported again a month later must replay, not
+// count its stock again over every movement since.
 func (db *DB) PurgeIdempotencyKeys(ctx context.Context, keep time.Duration) (_ int64, err error) {
 	defer wrap(&err, "PurgeIdempotencyKeys")
 	var n int64
 	err = db.tx(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, ms(db.now().Add(-keep)))
+		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ? AND username <> ?`, ms(db.now().Add(-keep)), warehouse.ImportKeyUser)
 		if err != nil {
 			return fmt.Errorf("purge idempotency keys: %w", wrapErr(err))
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -79,30 +80,40 @@ func (db *DB) CreateItem(ctx context.Context, it *warehouse.Item, actor string) 
 		if err := tx.serialize(ctx, lockMasterData); err != nil {
 			return err
 		}
-		if err := checkSKUFree(ctx, tx, it.SKU, 0); err != nil {
-			return err
-		}
-		if err := checkBarcodeFree(ctx, tx, it.Barcode, 0, 0); err != nil {
-			return err
-		}
-		var id int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO items (sku, name, description, uom, qty_precision, barcode, lot_tracked, reorder_point, active, created_at, created_by, updated_at, updated_by, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
-			it.SKU, it.Name, it.Description, it.UOM, it.QtyPrecision, nullString(it.Barcode), it.LotTracked, nullQty(it.ReorderPoint), it.Active,
-			ms(now), actor, ms(now), actor).Scan(&id)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return warehouse.Errorf(warehouse.ECONFLICT, "sku or barcode already exists")
-			}
-			return fmt.Errorf("insert item: %w", wrapErr(err))
-		}
-		got, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`, id))
-		if err != nil {
-			return fmt.Errorf("read item: %w", wrapErr(err))
-		}
-		*it = *got
-		return audit(ctx, tx, now, "item", strconv.FormatInt(id, 10), "create", nil, got, actor)
+		return createItemTx(ctx, tx, now, it, actor)
 	})
+}
+
+// createItemTx is CreateItem inside tx, on a validated it (bulk import
+// creates items with it, so both follow the same rules).
+func createItemTx(ctx context.Context, tx *txn, now time.Time, it *warehouse.Item, actor string) error {
+	if err := checkSKUFree(ctx, tx, it.SKU, 0); err != nil {
+		return err
+	}
+	if err := checkBarcodeFree(ctx, tx, it.Barcode, 0, 0); err != nil {
+		return err
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO items (sku, name, description, uom, qty_precision, barcode, lot_tracked, reorder_point, active, created_at, created_by, updated_at, updated_by, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+		it.SKU, it.Name, it.Description, it.UOM, it.QtyPrecision, nullString(it.Barcode), it.LotTracked, nullQty(it.ReorderPoint), it.Active,
+		ms(now), actor, ms(now), actor).Scan(&id)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return warehouse.Errorf(warehouse.ECONFLICT, "sku or barcode already exists")
+		}
+		return fmt.Errorf("insert item: %w", wrapErr(err))
+	}
+	// The row is what was inserted, with no stock yet: built here
+	// rather than read back (a bulk import creates 100,000).
+	at := fromMS(ms(now))
+	it.ID, it.OnHand, it.Available = id, 0, 0
+	it.Audit = warehouse.Audit{CreatedAt: at, CreatedBy: actor, UpdatedAt: at, UpdatedBy: actor, Version: 1}
+	if it.ReorderPoint != nil {
+		rp := *it.ReorderPoint
+		it.ReorderPoint = &rp
+	}
+	return audit(ctx, tx, now, "item", strconv.FormatInt(id, 10), "create", nil, it, actor)
 }
 
 // Item returns one item with its totals.
@@ -214,6 +225,18 @@ func (db *DB) UpdateItem(ctx context.Context, id, version int64, p warehouse.Ite
 		if err := tx.serialize(ctx, lockMasterData); err != nil {
 			return err
 		}
+		var err error
+		out, _, err = updateItemTx(ctx, tx, now, id, version, p, actor, false)
+		return err
+	})
+	return out, err
+}
+
+// updateItemTx is UpdateItem inside tx. With skipSame, a patch that
+// changes nothing writes nothing (no version, no audit event) and reports
+// changed false: an import of an unchanged export is a no-op.
+func updateItemTx(ctx context.Context, tx *txn, now time.Time, id, version int64, p warehouse.ItemPatch, actor string, skipSame bool) (out *warehouse.Item, changed bool, err error) {
+	err = func() error {
 		if err := tx.lockRow(ctx, "items", id); err != nil {
 			return err
 		}
@@ -228,31 +251,15 @@ func (db *DB) UpdateItem(ctx context.Context, id, version int64, p warehouse.Ite
 			return err
 		}
 		it := *before
-		set := func(dst *string, src *string) {
-			if src != nil {
-				*dst = *src
-			}
-		}
-		set(&it.SKU, p.SKU)
-		set(&it.Name, p.Name)
-		set(&it.Description, p.Description)
-		set(&it.UOM, p.UOM)
-		set(&it.Barcode, p.Barcode)
-		if p.QtyPrecision != nil {
-			it.QtyPrecision = *p.QtyPrecision
-		}
-		if p.LotTracked != nil {
-			it.LotTracked = *p.LotTracked
-		}
-		if p.ReorderPoint != nil {
-			it.ReorderPoint = *p.ReorderPoint
-		}
-		if p.Active != nil {
-			it.Active = *p.Active
-		}
+		p.Apply(&it)
 		if err := it.Validate(); err != nil {
 			return err
 		}
+		if skipSame && sameItem(before, &it) {
+			out = before
+			return nil
+		}
+		changed = true
 		if it.SKU != before.SKU || it.LotTracked != before.LotTracked || it.QtyPrecision < before.QtyPrecision {
 			used, err := hasLedger(ctx, tx, "item_id", id)
 			if err != nil {
@@ -302,8 +309,21 @@ func (db *DB) UpdateItem(ctx context.Context, id, version int64, p warehouse.Ite
 			return fmt.Errorf("read item: %w", wrapErr(err))
 		}
 		return audit(ctx, tx, now, "item", strconv.FormatInt(id, 10), "update", before, out, actor)
-	})
-	return out, err
+	}()
+	return out, changed, err
+}
+
+// sameItem reports whether b has a's editable fields.
+func sameItem(a, b *warehouse.Item) bool {
+	rp := func(q *warehouse.Qty) string {
+		if q == nil {
+			return ""
+		}
+		return q.String()
+	}
+	return a.SKU == b.SKU && a.Name == b.Name && a.Description == b.Description && a.UOM == b.UOM &&
+		a.QtyPrecision == b.QtyPrecision && a.Barcode == b.Barcode && a.LotTracked == b.LotTracked &&
+		rp(a.ReorderPoint) == rp(b.ReorderPoint) && a.Active == b.Active
 }
 
 // ArchiveItem sets active=false; the item must have no stock anywhere.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -92,37 +93,42 @@ func (db *DB) CreateLocation(ctx context.Context, l *warehouse.Location, actor s
 		if err := tx.serialize(ctx, lockMasterData); err != nil {
 			return err
 		}
-		parent, err := parentOf(ctx, tx, l.ParentID)
-		if err != nil {
-			return err
-		}
-		path, depth := l.Code, 1
-		if parent != nil {
-			path, depth = parent.Path+"/"+l.Code, parent.Depth+1
-		}
-		if depth > warehouse.MaxLocationDepth {
-			return tooDeep()
-		}
-		if err := checkCodeFree(ctx, tx, l.Code, 0); err != nil {
-			return err
-		}
-		var id int64
-		err = tx.QueryRowContext(ctx, `INSERT INTO locations (code, name, parent_id, structural, active, path, depth, created_at, created_by, updated_at, updated_by, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
-			l.Code, l.Name, l.ParentID, l.Structural, true, path, depth, ms(now), actor, ms(now), actor).Scan(&id)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return warehouse.Errorf(warehouse.ECONFLICT, "location code %q already exists", l.Code)
-			}
-			return fmt.Errorf("insert location: %w", wrapErr(err))
-		}
-		got, err := locationTx(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		*l = *got
-		return audit(ctx, tx, now, "location", strconv.FormatInt(id, 10), "create", nil, got, actor)
+		return createLocationTx(ctx, tx, now, l, actor)
 	})
+}
+
+// createLocationTx is CreateLocation inside tx, on a validated l.
+func createLocationTx(ctx context.Context, tx *txn, now time.Time, l *warehouse.Location, actor string) error {
+	parent, err := parentOf(ctx, tx, l.ParentID)
+	if err != nil {
+		return err
+	}
+	path, depth := l.Code, 1
+	if parent != nil {
+		path, depth = parent.Path+"/"+l.Code, parent.Depth+1
+	}
+	if depth > warehouse.MaxLocationDepth {
+		return tooDeep()
+	}
+	if err := checkCodeFree(ctx, tx, l.Code, 0); err != nil {
+		return err
+	}
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO locations (code, name, parent_id, structural, active, path, depth, created_at, created_by, updated_at, updated_by, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+		l.Code, l.Name, l.ParentID, l.Structural, true, path, depth, ms(now), actor, ms(now), actor).Scan(&id)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return warehouse.Errorf(warehouse.ECONFLICT, "location code %q already exists", l.Code)
+		}
+		return fmt.Errorf("insert location: %w", wrapErr(err))
+	}
+	got, err := locationTx(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	*l = *got
+	return audit(ctx, tx, now, "location", strconv.FormatInt(id, 10), "create", nil, got, actor)
 }
 
 // Location returns one location.
@@ -232,6 +238,17 @@ func (db *DB) UpdateLocation(ctx context.Context, id, version int64, p warehouse
 		if err := tx.serialize(ctx, lockMasterData); err != nil {
 			return err
 		}
+		var err error
+		out, _, err = updateLocationTx(ctx, tx, now, id, version, p, actor, false)
+		return err
+	})
+	return out, err
+}
+
+// updateLocationTx is UpdateLocation inside tx; skipSame as for
+// updateItemTx.
+func updateLocationTx(ctx context.Context, tx *txn, now time.Time, id, version int64, p warehouse.LocationPatch, actor string, skipSame bool) (out *warehouse.Location, changed bool, err error) {
+	err = func() error {
 		if err := tx.lockRow(ctx, "locations", id); err != nil {
 			return err
 		}
@@ -243,24 +260,16 @@ func (db *DB) UpdateLocation(ctx context.Context, id, version int64, p warehouse
 			return err
 		}
 		l := *before
-		if p.Code != nil {
-			l.Code = *p.Code
-		}
-		if p.Name != nil {
-			l.Name = *p.Name
-		}
-		if p.ParentID != nil {
-			l.ParentID = *p.ParentID
-		}
-		if p.Structural != nil {
-			l.Structural = *p.Structural
-		}
-		if p.Active != nil {
-			l.Active = *p.Active
-		}
+		p.Apply(&l)
 		if err := l.Validate(); err != nil {
 			return err
 		}
+		if skipSame && l.Code == before.Code && l.Name == before.Name && sameParent(l.ParentID, before.ParentID) &&
+			l.Structural == before.Structural && l.Active == before.Active {
+			out = before
+			return nil
+		}
+		changed = true
 		if l.Code != before.Code {
 			if err := checkCodeFree(ctx, tx, l.Code, id); err != nil {
 				return err
@@ -335,8 +344,12 @@ func (db *DB) UpdateLocation(ctx context.Context, id, version int64, p warehouse
 			return err
 		}
 		return audit(ctx, tx, now, "location", strconv.FormatInt(id, 10), "update", before, out, actor)
-	})
-	return out, err
+	}()
+	return out, changed, err
+}
+
+func sameParent(a, b *int64) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
 // ArchiveLocation sets active=false; it must hold no stock and have no

@@ -140,6 +140,29 @@ type Invoker interface {
 	//
 	// GET /
 	Home(ctx context.Context) (HomeRes, error)
+	// Import invokes import operation.
+	//
+	// The body is a CSV file whose header names its columns, as the API's JSON fields:
+	//
+	//  - items: `sku` (required), `name`, `description`, `uom`, `qty_precision`, `barcode`, `lot_tracked`,
+	//    `reorder_point`, `active`. A new sku is created (it needs `name` and `uom`), an existing one
+	//    updated with the columns the file has.
+	//  - locations: `code` (required), `name`, `parent_code`, `structural`, `active`; a parent may come
+	//    later in the file or exist already.
+	//  - stock: `sku`, `location_code`, `qty` (required), `lot`: posted as count movements (one per 500
+	//    rows) whose idempotency key is the file's SHA-256, so the same file imported twice posts once
+	//    (`replayed: true`).
+	//
+	// The read-only columns of the CSV export (`id`, `on_hand`, `version`, `path`...) are accepted and
+	// ignored, so an export imports back unchanged; any other column is an error. Every row is checked
+	// first; a file with any bad row is refused whole with 422, whose `errors` list every problem with its
+	// `line` and column (`field`). Everything is applied in one transaction; `?dry_run=true` does all of
+	// it and rolls back.
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/imports/{kind}
+	Import(ctx context.Context, request ImportReq, params ImportParams) (ImportRes, error)
 	// ItemStock invokes item-stock operation.
 	//
 	// Requires role: viewer (roles: viewer < clerk < manager < admin).
@@ -2247,6 +2270,175 @@ func (c *Client) sendHome(ctx context.Context) (res HomeRes, err error) {
 	}()
 
 	result, err := decodeHomeResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// Import invokes import operation.
+//
+// The body is a CSV file whose header names its columns, as the API's JSON fields:
+//
+//   - items: `sku` (required), `name`, `description`, `uom`, `qty_precision`, `barcode`, `lot_tracked`,
+//     `reorder_point`, `active`. A new sku is created (it needs `name` and `uom`), an existing one
+//     updated with the columns the file has.
+//   - locations: `code` (required), `name`, `parent_code`, `structural`, `active`; a parent may come
+//     later in the file or exist already.
+//   - stock: `sku`, `location_code`, `qty` (required), `lot`: posted as count movements (one per 500
+//     rows) whose idempotency key is the file's SHA-256, so the same file imported twice posts once
+//     (`replayed: true`).
+//
+// The read-only columns of the CSV export (`id`, `on_hand`, `version`, `path`...) are accepted and
+// ignored, so an export imports back unchanged; any other column is an error. Every row is checked
+// first; a file with any bad row is refused whole with 422, whose `errors` list every problem with its
+// `line` and column (`field`). Everything is applied in one transaction; `?dry_run=true` does all of
+// it and rolls back.
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/imports/{kind}
+func (c *Client) Import(ctx context.Context, request ImportReq, params ImportParams) (ImportRes, error) {
+	res, err := c.sendImport(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendImport(ctx context.Context, request ImportReq, params ImportParams) (res ImportRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [2]string
+	pathParts[0] = "/api/v1/imports/"
+	{
+		// Encode "kind" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "kind",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(string(params.Kind)))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "dry_run" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "dry_run",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.DryRun.Get(); ok {
+				return e.EncodeValue(conv.BoolToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeImportRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ImportOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ImportOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ImportOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ImportOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeImportResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

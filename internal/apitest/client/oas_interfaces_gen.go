@@ -69,6 +69,10 @@ type HomeRes interface {
 	homeRes()
 }
 
+type ImportRes interface {
+	importRes()
+}
+
 type ItemStockRes interface {
 	itemStockRes()
 }

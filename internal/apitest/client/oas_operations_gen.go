@@ -23,6 +23,7 @@ const (
 	GetUserOperation                  OperationName = "GetUser"
 	HealthzOperation                  OperationName = "Healthz"
 	HomeOperation                     OperationName = "Home"
+	ImportOperation                   OperationName = "Import"
 	ItemStockOperation                OperationName = "ItemStock"
 	JwksOperation                     OperationName = "Jwks"
 	ListAuditEventsOperation          OperationName = "ListAuditEvents"

@@ -54,6 +54,14 @@ type GetUserParams struct {
 	Username string
 }
 
+// ImportParams is parameters of import operation.
+type ImportParams struct {
+	// What the file holds.
+	Kind ImportKind
+	// Check and count everything, write nothing.
+	DryRun OptBool `json:",omitempty,omitzero"`
+}
+
 // ItemStockParams is parameters of item-stock operation.
 type ItemStockParams struct {
 	ID int64

@@ -70,6 +70,16 @@ func encodeCreateUserRequest(
 	return nil
 }
 
+func encodeImportRequest(
+	req ImportReq,
+	r *http.Request,
+) error {
+	const contentType = "text/csv"
+	body := req
+	ht.SetBody(r, body, contentType)
+	return nil
+}
+
 func encodeLoginRequest(
 	req *LoginBody,
 	r *http.Request,

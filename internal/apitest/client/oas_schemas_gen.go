@@ -49,6 +49,7 @@ func (*AccessRevokeServiceUnavailableHeaders) getItemRes()         {}
 func (*AccessRevokeServiceUnavailableHeaders) getLocationRes()     {}
 func (*AccessRevokeServiceUnavailableHeaders) getMovementRes()     {}
 func (*AccessRevokeServiceUnavailableHeaders) getUserRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) importRes()          {}
 func (*AccessRevokeServiceUnavailableHeaders) itemStockRes()       {}
 func (*AccessRevokeServiceUnavailableHeaders) listAuditEventsRes() {}
 func (*AccessRevokeServiceUnavailableHeaders) listItemsRes()       {}
@@ -1512,8 +1513,10 @@ type FieldError struct {
 	// The field at fault: a body path such as lines[0].qty, or a parameter or header name.
 	Field string `json:"field"`
 	// Where the field is, when the request's schema found the problem; absent when a domain rule did.
-	In      OptFieldErrorIn `json:"in"`
-	Message string          `json:"message"`
+	In OptFieldErrorIn `json:"in"`
+	// Bulk import: the line of the file (the header is line 1); field is then the column.
+	Line    OptInt64 `json:"line"`
+	Message string   `json:"message"`
 }
 
 // GetField returns the value of Field.
@@ -1524,6 +1527,11 @@ func (s *FieldError) GetField() string {
 // GetIn returns the value of In.
 func (s *FieldError) GetIn() OptFieldErrorIn {
 	return s.In
+}
+
+// GetLine returns the value of Line.
+func (s *FieldError) GetLine() OptInt64 {
+	return s.Line
 }
 
 // GetMessage returns the value of Message.
@@ -1539,6 +1547,11 @@ func (s *FieldError) SetField(val string) {
 // SetIn sets the value of In.
 func (s *FieldError) SetIn(val OptFieldErrorIn) {
 	s.In = val
+}
+
+// SetLine sets the value of Line.
+func (s *FieldError) SetLine(val OptInt64) {
+	s.Line = val
 }
 
 // SetMessage sets the value of Message.
@@ -1920,6 +1933,93 @@ func (s HomeOKTextHTML) Read(p []byte) (n int, err error) {
 }
 
 func (*HomeOKTextHTML) homeRes() {}
+
+type ImportBadRequest Problem
+
+func (*ImportBadRequest) importRes() {}
+
+type ImportForbidden Problem
+
+func (*ImportForbidden) importRes() {}
+
+type ImportInternalServerError Problem
+
+func (*ImportInternalServerError) importRes() {}
+
+// What the file holds.
+type ImportKind string
+
+const (
+	ImportKindItems     ImportKind = "items"
+	ImportKindLocations ImportKind = "locations"
+	ImportKindStock     ImportKind = "stock"
+)
+
+// AllValues returns all ImportKind values.
+func (ImportKind) AllValues() []ImportKind {
+	return []ImportKind{
+		ImportKindItems,
+		ImportKindLocations,
+		ImportKindStock,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ImportKind) MarshalText() ([]byte, error) {
+	switch s {
+	case ImportKindItems:
+		return []byte(s), nil
+	case ImportKindLocations:
+		return []byte(s), nil
+	case ImportKindStock:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ImportKind) UnmarshalText(data []byte) error {
+	switch ImportKind(data) {
+	case ImportKindItems:
+		*s = ImportKindItems
+		return nil
+	case ImportKindLocations:
+		*s = ImportKindLocations
+		return nil
+	case ImportKindStock:
+		*s = ImportKindStock
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+type ImportReq struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s ImportReq) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+type ImportRequestEntityTooLarge Problem
+
+func (*ImportRequestEntityTooLarge) importRes() {}
+
+type ImportUnprocessableEntity Problem
+
+func (*ImportUnprocessableEntity) importRes() {}
+
+type ImportUnsupportedMediaType Problem
+
+func (*ImportUnsupportedMediaType) importRes() {}
 
 // Ref: #/components/schemas/Item
 type Item struct {
@@ -7863,6 +7963,7 @@ func (*ProblemHeaders) getItemRes()         {}
 func (*ProblemHeaders) getLocationRes()     {}
 func (*ProblemHeaders) getMovementRes()     {}
 func (*ProblemHeaders) getUserRes()         {}
+func (*ProblemHeaders) importRes()          {}
 func (*ProblemHeaders) itemStockRes()       {}
 func (*ProblemHeaders) listAuditEventsRes() {}
 func (*ProblemHeaders) listItemsRes()       {}
@@ -8436,6 +8537,165 @@ func (s *Shortage) SetRequested(val float64) {
 // SetSku sets the value of Sku.
 func (s *Shortage) SetSku(val string) {
 	s.Sku = val
+}
+
+// Ref: #/components/schemas/Summary
+type Summary struct {
+	// Items or locations created; stock: balances counted.
+	Created int64 `json:"created"`
+	// Nothing was written: the counts are what the import would do.
+	DryRun     bool        `json:"dry_run"`
+	FileSHA256 string      `json:"file_sha256"`
+	Kind       SummaryKind `json:"kind"`
+	// Stock: the count movements posted, one per 500 rows.
+	MovementIds []int64 `json:"movement_ids"`
+	// Stock: this file was imported before; nothing was posted again.
+	Replayed bool `json:"replayed"`
+	// Data rows in the file (the header not counted).
+	Rows int64 `json:"rows"`
+	// Rows equal to what is stored: nothing written.
+	Unchanged int64 `json:"unchanged"`
+	Updated   int64 `json:"updated"`
+}
+
+// GetCreated returns the value of Created.
+func (s *Summary) GetCreated() int64 {
+	return s.Created
+}
+
+// GetDryRun returns the value of DryRun.
+func (s *Summary) GetDryRun() bool {
+	return s.DryRun
+}
+
+// GetFileSHA256 returns the value of FileSHA256.
+func (s *Summary) GetFileSHA256() string {
+	return s.FileSHA256
+}
+
+// GetKind returns the value of Kind.
+func (s *Summary) GetKind() SummaryKind {
+	return s.Kind
+}
+
+// GetMovementIds returns the value of MovementIds.
+func (s *Summary) GetMovementIds() []int64 {
+	return s.MovementIds
+}
+
+// GetReplayed returns the value of Replayed.
+func (s *Summary) GetReplayed() bool {
+	return s.Replayed
+}
+
+// GetRows returns the value of Rows.
+func (s *Summary) GetRows() int64 {
+	return s.Rows
+}
+
+// GetUnchanged returns the value of Unchanged.
+func (s *Summary) GetUnchanged() int64 {
+	return s.Unchanged
+}
+
+// GetUpdated returns the value of Updated.
+func (s *Summary) GetUpdated() int64 {
+	return s.Updated
+}
+
+// SetCreated sets the value of Created.
+func (s *Summary) SetCreated(val int64) {
+	s.Created = val
+}
+
+// SetDryRun sets the value of DryRun.
+func (s *Summary) SetDryRun(val bool) {
+	s.DryRun = val
+}
+
+// SetFileSHA256 sets the value of FileSHA256.
+func (s *Summary) SetFileSHA256(val string) {
+	s.FileSHA256 = val
+}
+
+// SetKind sets the value of Kind.
+func (s *Summary) SetKind(val SummaryKind) {
+	s.Kind = val
+}
+
+// SetMovementIds sets the value of MovementIds.
+func (s *Summary) SetMovementIds(val []int64) {
+	s.MovementIds = val
+}
+
+// SetReplayed sets the value of Replayed.
+func (s *Summary) SetReplayed(val bool) {
+	s.Replayed = val
+}
+
+// SetRows sets the value of Rows.
+func (s *Summary) SetRows(val int64) {
+	s.Rows = val
+}
+
+// SetUnchanged sets the value of Unchanged.
+func (s *Summary) SetUnchanged(val int64) {
+	s.Unchanged = val
+}
+
+// SetUpdated sets the value of Updated.
+func (s *Summary) SetUpdated(val int64) {
+	s.Updated = val
+}
+
+func (*Summary) importRes() {}
+
+type SummaryKind string
+
+const (
+	SummaryKindItems     SummaryKind = "items"
+	SummaryKindLocations SummaryKind = "locations"
+	SummaryKindStock     SummaryKind = "stock"
+)
+
+// AllValues returns all SummaryKind values.
+func (SummaryKind) AllValues() []SummaryKind {
+	return []SummaryKind{
+		SummaryKindItems,
+		SummaryKindLocations,
+		SummaryKindStock,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s SummaryKind) MarshalText() ([]byte, error) {
+	switch s {
+	case SummaryKindItems:
+		return []byte(s), nil
+	case SummaryKindLocations:
+		return []byte(s), nil
+	case SummaryKindStock:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *SummaryKind) UnmarshalText(data []byte) error {
+	switch SummaryKind(data) {
+	case SummaryKindItems:
+		*s = SummaryKindItems
+		return nil
+	case SummaryKindLocations:
+		*s = SummaryKindLocations
+		return nil
+	case SummaryKindStock:
+		*s = SummaryKindStock
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
 }
 
 type TokenBadRequest struct {

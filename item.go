@@ -127,3 +127,9 @@ type LowStock struct {
 	Available    Qty    `json:"available"`
 	Shortfall    Qty    `json:"shortfall" doc:"reorder_point - available"`
 }
+
+// BelowReorder reports whether the item's available stock (filled on
+// reads) is under its reorder point, the rule of ItemFilter.BelowReorder.
+func (it *Item) BelowReorder() bool {
+	return it.ReorderPoint != nil && it.Available < *it.ReorderPoint
+}

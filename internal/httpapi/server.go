@@ -75,6 +75,9 @@ type Server struct {
 	state    *authstate.State
 	// inventory posts and reverses movements: handlers call it, not db.
 	inventory *inventory.Service
+	// console is the web console's pages (nil: none, GET / is the static
+	// home page).
+	console Console
 	// tokens answers repeated tokens from memory (see auth.VerifyCache);
 	// revocation, sessions and users are still checked on every request.
 	tokens *auth.VerifyCache
@@ -101,8 +104,11 @@ type Deps struct {
 	Sessions *session.Service
 	// Inventory posts and reverses movements.
 	Inventory *inventory.Service
-	Log       *slog.Logger
-	Now       func() time.Time // nil: time.Now
+	// Console, if set, builds the web console on the server's cookie
+	// mode; its pages are lines of the route table.
+	Console func(*CookieAuth) Console
+	Log     *slog.Logger
+	Now     func() time.Time // nil: time.Now
 }
 
 // SessionConfig is the session service's part of cfg, with the same
@@ -141,6 +147,9 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
 	s.verifyOpt = verifyOptions(cfg)
+	if d.Console != nil {
+		s.console = d.Console(&CookieAuth{s: s})
+	}
 
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("Warehouse Management API", cfg.Version)

@@ -30,6 +30,7 @@ type signInData struct {
 // else the start page with the sign-in form and the API's description.
 func (c *Console) Start() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secure(w)
 		if _, _, prob := c.auth.Session(w, r, ""); prob == nil {
 			http.Redirect(w, r, "/stock", http.StatusSeeOther)
 			return
@@ -43,6 +44,7 @@ func (c *Console) Start() http.Handler {
 // POST /login?cookies=true.
 func (c *Console) SignIn() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secure(w)
 		if r.Method != http.MethodPost {
 			c.render(w, r, http.StatusOK, "signin", view{Title: "Sign in", Data: signInData{Next: localPath(r.URL.Query().Get("next"))}})
 			return

@@ -89,6 +89,7 @@ func New(d Deps) *Console {
 		pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"qty":     func(q warehouse.Qty) string { return q.String() },
+		"deref":   func(p *int64) int64 { return *p },
 		"hasRole": func(roles []string, r string) bool { return slices.Contains(roles, r) },
 		"fieldOf": func(name, label, value, list string, errs map[string]string) field {
 			return field{Name: name, Label: label, Value: value, List: list, Error: errs[name]}
@@ -139,22 +140,27 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		panic("console: no template " + page)
 	}
 	v.Version = c.version
+	secure(w)
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
 		c.log.ErrorContext(r.Context(), "console page", "page", page, "err", err)
 		http.Error(w, "The page could not be shown.", http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", Policy)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store") // pages show stock and sessions of one user
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
 	}
+}
+
+// secure sets the headers of every console answer, redirects included.
+func secure(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", Policy)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store") // pages show stock and sessions of one user
 }
 
 // signedIn is a request whose caller the API's cookie mode verified.
@@ -181,6 +187,7 @@ func (c *Console) view(s signedIn, title string) view {
 // refused (403) without it.
 func (c *Console) gate(need warehouse.Role, page func(http.ResponseWriter, *http.Request, signedIn)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secure(w)
 		csrf := ""
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
@@ -224,6 +231,7 @@ func newKey() string {
 // Static serves the embedded style sheet and script.
 func (c *Console) Static() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secure(w)
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		c.static.ServeHTTP(w, r)

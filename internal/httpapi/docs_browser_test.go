@@ -30,7 +30,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,6 +45,7 @@ import (
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/app"
+	"github.com/warehouse-api/warehouse/internal/browsertest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -154,26 +154,7 @@ func newDocsTestServer(t *testing.T) (*httptest.Server, *docsRequestLog) {
 }
 
 // docsChromium finds the browser, or skips (fails when CI=true).
-func docsChromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("CHROMIUM_PATH: %v", err)
-		}
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "chromium not found on PATH and CHROMIUM_PATH is not set (apt-get install -y chromium)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + "; CI=true, so this is a failure, not a skip")
-	}
-	t.Skip(msg)
-	return ""
-}
+func docsChromium(t *testing.T) string { return browsertest.Chromium(t) }
 
 // docsBrowser is one headless Chromium with a fresh profile and what it saw.
 type docsBrowser struct {

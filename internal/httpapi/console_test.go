@@ -235,10 +235,99 @@ func TestConsole(t *testing.T) {
 			t.Run("scan", func(t *testing.T) {
 				b := newBrowserish(t, e.srv)
 				b.signIn("viewer", "viewer-password")
+				// The receipt was reversed: WID-RED is at 0, under its
+				// reorder point of 5, and highlighted.
+				if w := b.do("GET", "/stock", nil); !strings.Contains(w.Body.String(), `<tr class="low">`) {
+					t.Errorf("no low-stock row: %s", w.Body)
+				}
 				for code, want := range map[string]string{"4006381333931": "/stock?item=", "WID-RED": "/stock?item=", "B-01": "/stock?location=", "nothing": "/stock?notfound="} {
 					if w := b.do("GET", "/scan?code="+url.QueryEscape(code), nil); !strings.HasPrefix(w.Header().Get("Location"), want) {
 						t.Errorf("scan %s -> %s, want %s...", code, w.Header().Get("Location"), want)
 					}
+				}
+			})
+
+			t.Run("sessions", func(t *testing.T) {
+				phone, desk := newBrowserish(t, e.srv), newBrowserish(t, e.srv)
+				phone.signIn("clerk", "clerk-password")
+				desk.signIn("clerk", "clerk-password")
+				page := desk.do("GET", "/my/sessions", nil).Body.String()
+				ends := regexp.MustCompile(`action="(/my/sessions/[^"]+/end)"`).FindAllStringSubmatch(page, -1)
+				if len(ends) < 2 || !strings.Contains(page, "(this one)") {
+					t.Fatalf("my sessions: %s", page)
+				}
+				// End the phone's session, named by its token's sid.
+				var claims struct {
+					SID string `json:"sid"`
+				}
+				if err := jsonUnmarshal([]byte(decodeSegment(t, phone.cookies["access_token_cookie"], 1)), &claims); err != nil || claims.SID == "" {
+					t.Fatalf("the phone's sid: %v", err)
+				}
+				other := "/my/sessions/" + claims.SID + "/end"
+				if !strings.Contains(page, `action="`+other+`"`) {
+					t.Fatalf("the phone's session is not listed: %s", page)
+				}
+				w := desk.do("POST", other, url.Values{"csrf_token": {hidden(t, csrfRe, page)}})
+				if w.Code != http.StatusSeeOther {
+					t.Fatalf("end session: %d %s", w.Code, w.Body)
+				}
+				if w := phone.do("GET", "/stock", nil); w.Code != http.StatusSeeOther {
+					t.Errorf("the ended session still opens the console: %d", w.Code)
+				}
+				if w := desk.do("GET", "/stock", nil); w.Code != http.StatusOK {
+					t.Errorf("ending another session ended this one: %d", w.Code)
+				}
+			})
+
+			t.Run("users", func(t *testing.T) {
+				a := newBrowserish(t, e.srv)
+				a.signIn("admin", "admin-password")
+				csrf := hidden(t, csrfRe, a.do("GET", "/admin/users", nil).Body.String())
+				w := a.do("POST", "/admin/users", url.Values{"csrf_token": {csrf}, "username": {"nina"}, "password": {"a-long-password-1"}, "roles": {"clerk"}})
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "User nina was created.") {
+					t.Fatalf("create user: %d %s", w.Code, w.Body)
+				}
+				n := newBrowserish(t, e.srv)
+				n.signIn("nina", "a-long-password-1")
+				for _, step := range []url.Values{
+					{"action": {"roles"}, "roles": {"clerk", "manager"}},
+					{"action": {"password"}, "password": {"another-password-2"}},
+					{"action": {"disable"}},
+					{"action": {"enable"}},
+					{"action": {"unlock"}},
+				} {
+					step.Set("csrf_token", csrf)
+					if w := a.do("POST", "/admin/users/nina", step); w.Code != http.StatusSeeOther {
+						t.Fatalf("%v: %d %s", step, w.Code, w.Body)
+					}
+				}
+				u, err := e.db.UserByName(context.Background(), "nina")
+				if err != nil || !u.Active || !strings.Contains(strings.Join(u.Roles, ","), "manager") {
+					t.Errorf("nina after the changes: %+v %v", u, err)
+				}
+				n2 := newBrowserish(t, e.srv)
+				n2.signIn("nina", "another-password-2")
+				// An admin may not lock themself out.
+				if w := a.do("POST", "/admin/users/admin", url.Values{"csrf_token": {csrf}, "action": {"disable"}}); w.Code != http.StatusConflict {
+					t.Errorf("admin disables themself: %d %s", w.Code, w.Body)
+				}
+				// Not an admin: no users page.
+				if w := n2.do("GET", "/admin/users", nil); w.Code != http.StatusForbidden {
+					t.Errorf("a manager opens the users page: %d", w.Code)
+				}
+			})
+
+			t.Run("lockout", func(t *testing.T) {
+				b := newBrowserish(t, e.srv)
+				var w *httptest.ResponseRecorder
+				for range 12 {
+					w = b.do("POST", "/signin", url.Values{"username": {"viewer"}, "password": {"wrong"}})
+					if w.Code == http.StatusTooManyRequests {
+						break
+					}
+				}
+				if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), "Too many failed logins for this account; try again in ") {
+					t.Errorf("lockout: %d %s", w.Code, w.Body)
 				}
 			})
 		})

@@ -166,7 +166,7 @@ func TestBrowserConsole(t *testing.T) {
 
 	b.do("stock by location", chromedp.Navigate(origin+"/stock?by=location"), chromedp.WaitVisible(chromedp.CSS(`table`)))
 	b.checkPage("stock by location")
-	b.do("ledger", chromedp.Navigate(origin+"/stock?q=WID"), chromedp.Click(chromedp.CSS(`main td a`)),
+	b.do("ledger", chromedp.Navigate(origin+"/stock?q=WID-RED"), chromedp.Click(chromedp.CSS(`main td a`)),
 		chromedp.WaitVisible(chromedp.CSS(`main h2`)), chromedp.Click(chromedp.CSS(`td.num a`)), chromedp.WaitVisible(chromedp.ID(`ledger`)))
 	if h := b.text(`main h1`); !strings.HasPrefix(h, "Ledger of WID-RED at") {
 		t.Errorf("the balance's link led to %q", h)

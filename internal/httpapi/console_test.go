@@ -107,6 +107,9 @@ func seedFloor(ctx context.Context, t *testing.T, db *store.DB) {
 	if err := db.CreateItem(ctx, &warehouse.Item{SKU: "WID-RED", Name: "Red widget", UOM: "ea", Barcode: "4006381333931", ReorderPoint: &rp, Active: true}, "test"); err != nil {
 		t.Fatal(err)
 	}
+	if err := db.CreateItem(ctx, &warehouse.Item{SKU: "WID-BLU", Name: "Blue widget", UOM: "ea", ReorderPoint: &rp, Active: true}, "test"); err != nil {
+		t.Fatal(err)
+	}
 	for _, code := range []string{"A-01", "B-01"} {
 		if err := db.CreateLocation(ctx, &warehouse.Location{Code: code, Name: "Bin " + code, Active: true}, "test"); err != nil {
 			t.Fatal(err)
@@ -218,12 +221,49 @@ func TestConsole(t *testing.T) {
 				if w := v.do("GET", "/post/receipt", nil); w.Code != http.StatusForbidden {
 					t.Errorf("viewer receipt form: %d", w.Code)
 				}
+				// The access token expired between rendering the form and
+				// posting it: the console rotates, posts nothing, and asks
+				// again with the new token's CSRF value.
+				csrf, key = b.form("/post/transfer")
+				transfer := url.Values{"csrf_token": {csrf}, "idempotency_key": {key}, "item": {"WID-RED"}, "from": {"A-01"}, "to": {"B-01"}, "qty": {"2"}}
+				delete(b.cookies, "access_token_cookie")
+				w = b.do("POST", "/post/transfer", transfer)
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Your sign-in was renewed") {
+					t.Fatalf("post after expiry: %d %s", w.Code, w.Body)
+				}
+				transfer.Set("csrf_token", hidden(t, csrfRe, w.Body.String()))
+				if hidden(t, keyRe, w.Body.String()) != key {
+					t.Errorf("the renewed form has a new idempotency key")
+				}
+				if w := b.do("POST", "/post/transfer", transfer); w.Code != http.StatusSeeOther {
+					t.Fatalf("transfer after renewal: %d %s", w.Code, w.Body)
+				}
 				// A manager reverses the receipt.
 				m := newBrowserish(t, e.srv)
 				m.signIn("manager", "manager-password")
+				csrf, key = m.form("/post/adjustment")
+				adj := url.Values{"csrf_token": {csrf}, "idempotency_key": {key}, "item": {"WID-RED"}, "location": {"B-01"}, "qty": {"-1"}}
+				if w := m.do("POST", "/post/adjustment", adj); w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), `id="reason-error">required, one of damaged`) {
+					t.Fatalf("adjustment without a reason: %d %s", w.Code, w.Body)
+				}
+				adj.Set("reason", "damaged")
+				if w := m.do("POST", "/post/adjustment", adj); w.Code != http.StatusSeeOther {
+					t.Fatalf("adjustment: %d %s", w.Code, w.Body)
+				}
+				// The receipt's stock has partly moved on: its reversal is
+				// refused with the shortage sentence.
 				page := m.do("GET", first, nil).Body.String()
 				path, _, _ := strings.Cut(first, "?")
 				w = m.do("POST", path+"/reverse", url.Values{"csrf_token": {hidden(t, csrfRe, page)}, "idempotency_key": {hidden(t, keyRe, page)}})
+				if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "Not enough WID-RED at A-01 to reverse this movement: requested 10, available 8.") {
+					t.Fatalf("reverse the receipt: %d %s", w.Code, w.Body)
+				}
+				// The adjustment can be reversed.
+				w = m.do("POST", "/post/adjustment", adj) // a replay: answers the same movement
+				adjPath := w.Header().Get("Location")
+				adjPath, _, _ = strings.Cut(adjPath, "?")
+				page = m.do("GET", adjPath, nil).Body.String()
+				w = m.do("POST", adjPath+"/reverse", url.Values{"csrf_token": {hidden(t, csrfRe, page)}, "idempotency_key": {hidden(t, keyRe, page)}})
 				if w.Code != http.StatusSeeOther {
 					t.Fatalf("reverse: %d %s", w.Code, w.Body)
 				}
@@ -235,10 +275,11 @@ func TestConsole(t *testing.T) {
 			t.Run("scan", func(t *testing.T) {
 				b := newBrowserish(t, e.srv)
 				b.signIn("viewer", "viewer-password")
-				// The receipt was reversed: WID-RED is at 0, under its
-				// reorder point of 5, and highlighted.
-				if w := b.do("GET", "/stock", nil); !strings.Contains(w.Body.String(), `<tr class="low">`) {
-					t.Errorf("no low-stock row: %s", w.Body)
+				// WID-BLU has none, under its reorder point: highlighted;
+				// WID-RED has 10, over its 5: not.
+				if w := b.do("GET", "/stock", nil); strings.Count(w.Body.String(), `<tr class="low">`) != 1 ||
+					!regexp.MustCompile(`<tr class="low">\s*<td><a href="/stock\?item=\d+">WID-BLU</a>`).MatchString(w.Body.String()) {
+					t.Errorf("low-stock rows: %s", w.Body)
 				}
 				for code, want := range map[string]string{"4006381333931": "/stock?item=", "WID-RED": "/stock?item=", "B-01": "/stock?location=", "nothing": "/stock?notfound="} {
 					if w := b.do("GET", "/scan?code="+url.QueryEscape(code), nil); !strings.HasPrefix(w.Header().Get("Location"), want) {

@@ -35,7 +35,7 @@ func (c *Console) Start() http.Handler {
 			http.Redirect(w, r, "/stock", http.StatusSeeOther)
 			return
 		}
-		c.render(w, r, http.StatusOK, "signin", view{Title: "Warehouse", Data: signInData{Start: true, Next: "/stock"}})
+		c.render(w, r, http.StatusOK, "signin", view{Title: "Warehouse Management API", Data: signInData{Start: true, Next: "/stock"}})
 	})
 }
 

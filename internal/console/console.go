@@ -119,7 +119,9 @@ type field struct{ Name, Label, Value, List, Error string }
 
 // view is what every page template gets.
 type view struct {
-	Title   string
+	Title string
+	// DocTitle is the document's <title>: Title and the product's name.
+	DocTitle string
 	User    string
 	Roles   []string
 	CSRF    string
@@ -140,6 +142,10 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		panic("console: no template " + page)
 	}
 	v.Version = c.version
+	v.DocTitle = v.Title + " · Warehouse"
+	if strings.Contains(v.Title, "Warehouse") {
+		v.DocTitle = v.Title
+	}
 	secure(w)
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {

@@ -88,7 +88,8 @@ func TestHome(t *testing.T) {
 	})
 }
 
-// TestBrowserHome opens / in Chromium: the page shows, its policy blocks
+// TestBrowserHome opens / in Chromium: the page (the console's start
+// page, which replaced the static home page) shows, its policy blocks
 // nothing, it loads nothing from elsewhere, and its docs link leads to the
 // docs.
 func TestBrowserHome(t *testing.T) {
@@ -116,11 +117,11 @@ func TestBrowserHome(t *testing.T) {
 		t.Errorf("title %q", title)
 	}
 	if !strings.Contains(font, "system-ui") {
-		t.Errorf("the page's style was not applied (font %q): the CSP hash is wrong", font)
+		t.Errorf("the page's style was not applied (font %q): the CSP refused the style sheet", font)
 	}
 	b.checkOffline(t)
 	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`a[href="/docs"]`), chromedp.NodeVisible),
+		chromedp.Click(chromedp.CSS(`main a[href="/docs"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS(`.information-container h2.title`)),
 	); err != nil {
 		t.Fatalf("follow the docs link: %v", err)

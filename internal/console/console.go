@@ -122,10 +122,10 @@ type view struct {
 	Title string
 	// DocTitle is the document's <title>: Title and the product's name.
 	DocTitle string
-	User    string
-	Roles   []string
-	CSRF    string
-	Version string
+	User     string
+	Roles    []string
+	CSRF     string
+	Version  string
 	// Notice is a sentence shown at the top (a success, a renewal).
 	Notice string
 	// Error is a sentence for the page as a whole.

@@ -76,7 +76,9 @@ func (c *Console) Users() http.Handler {
 		v := c.view(s, "Users")
 		status := http.StatusOK
 		d := usersData{Roles: allRoles}
-		if r.Method == http.MethodPost && !s.renewed {
+		if r.Method == http.MethodPost && s.renewed {
+			v.Notice = "Your sign-in was renewed; fill in the new user again and press Create."
+		} else if r.Method == http.MethodPost {
 			nu := session.NewUser{Username: strings.TrimSpace(r.PostFormValue("username")), Password: r.PostFormValue("password"),
 				Roles: r.PostForm["roles"], Active: true}
 			if _, err := c.sessions.CreateUser(r.Context(), nu, s.name()); err != nil {

@@ -133,6 +133,14 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	b.checkPage("item stock")
 
+	// A scanned code ends with Enter: in the Item field it goes on to
+	// the next field rather than posting (console.js).
+	b.do("scan into the receipt form", chromedp.Navigate(origin+"/post/receipt"), chromedp.WaitVisible(chromedp.ID("item")),
+		chromedp.SendKeys(chromedp.ID("item"), "4006381333931\r"))
+	if id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); err != nil || id != "to" {
+		t.Errorf("after a scan into Item the focus is on %q (%v), want To location", id, err)
+	}
+	b.checkPage("receipt form")
 	b.post("receipt", map[string]string{"item": "WID-RED", "to": "A-01", "qty": "10", "reference": "PO-1"})
 	if s := b.text(`main`); !strings.Contains(s, "Posted.") || !strings.Contains(s, "receipt") {
 		t.Fatalf("receipt: %s", s)

@@ -14,6 +14,20 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // Scan-driven forms: a scanner ends each code with Enter. In a field
+  // that takes a code (it has suggestions), Enter goes to the next field
+  // instead of posting a half-filled form; Enter elsewhere posts.
+  for (const form of document.querySelectorAll("form.move")) {
+    form.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter" || !(e.target instanceof HTMLInputElement) || !e.target.list) return;
+      const fields = [...form.querySelectorAll("input:not([type=hidden]), select")];
+      const next = fields[fields.indexOf(e.target) + 1];
+      if (next) {
+        e.preventDefault();
+        next.focus();
+      }
+    });
+  }
   // Focus the first field that has an error, so a keyboard user lands on it.
   const bad = document.querySelector("[aria-invalid=true]");
   if (bad) bad.focus();

@@ -16,6 +16,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/keystore"
+	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -78,8 +79,8 @@ func Defaults() Config {
 	return Config{
 		Addr:              ":8000",
 		DataDir:           "./data",
-		AccessTTL:         15 * time.Minute,
-		RefreshTTL:        30 * 24 * time.Hour,
+		AccessTTL:         session.DefaultAccessTTL,
+		RefreshTTL:        session.DefaultRefreshTTL,
 		Leeway:            10 * time.Second,
 		Algorithm:         auth.AlgHS256,
 		LogLevel:          "info",
@@ -96,7 +97,7 @@ func Defaults() Config {
 		SyncInterval:      time.Second,
 		ShutdownTimeout:   10 * time.Second,
 		RefreshReuse:      10 * time.Second,
-		SessionLifetime:   30 * 24 * time.Hour,
+		SessionLifetime:   session.DefaultRefreshTTL,
 		SessionInactivity: 7 * 24 * time.Hour,
 		CookieSecure:      true,
 		CookieSameSite:    "lax",

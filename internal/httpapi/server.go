@@ -128,10 +128,10 @@ func New(cfg Config, d Deps) *Server {
 		d.Now = time.Now
 	}
 	if cfg.AccessTTL <= 0 {
-		cfg.AccessTTL = 15 * time.Minute
+		cfg.AccessTTL = session.DefaultAccessTTL
 	}
 	if cfg.RefreshTTL <= 0 {
-		cfg.RefreshTTL = 30 * 24 * time.Hour
+		cfg.RefreshTTL = session.DefaultRefreshTTL
 	}
 	if cfg.SessionLifetime <= 0 {
 		cfg.SessionLifetime = cfg.RefreshTTL

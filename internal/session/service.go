@@ -115,13 +115,21 @@ type Service struct {
 	now    func() time.Time
 }
 
+// The token lifetimes when none is configured (the tutorial's library's
+// access lifetime, and a month for refresh tokens): the one place they are
+// written; the App's defaults and the HTTP layer's take them from here.
+const (
+	DefaultAccessTTL  = 15 * time.Minute
+	DefaultRefreshTTL = 30 * 24 * time.Hour
+)
+
 // New returns the service, with cfg's defaults filled in.
 func New(cfg Config, d Deps) *Service {
 	if cfg.AccessTTL <= 0 {
-		cfg.AccessTTL = 15 * time.Minute
+		cfg.AccessTTL = DefaultAccessTTL
 	}
 	if cfg.RefreshTTL <= 0 {
-		cfg.RefreshTTL = 30 * 24 * time.Hour
+		cfg.RefreshTTL = DefaultRefreshTTL
 	}
 	if cfg.SessionLifetime <= 0 {
 		cfg.SessionLifetime = cfg.RefreshTTL

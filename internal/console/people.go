@@ -67,7 +67,14 @@ type usersData struct {
 	Username string
 }
 
-var allRoles = []string{string(warehouse.RoleViewer), string(warehouse.RoleClerk), string(warehouse.RoleManager), string(warehouse.RoleAdmin)}
+// roleNames are the roles a user may be given, lowest first.
+func roleNames() []string {
+	var out []string
+	for _, r := range warehouse.Roles {
+		out = append(out, string(r))
+	}
+	return out
+}
 
 // Users lists the users and creates one (admin), through the session
 // service's CreateUser as POST /api/v1/users does.
@@ -75,7 +82,7 @@ func (c *Console) Users() http.Handler {
 	return c.gate(warehouse.RoleAdmin, func(w http.ResponseWriter, r *http.Request, s signedIn) {
 		v := c.view(s, "Users")
 		status := http.StatusOK
-		d := usersData{Roles: allRoles}
+		d := usersData{Roles: roleNames()}
 		if r.Method == http.MethodPost && s.renewed {
 			v.Notice = "Your sign-in was renewed; fill in the new user again and press Create."
 		} else if r.Method == http.MethodPost {

@@ -153,3 +153,9 @@ func (p ItemPatch) Apply(it *Item) {
 		it.Active = *p.Active
 	}
 }
+
+// BelowReorder reports whether the item's available stock (filled on
+// reads) is under its reorder point, the rule of ItemFilter.BelowReorder.
+func (it *Item) BelowReorder() bool {
+	return it.ReorderPoint != nil && it.Available < *it.ReorderPoint
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/console"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
@@ -180,7 +181,14 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}
 	a.imports = importer.New(a.db)
 	a.sessions = session.New(httpapi.SessionConfig(hc), session.Deps{Store: a.db, Keys: a.keys, Hasher: a.hasher, State: a.state, Log: a.log, Now: deps.Now})
-	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inventory.New(a.db), Imports: a.imports, Log: a.log, Now: deps.Now})
+	inv := inventory.New(a.db)
+	// The console is built by the server, which hands it its cookie mode
+	// (CookieAuth): the console's sign-in, CSRF and refresh are the
+	// API's, and its reads are the store's through console.Reader.
+	mkConsole := func(ca *httpapi.CookieAuth) httpapi.Console {
+		return console.New(console.Deps{Auth: ca, Sessions: a.sessions, Inventory: inv, Read: a.db, Log: a.log, Version: cfg.Version})
+	}
+	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Console: mkConsole, Log: a.log, Now: deps.Now})
 	return a, nil
 }
 

@@ -21,6 +21,7 @@ func TestDependenciesPointInward(t *testing.T) {
 		banned []string
 	}{
 		{mod + "/internal/httpapi", sql},
+		{mod + "/internal/console", sql},
 		{mod + "/internal/session", append(sql, "github.com/danielgtaylor/huma/v2")},
 		{mod + "/internal/inventory", append(sql, "net/http", "github.com/danielgtaylor/huma/v2")},
 		{mod + "/internal/importer", append(sql, "net/http", "github.com/danielgtaylor/huma/v2")},

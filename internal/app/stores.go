@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/console"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
@@ -16,6 +17,7 @@ import (
 // the interface named, rather than somewhere inside Open.
 var (
 	_ authstate.Source = (*store.DB)(nil)
+	_ console.Reader   = (*store.DB)(nil)
 	_ httpapi.Store    = (*store.DB)(nil)
 	_ importer.Store   = (*store.DB)(nil)
 	_ inventory.Store  = (*store.DB)(nil)

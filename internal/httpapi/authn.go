@@ -82,12 +82,20 @@ type credentials struct {
 	// its origin when the issuer comes from the request (see issuerOK).
 	r *http.Request
 	// req reads the CSRF header and cookies, which only cookie-mode tokens
-	// need, so the common bearer request never looks them up.
+	// need, so the common bearer request never looks them up. nil for
+	// the console's plain requests, which read r.
 	req huma.Context
+	// form: the CSRF value is formCSRF, a form field (the console), not
+	// the X-CSRF-Token header.
+	form     bool
+	formCSRF string
 }
 
 // csrf is the X-CSRF-Token header.
 func (c credentials) csrf() string {
+	if c.form {
+		return c.formCSRF
+	}
 	if c.req == nil {
 		return ""
 	}
@@ -97,6 +105,9 @@ func (c credentials) csrf() string {
 // cookie reads a request cookie by name ("" if absent).
 func (c credentials) cookie(name string) string {
 	if c.req == nil {
+		if c.form && c.r != nil {
+			return cookieValue(c.r, name)
+		}
 		return ""
 	}
 	if ck, err := huma.ReadCookie(c.req, name); err == nil {

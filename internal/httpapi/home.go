@@ -87,6 +87,10 @@ func (s *Server) home() http.HandlerFunc {
 	info := homeInfo{Name: "Warehouse Management API", Version: s.cfg.Version, Docs: "/docs", OpenAPI: "/openapi.json"}
 	jsonBody, _ := json.Marshal(info)
 	policy := homePolicy()
+	var start http.Handler
+	if s.console != nil {
+		start = s.console.Start()
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Vary", "Accept")
@@ -96,6 +100,12 @@ func (s *Server) home() http.HandlerFunc {
 			if r.Method != http.MethodHead {
 				_, _ = w.Write(jsonBody)
 			}
+			return
+		}
+		if start != nil {
+			// The console's start page: sign-in with what this server
+			// is and a link to the docs or, signed in, the stock.
+			start.ServeHTTP(w, r)
 			return
 		}
 		// The origin the client used, for the curl example only; it is

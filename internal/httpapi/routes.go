@@ -106,6 +106,25 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 		{"GET /openapi-3.0.yaml", "openapi-30-yaml", openAPIDoc("application/openapi+yaml", "This document downgraded to OpenAPI 3.0, YAML, for older tools"), elsewhere()},
 		{"GET /docs/{file}", "docs-asset", opDocsAsset, elsewhere()},
 
+		// The web console (internal/console), server-rendered, on paths
+		// the API does not use; GET / above serves its start page.
+		{"GET /signin", "", nil, s.consoleRoute(Console.SignIn, mux)},
+		{"POST /signin", "", nil, s.consoleRoute(Console.SignIn, mux)},
+		{"POST /signout", "", nil, s.consoleRoute(Console.SignOut, mux)},
+		{"GET /stock", "", nil, s.consoleRoute(Console.Stock, mux)},
+		{"GET /scan", "", nil, s.consoleRoute(Console.Scan, mux)},
+		{"GET /ledger", "", nil, s.consoleRoute(Console.Ledger, mux)},
+		{"GET /post/{type}", "", nil, s.consoleRoute(Console.MovementForm, mux)},
+		{"POST /post/{type}", "", nil, s.consoleRoute(Console.MovementForm, mux)},
+		{"GET /movement/{id}", "", nil, s.consoleRoute(Console.Movement, mux)},
+		{"POST /movement/{id}/reverse", "", nil, s.consoleRoute(Console.Reverse, mux)},
+		{"GET /my/sessions", "", nil, s.consoleRoute(Console.MySessions, mux)},
+		{"POST /my/sessions/{id}/end", "", nil, s.consoleRoute(Console.EndSession, mux)},
+		{"GET /admin/users", "", nil, s.consoleRoute(Console.Users, mux)},
+		{"POST /admin/users", "", nil, s.consoleRoute(Console.Users, mux)},
+		{"POST /admin/users/{username}", "", nil, s.consoleRoute(Console.UpdateUser, mux)},
+		{"GET /static/{file}", "", nil, s.consoleRoute(Console.Static, mux)},
+
 		// What no route matched: JSON 404, or 405 with Allow (server.go).
 		{"/", "", nil, plain(s.fallback(mux))},
 	}

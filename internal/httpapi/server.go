@@ -80,6 +80,9 @@ type Server struct {
 	inventory *inventory.Service
 	// imports runs bulk imports (POST /api/v1/imports/{kind}).
 	imports *importer.Service
+	// console is the web console's pages (nil: none, GET / is the static
+	// home page).
+	console Console
 	// tokens answers repeated tokens from memory (see auth.VerifyCache);
 	// revocation, sessions and users are still checked on every request.
 	tokens *auth.VerifyCache
@@ -108,6 +111,9 @@ type Deps struct {
 	Inventory *inventory.Service
 	// Imports runs bulk imports of CSV files.
 	Imports *importer.Service
+	// Console, if set, builds the web console on the server's cookie
+	// mode; its pages are lines of the route table.
+	Console func(*CookieAuth) Console
 	Log     *slog.Logger
 	Now     func() time.Time // nil: time.Now
 }
@@ -148,6 +154,9 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
 	s.verifyOpt = verifyOptions(cfg)
+	if d.Console != nil {
+		s.console = d.Console(&CookieAuth{s: s})
+	}
 
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("Warehouse Management API", cfg.Version)

@@ -1,0 +1,376 @@
+package httpapi_test
+
+// The web console (internal/console) through the real router, on both
+// engines: sign-in in the API's cookie mode, the CSRF rule on its forms,
+// refresh rotation when the access cookie is gone, movements by code with
+// the shortage sentence, idempotent posting, and the role rules. The
+// console's pages are not API operations, so they are not held against
+// the OpenAPI document; the API calls made alongside are (serve).
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/internal/console"
+	"github.com/warehouse-api/warehouse/internal/pgtest"
+	"github.com/warehouse-api/warehouse/internal/store"
+)
+
+// browserish is a cookie jar in front of the router: what a browser keeps
+// between console pages.
+type browserish struct {
+	t       *testing.T
+	h       http.Handler
+	cookies map[string]string
+}
+
+func newBrowserish(t *testing.T, h http.Handler) *browserish {
+	return &browserish{t: t, h: h, cookies: map[string]string{}}
+}
+
+// do sends one request (a form when form is not nil) and keeps the
+// cookies the answer sets; redirects are not followed.
+func (b *browserish) do(method, path string, form url.Values) *httptest.ResponseRecorder {
+	b.t.Helper()
+	var req *http.Request
+	if form != nil {
+		req = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, path, nil)
+	}
+	req.Header.Set("Accept", "text/html")
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	w := httptest.NewRecorder()
+	b.h.ServeHTTP(w, req)
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+	}
+	if w.Code >= 500 {
+		b.t.Fatalf("%s %s -> %d: %s", method, path, w.Code, w.Body)
+	}
+	if strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") && w.Header().Get("Content-Security-Policy") != console.Policy {
+		b.t.Errorf("%s %s: CSP %q", method, path, w.Header().Get("Content-Security-Policy"))
+	}
+	return w
+}
+
+var (
+	csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+	keyRe  = regexp.MustCompile(`name="idempotency_key" value="([^"]*)"`)
+)
+
+// hidden reads a hidden field's value from a page.
+func hidden(t *testing.T, re *regexp.Regexp, body string) string {
+	t.Helper()
+	m := re.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no %s in the page:\n%s", re, body)
+	}
+	return html.UnescapeString(m[1])
+}
+
+func (b *browserish) signIn(user, pw string) {
+	b.t.Helper()
+	w := b.do("POST", "/signin", url.Values{"username": {user}, "password": {pw}, "next": {"/stock"}})
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/stock" {
+		b.t.Fatalf("sign in %s: %d %s", user, w.Code, w.Body)
+	}
+}
+
+// form fetches a form page and returns its CSRF value and idempotency key.
+func (b *browserish) form(path string) (csrf, key string) {
+	b.t.Helper()
+	w := b.do("GET", path, nil)
+	if w.Code != http.StatusOK {
+		b.t.Fatalf("GET %s: %d %s", path, w.Code, w.Body)
+	}
+	return hidden(b.t, csrfRe, w.Body.String()), hidden(b.t, keyRe, w.Body.String())
+}
+
+func seedFloor(ctx context.Context, t *testing.T, db *store.DB) {
+	t.Helper()
+	rp := warehouse.Qty(5 * warehouse.QtyScale)
+	if err := db.CreateItem(ctx, &warehouse.Item{SKU: "WID-RED", Name: "Red widget", UOM: "ea", Barcode: "4006381333931", ReorderPoint: &rp, Active: true}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateItem(ctx, &warehouse.Item{SKU: "WID-BLU", Name: "Blue widget", UOM: "ea", ReorderPoint: &rp, Active: true}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"A-01", "B-01"} {
+		if err := db.CreateLocation(ctx, &warehouse.Location{Code: code, Name: "Bin " + code, Active: true}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestConsole(t *testing.T) {
+	t.Parallel()
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			e := newDomainTestServer(t, engine)
+			seedFloor(context.Background(), t, e.db)
+
+			t.Run("signed out", func(t *testing.T) {
+				b := newBrowserish(t, e.srv)
+				w := b.do("GET", "/stock", nil)
+				if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/signin?next=") {
+					t.Fatalf("GET /stock signed out: %d %v", w.Code, w.Header())
+				}
+				w = b.do("POST", "/signin", url.Values{"username": {"clerk"}, "password": {"wrong"}})
+				if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "Bad username or password.") {
+					t.Fatalf("wrong password: %d %s", w.Code, w.Body)
+				}
+				w = b.do("POST", "/signin", url.Values{"username": {"clerk"}, "password": {"clerk-password"}, "next": {"//evil.example/"}})
+				if w.Header().Get("Location") != "/stock" {
+					t.Errorf("next=//evil.example/ redirected to %q", w.Header().Get("Location"))
+				}
+			})
+
+			t.Run("session is the API's", func(t *testing.T) {
+				b := newBrowserish(t, e.srv)
+				b.signIn("clerk", "clerk-password")
+				for _, name := range []string{"access_token_cookie", "refresh_token_cookie", "csrf_access_token", "csrf_refresh_token"} {
+					if b.cookies[name] == "" {
+						t.Errorf("no %s cookie", name)
+					}
+				}
+				req := httptest.NewRequest("GET", "/sessions", nil)
+				req.AddCookie(&http.Cookie{Name: "access_token_cookie", Value: b.cookies["access_token_cookie"]})
+				if w := serve(t, e.srv, req); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"via_cookies":true`) {
+					t.Fatalf("GET /sessions with the console's cookie: %d %s", w.Code, w.Body)
+				}
+				// The access cookie gone (it lives as long as its token):
+				// the console rotates through the refresh cookie.
+				oldRefresh := b.cookies["refresh_token_cookie"]
+				delete(b.cookies, "access_token_cookie")
+				if w := b.do("GET", "/stock", nil); w.Code != http.StatusOK {
+					t.Fatalf("GET /stock after the access cookie expired: %d %s", w.Code, w.Body)
+				}
+				if b.cookies["access_token_cookie"] == "" || b.cookies["refresh_token_cookie"] == oldRefresh {
+					t.Errorf("no rotation: %v", b.cookies)
+				}
+				// Sign out ends the session: the refresh cookie kept by a
+				// thief no longer works.
+				kept := b.cookies["refresh_token_cookie"]
+				csrf := hidden(t, csrfRe, b.do("GET", "/stock", nil).Body.String())
+				if w := b.do("POST", "/signout", url.Values{"csrf_token": {csrf}}); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "You are signed out.") {
+					t.Fatalf("sign out: %d %s", w.Code, w.Body)
+				}
+				thief := newBrowserish(t, e.srv)
+				thief.cookies["refresh_token_cookie"] = kept
+				if w := thief.do("GET", "/stock", nil); w.Code != http.StatusSeeOther {
+					t.Errorf("a signed-out session's refresh cookie still opens the console: %d", w.Code)
+				}
+			})
+
+			t.Run("movements", func(t *testing.T) {
+				b := newBrowserish(t, e.srv)
+				b.signIn("clerk", "clerk-password")
+				csrf, key := b.form("/post/receipt")
+				receipt := url.Values{"csrf_token": {csrf}, "idempotency_key": {key}, "item": {"4006381333931"}, "to": {"A-01"}, "qty": {"10"}, "reference": {"PO-1"}}
+				w := b.do("POST", "/post/receipt", receipt)
+				if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/movement/") {
+					t.Fatalf("receipt: %d %s", w.Code, w.Body)
+				}
+				first := w.Header().Get("Location")
+				// A double click (the same form again) posts once.
+				if w := b.do("POST", "/post/receipt", receipt); w.Header().Get("Location") != first {
+					t.Errorf("the same form posted twice: %d %s, first %s", w.Code, w.Header().Get("Location"), first)
+				}
+				csrf, key = b.form("/post/issue")
+				w = b.do("POST", "/post/issue", url.Values{"csrf_token": {csrf}, "idempotency_key": {key}, "item": {"WID-RED"}, "from": {"A-01"}, "qty": {"12"}})
+				if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "Not enough WID-RED at A-01: requested 12, available 10.") {
+					t.Fatalf("shortage: %d %s", w.Code, w.Body)
+				}
+				w = b.do("POST", "/post/issue", url.Values{"csrf_token": {csrf}, "idempotency_key": {key}, "item": {"WID-RED"}, "from": {"NOPE"}, "qty": {"1.2345"}})
+				body := w.Body.String()
+				if w.Code != http.StatusUnprocessableEntity || !strings.Contains(body, `id="from-error">no location has the code &#34;NOPE&#34;`) || !strings.Contains(body, `id="qty-error">quantity has more than 3 decimals`) {
+					t.Fatalf("field errors: %d %s", w.Code, body)
+				}
+				// Without the form's CSRF value (a form from elsewhere).
+				w = b.do("POST", "/post/receipt", url.Values{"idempotency_key": {"evil-1"}, "item": {"WID-RED"}, "to": {"A-01"}, "qty": {"1"}})
+				if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "This form was refused") {
+					t.Fatalf("no CSRF value: %d %s", w.Code, w.Body)
+				}
+				// Adjustments need a manager: the domain's rule.
+				if w := b.do("GET", "/post/adjustment", nil); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "requires role manager") {
+					t.Errorf("clerk adjustment: %d %s", w.Code, w.Body)
+				}
+				// The stock page: the item below its reorder point? 10 >= 5: no.
+				if w := b.do("GET", "/stock?q=red", nil); !strings.Contains(w.Body.String(), "WID-RED") || strings.Contains(w.Body.String(), `class="low"`) {
+					t.Errorf("stock search: %s", w.Body)
+				}
+				// A viewer may not post.
+				v := newBrowserish(t, e.srv)
+				v.signIn("viewer", "viewer-password")
+				if w := v.do("GET", "/post/receipt", nil); w.Code != http.StatusForbidden {
+					t.Errorf("viewer receipt form: %d", w.Code)
+				}
+				// The access token expired between rendering the form and
+				// posting it: the console rotates, posts nothing, and asks
+				// again with the new token's CSRF value.
+				csrf, key = b.form("/post/transfer")
+				transfer := url.Values{"csrf_token": {csrf}, "idempotency_key": {key}, "item": {"WID-RED"}, "from": {"A-01"}, "to": {"B-01"}, "qty": {"2"}}
+				delete(b.cookies, "access_token_cookie")
+				w = b.do("POST", "/post/transfer", transfer)
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Your sign-in was renewed") {
+					t.Fatalf("post after expiry: %d %s", w.Code, w.Body)
+				}
+				transfer.Set("csrf_token", hidden(t, csrfRe, w.Body.String()))
+				if hidden(t, keyRe, w.Body.String()) != key {
+					t.Errorf("the renewed form has a new idempotency key")
+				}
+				if w := b.do("POST", "/post/transfer", transfer); w.Code != http.StatusSeeOther {
+					t.Fatalf("transfer after renewal: %d %s", w.Code, w.Body)
+				}
+				// A manager reverses the receipt.
+				m := newBrowserish(t, e.srv)
+				m.signIn("manager", "manager-password")
+				csrf, key = m.form("/post/adjustment")
+				adj := url.Values{"csrf_token": {csrf}, "idempotency_key": {key}, "item": {"WID-RED"}, "location": {"B-01"}, "qty": {"-1"}}
+				if w := m.do("POST", "/post/adjustment", adj); w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), `id="reason-error">required, one of damaged`) {
+					t.Fatalf("adjustment without a reason: %d %s", w.Code, w.Body)
+				}
+				adj.Set("reason", "damaged")
+				if w := m.do("POST", "/post/adjustment", adj); w.Code != http.StatusSeeOther {
+					t.Fatalf("adjustment: %d %s", w.Code, w.Body)
+				}
+				// The receipt's stock has partly moved on: its reversal is
+				// refused with the shortage sentence.
+				page := m.do("GET", first, nil).Body.String()
+				path, _, _ := strings.Cut(first, "?")
+				w = m.do("POST", path+"/reverse", url.Values{"csrf_token": {hidden(t, csrfRe, page)}, "idempotency_key": {hidden(t, keyRe, page)}})
+				if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "Not enough WID-RED at A-01 to reverse this movement: requested 10, available 8.") {
+					t.Fatalf("reverse the receipt: %d %s", w.Code, w.Body)
+				}
+				// The adjustment can be reversed.
+				w = m.do("POST", "/post/adjustment", adj) // a replay: answers the same movement
+				adjPath := w.Header().Get("Location")
+				adjPath, _, _ = strings.Cut(adjPath, "?")
+				page = m.do("GET", adjPath, nil).Body.String()
+				w = m.do("POST", adjPath+"/reverse", url.Values{"csrf_token": {hidden(t, csrfRe, page)}, "idempotency_key": {hidden(t, keyRe, page)}})
+				if w.Code != http.StatusSeeOther {
+					t.Fatalf("reverse: %d %s", w.Code, w.Body)
+				}
+				if body := m.do("GET", w.Header().Get("Location"), nil).Body.String(); !strings.Contains(body, "This movement reverses") {
+					t.Errorf("reversal page: %s", body)
+				}
+			})
+
+			t.Run("scan", func(t *testing.T) {
+				b := newBrowserish(t, e.srv)
+				b.signIn("viewer", "viewer-password")
+				// WID-BLU has none, under its reorder point: highlighted;
+				// WID-RED has 10, over its 5: not.
+				if w := b.do("GET", "/stock", nil); strings.Count(w.Body.String(), `<tr class="low">`) != 1 ||
+					!regexp.MustCompile(`<tr class="low">\s*<td><a href="/stock\?item=\d+">WID-BLU</a>`).MatchString(w.Body.String()) {
+					t.Errorf("low-stock rows: %s", w.Body)
+				}
+				for code, want := range map[string]string{"4006381333931": "/stock?item=", "WID-RED": "/stock?item=", "B-01": "/stock?location=", "nothing": "/stock?notfound="} {
+					if w := b.do("GET", "/scan?code="+url.QueryEscape(code), nil); !strings.HasPrefix(w.Header().Get("Location"), want) {
+						t.Errorf("scan %s -> %s, want %s...", code, w.Header().Get("Location"), want)
+					}
+				}
+			})
+
+			t.Run("sessions", func(t *testing.T) {
+				phone, desk := newBrowserish(t, e.srv), newBrowserish(t, e.srv)
+				phone.signIn("clerk", "clerk-password")
+				desk.signIn("clerk", "clerk-password")
+				page := desk.do("GET", "/my/sessions", nil).Body.String()
+				ends := regexp.MustCompile(`action="(/my/sessions/[^"]+/end)"`).FindAllStringSubmatch(page, -1)
+				if len(ends) < 2 || !strings.Contains(page, "(this one)") {
+					t.Fatalf("my sessions: %s", page)
+				}
+				// End the phone's session, named by its token's sid.
+				var claims struct {
+					SID string `json:"sid"`
+				}
+				if err := jsonUnmarshal([]byte(decodeSegment(t, phone.cookies["access_token_cookie"], 1)), &claims); err != nil || claims.SID == "" {
+					t.Fatalf("the phone's sid: %v", err)
+				}
+				other := "/my/sessions/" + claims.SID + "/end"
+				if !strings.Contains(page, `action="`+other+`"`) {
+					t.Fatalf("the phone's session is not listed: %s", page)
+				}
+				w := desk.do("POST", other, url.Values{"csrf_token": {hidden(t, csrfRe, page)}})
+				if w.Code != http.StatusSeeOther {
+					t.Fatalf("end session: %d %s", w.Code, w.Body)
+				}
+				if w := phone.do("GET", "/stock", nil); w.Code != http.StatusSeeOther {
+					t.Errorf("the ended session still opens the console: %d", w.Code)
+				}
+				if w := desk.do("GET", "/stock", nil); w.Code != http.StatusOK {
+					t.Errorf("ending another session ended this one: %d", w.Code)
+				}
+			})
+
+			t.Run("users", func(t *testing.T) {
+				a := newBrowserish(t, e.srv)
+				a.signIn("admin", "admin-password")
+				csrf := hidden(t, csrfRe, a.do("GET", "/admin/users", nil).Body.String())
+				w := a.do("POST", "/admin/users", url.Values{"csrf_token": {csrf}, "username": {"nina"}, "password": {"a-long-password-1"}, "roles": {"clerk"}})
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "User nina was created.") {
+					t.Fatalf("create user: %d %s", w.Code, w.Body)
+				}
+				n := newBrowserish(t, e.srv)
+				n.signIn("nina", "a-long-password-1")
+				for _, step := range []url.Values{
+					{"action": {"roles"}, "roles": {"clerk", "manager"}},
+					{"action": {"password"}, "password": {"another-password-2"}},
+					{"action": {"disable"}},
+					{"action": {"enable"}},
+					{"action": {"unlock"}},
+				} {
+					step.Set("csrf_token", csrf)
+					if w := a.do("POST", "/admin/users/nina", step); w.Code != http.StatusSeeOther {
+						t.Fatalf("%v: %d %s", step, w.Code, w.Body)
+					}
+				}
+				u, err := e.db.UserByName(context.Background(), "nina")
+				if err != nil || !u.Active || !strings.Contains(strings.Join(u.Roles, ","), "manager") {
+					t.Errorf("nina after the changes: %+v %v", u, err)
+				}
+				n2 := newBrowserish(t, e.srv)
+				n2.signIn("nina", "another-password-2")
+				// An admin may not lock themself out.
+				if w := a.do("POST", "/admin/users/admin", url.Values{"csrf_token": {csrf}, "action": {"disable"}}); w.Code != http.StatusConflict {
+					t.Errorf("admin disables themself: %d %s", w.Code, w.Body)
+				}
+				// Not an admin: no users page.
+				if w := n2.do("GET", "/admin/users", nil); w.Code != http.StatusForbidden {
+					t.Errorf("a manager opens the users page: %d", w.Code)
+				}
+			})
+
+			t.Run("lockout", func(t *testing.T) {
+				b := newBrowserish(t, e.srv)
+				var w *httptest.ResponseRecorder
+				for range 12 {
+					w = b.do("POST", "/signin", url.Values{"username": {"viewer"}, "password": {"wrong"}})
+					if w.Code == http.StatusTooManyRequests {
+						break
+					}
+				}
+				if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), "Too many failed logins for this account; try again in ") {
+					t.Errorf("lockout: %d %s", w.Code, w.Body)
+				}
+			})
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -248,4 +249,100 @@ func BenchmarkFileCheck(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestDiskFullTmpfs fills a real file system under the database: a small
+// tmpfs, which needs root (CI runs as root); skipped where it cannot be
+// mounted. Writes are refused with EUNAVAILABLE while it is full, the log
+// says so once, naming the file, and once more when space returns and a
+// write succeeds; nothing acknowledged is lost.
+func TestDiskFullTmpfs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	ctx := context.Background()
+	logs := &logCapture{}
+	path := filepath.Join(dir, "warehouse.db")
+	db, err := Open(ctx, "sqlite:"+path, "", Options{Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close() // before the umount (cleanups run after)
+
+	// Long ids make each write take a few pages.
+	pad := strings.Repeat("x", 1500)
+	var acked []string
+	write := func(i int) error {
+		jti := fmt.Sprintf("%s-%d", pad, i)
+		err := db.RevokeToken(ctx, jti, time.Now().Add(time.Hour))
+		if err == nil {
+			acked = append(acked, jti)
+		}
+		return err
+	}
+	for i := range 10 {
+		if err := write(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break // ENOSPC
+		}
+	}
+	f.Close()
+
+	failed, i := 0, 10
+	for ; failed < 20; i++ {
+		if i == 20000 {
+			t.Fatal("writes never failed on a full file system")
+		}
+		err := write(i)
+		if err == nil {
+			if failed > 0 {
+				t.Fatalf("a write succeeded after %d failures", failed)
+			}
+			continue
+		}
+		if warehouse.ErrorCode(err) != warehouse.EUNAVAILABLE {
+			t.Fatalf("write on a full disk: %v (code %q), want EUNAVAILABLE", err, warehouse.ErrorCode(err))
+		}
+		failed++
+	}
+	warns := logs.lines(slog.LevelWarn, "failing")
+	if len(warns) != 1 || !strings.Contains(warns[0], path) || !strings.Contains(warns[0], "full") {
+		t.Fatalf("cause lines, want one naming %s and the full disk:\n%s", path, strings.Join(warns, "\n"))
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		i++
+		if err := write(i); err != nil {
+			t.Fatalf("after space returned: %v", err)
+		}
+	}
+	if got := logs.lines(slog.LevelInfo, "succeed again"); len(got) != 1 || !strings.Contains(got[0], path) {
+		t.Fatalf("cleared lines: %q", got)
+	}
+	for _, jti := range acked {
+		if ok, err := db.AnyRevoked(ctx, jti); err != nil || !ok {
+			t.Fatalf("acknowledged revocation %d lost: %v %v", len(jti), ok, err)
+		}
+	}
+	t.Logf("%d writes acknowledged, %d refused while full; %s", len(acked), failed, warns[0])
 }

@@ -14,8 +14,11 @@ import (
 // down) reach clients as 503s, one per request; the operator needs the
 // cause once. A faultWatch sees the outcome of every statement of one
 // path (reads or writes) and logs a warning naming the error and the
-// database when the first one fails, and one info line when the first
-// succeeds again, not a line per request.
+// database when the first one fails, and one info line when one succeeds
+// again after none has failed for a while (settle), not a line per
+// request. The wait matters on a full disk: a write that fits in the
+// pages the database already has succeeds between the ones that fail, and
+// an incident closed by each of them would log two lines per request.
 //
 // Reads and writes are watched apart: a read-only database or a full disk
 // fails every write while reads succeed, and one watch fed both would
@@ -34,12 +37,19 @@ type faultWatch struct {
 	// atomic load; mu serializes the transitions and their log lines.
 	failing atomic.Bool
 	mu      sync.Mutex
-	since   time.Time
+	since   time.Time // the incident's first failure
+	last    time.Time // its latest
 	count   int64
+	// settle is how long an incident must go without failures before a
+	// success closes it (tests set 0).
+	settle time.Duration
 }
 
+// faultSettle is faultWatch.settle's default.
+const faultSettle = 10 * time.Second
+
 func newFaultWatch(log *slog.Logger, what, where, rawURL string) *faultWatch {
-	return &faultWatch{log: log, what: what, where: where, rawURL: rawURL}
+	return &faultWatch{log: log, what: what, where: where, rawURL: rawURL, settle: faultSettle}
 }
 
 // observe records the outcome of one statement or transaction and returns
@@ -88,12 +98,14 @@ func isFault(err error) bool {
 func (w *faultWatch) failed(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	now := time.Now()
 	w.count++
+	w.last = now
 	if w.failing.Load() {
 		return
 	}
 	w.failing.Store(true)
-	w.since = time.Now()
+	w.since = now
 	w.count = 1
 	// The driver's text may quote the URL (PostgreSQL): only its
 	// scrubbed form is logged.
@@ -114,7 +126,7 @@ func cause(err error) error {
 func (w *faultWatch) cleared() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.failing.Load() {
+	if !w.failing.Load() || time.Since(w.last) < w.settle {
 		return
 	}
 	w.failing.Store(false)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -61,6 +62,8 @@ func openLogged(t *testing.T) (*DB, *logCapture, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	// Close an incident at the first success (see faultWatch.settle).
+	db.writes.settle, db.read.watch.settle = 0, 0
 	return db, logs, path
 }
 
@@ -275,6 +278,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close() // before the umount (cleanups run after)
+	db.writes.settle = 0
 
 	// Long ids make each write take a few pages.
 	pad := strings.Repeat("x", 1500)
@@ -345,4 +349,57 @@ func TestDiskFullTmpfs(t *testing.T) {
 		}
 	}
 	t.Logf("%d writes acknowledged, %d refused while full; %s", len(acked), failed, warns[0])
+}
+
+// TestFaultWatchSettles: successes between failures (on a full disk, the
+// writes that fit in free pages) do not close the incident until it has
+// gone a while without failures, so flapping logs one line, not two per
+// request.
+func TestFaultWatchSettles(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	w := newFaultWatch(slog.New(logs), "writes", "/data/warehouse.db", "")
+	w.settle = time.Hour
+	full := &unavailableError{err: errors.New("database or disk is full (13)")}
+	for range 5 {
+		w.observe(full)
+		w.observe(nil)
+		w.observe(&warehouse.Error{Code: warehouse.ECONFLICT}) // a refusal: the database answered
+	}
+	if got := logs.lines(slog.LevelWarn, "failing"); len(got) != 1 {
+		t.Fatalf("cause lines: %q", got)
+	}
+	if got := logs.lines(slog.LevelInfo, "again"); len(got) != 0 {
+		t.Fatalf("closed while still failing: %q", got)
+	}
+	// Neither a caller's own end nor a closed store is a fault.
+	w2 := newFaultWatch(slog.New(logs), "reads", "/data/warehouse.db", "")
+	w2.observe(&unavailableError{err: context.DeadlineExceeded})
+	w2.observe(&unavailableError{err: errClosed})
+	if got := logs.lines(slog.LevelWarn, "reads"); len(got) != 0 {
+		t.Fatalf("logged as a fault: %q", got)
+	}
+	w.mu.Lock()
+	w.settle = 0
+	w.mu.Unlock()
+	w.observe(nil)
+	got := logs.lines(slog.LevelInfo, "again")
+	if len(got) != 1 || !strings.Contains(got[0], "failed=5") {
+		t.Fatalf("cleared lines: %q", got)
+	}
+}
+
+// TestFaultLogHidesPassword: a PostgreSQL driver error quoting the URL is
+// logged without its password, and the database is named by host and
+// name only.
+func TestFaultLogHidesPassword(t *testing.T) {
+	t.Parallel()
+	logs := &logCapture{}
+	raw := "postgres://app:s3cr3t-pw@db.internal:5432/wh"
+	w := newFaultWatch(slog.New(logs), "writes", "postgres://db.internal:5432/wh", raw)
+	w.observe(&unavailableError{err: errors.New("failed to connect to " + raw + ": password s3cr3t-pw refused")})
+	got := logs.lines(slog.LevelWarn, "failing")
+	if len(got) != 1 || strings.Contains(got[0], "s3cr3t-pw") || !strings.Contains(got[0], "db.internal:5432/wh") {
+		t.Fatalf("cause line: %q", got)
+	}
 }

@@ -403,3 +403,16 @@ func TestFaultLogHidesPassword(t *testing.T) {
 		t.Fatalf("cause line: %q", got)
 	}
 }
+
+// TestCloseTwice: Close may be called again, as before the file's identity
+// was kept.
+func TestCloseTwice(t *testing.T) {
+	t.Parallel()
+	db, _, _ := openLogged(t)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}

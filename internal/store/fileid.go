@@ -78,5 +78,9 @@ func (id *fileID) close() error {
 	if id == nil {
 		return nil
 	}
-	return id.f.Close()
+	// DB.Close may be called again, as sql.DB's may.
+	if err := id.f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return err
+	}
+	return nil
 }

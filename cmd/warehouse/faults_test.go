@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
 // TestSIGTERMDrains signals a server while it is reading the body of a
@@ -102,20 +104,24 @@ func TestSIGTERMDrains(t *testing.T) {
 	must(t, 200, "GET", fmt.Sprintf("%s/api/v1/movements/%d", again.base, mv.ID), login(t, again), nil)
 }
 
-// TestKill9SQLite kills a SQLite server with SIGKILL while 16 clients post
-// movements of two lines each, a few rounds over one database: after every
-// restart each acknowledged movement is there with both its lines, no
-// movement is half applied, and every balance equals the sum of its ledger
-// entries. (synchronous=NORMAL in WAL mode loses nothing on a process
-// crash; only an OS crash or power loss may take the last commits.)
-func TestKill9SQLite(t *testing.T) {
+// TestKill9 kills a server with SIGKILL while 16 clients post movements
+// of two lines each, a few rounds over one database, on SQLite and on
+// PostgreSQL: after every restart each acknowledged movement is there with
+// both its lines, no movement is half applied, and every balance equals
+// the sum of its ledger entries. (SQLite's synchronous=NORMAL in WAL mode
+// loses nothing on a process crash; only an OS crash or power loss may
+// take the last commits.)
+func TestKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
 	t.Parallel()
+	pgtest.ForEach(t, testKill9)
+}
+
+func testKill9(t *testing.T, engine string) {
 	const rounds, clients, acksPerRound = 3, 16, 150
-	path := filepath.Join(t.TempDir(), "warehouse.db")
-	dbURL := "sqlite:" + path
+	dbURL := pgtest.URL(t, engine)
 	args := []string{"--hash-workers", "inline"}
 
 	in := startInstance(t, "kill9-0", dbURL, args...)
@@ -187,7 +193,11 @@ func TestKill9SQLite(t *testing.T) {
 	in = startInstance(t, "kill9-last", dbURL, args...)
 	checkAcked(t, in, login(t, in), acked)
 	in.stop(t)
-	checkSQLiteLedger(t, path, len(acked))
+	driver, dsn := "pgx", dbURL
+	if engine == pgtest.SQLite {
+		driver, dsn = "sqlite", "file:"+strings.TrimPrefix(dbURL, "sqlite:")
+	}
+	checkMovementsWhole(t, driver, dsn, len(acked))
 }
 
 // checkAcked asserts that every acknowledged movement is there with both
@@ -205,13 +215,14 @@ func checkAcked(t *testing.T, in *instance, token string, ids []int64) {
 	}
 }
 
-// checkSQLiteLedger asserts, in the stopped server's database, that no
+// checkMovementsWhole asserts, in the stopped server's database, that no
 // movement is half applied (each has its two lines and ledger entries),
 // that at least the acknowledged ones are there, and that every balance
-// equals the sum of its ledger entries.
-func checkSQLiteLedger(t *testing.T, path string, acked int) {
+// equals the sum of its ledger entries. The SQL is the engines' common
+// subset, without parameters.
+func checkMovementsWhole(t *testing.T, driver, dsn string, acked int) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,6 +130,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 
 	opt := cfg.StoreOptions()
 	opt.Now = deps.Now
+	opt.Logger = a.log
 	if a.db, err = store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, opt); err != nil {
 		return nil, err
 	}

@@ -37,6 +37,9 @@ type conn struct {
 	pg bool
 	// cache holds prepared statements (SQLite only; nil on PostgreSQL).
 	cache *stmtCache
+	// watch logs the faults of the statements run on the pool (faults.go);
+	// nil on SQLite's write pool, whose transactions DB.writes watches.
+	watch *faultWatch
 }
 
 func (c *conn) bind(q string) string {
@@ -46,7 +49,8 @@ func (c *conn) bind(q string) string {
 	return q
 }
 
-func (c *conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (c *conn) QueryContext(ctx context.Context, q string, args ...any) (rows *sql.Rows, err error) {
+	defer func() { c.watch.observe(err) }()
 	if c.cache != nil {
 		if st := c.cache.prepare(ctx, q); st != nil {
 			return st.QueryContext(ctx, args...)
@@ -55,7 +59,10 @@ func (c *conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Ro
 	return c.db.QueryContext(ctx, c.bind(q), args...)
 }
 
-func (c *conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (c *conn) QueryRowContext(ctx context.Context, q string, args ...any) (row *sql.Row) {
+	// Row.Err is the query's error, known now; sql.ErrNoRows only comes
+	// with Scan and is not a fault.
+	defer func() { c.watch.observe(row.Err()) }()
 	if c.cache != nil {
 		if st := c.cache.prepare(ctx, q); st != nil {
 			return st.QueryRowContext(ctx, args...)
@@ -64,7 +71,8 @@ func (c *conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.
 	return c.db.QueryRowContext(ctx, c.bind(q), args...)
 }
 
-func (c *conn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (c *conn) ExecContext(ctx context.Context, q string, args ...any) (res sql.Result, err error) {
+	defer func() { c.watch.observe(err) }()
 	return c.db.ExecContext(ctx, c.bind(q), args...)
 }
 
@@ -285,7 +293,14 @@ var errRetry = errors.New("store: transaction must be retried")
 //
 // On SQLite, fn runs on the writer goroutine, in a savepoint of a
 // transaction it may share with other requests (group commit, batch.go).
+//
+// Every outcome is told to db.writes, which logs the start and the end of
+// an outage once each (faults.go).
 func (db *DB) tx(ctx context.Context, fn func(*txn) error) error {
+	return db.writes.observe(db.runTx(ctx, fn))
+}
+
+func (db *DB) runTx(ctx context.Context, fn func(*txn) error) error {
 	if db.batch != nil {
 		return db.batch.submit(ctx, fn)
 	}

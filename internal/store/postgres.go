@@ -49,8 +49,12 @@ func openPostgres(ctx context.Context, databaseURL string, opt Options) (*DB, er
 	pool.SetConnMaxIdleTime(time.Minute)
 	pool.SetConnMaxLifetime(30 * time.Minute)
 
-	c := &conn{db: pool, pg: true}
-	db := &DB{write: c, read: c, pg: true, pgConfig: cfg, now: opt.Now, Path: shown, rawURL: databaseURL}
+	// The log names the server and the database, never the user or a
+	// password.
+	where := fmt.Sprintf("postgres://%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
+	c := &conn{db: pool, pg: true, watch: newFaultWatch(opt.Logger, "queries", where, databaseURL)}
+	db := &DB{write: c, read: c, pg: true, pgConfig: cfg, now: opt.Now, Path: shown, rawURL: databaseURL,
+		writes: newFaultWatch(opt.Logger, "writes", where, databaseURL)}
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s: %w", shown, redactErr(wrapErr(err), databaseURL))

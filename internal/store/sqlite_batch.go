@@ -194,6 +194,14 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 	if len(live) == 0 {
 		return nil
 	}
+	// A database file deleted or replaced since Open would take the
+	// batch and lose it at the next restart: refuse it (fileid.go).
+	if err := b.db.file.check(); err != nil {
+		for _, r := range live {
+			r.answer(&unavailableError{err: err})
+		}
+		return nil
+	}
 	// The transaction belongs to the batch, not to any one request: no
 	// request's cancellation may roll it back.
 	sqlTx, err := b.db.write.begin(context.Background())

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -53,6 +54,12 @@ type DB struct {
 	// rawURL is the PostgreSQL URL as given, password included: only for
 	// scrubbing it out of driver errors (redact.go), never shown.
 	rawURL string
+	// writes watches the outcome of write transactions, for the log
+	// (faults.go); conn.watch does the same for reads.
+	writes *faultWatch
+	// file is the SQLite database file's identity (fileid.go); nil on
+	// PostgreSQL.
+	file *fileID
 }
 
 // Options tune Open.
@@ -67,6 +74,9 @@ type Options struct {
 	StatementTimeout time.Duration
 	// Now replaces the clock (tests).
 	Now func() time.Time
+	// Logger receives the storage faults, once per incident (faults.go);
+	// nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Open opens (creating if needed) the database named by databaseURL, or, if
@@ -75,6 +85,9 @@ type Options struct {
 func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
 	}
 	if isPostgresURL(databaseURL) {
 		return openPostgres(ctx, databaseURL, opt)
@@ -134,10 +147,16 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	db.read = &conn{db: read, cache: newStmtCache(read)}
+	db.read = &conn{db: read, cache: newStmtCache(read), watch: newFaultWatch(opt.Logger, "reads", path, "")}
+	db.writes = newFaultWatch(opt.Logger, "writes", path, "")
 	if err := read.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
+	}
+	// The file exists now (migrate created it): remember which one it is.
+	if db.file, err = openFileID(path); err != nil {
+		db.Close()
+		return nil, err
 	}
 	ckpt, err := sql.Open("sqlite", base+"?"+params.Encode())
 	if err != nil {
@@ -307,14 +326,23 @@ func (db *DB) Close() error {
 		_, _ = db.write.ExecContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`)
 	}
 	errs = append(errs, db.write.close())
+	// Last: closing it earlier would drop SQLite's locks (fileid.go).
+	errs = append(errs, db.file.close())
 	return errors.Join(errs...)
 }
 
-// Ping checks that the database answers, for readiness probes.
+// Ping checks that the database answers, for readiness probes, and on
+// SQLite that its file is still the one the store opened (fileid.go). A
+// failure is logged as a failure of writes, which it predicts; a success
+// clears nothing: a ping does not write, and it succeeds on a read-only
+// database whose writes fail.
 func (db *DB) Ping(ctx context.Context) (err error) {
 	defer wrap(&err, "Ping")
+	if err := db.file.check(); err != nil {
+		return db.writes.observeFailure(&unavailableError{err: err})
+	}
 	if err := db.write.ping(ctx); err != nil {
-		return wrapErr(err)
+		return db.writes.observeFailure(wrapErr(err))
 	}
 	return nil
 }

@@ -366,8 +366,8 @@ func TestRetryAfterFromError(t *testing.T) {
 // closed), wrapped twice more on its way up, still answers 503 with
 // Retry-After on every renderer, on both engines.
 func TestStoreOutageWrappedTwice(t *testing.T) {
-	r := newRenderers(t)
 	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		r := newRenderers(t) // one per engine: the subtests run in parallel
 		ctx := context.Background()
 		db, err := store.Open(ctx, pgtest.URL(t, engine), "", store.Options{})
 		if err != nil {

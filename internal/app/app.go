@@ -186,19 +186,25 @@ func (a *App) Run(ctx context.Context) error {
 	if a.ln == nil {
 		return errors.New("run: no listen address (--addr)")
 	}
+	const maxHeaderBytes = 64 << 10
 	a.hs = &http.Server{
 		Handler:           a.srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	// Every request head is inspected for ambiguous framing before
+	// net/http reads it (httpapi.FramingListener); net/http allows 4 KiB
+	// over MaxHeaderBytes, so a head the inspector gives up on is one
+	// net/http refuses too.
+	ln := httpapi.FramingListener(a.ln, maxHeaderBytes+8<<10)
 	a.log.Info("warehouse listening", "addr", a.ln.Addr().String(), "database", a.db.Path, "version", a.cfg.Version,
 		"docs", "http://"+displayAddr(a.ln.Addr())+"/docs")
 	errc := make(chan error, 1)
-	go func() { errc <- a.hs.Serve(a.ln) }()
+	go func() { errc <- a.hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -105,6 +105,14 @@ func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) htt
 		h := w.Header()
 		h["X-Request-Id"] = st.id[:]
 		h["X-Content-Type-Options"] = fixed.nosniff
+		if v := r.Header[framingHeader]; len(v) > 0 {
+			// The listener cut this connection after an ambiguous head
+			// (framing.go): answer it and close.
+			h["Connection"] = []string{"close"}
+			writeProblem(st, codeProblem(codeBadFraming, "Bad request framing: "+v[0]+" (RFC 9112 section 6.3); the connection is closed"))
+			accessLog(r.Context(), log, r, st, time.Now())
+			return
+		}
 		start := time.Now()
 		defer func() {
 			if v := recover(); v != nil {

@@ -212,6 +212,8 @@ const (
 	codeTooManyRows          = "too_many_rows"
 	codeTooManyRequests      = "too_many_requests"
 	codeBadRequest           = "bad_request"
+	codeBadFraming           = "bad_framing"    // framing.go
+	codeBodyTooLarge         = "body_too_large" // limits.go
 
 	// POST /api/v1/movements and its reversal without a usable
 	// Idempotency-Key (inventory.ErrKey*).
@@ -265,6 +267,8 @@ var kinds = map[string]kind{
 	codeTooManyRows:          {status: http.StatusRequestEntityTooLarge},
 	codeTooManyRequests:      {status: http.StatusTooManyRequests},
 	codeBadRequest:           {status: http.StatusBadRequest},
+	codeBadFraming:           {status: http.StatusBadRequest, title: "Bad request framing"},
+	codeBodyTooLarge:         {status: http.StatusRequestEntityTooLarge},
 
 	codeIdempotencyKeyRequired: {status: http.StatusBadRequest},
 	codeIdempotencyKeyInUse:    {status: http.StatusConflict},

@@ -1,0 +1,148 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warehouse-api/warehouse/internal/pgtest"
+)
+
+// runApp opens and runs an App of cfg until the test ends; logs collects
+// its logs at debug level, so every request is logged.
+func runApp(t *testing.T, cfg Config) (*App, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := Open(context.Background(), cfg, Deps{Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+		if err := a.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return a, logs
+}
+
+// exchange writes raw on a new connection to addr and reads every
+// response until the server closes it. eof says whether it ended in a
+// clean EOF (not a reset, not a timeout).
+func exchange(t *testing.T, addr, raw string) (resps []*http.Response, bodies []string, eof bool) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A guard against a hang, not a timing assertion.
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	br := bufio.NewReader(c)
+	for {
+		// ReadResponse says ErrUnexpectedEOF even at a clean end.
+		if _, err := br.Peek(1); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Logf("read: %v", err)
+			}
+			return resps, bodies, errors.Is(err, io.EOF)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Logf("read: %v", err)
+			return resps, bodies, false
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("read body: %v", err)
+		}
+		resps, bodies = append(resps, resp), append(bodies, string(b))
+	}
+}
+
+// TestAmbiguousFramingRefused: a request whose framing a proxy and this
+// server could read differently (RFC 9112 section 6.3) is answered with
+// one 400 problem and the connection closed, so the request hidden in its
+// body is never served; well-framed pipelined requests are all served.
+func TestAmbiguousFramingRefused(t *testing.T) {
+	t.Parallel()
+	a, logs := runApp(t, testConfig(t, pgtest.SQLite))
+	addr := a.Addr().String()
+	const hidden = "GET /welcome?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+	// body is "0\r\n\r\n" then the hidden request: what a proxy framing
+	// by Content-Length forwards as one request.
+	body := "0\r\n\r\n" + hidden
+	cl := func(n int) string { return "Content-Length: " + strconv.Itoa(n) + "\r\n" }
+	post := "POST /welcome HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	for _, tc := range []struct{ name, raw string }{
+		{"CL then TE", post + cl(len(body)) + "Transfer-Encoding: chunked\r\n\r\n" + body},
+		{"TE then CL", post + "Transfer-Encoding: chunked\r\n" + cl(len(body)) + "\r\n" + body},
+		{"TE Chunked with CL", post + "Transfer-Encoding: Chunked\r\n" + cl(len(body)) + "\r\n" + body},
+		{"TE gzip", post + "Transfer-Encoding: gzip, chunked\r\n\r\n" + body},
+		{"TE identity", post + "Transfer-Encoding: identity\r\n\r\n" + body},
+		{"two TE", post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" + body},
+		{"TE in HTTP/1.0", strings.Replace(post, "HTTP/1.1", "HTTP/1.0", 1) + "Transfer-Encoding: chunked\r\n\r\n" + body},
+		{"duplicate CL", post + cl(len(body)) + cl(len(body)) + "\r\n" + body},
+		{"conflicting CL", post + cl(5) + cl(len(body)) + "\r\n" + body},
+		{"CL list", post + "Content-Length: 5, 5\r\n\r\n" + body},
+		{"CL sign", post + "Content-Length: +5\r\n\r\n" + body},
+		{"obs-fold", post + "X-Note: a\r\n b\r\n" + cl(len(body)) + "\r\n" + body},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resps, bodies, eof := exchange(t, addr, tc.raw)
+			if len(resps) != 1 || !eof {
+				t.Fatalf("got %d answers (eof %v), want one and EOF: %q", len(resps), eof, bodies)
+			}
+			r := resps[0]
+			if r.StatusCode != http.StatusBadRequest || r.Header.Get("Content-Type") != "application/problem+json" || !r.Close {
+				t.Fatalf("answer %d %q close=%v, want 400 problem+json and Connection: close", r.StatusCode, r.Header.Get("Content-Type"), r.Close)
+			}
+			var p struct {
+				Status       int
+				Detail, Code string
+			}
+			if err := json.Unmarshal([]byte(bodies[0]), &p); err != nil || p.Code != "bad_framing" || !strings.Contains(p.Detail, "framing") {
+				t.Fatalf("problem %q (%v)", bodies[0], err)
+			}
+		})
+	}
+	if strings.Contains(logs.String(), "method=GET") {
+		t.Errorf("a hidden request was served:\n%s", logs.String())
+	}
+
+	// Well-framed requests pipelined on one connection, after bodies of
+	// both kinds, and a client's own framing verdict header (ignored): all
+	// served, in order.
+	good := "POST /welcome HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n" +
+		"POST /welcome HTTP/1.1\r\nHost: x\r\n" + cl(3) + "\r\nxyz" +
+		"GET /welcome HTTP/1.1\r\nHost: x\r\nX-Warehouse-Bad-Framing: spoofed\r\n\r\n" +
+		"GET /welcome HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	resps, bodies, eof := exchange(t, addr, good)
+	if len(resps) != 4 || !eof {
+		t.Fatalf("pipelined: %d answers (eof %v): %q", len(resps), eof, bodies)
+	}
+	for i, want := range []int{http.StatusMethodNotAllowed, http.StatusMethodNotAllowed, http.StatusOK, http.StatusOK} {
+		if resps[i].StatusCode != want {
+			t.Errorf("pipelined request %d: %d, want %d: %s", i, resps[i].StatusCode, want, bodies[i])
+		}
+	}
+}

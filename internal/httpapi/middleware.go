@@ -114,6 +114,10 @@ func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) htt
 			return
 		}
 		start := time.Now()
+		if limitBody(w, st, r) {
+			accessLog(r.Context(), log, r, st, start)
+			return
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

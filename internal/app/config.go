@@ -68,6 +68,14 @@ type Config struct {
 	LoginBurstPerIP   int
 	TrustedProxies    string
 	KeyPublishDelay   time.Duration
+	// TLSCert and TLSKey are PEM files: both set, the server speaks
+	// HTTPS only (and sends HSTS); the pair is reloaded on SIGHUP.
+	TLSCert string
+	TLSKey  string
+	// CORSOrigins is a comma-separated allowlist of exact origins
+	// (scheme://host[:port]) that browsers may call the API from; empty:
+	// CORS off.
+	CORSOrigins string
 
 	// Version is the build's version, shown in the document and the logs.
 	Version string
@@ -182,6 +190,17 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key (%s, %s) go together: give both, or neither for plain HTTP", EnvName("tls-cert"), EnvName("tls-key"))
+	}
+	if c.TLSCert != "" {
+		if _, err := loadPair(c.TLSCert, c.TLSKey); err != nil {
+			return err
+		}
+	}
+	if _, err := httpapi.ParseCORSOrigins(c.CORSOrigins); err != nil {
+		return fmt.Errorf("--cors-origins (%s): %w", EnvName("cors-origins"), err)
+	}
 	return nil
 }
 
@@ -230,6 +249,10 @@ func (c *Config) httpConfig() (httpapi.Config, error) {
 	if err != nil {
 		return httpapi.Config{}, fmt.Errorf("--trusted-proxies: %w", err)
 	}
+	cors, err := httpapi.ParseCORSOrigins(c.CORSOrigins)
+	if err != nil {
+		return httpapi.Config{}, fmt.Errorf("--cors-origins: %w", err)
+	}
 	throttle := httpapi.LoginThrottle{MaxFailures: c.LoginMaxFail, Lockout: c.LoginLockout}
 	if c.LoginMaxFail == 0 {
 		throttle = httpapi.LoginThrottle{MaxFailures: -1}
@@ -241,6 +264,7 @@ func (c *Config) httpConfig() (httpapi.Config, error) {
 		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
 		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP, TrustedProxies: trusted,
 		LoginThrottle: throttle,
+		HSTS:          c.TLSCert != "", CORSOrigins: cors,
 	}, nil
 }
 

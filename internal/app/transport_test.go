@@ -3,12 +3,22 @@ package app
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -177,7 +187,7 @@ func TestOversizedBodyAnswered413(t *testing.T) {
 	t.Parallel()
 	a, _ := runApp(t, testConfig(t, pgtest.SQLite))
 	addr := a.Addr().String()
-	big := strings.Repeat("x", 8<<20)
+	huge := strings.Repeat("x", 8<<20)
 	try := func(t *testing.T, route, mode string) {
 		method, path, _ := strings.Cut(route, " ")
 		c, err := net.Dial("tcp", addr)
@@ -190,14 +200,14 @@ func TestOversizedBodyAnswered413(t *testing.T) {
 		var body string
 		switch mode {
 		case "keep-alive", "concurrent":
-			head += "Content-Length: " + strconv.Itoa(len(big)) + "\r\n\r\n"
-			body = big
+			head += "Content-Length: " + strconv.Itoa(len(huge)) + "\r\n\r\n"
+			body = huge
 		case "close":
-			head += "Connection: close\r\nContent-Length: " + strconv.Itoa(len(big)) + "\r\n\r\n"
-			body = big
+			head += "Connection: close\r\nContent-Length: " + strconv.Itoa(len(huge)) + "\r\n\r\n"
+			body = huge
 		case "chunked":
 			head += "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
-			body = strconv.FormatInt(int64(len(big)), 16) + "\r\n" + big + "\r\n0\r\n\r\n"
+			body = strconv.FormatInt(int64(len(huge)), 16) + "\r\n" + huge + "\r\n0\r\n\r\n"
 		}
 		wrote := make(chan error, 1)
 		go func() {
@@ -244,6 +254,145 @@ func TestOversizedBodyAnswered413(t *testing.T) {
 			for range 4 {
 				try(t, route, mode)
 			}
+		}
+	}
+}
+
+// writePair writes a new self-signed certificate for 127.0.0.1 and its
+// key to dir/cert.pem and dir/key.pem, and returns the certificate.
+func writePair(t *testing.T, dir, name string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// tlsGet GETs /welcome over a new TLS connection that trusts only
+// roots, and returns the answer and the certificate the server showed.
+func tlsGet(t *testing.T, addr string, roots *x509.CertPool) (*http.Response, *x509.Certificate) {
+	t.Helper()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/welcome")
+	if err != nil {
+		t.Fatalf("GET over TLS: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp, resp.TLS.PeerCertificates[0]
+}
+
+// TestTLS: with --tls-cert/--tls-key the server speaks HTTPS (HTTP/2 and
+// HTTP/1.1) and sends HSTS on every answer; ReloadTLS (what SIGHUP calls)
+// serves a renewed pair from the next handshake, and a bad pair is
+// refused, logged, and the old one kept. Without TLS there is no HSTS.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := writePair(t, dir, "first")
+	cfg := testConfig(t, pgtest.SQLite)
+	cfg.TLSCert, cfg.TLSKey = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	a, logs := runApp(t, cfg)
+	addr := a.Addr().String()
+
+	roots := x509.NewCertPool()
+	roots.AddCert(first)
+	resp, got := tlsGet(t, addr, roots)
+	if resp.StatusCode != http.StatusOK || !got.Equal(first) || resp.Header.Get("Strict-Transport-Security") != "max-age=31536000" {
+		t.Fatalf("first: %d, cert %s, HSTS %q", resp.StatusCode, got.Subject, resp.Header.Get("Strict-Transport-Security"))
+	}
+	if resp.ProtoMajor != 2 {
+		t.Errorf("protocol %s, want HTTP/2 by ALPN", resp.Proto)
+	}
+	// An answer of another kind (a problem) carries HSTS too.
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(c, "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	r404, err := http.ReadResponse(bufio.NewReader(c), nil)
+	c.Close()
+	if err != nil || r404.StatusCode != http.StatusNotFound || r404.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("404 over HTTP/1.1 and TLS: %v %v", r404, err)
+	}
+
+	second := writePair(t, dir, "second")
+	if err := a.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	roots.AddCert(second)
+	if _, got := tlsGet(t, addr, roots); !got.Equal(second) {
+		t.Fatalf("after reload: served %s, want the second certificate", got.Subject)
+	}
+
+	if err := os.WriteFile(cfg.TLSKey, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ReloadTLS(); err == nil || !strings.Contains(err.Error(), "--tls-key") {
+		t.Fatalf("reload of a bad pair: %v, want a refusal naming --tls-key", err)
+	}
+	if _, got := tlsGet(t, addr, roots); !got.Equal(second) {
+		t.Fatalf("after a bad reload: served %s, want the second certificate kept", got.Subject)
+	}
+	if !strings.Contains(logs.String(), "TLS certificate not reloaded") || strings.Contains(logs.String(), "PRIVATE KEY") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+
+	plain, _ := runApp(t, testConfig(t, pgtest.SQLite))
+	presp, err := http.Get("http://" + plain.Addr().String() + "/welcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	presp.Body.Close()
+	if v := presp.Header.Get("Strict-Transport-Security"); v != "" {
+		t.Errorf("HSTS over plain HTTP: %q", v)
+	}
+}
+
+// TestTLSConfigRefused: a half-given or unloadable pair is refused before
+// anything opens, in one line that names both flags.
+func TestTLSConfigRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writePair(t, dir, "x")
+	for _, tc := range []struct{ cert, key, want string }{
+		{filepath.Join(dir, "cert.pem"), "", "go together"},
+		{"", filepath.Join(dir, "key.pem"), "go together"},
+		{filepath.Join(dir, "cert.pem"), filepath.Join(dir, "missing.pem"), "do not load"},
+		{filepath.Join(dir, "key.pem"), filepath.Join(dir, "key.pem"), "do not load"},
+	} {
+		cfg := Defaults()
+		cfg.TLSCert, cfg.TLSKey = tc.cert, tc.key
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "WAREHOUSE_TLS_CERT") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("cert %q key %q: %v, want one line with %q", tc.cert, tc.key, err, tc.want)
 		}
 	}
 }

@@ -79,10 +79,18 @@ func (g *ids) next() string {
 type fixedHeaders struct {
 	nosniff []string
 	json    []string // Content-Type of the fast answers
+	// hsts is Strict-Transport-Security, under TLS only (nil otherwise):
+	// sent over plain HTTP it would be ignored, or pin a host that has
+	// no HTTPS.
+	hsts []string
 }
 
-func newFixedHeaders() fixedHeaders {
-	return fixedHeaders{nosniff: []string{"nosniff"}, json: []string{"application/json"}}
+func newFixedHeaders(hsts bool) fixedHeaders {
+	f := fixedHeaders{nosniff: []string{"nosniff"}, json: []string{"application/json"}}
+	if hsts {
+		f.hsts = []string{"max-age=31536000"}
+	}
+	return f
 }
 
 // edge is the middleware around every request, in one handler so that a
@@ -92,7 +100,10 @@ func newFixedHeaders() fixedHeaders {
 // quote it in a bug report), sets nosniff (the one security header every
 // answer needs: the HTML docs add their own, see docsPage), and logs one
 // line per request (never headers, so never a token) when the level allows.
-func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) http.Handler {
+//
+// It also sends HSTS under TLS, answers CORS (cors.go) when configured,
+// and bounds request bodies (limits.go).
+func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, cors *cors, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}, req: r}
 		// The header map is indexed by the canonical name: Get("X-Request-ID")
@@ -105,6 +116,9 @@ func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) htt
 		h := w.Header()
 		h["X-Request-Id"] = st.id[:]
 		h["X-Content-Type-Options"] = fixed.nosniff
+		if fixed.hsts != nil {
+			h["Strict-Transport-Security"] = fixed.hsts
+		}
 		if v := r.Header[framingHeader]; len(v) > 0 {
 			// The listener cut this connection after an ambiguous head
 			// (framing.go): answer it and close.
@@ -114,6 +128,10 @@ func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) htt
 			return
 		}
 		start := time.Now()
+		if cors != nil && cors.handle(st, r) {
+			accessLog(r.Context(), log, r, st, start)
+			return
+		}
 		if limitBody(w, st, r) {
 			accessLog(r.Context(), log, r, st, start)
 			return

@@ -60,6 +60,12 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For/-Proto/-Host are
 	// believed (see origin); none by default.
 	TrustedProxies []netip.Prefix
+	// HSTS sends Strict-Transport-Security on every answer: the server
+	// is served over TLS (--tls-cert).
+	HSTS bool
+	// CORSOrigins are the exact origins browsers may call the API from
+	// with credentials (ParseCORSOrigins); none: CORS off.
+	CORSOrigins []string
 }
 
 // Server serves the API.
@@ -139,7 +145,7 @@ func New(cfg Config, d Deps) *Server {
 	// One spelling of the base URL, for discovery and for the issuer.
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, log: d.Log, now: d.Now,
-		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
+		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders(cfg.HSTS)}
 	s.verifyOpt = verifyOptions(cfg)
 
 	mux := http.NewServeMux()
@@ -178,7 +184,7 @@ func New(cfg Config, d Deps) *Server {
 		panic(err)
 	}
 
-	s.handler = edge(s.log, newIDs(), s.fixed, mux)
+	s.handler = edge(s.log, newIDs(), s.fixed, newCORS(cfg.CORSOrigins), mux)
 	return s
 }
 

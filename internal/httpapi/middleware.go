@@ -208,6 +208,7 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		noStoreCookies(w.Header())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -215,10 +216,22 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		noStoreCookies(w.Header())
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
 	return n, err
+}
+
+// noStoreCookies marks an answer that sets cookies (the cookie mode's
+// tokens, or their removal) Cache-Control: no-store, so no cache keeps or
+// replays it; answers with a token in the body say so themselves.
+func noStoreCookies(h http.Header) {
+	if _, ok := h["Set-Cookie"]; ok {
+		if _, set := h["Cache-Control"]; !set {
+			h["Cache-Control"] = []string{"no-store"}
+		}
+	}
 }
 
 // Unwrap lets http.ResponseController reach the real writer.

@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/app"
@@ -51,6 +54,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	defer a.Close()
+	if c.TLSCert != "" {
+		// SIGHUP reloads the certificate (a renewal); ReloadTLS logs
+		// the outcome, and a bad pair keeps the old one.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		done := make(chan struct{})
+		defer func() { signal.Stop(hup); close(done) }()
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-hup:
+					_ = a.ReloadTLS()
+				}
+			}
+		}()
+	}
 	return a.Run(ctx)
 }
 

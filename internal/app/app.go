@@ -66,6 +66,8 @@ type App struct {
 	imports *importer.Service
 	srv     *httpapi.Server
 	hs      *http.Server
+	// certs is the TLS certificate (nil without --tls-cert).
+	certs *certReloader
 
 	stopHasher func()
 	// stop ends the background loops; loops counts those still running.
@@ -124,6 +126,12 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}
 	if cfg.PprofAddr != "" {
 		if err := a.servePprof(cfg.PprofAddr); err != nil {
+			return nil, err
+		}
+	}
+
+	if cfg.TLSCert != "" {
+		if a.certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
 			return nil, err
 		}
 	}
@@ -199,19 +207,35 @@ func (a *App) Run(ctx context.Context) error {
 	if a.ln == nil {
 		return errors.New("run: no listen address (--addr)")
 	}
+	const maxHeaderBytes = 64 << 10
 	a.hs = &http.Server{
 		Handler:           a.srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	// Every request head is inspected for ambiguous framing before
+	// net/http reads it (httpapi.FramingListener); net/http allows 4 KiB
+	// over MaxHeaderBytes, so a head the inspector gives up on is one
+	// net/http refuses too.
+	ln := httpapi.FramingListener(a.ln, maxHeaderBytes+8<<10)
+	scheme := "http"
+	serve := func() error { return a.hs.Serve(ln) }
+	if a.certs != nil {
+		// Under TLS the bytes are not HTTP to inspect; HTTP/2 (negotiated
+		// by ALPN) has no such framing, and net/http still refuses CL+TE
+		// conflicts it can see. Closes still linger.
+		scheme = "https"
+		a.hs.TLSConfig = a.certs.tlsConfig()
+		serve = func() error { return a.hs.ServeTLS(httpapi.LingeringListener(a.ln), "", "") }
+	}
 	a.log.Info("warehouse listening", "addr", a.ln.Addr().String(), "database", a.db.Path, "version", a.cfg.Version,
-		"docs", "http://"+displayAddr(a.ln.Addr())+"/docs")
+		"docs", scheme+"://"+displayAddr(a.ln.Addr())+"/docs", "tls", a.certs != nil)
 	errc := make(chan error, 1)
-	go func() { errc <- a.hs.Serve(a.ln) }()
+	go func() { errc <- serve() }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

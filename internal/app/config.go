@@ -70,6 +70,14 @@ type Config struct {
 	ImportMaxBytes  int64
 	TrustedProxies  string
 	KeyPublishDelay time.Duration
+	// TLSCert and TLSKey are PEM files: both set, the server speaks
+	// HTTPS only (and sends HSTS); the pair is reloaded on SIGHUP.
+	TLSCert string
+	TLSKey  string
+	// CORSOrigins is a comma-separated allowlist of exact origins
+	// (scheme://host[:port]) that browsers may call the API from; empty:
+	// CORS off.
+	CORSOrigins string
 
 	// Version is the build's version, shown in the document and the logs.
 	Version string
@@ -188,6 +196,17 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key (%s, %s) go together: give both, or neither for plain HTTP", EnvName("tls-cert"), EnvName("tls-key"))
+	}
+	if c.TLSCert != "" {
+		if _, err := loadPair(c.TLSCert, c.TLSKey); err != nil {
+			return err
+		}
+	}
+	if _, err := httpapi.ParseCORSOrigins(c.CORSOrigins); err != nil {
+		return fmt.Errorf("--cors-origins (%s): %w", EnvName("cors-origins"), err)
+	}
 	return nil
 }
 
@@ -236,6 +255,10 @@ func (c *Config) httpConfig() (httpapi.Config, error) {
 	if err != nil {
 		return httpapi.Config{}, fmt.Errorf("--trusted-proxies: %w", err)
 	}
+	cors, err := httpapi.ParseCORSOrigins(c.CORSOrigins)
+	if err != nil {
+		return httpapi.Config{}, fmt.Errorf("--cors-origins: %w", err)
+	}
 	throttle := httpapi.LoginThrottle{MaxFailures: c.LoginMaxFail, Lockout: c.LoginLockout}
 	if c.LoginMaxFail == 0 {
 		throttle = httpapi.LoginThrottle{MaxFailures: -1}
@@ -247,6 +270,7 @@ func (c *Config) httpConfig() (httpapi.Config, error) {
 		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
 		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP, TrustedProxies: trusted,
 		LoginThrottle: throttle, ImportMaxBytes: c.ImportMaxBytes,
+		HSTS: c.TLSCert != "", CORSOrigins: cors,
 	}, nil
 }
 

@@ -131,6 +131,11 @@ func (c *contract) check(req *http.Request, body []byte, res *http.Response) []s
 		return r
 	}
 	method := req.Method
+	if corsPreflight(req, res) {
+		// A CORS preflight (cors.go) is the transport's, not an
+		// operation: a 204 with no body granting an origin.
+		return nil
+	}
 	if method == http.MethodHead {
 		// HEAD is answered as GET without the body (net/http's mux).
 		method = http.MethodGet
@@ -161,12 +166,30 @@ func (c *contract) check(req *http.Request, body []byte, res *http.Response) []s
 	return out
 }
 
+// corsPreflight reports whether the exchange is a CORS preflight granted
+// by the edge: OPTIONS with Origin and Access-Control-Request-Method,
+// answered 204, no body, the origin allowed.
+func corsPreflight(req *http.Request, res *http.Response) bool {
+	if req.Method != http.MethodOptions || req.Header.Get("Origin") == "" || req.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != req.Header.Get("Origin") {
+		return false
+	}
+	b, _ := io.ReadAll(res.Body)
+	return len(b) == 0
+}
+
 // everyAnswer are the headers any answer may carry without a declaration:
-// transport, caching and the security headers set by the edge.
+// transport, caching and the security headers set by the edge, and the
+// CORS headers it sets for an allowed origin (cors.go).
 var everyAnswer = []string{
+	"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers",
 	"Content-Type", "Content-Length", "Date", "X-Request-Id", "X-Content-Type-Options", "Cache-Control", "Pragma", "Vary",
 	"Content-Security-Policy", "X-Frame-Options", "Referrer-Policy", "Strict-Transport-Security", "Cross-Origin-Opener-Policy",
 	"Cross-Origin-Resource-Policy", "Permissions-Policy", "Accept-Ranges", "Last-Modified", "Allow",
+	// Hop-by-hop (RFC 9110 7.6.1): about the connection, not the operation.
+	"Connection",
 }
 
 // undeclaredHeaders lists headers sent that the operation's response for

@@ -79,10 +79,18 @@ func (g *ids) next() string {
 type fixedHeaders struct {
 	nosniff []string
 	json    []string // Content-Type of the fast answers
+	// hsts is Strict-Transport-Security, under TLS only (nil otherwise):
+	// sent over plain HTTP it would be ignored, or pin a host that has
+	// no HTTPS.
+	hsts []string
 }
 
-func newFixedHeaders() fixedHeaders {
-	return fixedHeaders{nosniff: []string{"nosniff"}, json: []string{"application/json"}}
+func newFixedHeaders(hsts bool) fixedHeaders {
+	f := fixedHeaders{nosniff: []string{"nosniff"}, json: []string{"application/json"}}
+	if hsts {
+		f.hsts = []string{"max-age=31536000"}
+	}
+	return f
 }
 
 // edge is the middleware around every request, in one handler so that a
@@ -92,7 +100,10 @@ func newFixedHeaders() fixedHeaders {
 // quote it in a bug report), sets nosniff (the one security header every
 // answer needs: the HTML docs add their own, see docsPage), and logs one
 // line per request (never headers, so never a token) when the level allows.
-func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) http.Handler {
+//
+// It also sends HSTS under TLS, answers CORS (cors.go) when configured,
+// and bounds request bodies (limits.go).
+func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, cors *cors, limits bodyLimits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}, req: r}
 		// The header map is indexed by the canonical name: Get("X-Request-ID")
@@ -105,7 +116,26 @@ func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, next http.Handler) htt
 		h := w.Header()
 		h["X-Request-Id"] = st.id[:]
 		h["X-Content-Type-Options"] = fixed.nosniff
+		if fixed.hsts != nil {
+			h["Strict-Transport-Security"] = fixed.hsts
+		}
+		if v := r.Header[framingHeader]; len(v) > 0 {
+			// The listener cut this connection after an ambiguous head
+			// (framing.go): answer it and close.
+			h["Connection"] = []string{"close"}
+			writeProblem(st, codeProblem(codeBadFraming, "Bad request framing: "+v[0]+" (RFC 9112 section 6.3); the connection is closed"))
+			accessLog(r.Context(), log, r, st, time.Now())
+			return
+		}
 		start := time.Now()
+		if cors != nil && cors.handle(st, r) {
+			accessLog(r.Context(), log, r, st, start)
+			return
+		}
+		if limitBody(w, st, r, limits) {
+			accessLog(r.Context(), log, r, st, start)
+			return
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -178,6 +208,7 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		noStoreCookies(w.Header())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -185,10 +216,22 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		noStoreCookies(w.Header())
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
 	return n, err
+}
+
+// noStoreCookies marks an answer that sets cookies (the cookie mode's
+// tokens, or their removal) Cache-Control: no-store, so no cache keeps or
+// replays it; answers with a token in the body say so themselves.
+func noStoreCookies(h http.Header) {
+	if _, ok := h["Set-Cookie"]; ok {
+		if _, set := h["Cache-Control"]; !set {
+			h["Cache-Control"] = []string{"no-store"}
+		}
+	}
 }
 
 // Unwrap lets http.ResponseController reach the real writer.

@@ -212,6 +212,7 @@ const (
 	codeTooManyRows          = "too_many_rows"
 	codeTooManyRequests      = "too_many_requests"
 	codeBadRequest           = "bad_request"
+	codeBadFraming           = "bad_framing" // framing.go
 	codeBodyTooLarge         = "body_too_large"
 	codeUnsupportedMedia     = "unsupported_media_type"
 
@@ -267,6 +268,7 @@ var kinds = map[string]kind{
 	codeTooManyRows:          {status: http.StatusRequestEntityTooLarge},
 	codeTooManyRequests:      {status: http.StatusTooManyRequests},
 	codeBadRequest:           {status: http.StatusBadRequest},
+	codeBadFraming:           {status: http.StatusBadRequest, title: "Bad request framing"},
 	codeBodyTooLarge:         {status: http.StatusRequestEntityTooLarge},
 	codeUnsupportedMedia:     {status: http.StatusUnsupportedMediaType},
 

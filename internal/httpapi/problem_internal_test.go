@@ -121,6 +121,7 @@ func TestErrorTable(t *testing.T) {
 		{codeTooManyRows, 413, "Request Entity Too Large", "", 400, "invalid_request"},
 		{codeTooManyRequests, 429, "Too Many Requests", "", 429, "temporarily_unavailable"},
 		{codeBadRequest, 400, "Bad Request", "", 400, "invalid_request"},
+		{codeBadFraming, 400, "Bad request framing", "", 400, "invalid_request"},
 		{codeBodyTooLarge, 413, "Request Entity Too Large", "", 400, "invalid_request"},
 		{codeUnsupportedMedia, 415, "Unsupported Media Type", "", 400, "invalid_request"},
 		{codeIdempotencyKeyRequired, 400, "Bad Request", "", 400, "invalid_request"},

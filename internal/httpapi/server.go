@@ -63,6 +63,12 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// ImportMaxBytes bounds an uploaded import file (0: 64 MiB).
 	ImportMaxBytes int64
+	// HSTS sends Strict-Transport-Security on every answer: the server
+	// is served over TLS (--tls-cert).
+	HSTS bool
+	// CORSOrigins are the exact origins browsers may call the API from
+	// with credentials (ParseCORSOrigins); none: CORS off.
+	CORSOrigins []string
 }
 
 // Server serves the API.
@@ -152,7 +158,7 @@ func New(cfg Config, d Deps) *Server {
 	// One spelling of the base URL, for discovery and for the issuer.
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, log: d.Log, now: d.Now,
-		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders()}
+		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders(cfg.HSTS)}
 	s.verifyOpt = verifyOptions(cfg)
 	if d.Console != nil {
 		s.console = d.Console(&CookieAuth{s: s})
@@ -194,7 +200,7 @@ func New(cfg Config, d Deps) *Server {
 		panic(err)
 	}
 
-	s.handler = edge(s.log, newIDs(), s.fixed, mux)
+	s.handler = edge(s.log, newIDs(), s.fixed, newCORS(cfg.CORSOrigins), bodyLimits{body: maxBodyBytes, upload: s.importMax()}, mux)
 	return s
 }
 

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/session"
 )
@@ -56,9 +58,11 @@ type Deps struct {
 	Auth      *httpapi.CookieAuth
 	Sessions  *session.Service
 	Inventory *inventory.Service
-	Read      Reader
-	Log       *slog.Logger
-	Version   string
+	// Imports is the bulk import service of the API and the CLI.
+	Imports *importer.Service
+	Read    Reader
+	Log     *slog.Logger
+	Version string
 }
 
 // Console serves the pages.
@@ -66,6 +70,7 @@ type Console struct {
 	auth      *httpapi.CookieAuth
 	sessions  *session.Service
 	inventory *inventory.Service
+	imports   *importer.Service
 	read      Reader
 	log       *slog.Logger
 	version   string
@@ -85,7 +90,7 @@ func New(d Deps) *Console {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{auth: d.Auth, sessions: d.Sessions, inventory: d.Inventory, read: d.Read, log: d.Log, version: d.Version,
+	c := &Console{auth: d.Auth, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, read: d.Read, log: d.Log, version: d.Version,
 		pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"qty":     func(q warehouse.Qty) string { return q.String() },
@@ -192,13 +197,46 @@ func (c *Console) view(s signedIn, title string) view {
 // checked for the form's CSRF value by the API's own verification, and
 // refused (403) without it.
 func (c *Console) gate(need warehouse.Role, page func(http.ResponseWriter, *http.Request, signedIn)) http.Handler {
+	return c.guard(need, false, page)
+}
+
+// gateUpload is gate for a form that uploads a file (multipart): the body
+// may be as large as an import's file, spooled to disk past formMemory.
+func (c *Console) gateUpload(need warehouse.Role, page func(http.ResponseWriter, *http.Request, signedIn)) http.Handler {
+	return c.guard(need, true, page)
+}
+
+// formMemory is how much of a multipart form is held in memory; the rest
+// (the file) is spooled to a temporary file by ParseMultipartForm.
+const formMemory = 1 << 20
+
+func (c *Console) guard(need warehouse.Role, upload bool, page func(http.ResponseWriter, *http.Request, signedIn)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secure(w)
 		csrf := ""
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-			if err := r.ParseForm(); err != nil {
-				c.render(w, r, http.StatusBadRequest, "error", view{Title: "Bad request", Error: "The form could not be read: " + err.Error()})
+			var err error
+			if upload && isMultipart(r) {
+				// The file, plus the few small fields and the parts' headers.
+				r.Body = http.MaxBytesReader(w, r.Body, c.auth.ImportLimit()+formMemory)
+				err = r.ParseMultipartForm(formMemory)
+				if r.MultipartForm != nil {
+					defer func() { _ = r.MultipartForm.RemoveAll() }()
+				}
+			} else {
+				r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+				err = r.ParseForm()
+			}
+			if err != nil {
+				status, msg := http.StatusBadRequest, "The form could not be read: "+err.Error()
+				var tooLarge *http.MaxBytesError
+				if errors.As(err, &tooLarge) {
+					status, msg = http.StatusRequestEntityTooLarge, "The form is too large."
+					if upload {
+						msg = fmt.Sprintf("The file is larger than %s: split it, or import it on the server with warehouse import.", byteSize(c.auth.ImportLimit()))
+					}
+				}
+				c.render(w, r, status, "error", view{Title: "Bad request", Error: msg})
 				return
 			}
 			csrf = r.PostFormValue(httpapi.CSRFField)

@@ -57,13 +57,21 @@ type importOutput struct {
 	Body importer.Summary
 }
 
+// importLimit bounds an uploaded file, for the API and the console alike.
+func (s *Server) importLimit() int64 {
+	if s.cfg.ImportMaxBytes > 0 {
+		return s.cfg.ImportMaxBytes
+	}
+	return defaultImportMaxBytes
+}
+
 // importFile spools the body to a temporary file (the import reads it
 // twice, and must not hold it in memory), then imports it.
 func (s *Server) importFile(ctx context.Context, in *importInput) (*importOutput, error) {
 	if mt, _, err := mime.ParseMediaType(in.contentType); err != nil || mt != "text/csv" {
 		return nil, warehouse.Errorf(codeUnsupportedMedia, "the body must be a CSV file sent as Content-Type: text/csv, not %q", in.contentType)
 	}
-	limit := s.importMax()
+	limit := s.importLimit()
 	f, err := os.CreateTemp("", "warehouse-import-*.csv")
 	if err != nil {
 		return nil, fmt.Errorf("spool the upload: %w", err)
@@ -92,13 +100,4 @@ func (s *Server) importFile(ctx context.Context, in *importInput) (*importOutput
 		return nil, err
 	}
 	return &importOutput{Body: sum}, nil
-}
-
-// importMax is the largest file an upload may carry (the edge lets bodies
-// of the upload routes that large; see limits.go).
-func (s *Server) importMax() int64 {
-	if s.cfg.ImportMaxBytes > 0 {
-		return s.cfg.ImportMaxBytes
-	}
-	return defaultImportMaxBytes
 }

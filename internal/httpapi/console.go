@@ -28,6 +28,9 @@ type Console interface {
 	EndSession() http.Handler
 	Users() http.Handler
 	UpdateUser() http.Handler
+	// Imports is GET (the upload form) and POST (a multipart upload,
+	// imported through the same importer.Service as the API) of /imports.
+	Imports() http.Handler
 	Static() http.Handler
 }
 
@@ -127,6 +130,10 @@ func (a *CookieAuth) Presented(p *Principal) session.Presented { return presente
 // Problem is what the API answers for err, from the one error table:
 // status, detail, field errors and shortages.
 func (a *CookieAuth) Problem(err error) *Problem { return a.s.problem(err) }
+
+// ImportLimit is the largest file an import may upload: the limit of
+// POST /api/v1/imports/{kind} (Config.ImportMaxBytes).
+func (a *CookieAuth) ImportLimit() int64 { return a.s.importLimit() }
 
 // CSRF is the value a form posted by p must carry.
 func (a *CookieAuth) CSRF(p *Principal) string { return p.Claims.CSRF }

@@ -18,6 +18,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -227,4 +229,29 @@ func TestBrowserConsole(t *testing.T) {
 	b.signIn("admin", "admin-password")
 	b.do("users", chromedp.Navigate(origin+"/admin/users"), chromedp.WaitVisible(chromedp.ID("new-username")))
 	b.checkPage("users")
+
+	// The upload page (an admin is a manager too): a bad file refused
+	// with every error, then a good one imported.
+	dir := t.TempDir()
+	bad, good := filepath.Join(dir, "bad.csv"), filepath.Join(dir, "good.csv")
+	if err := os.WriteFile(bad, []byte("sku,name,uom,reorder_point\nUP-1,A,ea,-1\nUP-1,B,ea,2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte("sku,name,uom\nUP-1,Uploaded,ea\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.do("imports", chromedp.Navigate(origin+"/imports"), chromedp.WaitVisible(chromedp.ID("file")))
+	b.checkPage("imports")
+	b.do("upload a bad file", chromedp.SetUploadFiles(chromedp.ID("file"), []string{bad}),
+		chromedp.Click(chromedp.CSS(`form.import button`)), chromedp.WaitVisible(chromedp.ID("import-errors")))
+	if s := b.text(`#import-errors`); !strings.Contains(s, "line 2, reorder_point: must be >= 0") || !strings.Contains(s, `line 3, sku: "UP-1" is already on line 2`) {
+		t.Errorf("the bad file's errors: %q", s)
+	}
+	b.checkPage("import refused")
+	b.do("upload a good file", chromedp.SetUploadFiles(chromedp.ID("file"), []string{good}),
+		chromedp.Click(chromedp.CSS(`form.import button`)), chromedp.WaitVisible(chromedp.ID("import-summary")))
+	if s := b.text(`#import-summary`); !strings.Contains(s, "1 rows: 1 created, 0 updated, 0 unchanged.") {
+		t.Errorf("the import's summary: %q", s)
+	}
+	b.checkPage("import summary")
 }

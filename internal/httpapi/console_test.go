@@ -8,8 +8,10 @@ package httpapi_test
 // the OpenAPI document; the API calls made alongside are (serve).
 
 import (
+	"bytes"
 	"context"
 	"html"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -64,6 +66,43 @@ func (b *browserish) do(method, path string, form url.Values) *httptest.Response
 	}
 	if strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") && w.Header().Get("Content-Security-Policy") != console.Policy {
 		b.t.Errorf("%s %s: CSP %q", method, path, w.Header().Get("Content-Security-Policy"))
+	}
+	return w
+}
+
+// upload posts a multipart form with one file, as the upload page does.
+func (b *browserish) upload(path string, fields url.Values, name, content string) *httptest.ResponseRecorder {
+	b.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, vs := range fields {
+		for _, v := range vs {
+			if err := mw.WriteField(k, v); err != nil {
+				b.t.Fatal(err)
+			}
+		}
+	}
+	fw, err := mw.CreateFormFile("file", name)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	_, _ = fw.Write([]byte(content))
+	if err := mw.Close(); err != nil {
+		b.t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Accept", "text/html")
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	w := httptest.NewRecorder()
+	b.h.ServeHTTP(w, req)
+	if w.Code >= 500 {
+		b.t.Fatalf("upload %s -> %d: %s", path, w.Code, w.Body)
+	}
+	if w.Header().Get("Content-Security-Policy") != console.Policy {
+		b.t.Errorf("upload %s: CSP %q", path, w.Header().Get("Content-Security-Policy"))
 	}
 	return w
 }
@@ -355,6 +394,104 @@ func TestConsole(t *testing.T) {
 				// Not an admin: no users page.
 				if w := n2.do("GET", "/admin/users", nil); w.Code != http.StatusForbidden {
 					t.Errorf("a manager opens the users page: %d", w.Code)
+				}
+			})
+
+			t.Run("imports", func(t *testing.T) {
+				ctx := context.Background()
+				exists := func(sku string) bool {
+					t.Helper()
+					items, _, err := e.db.ListItems(ctx, warehouse.ItemFilter{SKU: sku}, warehouse.Page{Limit: 1})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return len(items) == 1
+				}
+				m := newBrowserish(t, e.srv)
+				m.signIn("manager", "manager-password")
+				page := m.do("GET", "/imports", nil)
+				body := page.Body.String()
+				for _, want := range []string{`<label for="file">File</label>`, `<label for="kind">Kind</label>`, `name="dry_run"`, `> Dry run</label>`,
+					`enctype="multipart/form-data"`, `>Import</button>`, `<a href="/imports">Import</a>`, `<option value="stock">`} {
+					if page.Code != http.StatusOK || !strings.Contains(body, want) {
+						t.Fatalf("GET /imports: %d, no %s:\n%s", page.Code, want, body)
+					}
+				}
+				csrf := hidden(t, csrfRe, body)
+
+				// A good file: the summary, and the items exist.
+				good := "sku,name,uom,qty_precision,barcode,reorder_point\nUP-1,Uploaded one,ea,0,,5\nUP-2,Uploaded two,kg,3,,0.25\n"
+				w := m.upload("/imports", url.Values{"csrf_token": {csrf}, "kind": {"items"}}, "items.csv", good)
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "2 rows: 2 created, 0 updated, 0 unchanged.") ||
+					!strings.Contains(w.Body.String(), "The file items.csv was imported.") || !strings.Contains(w.Body.String(), "items.csv (") {
+					t.Fatalf("good file: %d %s", w.Code, w.Body)
+				}
+				if !exists("UP-1") || !exists("UP-2") {
+					t.Fatalf("the imported items are missing")
+				}
+				// Again: unchanged.
+				w = m.upload("/imports", url.Values{"csrf_token": {csrf}, "kind": {"items"}}, "items.csv", good)
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "2 rows: 0 created, 0 updated, 2 unchanged.") {
+					t.Fatalf("the same file again: %d %s", w.Code, w.Body)
+				}
+
+				// A bad file: every error listed, nothing imported.
+				bad := "sku,name,uom,reorder_point\nBAD-1,A,ea,1\nBAD-2,B,ea,-1\nBAD-1,C,ea,2\nBAD-3,D,ea,x\n"
+				w = m.upload("/imports", url.Values{"csrf_token": {csrf}, "kind": {"items"}}, "bad.csv", bad)
+				body = w.Body.String()
+				if w.Code != http.StatusUnprocessableEntity || !strings.Contains(body, "The file bad.csv was refused whole: nothing was imported.") {
+					t.Fatalf("bad file: %d %s", w.Code, body)
+				}
+				items := regexp.MustCompile(`(?s)<ul class="import-errors" id="import-errors">(.*?)</ul>`).FindStringSubmatch(body)
+				if items == nil {
+					t.Fatalf("no error list: %s", body)
+				}
+				listed := regexp.MustCompile(`<li>(.*?)</li>`).FindAllStringSubmatch(items[1], -1)
+				var got []string
+				for _, l := range listed {
+					got = append(got, html.UnescapeString(l[1]))
+				}
+				want := []string{"line 3, reorder_point: must be >= 0", `line 4, sku: "BAD-1" is already on line 2`, "line 5, reorder_point: quantity must be a number"}
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("the errors listed: %q, want %q", got, want)
+				}
+				if exists("BAD-1") || exists("BAD-2") {
+					t.Errorf("a refused file imported rows")
+				}
+
+				// A dry run writes nothing.
+				w = m.upload("/imports", url.Values{"csrf_token": {csrf}, "kind": {"items"}, "dry_run": {"1"}}, "dry.csv", "sku,name,uom\nDRY-1,Dry,ea\n")
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "1 rows: 1 created, 0 updated, 0 unchanged.") ||
+					!strings.Contains(w.Body.String(), "Dry run of dry.csv: nothing was written") {
+					t.Fatalf("dry run: %d %s", w.Code, w.Body)
+				}
+				if exists("DRY-1") {
+					t.Errorf("a dry run wrote the item")
+				}
+
+				// Stock: a count movement, linked.
+				w = m.upload("/imports", url.Values{"csrf_token": {csrf}, "kind": {"stock"}}, "stock.csv", "sku,location_code,qty\nUP-1,A-01,7\n")
+				if w.Code != http.StatusOK || !regexp.MustCompile(`Movements: <a href="/movement/\d+">`).MatchString(w.Body.String()) {
+					t.Fatalf("stock import: %d %s", w.Code, w.Body)
+				}
+
+				// Without the form's CSRF value (a form from elsewhere).
+				w = m.upload("/imports", url.Values{"kind": {"items"}}, "evil.csv", "sku,name,uom\nEVIL-1,Evil,ea\n")
+				if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "This form was refused") || exists("EVIL-1") {
+					t.Fatalf("no CSRF value: %d %s", w.Code, w.Body)
+				}
+
+				// A clerk is refused, and is offered no link.
+				c := newBrowserish(t, e.srv)
+				c.signIn("clerk", "clerk-password")
+				cpage := c.do("GET", "/imports", nil)
+				if cpage.Code != http.StatusForbidden || !strings.Contains(cpage.Body.String(), "This page needs the manager role") || strings.Contains(cpage.Body.String(), `href="/imports"`) {
+					t.Fatalf("clerk GET /imports: %d %s", cpage.Code, cpage.Body)
+				}
+				ccsrf := hidden(t, csrfRe, c.do("GET", "/stock", nil).Body.String())
+				w = c.upload("/imports", url.Values{"csrf_token": {ccsrf}, "kind": {"items"}}, "clerk.csv", "sku,name,uom\nCLERK-1,Clerk,ea\n")
+				if w.Code != http.StatusForbidden || exists("CLERK-1") {
+					t.Fatalf("clerk upload: %d %s", w.Code, w.Body)
 				}
 			})
 

@@ -15,7 +15,9 @@ const maxBodyBytes = 1 << 20
 
 // uploadPrefixes are the paths that take a whole file (bulk import: the
 // API's and the console's upload); their bodies may be as large as
-// Config.ImportMaxBytes, every other body maxBodyBytes.
+// Config.ImportMaxBytes (and a form's worth more, for the console's
+// multipart form: the handlers hold the file itself to the limit), every
+// other body maxBodyBytes.
 var uploadPrefixes = [...]string{"/api/v1/imports/", "/imports"}
 
 // bodyLimits is the largest body of each kind of route.
@@ -41,9 +43,9 @@ func limitBody(w http.ResponseWriter, st *reqState, r *http.Request, limits body
 	if r.ContentLength > limit {
 		st.Header()["Connection"] = []string{"close"}
 		detail := "Request body too large: " + strconv.FormatInt(r.ContentLength, 10) + " bytes; the limit is " + strconv.FormatInt(limit, 10) + " bytes"
-		if limit != limits.body {
+		if limit != limits.body && limits.upload > maxBodyBytes {
 			// An upload: say what to do with a file that big.
-			detail = "the file is larger than " + strconv.FormatInt(limit, 10) + " bytes: split it, or import it on the server with `warehouse import`"
+			detail = "the file is larger than " + strconv.FormatInt(limit-maxBodyBytes, 10) + " bytes: split it, or import it on the server with `warehouse import`"
 		}
 		writeProblem(st, codeProblem(codeBodyTooLarge, detail))
 		return true

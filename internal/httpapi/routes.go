@@ -123,6 +123,8 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 		{"GET /admin/users", "", nil, s.consoleRoute(Console.Users, mux)},
 		{"POST /admin/users", "", nil, s.consoleRoute(Console.Users, mux)},
 		{"POST /admin/users/{username}", "", nil, s.consoleRoute(Console.UpdateUser, mux)},
+		{"GET /imports", "", nil, s.consoleRoute(Console.Imports, mux)},
+		{"POST /imports", "", nil, s.consoleRoute(Console.Imports, mux)},
 		{"GET /static/{file}", "", nil, s.consoleRoute(Console.Static, mux)},
 
 		// What no route matched: JSON 404, or 405 with Allow (server.go).

@@ -200,7 +200,7 @@ func New(cfg Config, d Deps) *Server {
 		panic(err)
 	}
 
-	s.handler = edge(s.log, newIDs(), s.fixed, newCORS(cfg.CORSOrigins), bodyLimits{body: maxBodyBytes, upload: s.importMax()}, mux)
+	s.handler = edge(s.log, newIDs(), s.fixed, newCORS(cfg.CORSOrigins), bodyLimits{body: maxBodyBytes, upload: s.importLimit() + maxBodyBytes}, mux)
 	return s
 }
 

@@ -14,6 +14,20 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // An upload is one long request: say what is being imported, and that
+  // the page answers when every row is done.
+  for (const form of document.querySelectorAll("form.import")) {
+    form.addEventListener("submit", () => {
+      const button = form.querySelector("button[data-busy]");
+      const file = form.querySelector("input[type=file]");
+      const status = form.querySelector("[role=status]");
+      if (button) button.textContent = button.dataset.busy;
+      if (status && file && file.files.length === 1) {
+        const f = file.files[0];
+        status.textContent = `Importing ${f.name} (${size(f.size)})… this page shows the result when every row is checked and applied.`;
+      }
+    });
+  }
   // Scan-driven forms: a scanner ends each code with Enter. In a field
   // that takes a code (it has suggestions), Enter goes to the next field
   // instead of posting a half-filled form; Enter elsewhere posts.
@@ -32,3 +46,11 @@ document.addEventListener("DOMContentLoaded", () => {
   const bad = document.querySelector("[aria-invalid=true]");
   if (bad) bad.focus();
 });
+
+// size is n bytes for a person, as the server writes it.
+function size(n) {
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return i === 0 ? `${n} B` : `${n.toFixed(1).replace(/\.0$/, "")} ${units[i]}`;
+}

@@ -217,6 +217,18 @@ func (c *Console) guard(need warehouse.Role, upload bool, page func(http.Respons
 		if r.Method == http.MethodPost {
 			var err error
 			if upload && isMultipart(r) {
+				// The file is spooled to disk before the form's CSRF
+				// value in it can be read: only for a caller whose
+				// session cookie verifies and whose role may upload, so
+				// that nobody else can make the server write a file.
+				if p, ok := c.auth.Peek(r); !ok || (need != "" && !warehouse.HasRole(p.Roles, need)) {
+					status, msg := http.StatusUnauthorized, "You are not signed in (or your session has ended): sign in again."
+					if ok {
+						status, msg = http.StatusForbidden, fmt.Sprintf("This page needs the %s role (or higher).", need)
+					}
+					c.render(w, r, status, "error", view{Title: "Refused", Error: msg})
+					return
+				}
 				// The file, plus the few small fields and the parts' headers.
 				r.Body = http.MaxBytesReader(w, r.Body, c.auth.ImportLimit()+formMemory)
 				err = r.ParseMultipartForm(formMemory)

@@ -110,6 +110,24 @@ func (a *CookieAuth) Session(w http.ResponseWriter, r *http.Request, csrf string
 	return np, true, nil
 }
 
+// Peek reports the principal of r's session cookie (the access cookie, or
+// else the refresh cookie) without the CSRF check and without renewing:
+// for a caller that must decide whether to read a large body at all,
+// before the form's CSRF value in that body can be read. It authorises
+// nothing by itself; Session still decides once the form is read.
+func (a *CookieAuth) Peek(r *http.Request) (*Principal, bool) {
+	for _, c := range []struct{ name, typ string }{{cookieAccess, auth.TypeAccess}, {cookieRefresh, auth.TypeRefresh}} {
+		token := cookieValue(r, c.name)
+		if token == "" {
+			continue
+		}
+		if p, prob := a.s.verify(r, token, c.typ, false); prob == nil && p.Claims.CSRF != "" {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
 // Logout ends p's session through the session service and unsets the
 // cookies, as POST /logout does.
 func (a *CookieAuth) Logout(w http.ResponseWriter, r *http.Request, p *Principal) *Problem {

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"html"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -105,6 +106,18 @@ func (b *browserish) upload(path string, fields url.Values, name, content string
 		b.t.Errorf("upload %s: CSP %q", path, w.Header().Get("Content-Security-Policy"))
 	}
 	return w
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }
 
 var (
@@ -492,6 +505,32 @@ func TestConsole(t *testing.T) {
 				w = c.upload("/imports", url.Values{"csrf_token": {ccsrf}, "kind": {"items"}}, "clerk.csv", "sku,name,uom\nCLERK-1,Clerk,ea\n")
 				if w.Code != http.StatusForbidden || exists("CLERK-1") {
 					t.Fatalf("clerk upload: %d %s", w.Code, w.Body)
+				}
+
+				// Without a session, and as a clerk, the upload is refused
+				// before its body is read: nobody who may not import can
+				// make the server spool a file to disk.
+				for _, who := range []struct {
+					name    string
+					cookies map[string]string
+					status  int
+				}{{"anonymous", nil, http.StatusUnauthorized}, {"clerk", c.cookies, http.StatusForbidden}} {
+					var body bytes.Buffer
+					mw := multipart.NewWriter(&body)
+					fw, _ := mw.CreateFormFile("file", "big.csv")
+					_, _ = fw.Write(bytes.Repeat([]byte("sku,name,uom\n"), 300_000))
+					_ = mw.Close()
+					cr := &countingReader{r: &body}
+					req := httptest.NewRequest("POST", "/imports", cr)
+					req.Header.Set("Content-Type", mw.FormDataContentType())
+					for k, v := range who.cookies {
+						req.AddCookie(&http.Cookie{Name: k, Value: v})
+					}
+					rec := httptest.NewRecorder()
+					e.srv.ServeHTTP(rec, req)
+					if rec.Code != who.status || cr.n > 64<<10 {
+						t.Errorf("%s upload: %d after reading %d bytes of the body: %s", who.name, rec.Code, cr.n, rec.Body)
+					}
 				}
 			})
 

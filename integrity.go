@@ -1,6 +1,9 @@
 package warehouse
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // What the integrity check (warehouse check) looks for: each Finding names
 // one of these.
@@ -55,3 +58,18 @@ type CheckReport struct {
 
 // OK reports whether the check found nothing wrong.
 func (r CheckReport) OK() bool { return len(r.Findings) == 0 }
+
+// String is the report as warehouse check prints it: "ok: N balances, M
+// ledger lines checked", or one finding per line and a count.
+func (r CheckReport) String() string {
+	if r.OK() {
+		return fmt.Sprintf("ok: %d balances, %d ledger lines checked", r.Balances, r.LedgerEntries)
+	}
+	var b strings.Builder
+	for _, f := range r.Findings {
+		b.WriteString(f.String())
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "%d finding(s) in %d balances, %d ledger lines, %d movements", len(r.Findings), r.Balances, r.LedgerEntries, r.Movements)
+	return b.String()
+}

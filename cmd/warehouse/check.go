@@ -55,11 +55,9 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return fmt.Errorf("check: %w", err)
 	}
 	if r.OK() {
-		fmt.Fprintf(stdout, "ok: %d balances, %d ledger lines checked\n", r.Balances, r.LedgerEntries)
+		fmt.Fprintln(stdout, r)
 		return nil
 	}
-	for _, f := range r.Findings {
-		fmt.Fprintln(stdout, f)
-	}
-	return &exitError{code: 1, err: fmt.Errorf("check: %d finding(s) in %d balances, %d ledger lines, %d movements", len(r.Findings), r.Balances, r.LedgerEntries, r.Movements)}
+	fmt.Fprintln(stdout, r)
+	return &exitError{code: 1, err: fmt.Errorf("check: %d finding(s)", len(r.Findings))}
 }

@@ -151,7 +151,7 @@ func (c *checker) balances() error {
 		if err != nil {
 			return err
 		}
-		c.add(warehouse.CheckBalanceLedger, w, fmt.Sprintf("on_hand %s (the sum of %d ledger entries)", warehouse.Qty(total), n), warehouse.Qty(onHand).String())
+		c.add(warehouse.CheckBalanceLedger, w, fmt.Sprintf("on_hand %s (the sum of %s)", warehouse.Qty(total), entries(n)), warehouse.Qty(onHand).String())
 		return nil
 	})
 	if err != nil {
@@ -168,7 +168,7 @@ func (c *checker) balances() error {
 		if err != nil {
 			return err
 		}
-		c.add(warehouse.CheckBalanceLedger, w, fmt.Sprintf("a balance of %s (the sum of %d ledger entries)", warehouse.Qty(total), n), "no balance row")
+		c.add(warehouse.CheckBalanceLedger, w, fmt.Sprintf("a balance of %s (the sum of %s)", warehouse.Qty(total), entries(n)), "no balance row")
 		return nil
 	})
 }
@@ -254,4 +254,11 @@ func (c *checker) reversals() error {
 		c.add(warehouse.CheckReversal, fmt.Sprintf("movement %d", id), fmt.Sprintf("movement %d, which it reverses", of), "no such movement")
 		return nil
 	})
+}
+
+func entries(n int64) string {
+	if n == 1 {
+		return "1 ledger entry"
+	}
+	return fmt.Sprintf("%d ledger entries", n)
 }

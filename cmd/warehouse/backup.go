@@ -43,8 +43,9 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return fmt.Errorf("backup: %w", err)
 	}
 	start := time.Now()
-	fmt.Fprintf(stderr, "backing up %s to %s ...\n", src, file)
-	size, err := store.Backup(ctx, src, file, *force)
+	size, err := store.Backup(ctx, src, file, store.BackupOptions{Force: *force, Started: func(n int64) {
+		fmt.Fprintf(stderr, "backing up %s (%s, WAL included) to %s ...\n", src, humanSize(n), file)
+	}})
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -106,18 +107,26 @@ func fileArg(fs *flag.FlagSet, name string, args []string, getenv func(string) s
 	return pos[0], nil
 }
 
-// byteSize is n for a person: 1.5 MiB (1572864 bytes).
+// byteSize is n for a person and exactly: 1.5 MiB (1572864 bytes).
 func byteSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%s (%d bytes)", humanSize(n), n)
+}
+
+// humanSize is n in binary units: 512 bytes, 1.5 MiB.
+func humanSize(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d bytes", n)
 	}
-	v, u := float64(n), "KiB"
+	v, u := float64(n)/unit, "KiB"
 	for _, next := range []string{"MiB", "GiB", "TiB"} {
-		if v/unit < unit {
+		if v < unit {
 			break
 		}
 		v, u = v/unit, next
 	}
-	return fmt.Sprintf("%.1f %s (%d bytes)", v/unit, u, n)
+	return fmt.Sprintf("%.1f %s", v, u)
 }

@@ -53,6 +53,16 @@ func MustExist(databaseURL, dataDir string) error {
 	return nil
 }
 
+// BackupOptions tune Backup.
+type BackupOptions struct {
+	// Force replaces an existing destination.
+	Force bool
+	// Started, if set, is called once the checks passed and the copy
+	// begins, with the size of the database and its WAL: for a progress
+	// line.
+	Started func(size int64)
+}
+
 // ErrExists is returned by Backup when the destination exists and force is
 // not set.
 var ErrExists = errors.New("file exists")
@@ -62,9 +72,11 @@ var ErrExists = errors.New("file exists")
 // may go on writing meanwhile, and needs no lock of ours for it), into a
 // temporary file beside dest that is synced and then linked or renamed into
 // place, so dest is either absent or a whole backup. An existing dest is
-// refused (ErrExists) unless force. It returns dest's size.
-func Backup(ctx context.Context, src, dest string, force bool) (size int64, err error) {
-	if _, err := os.Stat(src); err != nil {
+// refused (ErrExists) unless opt.Force. It returns dest's size.
+func Backup(ctx context.Context, src, dest string, opt BackupOptions) (size int64, err error) {
+	force := opt.Force
+	fi, err := os.Stat(src)
+	if err != nil {
 		return 0, fmt.Errorf("no database at %s (give --data or --database-url): %w", src, describeFSErr(err))
 	}
 	if !force {
@@ -74,6 +86,13 @@ func Backup(ctx context.Context, src, dest string, force bool) (size int64, err 
 	}
 	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
 		return 0, fmt.Errorf("%s is a directory: name the backup file", dest)
+	}
+	if opt.Started != nil {
+		var wal int64
+		if wi, err := os.Stat(src + "-wal"); err == nil {
+			wal = wi.Size()
+		}
+		opt.Started(fi.Size() + wal)
 	}
 	dir := filepath.Dir(dest)
 	// VACUUM INTO refuses an existing file: a fresh name, not created.
@@ -103,11 +122,11 @@ func Backup(ctx context.Context, src, dest string, force bool) (size int64, err 
 	if err := syncDir(dir); err != nil {
 		return 0, err
 	}
-	fi, err := os.Stat(dest)
+	out, err := os.Stat(dest)
 	if err != nil {
 		return 0, fmt.Errorf("write %s: %w", dest, describeFSErr(err))
 	}
-	return fi.Size(), nil
+	return out.Size(), nil
 }
 
 // ErrInUse is returned by Restore while a server (or another command) has

@@ -70,6 +70,13 @@ func (r CheckReport) String() string {
 		b.WriteString(f.String())
 		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "%d finding(s) in %d balances, %d ledger lines, %d movements", len(r.Findings), r.Balances, r.LedgerEntries, r.Movements)
+	fmt.Fprintf(&b, "%s in %s, %s, %s", count(len(r.Findings), "finding"), count(r.Balances, "balance"), count(r.LedgerEntries, "ledger line"), count(r.Movements, "movement"))
 	return b.String()
+}
+
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -59,5 +59,5 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return nil
 	}
 	fmt.Fprintln(stdout, r)
-	return &exitError{code: 1, err: fmt.Errorf("check: %d finding(s)", len(r.Findings))}
+	return &exitError{code: 1, err: fmt.Errorf("check: the database has %d finding(s), listed above", len(r.Findings))}
 }

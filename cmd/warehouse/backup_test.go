@@ -141,7 +141,8 @@ func TestBackupUnderLoad(t *testing.T) {
 
 // TestRestoreRefusals: restore refuses, with one line and without touching
 // the database, while a server has it open, and a file that is not a
-// database, not a warehouse database, or of a newer schema. Once the
+// database, not a warehouse database, of a newer schema, or a live
+// database with its WAL (a copy of the file alone would miss commits). Once the
 // server is stopped the restore happens and the replaced database is kept
 // aside. backup refuses to overwrite a file without --force, and on
 // PostgreSQL points to pg_dump without showing the URL.
@@ -194,6 +195,7 @@ func TestRestoreRefusals(t *testing.T) {
 		{"not a database", []string{"restore", "--data", data, garbage}, nil, "notes.txt: not a SQLite database"},
 		{"not a warehouse database", []string{"restore", "--data", data, other}, nil, "a SQLite database, but not a warehouse one"},
 		{"newer schema", []string{"restore", "--data", data, newer}, nil, "schema version 999 is newer than this binary's"},
+		{"a live database", []string{"restore", "--data", filepath.Join(dir, "elsewhere"), filepath.Join(data, "warehouse.db")}, nil, "it has a WAL beside it"},
 		{"missing file", []string{"restore", "--data", data, filepath.Join(dir, "nope.db")}, nil, "cannot open"},
 		{"backup over a file", []string{"backup", "--data", data, backup}, nil, "file exists (give --force to replace it)"},
 		{"backup of PostgreSQL", []string{"backup", filepath.Join(dir, "pg.db")}, []string{"WAREHOUSE_DATABASE_URL=postgres://u:hunter2-secret@127.0.0.1:1/db"}, "pg_dump -Fc"},

@@ -165,6 +165,11 @@ func Restore(ctx context.Context, databaseURL, dataDir, src string, now time.Tim
 	if fi, err := in.Stat(); err == nil && fi.IsDir() {
 		return Restored{}, fmt.Errorf("%s is a directory: give a backup file (warehouse backup FILE)", src)
 	}
+	// A WAL beside src may hold its last commits, which a copy of src
+	// alone would lose: such a file is a live database, not a backup.
+	if fi, err := os.Stat(src + "-wal"); err == nil && fi.Size() > 0 {
+		return Restored{}, fmt.Errorf("refusing to restore %s: it has a WAL beside it (%s-wal), so it is a database in use or not closed cleanly, not a backup; copy it with warehouse backup", src, src)
+	}
 	dir := filepath.Dir(path)
 	// --data's directory is created, a sqlite:PATH's must exist (as Open).
 	if err := prepareDir(path, databaseURL == ""); err != nil {

@@ -95,6 +95,9 @@ func Backup(ctx context.Context, src, dest string, opt BackupOptions) (size int6
 		opt.Started(fi.Size() + wal)
 	}
 	dir := filepath.Dir(dest)
+	if di, err := os.Stat(dir); err != nil || !di.IsDir() {
+		return 0, fmt.Errorf("cannot write %s: directory %s does not exist", dest, dir)
+	}
 	// VACUUM INTO refuses an existing file: a fresh name, not created.
 	tmp := filepath.Join(dir, "."+filepath.Base(dest)+".tmp-"+rand.Text()[:10])
 	defer os.Remove(tmp) // a no-op once it is renamed
@@ -115,6 +118,12 @@ func Backup(ctx context.Context, src, dest string, opt BackupOptions) (size int6
 	} else if err = os.Link(tmp, dest); errors.Is(err, fs.ErrExist) {
 		// Linking cannot replace a file that appeared meanwhile.
 		return 0, fmt.Errorf("%s: %w (give --force to replace it)", dest, ErrExists)
+	} else if err != nil {
+		// A file system without hard links: check, then rename.
+		if _, serr := os.Lstat(dest); serr == nil {
+			return 0, fmt.Errorf("%s: %w (give --force to replace it)", dest, ErrExists)
+		}
+		err = os.Rename(tmp, dest)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("write %s: %w", dest, describeFSErr(err))

@@ -1,5 +1,6 @@
 // Command warehouse is the Warehouse Management API server and its admin
-// tool: `serve`, `migrate`, `users`, `import`, `version`.
+// tool: `serve`, `migrate`, `users`, `import`, `backup`, `restore`,
+// `check`, `version`.
 package main
 
 import (
@@ -32,6 +33,10 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "warehouse:", cliMessage(err))
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code) // check's findings: 1
+		}
 		os.Exit(2)
 	}
 }
@@ -55,6 +60,9 @@ Usage:
   warehouse users COMMAND       manage users: create, list, set-password, set-roles, disable, enable
   warehouse import KIND FILE    import a CSV file of items, locations or stock (see warehouse import --help)
   warehouse keys COMMAND        manage signing keys: list, rotate, retire
+  warehouse backup FILE         copy the SQLite database to FILE, also while a server runs
+  warehouse restore FILE        put a backup in place of the SQLite database (servers stopped)
+  warehouse check               verify the database: integrity, balances against the ledger
   warehouse openapi             print the OpenAPI document that serve answers at /openapi.json
   warehouse version             print the version
   warehouse hash-worker         internal: run by serve; not for direct use
@@ -82,6 +90,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return importCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		return keys(ctx, args[1:], stdout, stderr, getenv)
+	case "backup":
+		return backup(ctx, args[1:], stdout, stderr, getenv)
+	case "restore":
+		return restore(ctx, args[1:], stdout, stderr, getenv)
+	case "check":
+		return check(ctx, args[1:], stdout, stderr, getenv)
 	case "openapi":
 		return openapi(args[1:], stdout, stderr, getenv)
 	case "hash-worker":

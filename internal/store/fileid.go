@@ -24,10 +24,14 @@ type fileID struct {
 	fi os.FileInfo
 }
 
-// openFileID opens path (which SQLite has just created or opened) and
-// remembers its identity (device and inode).
+// openFileID opens path, creating it empty if missing (SQLite takes an
+// empty file for an empty database), remembers its identity (device and
+// inode) and takes the shared lock that tells restore the database is in
+// use (lockShared). Open calls it before SQLite opens the file, under
+// lockDir, so that a restore swapping the file either finds the lock or
+// happens before SQLite opens the path.
 func openFileID(path string) (*fileID, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -35,6 +39,10 @@ func openFileID(path string) (*fileID, error) {
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := lockShared(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w (a restore is under way?)", err)
 	}
 	return &fileID{path: path, f: f, fi: fi}, nil
 }

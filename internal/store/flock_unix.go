@@ -42,3 +42,30 @@ func lockDir(ctx context.Context, dir string) (unlock func(), err error) {
 		}
 	}
 }
+
+// lockShared takes a shared flock on f, the database file, without
+// waiting. Every process that opens the SQLite database holds one for as
+// long as it has it open (flock, not SQLite's fcntl locks, which are per
+// process and dropped by any close), so that restore can tell that one
+// does: it wants the lock exclusively. Taken under lockDir, it only ever
+// meets a restore, which holds lockDir too.
+func lockShared(f *os.File) error {
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("lock database %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// tryLockExclusive takes an exclusive flock on f without waiting, and
+// reports false when another process holds the file (lockShared).
+func tryLockExclusive(f *os.File) (bool, error) {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return false, nil
+	default:
+		return false, fmt.Errorf("lock database %s: %w", f.Name(), err)
+	}
+}

@@ -59,6 +59,9 @@ func openPostgres(ctx context.Context, databaseURL string, opt Options) (*DB, er
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s: %w", shown, redactErr(wrapErr(err), databaseURL))
 	}
+	if opt.NoMigrate {
+		return db, nil
+	}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, redactErr(err, databaseURL)

@@ -77,6 +77,10 @@ type Options struct {
 	// Logger receives the storage faults, once per incident (faults.go);
 	// nil means slog.Default().
 	Logger *slog.Logger
+	// NoMigrate leaves the schema as it is, for commands that only read
+	// (warehouse check): beside a running server of an older version, a
+	// newer binary must not migrate its database under it.
+	NoMigrate bool
 }
 
 // Open opens (creating if needed) the database named by databaseURL, or, if
@@ -132,10 +136,20 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 		write.Close()
 		return nil, err
 	}
-	err = db.migrate(ctx)
+	// The file's identity and the lock restore looks for, before SQLite
+	// opens it (fileid.go).
+	if db.file, err = openFileID(path); err != nil {
+		unlock()
+		write.Close()
+		return nil, err
+	}
+	if !opt.NoMigrate {
+		err = db.migrate(ctx)
+	}
 	unlock()
 	if err != nil {
 		write.Close()
+		db.file.close()
 		return nil, err
 	}
 
@@ -152,11 +166,6 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	if err := read.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
-	}
-	// The file exists now (migrate created it): remember which one it is.
-	if db.file, err = openFileID(path); err != nil {
-		db.Close()
-		return nil, err
 	}
 	ckpt, err := sql.Open("sqlite", base+"?"+params.Encode())
 	if err != nil {

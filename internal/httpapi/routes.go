@@ -179,7 +179,7 @@ func elsewhere() serving { return serving{} }
 // typed serves a route with a Huma handler, whose input and output types
 // Huma decodes, validates, encodes and documents.
 func typed[I, O any](h func(context.Context, *I) (*O, error)) serving {
-	return serving{huma: func(api huma.API, op huma.Operation) { huma.Register(api, op, h) }}
+	return serving{huma: func(api huma.API, op huma.Operation) { huma.Register(api, op, bodyRead(h)) }}
 }
 
 // plain serves a route with a net/http handler on the mux.

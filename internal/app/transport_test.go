@@ -56,20 +56,9 @@ func runApp(t *testing.T, cfg Config) (*App, *logBuffer) {
 	return a, logs
 }
 
-// exchange writes raw on a new connection to addr and reads every
-// response until the server closes it. eof says whether it ended in a
-// clean EOF (not a reset, not a timeout).
-func exchange(t *testing.T, addr, raw string) (resps []*http.Response, bodies []string, eof bool) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exchangeOn(t, c, raw)
-}
-
-// exchangeOn is exchange on a connection already made (a TLS one); it
-// closes c.
+// exchangeOn writes raw on c (plain TCP or TLS) and reads every response
+// until the server closes it, then closes c. eof says whether it ended in
+// a clean EOF (not a reset, not a timeout).
 func exchangeOn(t *testing.T, c net.Conn, raw string) (resps []*http.Response, bodies []string, eof bool) {
 	t.Helper()
 	defer c.Close()

@@ -15,7 +15,8 @@ import (
 // which cancels the request's context and the connection's: the request
 // ends 503, and every later request on that keep-alive connection starts
 // canceled and fails 500. The request is whole by now, so nothing is
-// left for the deadline to guard; net/http sets the next request's
+// left for the deadline to guard (a handler that reads the body itself is
+// registered with streamed instead); net/http sets the next request's
 // deadlines itself once h returns.
 func bodyRead[I, O any](h func(context.Context, *I) (*O, error)) func(context.Context, *I) (*O, error) {
 	return func(ctx context.Context, in *I) (*O, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 )
@@ -55,6 +56,11 @@ type VerifyOptions struct {
 	// is the URL each request came to, which the options cannot name
 	// without building a string per request. Issuer is then ignored.
 	IssuerByCaller bool
+	// MaxLifetime, if positive, refuses a token whose exp is further than
+	// this (plus Leeway) from now: an issuer whose longest lifetime is
+	// MaxLifetime never signed it. It bounds a token with an absurd exp
+	// (1e300, year 9999), which would otherwise never expire.
+	MaxLifetime time.Duration
 }
 
 // maxTokenLen bounds the work an attacker can ask of us; real tokens are a
@@ -217,17 +223,23 @@ func parseHeader(s string) (header, *TokenError) {
 	if !r.consume('{') {
 		return bad()
 	}
-	var seenAlg, seenKid, kidBad, crit bool
+	var kidBad, crit bool
+	// Header parameter names must be unique (RFC 7515 section 4): a
+	// repeated one could be read differently by another parser, so any
+	// repetition is refused. Headers have a handful of parameters; the
+	// names live on the stack unless there are more.
+	var nameStack [8]string
+	names := nameStack[:0]
 	if !r.consume('}') {
 		for {
 			key, err := r.str()
-			if err != nil || !r.consume(':') {
+			if err != nil || !r.consume(':') || slices.Contains(names, key) {
 				return bad()
 			}
+			names = append(names, key)
 			kind := r.peekKind()
 			switch {
-			case key == "alg" && !seenAlg:
-				seenAlg = true
+			case key == "alg":
 				if kind == kindString {
 					if h.alg, err = r.str(); err != nil {
 						return bad()
@@ -236,8 +248,7 @@ func parseHeader(s string) (header, *TokenError) {
 				} else if r.skip(0) != nil {
 					return bad()
 				}
-			case key == "kid" && !seenKid:
-				seenKid = true
+			case key == "kid":
 				if kind == kindString {
 					if h.kid, err = r.str(); err != nil {
 						return bad()
@@ -255,10 +266,6 @@ func parseHeader(s string) (header, *TokenError) {
 				}
 				// typ values are case-insensitive (RFC 7515 section 4.1.9).
 				h.refresh = strings.EqualFold(typ, TypRefresh)
-			case key == "alg" || key == "kid":
-				// A repeated alg or kid could be read differently by
-				// another parser; refuse the ambiguity.
-				return bad()
 			default:
 				crit = crit || key == "crit"
 				if r.skip(0) != nil {
@@ -546,6 +553,9 @@ func checkClaims(s string, now time.Time, opt VerifyOptions, refresh bool) (Clai
 	// RFC 7519 and PyJWT: the token is valid strictly before exp.
 	if !now.Before(c.Expiry.Add(leeway)) {
 		return Claims{}, tokenErr(CodeExpired, "Signature has expired")
+	}
+	if opt.MaxLifetime > 0 && c.Expiry.After(late.Add(opt.MaxLifetime)) {
+		return Claims{}, invalidClaim("exp", "within the longest token lifetime from now")
 	}
 
 	// A token from another issuer is refused even when no issuer is

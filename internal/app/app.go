@@ -225,12 +225,15 @@ func (a *App) Run(ctx context.Context) error {
 	scheme := "http"
 	serve := func() error { return a.hs.Serve(ln) }
 	if a.certs != nil {
-		// Under TLS the bytes are not HTTP to inspect; HTTP/2 (negotiated
-		// by ALPN) has no such framing, and net/http still refuses CL+TE
-		// conflicts it can see. Closes still linger.
+		// Under TLS the inspector reads the decrypted stream: the listener
+		// does the handshakes (within the header timeout, as net/http
+		// would) and hands HTTP/2 connections, which have no such
+		// framing, to net/http as they are. hs.TLSConfig stays nil so
+		// that Serve sets HTTP/2 up for them.
 		scheme = "https"
-		a.hs.TLSConfig = a.certs.tlsConfig()
-		serve = func() error { return a.hs.ServeTLS(httpapi.LingeringListener(a.ln), "", "") }
+		tc := a.certs.tlsConfig()
+		tc.NextProtos = []string{"h2", "http/1.1"}
+		ln = httpapi.TLSFramingListener(a.ln, tc, maxHeaderBytes+8<<10, a.hs.ReadHeaderTimeout, a.log)
 	}
 	a.log.Info("warehouse listening", "addr", a.ln.Addr().String(), "database", a.db.Path, "version", a.cfg.Version,
 		"docs", scheme+"://"+displayAddr(a.ln.Addr())+"/docs", "tls", a.certs != nil)

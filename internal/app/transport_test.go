@@ -56,15 +56,11 @@ func runApp(t *testing.T, cfg Config) (*App, *logBuffer) {
 	return a, logs
 }
 
-// exchange writes raw on a new connection to addr and reads every
-// response until the server closes it. eof says whether it ended in a
-// clean EOF (not a reset, not a timeout).
-func exchange(t *testing.T, addr, raw string) (resps []*http.Response, bodies []string, eof bool) {
+// exchangeOn writes raw on c (plain TCP or TLS) and reads every response
+// until the server closes it, then closes c. eof says whether it ended in
+// a clean EOF (not a reset, not a timeout).
+func exchangeOn(t *testing.T, c net.Conn, raw string) (resps []*http.Response, bodies []string, eof bool) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer c.Close()
 	// A guard against a hang, not a timing assertion.
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
@@ -97,10 +93,45 @@ func exchange(t *testing.T, addr, raw string) (resps []*http.Response, bodies []
 // server could read differently (RFC 9112 section 6.3) is answered with
 // one 400 problem and the connection closed, so the request hidden in its
 // body is never served; well-framed pipelined requests are all served.
+//
+// Over TLS (--tls-cert) the same holds: the inspector reads the decrypted
+// stream of every HTTP/1.1 connection.
 func TestAmbiguousFramingRefused(t *testing.T) {
 	t.Parallel()
-	a, logs := runApp(t, testConfig(t, pgtest.SQLite))
-	addr := a.Addr().String()
+	t.Run("plain", func(t *testing.T) {
+		t.Parallel()
+		a, logs := runApp(t, testConfig(t, pgtest.SQLite))
+		addr := a.Addr().String()
+		testAmbiguousFraming(t, logs, func(t *testing.T) net.Conn {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		})
+	})
+	t.Run("TLS", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		roots := x509.NewCertPool()
+		roots.AddCert(writePair(t, dir, "framing"))
+		cfg := testConfig(t, pgtest.SQLite)
+		cfg.TLSCert, cfg.TLSKey = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		a, logs := runApp(t, cfg)
+		addr := a.Addr().String()
+		testAmbiguousFraming(t, logs, func(t *testing.T) net.Conn {
+			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		})
+	})
+}
+
+// testAmbiguousFraming runs TestAmbiguousFramingRefused's exchanges on
+// connections from dial.
+func testAmbiguousFraming(t *testing.T, logs *logBuffer, dial func(*testing.T) net.Conn) {
 	const hidden = "GET /welcome?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n"
 	// body is "0\r\n\r\n" then the hidden request: what a proxy framing
 	// by Content-Length forwards as one request.
@@ -122,7 +153,7 @@ func TestAmbiguousFramingRefused(t *testing.T) {
 		{"obs-fold", post + "X-Note: a\r\n b\r\n" + cl(len(body)) + "\r\n" + body},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resps, bodies, eof := exchange(t, addr, tc.raw)
+			resps, bodies, eof := exchangeOn(t, dial(t), tc.raw)
 			if len(resps) != 1 || !eof {
 				t.Fatalf("got %d answers (eof %v), want one and EOF: %q", len(resps), eof, bodies)
 			}
@@ -150,7 +181,7 @@ func TestAmbiguousFramingRefused(t *testing.T) {
 		"POST /welcome HTTP/1.1\r\nHost: x\r\n" + cl(3) + "\r\nxyz" +
 		"GET /welcome HTTP/1.1\r\nHost: x\r\nX-Warehouse-Bad-Framing: spoofed\r\n\r\n" +
 		"GET /welcome HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-	resps, bodies, eof := exchange(t, addr, good)
+	resps, bodies, eof := exchangeOn(t, dial(t), good)
 	if len(resps) != 4 || !eof {
 		t.Fatalf("pipelined: %d answers (eof %v): %q", len(resps), eof, bodies)
 	}
@@ -396,5 +427,52 @@ func TestTLSConfigRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "WAREHOUSE_TLS_CERT") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("cert %q key %q: %v, want one line with %q", tc.cert, tc.key, err, tc.want)
 		}
+	}
+}
+
+// TestTLSInspectedConnections: the HTTP/1.1 connections the framing
+// inspector reads under TLS still look like TLS to the handlers (the
+// issuer they publish is https), plain HTTP on the TLS port is told so as
+// net/http tells it, and a failed handshake is logged without stopping
+// the server.
+func TestTLSInspectedConnections(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	roots := x509.NewCertPool()
+	roots.AddCert(writePair(t, dir, "inspected"))
+	cfg := testConfig(t, pgtest.SQLite)
+	cfg.TLSCert, cfg.TLSKey = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	a, logs := runApp(t, cfg)
+	addr := a.Addr().String()
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Issuer string }
+	err = json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if err != nil || resp.ProtoMajor != 1 || doc.Issuer != "https://"+addr {
+		t.Fatalf("discovery over HTTP/1.1 and TLS: %s issuer %q (%v), want https://%s", resp.Proto, doc.Issuer, err, addr)
+	}
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second)) // a guard against a hang
+	_, _ = io.WriteString(c, "GET /welcome HTTP/1.1\r\nHost: x\r\n\r\n")
+	b, _ := io.ReadAll(c)
+	c.Close()
+	if !strings.HasPrefix(string(b), "HTTP/1.0 400 Bad Request") || !strings.Contains(string(b), "Client sent an HTTP request to an HTTPS server") {
+		t.Errorf("plain HTTP on the TLS port: %q", b)
+	}
+	if !strings.Contains(logs.String(), "TLS handshake failed") {
+		t.Errorf("the failed handshake is not logged:\n%s", logs.String())
+	}
+	if resp, _ := tlsGet(t, addr, roots); resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+		t.Errorf("after a failed handshake: %d %s, want 200 over HTTP/2", resp.StatusCode, resp.Proto)
 	}
 }

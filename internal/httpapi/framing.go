@@ -2,9 +2,13 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/tls"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -56,12 +60,144 @@ func (l *framingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	fc := &framingConn{Conn: c, maxHead: l.maxHead}
+	fc := &framingConn{Conn: c, maxHead: l.maxHead, linger: true}
 	if !l.inspect {
 		fc.state = stBlind
 	}
 	return fc, nil
 }
+
+// TLSFramingListener serves TLS with cfg on the TCP connections of ln
+// (closed lingering) and inspects the framing of the HTTP/1.x requests
+// inside, as FramingListener does in the clear: under TLS the inspector
+// has to read the decrypted stream, so the handshake happens here, before
+// net/http sees the connection. A connection that negotiated h2 (cfg's
+// NextProtos) is handed over as the *tls.Conn itself, which net/http needs
+// to serve HTTP/2 (whose frames carry no such ambiguity); any other is
+// wrapped, and still reports its TLS state (ConnectionState), so
+// Request.TLS is set. Serve it with an http.Server whose TLSConfig is nil,
+// so that Serve sets HTTP/2 up for the h2 connections.
+//
+// Handshakes run one goroutine per connection, bounded by timeout, so a
+// slow client cannot hold up Accept. log gets the failed handshakes, as
+// net/http's ErrorLog would.
+func TLSFramingListener(ln net.Listener, cfg *tls.Config, maxHead int, timeout time.Duration, log *slog.Logger) net.Listener {
+	l := &tlsFramingListener{Listener: LingeringListener(ln), cfg: cfg, maxHead: maxHead, timeout: timeout, log: log,
+		conns: make(chan net.Conn), done: make(chan struct{}), errc: make(chan error, 1)}
+	go l.acceptLoop()
+	return l
+}
+
+type tlsFramingListener struct {
+	net.Listener
+	cfg     *tls.Config
+	maxHead int
+	timeout time.Duration
+	log     *slog.Logger
+
+	conns chan net.Conn // handshaken connections, for Accept
+	done  chan struct{} // closed by Close
+	once  sync.Once
+	errc  chan error // the inner listener's Accept error, once
+}
+
+// acceptLoop accepts TCP connections until the listener closes. Other
+// errors (out of file descriptors) are waited out with a backoff, as
+// net/http's Serve does, rather than ending the server.
+func (l *tlsFramingListener) acceptLoop() {
+	var backoff time.Duration
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			select {
+			case <-l.done:
+				err = net.ErrClosed
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				l.errc <- err
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		go l.handshake(c)
+	}
+}
+
+// handshake completes the TLS handshake of c and hands it to Accept.
+func (l *tlsFramingListener) handshake(raw net.Conn) {
+	tc := tls.Server(raw, l.cfg)
+	if l.timeout > 0 {
+		_ = raw.SetDeadline(time.Now().Add(l.timeout))
+	}
+	if err := tc.Handshake(); err != nil {
+		reason := err.Error()
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+			// Plain HTTP on the TLS port: say so, as net/http does.
+			_, _ = io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+			reason = "client sent an HTTP request to an HTTPS server"
+		}
+		_ = raw.Close()
+		l.log.Warn("TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", reason)
+		return
+	}
+	_ = raw.SetDeadline(time.Time{})
+	var c net.Conn = tc
+	if tc.ConnectionState().NegotiatedProtocol != "h2" {
+		c = &tlsFramingConn{framingConn: &framingConn{Conn: tc, maxHead: l.maxHead}, tls: tc}
+	}
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+// looksLikeHTTP reports whether the first five bytes of a TLS record
+// header are the start of a plain HTTP request (net/http's test).
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
+}
+
+func (l *tlsFramingListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case err := <-l.errc:
+		l.errc <- err // every later Accept fails the same way
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *tlsFramingListener) Close() error {
+	err := net.ErrClosed
+	l.once.Do(func() {
+		close(l.done)
+		err = l.Listener.Close()
+	})
+	return err
+}
+
+// tlsFramingConn is an inspected connection inside TLS. Its Close is the
+// TLS connection's (close_notify, then the lingering close of the TCP
+// connection below); ConnectionState lets net/http set Request.TLS.
+type tlsFramingConn struct {
+	*framingConn
+	tls *tls.Conn
+}
+
+func (c *tlsFramingConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
 
 // A lingering close: net/http closes a connection whose request body it
 // has not read (a 413 answered early, a refused request, an ambiguous
@@ -85,10 +221,11 @@ func (c *framingConn) CloseWrite() error {
 	return nil
 }
 
-// Close half-closes the connection and lingers (see lingerBytes).
+// Close half-closes the connection and lingers (see lingerBytes); a
+// connection inside TLS (not linger) leaves that to the TCP one below.
 func (c *framingConn) Close() error {
 	cw, ok := c.Conn.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
+	if !c.linger || !ok || cw.CloseWrite() != nil {
 		return c.Conn.Close()
 	}
 	_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
@@ -118,6 +255,7 @@ const (
 type framingConn struct {
 	net.Conn
 	maxHead int
+	linger  bool // Close lingers (a TCP connection)
 
 	state framingState
 	n     int64  // bytes left in stBody or stChunkData

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/session"
 )
 
 // The issuer is one notion, published by discovery and carried by every
@@ -41,9 +42,18 @@ func (s *Server) issuer(r *http.Request) string {
 // verifyOptions are the keyring's options for our own tokens: the issuer
 // is compared by the keyring only when it is static and required
 // (--issuer), else by issuerOK.
+// No token of ours lives longer than the longer TTL, so one whose exp is
+// further away was not signed by this configuration (MaxLifetime).
 func verifyOptions(cfg Config) auth.VerifyOptions {
+	access, refresh := cfg.AccessTTL, cfg.RefreshTTL
+	if access <= 0 {
+		access = session.DefaultAccessTTL
+	}
+	if refresh <= 0 {
+		refresh = session.DefaultRefreshTTL
+	}
 	return auth.VerifyOptions{Leeway: cfg.Leeway, Issuer: cfg.Issuer, Audience: cfg.Audience,
-		IssuerByCaller: cfg.Issuer == ""}
+		IssuerByCaller: cfg.Issuer == "", MaxLifetime: max(access, refresh)}
 }
 
 // issuerOK reports whether iss, as the keyring returned it, is ours for a

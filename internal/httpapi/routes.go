@@ -81,7 +81,7 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 		{"DELETE /api/v1/users/{username}", "deactivate-user", s.opDeactivateUser, typed(s.deactivateUser)},
 		{"POST /api/v1/users/{username}/unlock", "unlock-user", s.opUnlockUser, typed(s.unlockUser)},
 
-		{"POST /api/v1/imports/{kind}", "import", s.opImport, typed(s.importFile)},
+		{"POST /api/v1/imports/{kind}", "import", s.opImport, streamed(s.importFile)},
 
 		{"GET /api/v1/audit-events", "list-audit-events", s.opListAuditEvents, typed(s.listAuditEvents)},
 
@@ -179,6 +179,13 @@ func elsewhere() serving { return serving{} }
 // typed serves a route with a Huma handler, whose input and output types
 // Huma decodes, validates, encodes and documents.
 func typed[I, O any](h func(context.Context, *I) (*O, error)) serving {
+	return serving{huma: func(api huma.API, op huma.Operation) { huma.Register(api, op, bodyRead(h)) }}
+}
+
+// streamed is typed for a handler that reads the request body itself
+// (an upload): the connection's read deadline stays on while it does
+// (see bodyRead).
+func streamed[I, O any](h func(context.Context, *I) (*O, error)) serving {
 	return serving{huma: func(api huma.API, op huma.Operation) { huma.Register(api, op, h) }}
 }
 

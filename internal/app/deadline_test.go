@@ -1,0 +1,84 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/pgtest"
+)
+
+// TestSlowLoginKeepsItsConnection: a login that waits longer than Huma's
+// 5 s body read deadline for its hash (as under a login flood) is
+// answered, not cut off 503 by the deadline canceling its context, and
+// the keep-alive connection it came on still serves the next request
+// (it answered 500 "context canceled" to every later request before).
+func TestSlowLoginKeepsItsConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 6 s login")
+	}
+	t.Parallel()
+	const slow = 6 * time.Second // past Huma's default BodyReadTimeout
+	key := func(ctx context.Context, password, salt []byte, p auth.Params) ([]byte, error) {
+		if string(password) == "slow-password" {
+			select {
+			case <-time.After(slow):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return argon2.IDKey(password, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen), nil
+	}
+	cfg := testConfig(t, pgtest.SQLite)
+	hasher := auth.NewHasher(auth.TestParams(), 4, auth.WithKeyFunc(key))
+	a, err := Open(context.Background(), cfg, Deps{Log: slog.New(slog.DiscardHandler), Hasher: hasher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = a.Close()
+	})
+
+	c, err := net.Dial("tcp", a.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(60 * time.Second)) // a guard against a hang
+	br := bufio.NewReader(c)
+	ask := func(body string) (int, string) {
+		t.Helper()
+		if _, err := io.WriteString(c, "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
+			strconv.Itoa(len(body))+"\r\n\r\n"+body); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	if code, body := ask(`{"username":"admin","password":"slow-password"}`); code != http.StatusUnauthorized || !strings.Contains(body, "bad_credentials") {
+		t.Fatalf("the slow login: %d %s, want 401 bad_credentials", code, body)
+	}
+	if code, body := ask(`{"username":"admin","password":"` + cfg.AdminPassword + `"}`); code != http.StatusOK {
+		t.Fatalf("the next login on the same connection: %d %s, want 200", code, body)
+	}
+}

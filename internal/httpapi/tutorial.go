@@ -170,8 +170,7 @@ func (s *Server) refreshRevoke(ctx context.Context, _ *struct{}) (*struct{ Body 
 // revokePresented revokes the token the request was authenticated with
 // (its type checked by the operation's metaToken).
 func (s *Server) revokePresented(ctx context.Context, done string) (*struct{ Body DetailBody }, error) {
-	c := principal(ctx).Claims
-	if err := s.sessions.Revoke(ctx, c.ID, c.Expiry); err != nil {
+	if err := s.sessions.Revoke(s.audited(ctx), principal(ctx).Claims); err != nil {
 		return nil, s.problem(err)
 	}
 	return &struct{ Body DetailBody }{DetailBody{done}}, nil

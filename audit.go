@@ -36,6 +36,8 @@ type AuditFilter struct {
 	Actor string
 	// Since and Until bound the time: Since <= at < Until.
 	Since, Until time.Time
+	// ChangesOnly leaves the security events out (a manager's listing).
+	ChangesOnly bool
 }
 
 // The kinds of security events in the audit trail.

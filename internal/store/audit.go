@@ -55,6 +55,9 @@ func (db *DB) ListAuditEvents(ctx context.Context, f warehouse.AuditFilter, p wa
 		}
 		w.add(`kind IN (?`+strings.Repeat(`, ?`, len(f.Kinds)-1)+`)`, args...)
 	}
+	if f.ChangesOnly {
+		w.add(`kind IS NULL`)
+	}
 	if f.Actor != "" {
 		w.add(`actor = ?`, f.Actor)
 	}

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"crypto/rand"
+	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -44,9 +45,15 @@ type env struct {
 
 func newEnv(t *testing.T, engine string, cfg session.Config) *env {
 	t.Helper()
+	return newEnvLog(t, engine, cfg, nil)
+}
+
+// newEnvLog is newEnv with the store logging to log (nil: the default).
+func newEnvLog(t *testing.T, engine string, cfg session.Config, log *slog.Logger) *env {
+	t.Helper()
 	ctx := context.Background()
 	c := &clock{t: time.Now().Truncate(time.Millisecond)}
-	db, err := store.Open(ctx, pgtest.URL(t, engine), "", store.Options{Now: c.now})
+	db, err := store.Open(ctx, pgtest.URL(t, engine), "", store.Options{Now: c.now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,16 +37,12 @@ func (db *DB) CreateSession(ctx context.Context, s warehouse.Session, rt warehou
 	})
 }
 
-// withDetail returns d with the key-value pairs kv added (d is not
-// changed: the caller's event may be recorded again on a retry).
-func withDetail(d map[string]any, kv ...any) map[string]any {
-	out := make(map[string]any, len(d)+len(kv)/2)
-	for k, v := range d {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i].(string)] = kv[i+1]
-	}
+// withDetail returns d with extra's entries added; d is not changed (the
+// caller's event may be recorded again when a transaction is retried).
+func withDetail(d, extra map[string]any) map[string]any {
+	out := make(map[string]any, len(d)+len(extra))
+	maps.Copy(out, d)
+	maps.Copy(out, extra)
 	return out
 }
 
@@ -250,7 +247,7 @@ func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope strin
 			ids = append(ids, e.ID)
 		}
 		for _, ev := range events {
-			ev.Detail = withDetail(ev.Detail, "scope", scope, "sessions", ids)
+			ev.Detail = withDetail(ev.Detail, map[string]any{"scope": scope, "sessions": ids})
 			if err := sec.record(ctx, tx, now, ev); err != nil {
 				return err
 			}

@@ -80,7 +80,7 @@ func (db *DB) RecordLoginFailure(ctx context.Context, username string, maxFailur
 		}
 		lock := ev
 		lock.Kind = warehouse.KindAccountLocked
-		lock.Detail = withDetail(ev.Detail, "failures", maxFailures, "locked_until", locked.UTC().Truncate(time.Millisecond))
+		lock.Detail = withDetail(ev.Detail, map[string]any{"failures": maxFailures, "locked_until": locked.UTC().Truncate(time.Millisecond)})
 		return sec.record(ctx, tx, now, lock)
 	})
 	return locked, err

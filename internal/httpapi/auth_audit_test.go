@@ -628,3 +628,24 @@ func TestAuditKindsDocumented(t *testing.T) {
 	}
 	t.Error("no kind parameter documented")
 }
+
+// TestAuditAddressThrottled: a login the per-address limit refuses (the
+// edge's guard, before any password check) is a login_throttled event too,
+// for the username tried, with the limit that refused it.
+func TestAuditAddressThrottled(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine, func(c *httpapi.Config) { c.LoginRatePerIP, c.LoginBurstPerIP = 0.01, 1 })
+		admin, _ := e.login("joevu", "glinteco") // the address's one login
+		w := e.send(request{method: "POST", path: "/login", ctype: "application/json", body: `{"username":"vera","password":"viewer-pass"}`,
+			headers: map[string]string{"User-Agent": "burst"}})
+		if w.Code != 429 {
+			t.Fatalf("second login from the address: %d %s", w.Code, w.Body)
+		}
+		evs := e.auditEvents(t, admin, "kind=login_throttled")
+		if len(evs) != 1 || evs[0].Actor != "vera" || evs[0].EntityID != "vera" || evs[0].IP != "192.0.2.1" ||
+			evs[0].UserAgent != "burst" || evs[0].RequestID != w.Header().Get("X-Request-Id") || !strings.Contains(string(evs[0].Detail), `"limit":"address"`) {
+			t.Errorf("events %+v", evs)
+		}
+	})
+}

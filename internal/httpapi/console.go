@@ -50,7 +50,7 @@ const CSRFField = "csrf_token"
 // throttling, bad credentials).
 func (a *CookieAuth) Login(w http.ResponseWriter, r *http.Request, username, password string) *Problem {
 	ctx := r.Context()
-	if p := a.s.ipLimited(ctx); p != nil {
+	if p := a.s.ipLimited(ctx, username); p != nil {
 		return p
 	}
 	pair, err := a.s.sessions.Login(ctx, username, password, a.s.client(ctx, true))

@@ -72,7 +72,8 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	if c.KeyPublishDelay < 0 {
 		return errors.New("--key-publish-delay must not be negative")
 	}
-	policy := keystore.Policy{PublishDelay: c.KeyPublishDelay}
+	// The CLI acts as no user: the audit trail says "cli".
+	policy := keystore.Policy{PublishDelay: c.KeyPublishDelay, Actor: "cli"}
 	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir, c.storeOptions())
 	if err != nil {
 		return err
@@ -109,7 +110,7 @@ func keysRun(ctx context.Context, db *store.DB, policy keystore.Policy, sub stri
 		if len(pos) != 0 {
 			return fmt.Errorf("keys rotate takes no arguments")
 		}
-		k, err := keystore.Rotate(ctx, db, c.Algorithm)
+		k, err := policy.Rotate(ctx, db, c.Algorithm)
 		if err != nil {
 			return err
 		}

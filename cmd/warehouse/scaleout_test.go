@@ -541,7 +541,7 @@ func TestCommandsOnPostgres(t *testing.T) {
 	if err := run(ctx, []string{"migrate", "--database-url", withPassword}, nil, &out, io.Discard, noEnv); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "schema version 5") || strings.Contains(out.String(), "sekrit") {
+	if !strings.Contains(out.String(), "schema version 6") || strings.Contains(out.String(), "sekrit") {
 		t.Errorf("migrate: %s", out.String())
 	}
 

@@ -72,7 +72,7 @@ func (s *Server) applyUser(ctx context.Context, username, ifMatchHeader string, 
 	}
 	var u *warehouse.User
 	err := pc.apply(func(version int64) (err error) {
-		u, err = s.sessions.UpdateUser(ctx, username, version, upd, me)
+		u, err = s.sessions.UpdateUser(s.audited(ctx), username, version, upd, me)
 		return err
 	})
 	if err != nil {
@@ -134,7 +134,7 @@ func (s *Server) opCreateUser() huma.Operation {
 
 func (s *Server) createUser(ctx context.Context, in *struct{ Body UserCreateBody }) (*userOutput, error) {
 	b := in.Body
-	u, err := s.sessions.CreateUser(ctx, session.NewUser{Username: b.Username, Password: b.Password, Roles: b.Roles,
+	u, err := s.sessions.CreateUser(s.audited(ctx), session.NewUser{Username: b.Username, Password: b.Password, Roles: b.Roles,
 		Active: b.Active == nil || *b.Active}, actor(ctx))
 	if err != nil {
 		return nil, apiError(err)
@@ -215,7 +215,7 @@ func (s *Server) opUnlockUser() huma.Operation {
 }
 
 func (s *Server) unlockUser(ctx context.Context, in *UsernameParam) (*struct{}, error) {
-	if _, err := s.sessions.Unlock(ctx, in.Username, actor(ctx)); err != nil {
+	if _, err := s.sessions.Unlock(s.audited(ctx), in.Username, actor(ctx)); err != nil {
 		return nil, apiError(err)
 	}
 	return nil, nil

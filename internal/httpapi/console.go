@@ -50,7 +50,7 @@ const CSRFField = "csrf_token"
 // throttling, bad credentials).
 func (a *CookieAuth) Login(w http.ResponseWriter, r *http.Request, username, password string) *Problem {
 	ctx := r.Context()
-	if p := a.s.ipLimited(ctx); p != nil {
+	if p := a.s.ipLimited(ctx, username); p != nil {
 		return p
 	}
 	pair, err := a.s.sessions.Login(ctx, username, password, a.s.client(ctx, true))
@@ -175,5 +175,15 @@ func (s *Server) consoleRoute(page func(Console) http.Handler, mux *http.ServeMu
 	if s.console == nil {
 		return plain(s.fallback(mux))
 	}
-	return plain(page(s.console))
+	return plain(s.withOrigin(page(s.console)))
+}
+
+// withOrigin gives h's requests the request state and the origin the
+// audit trail records (see audited): the console's pages call the session
+// service with the request's context.
+func (s *Server) withOrigin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withState(w, r)
+		h.ServeHTTP(w, r.WithContext(s.audited(r.Context())))
+	})
 }

@@ -19,18 +19,19 @@ const (
 	claimsKey
 )
 
-// reqMeta is what session records keep of the request that logged in.
+// reqMeta is what session records and the audit trail keep of a request.
 type reqMeta struct {
 	ip        string
 	userAgent string
+	requestID string
 }
 
 func (s *Server) requestMeta(ctx context.Context) reqMeta {
-	r := requestOf(ctx)
-	if r == nil {
+	st, _ := ctx.Value(requestKey).(*reqState)
+	if st == nil {
 		return reqMeta{}
 	}
-	return reqMeta{ip: s.origin(r).ip, userAgent: r.UserAgent()}
+	return reqMeta{ip: s.origin(st.req).ip, userAgent: st.req.UserAgent(), requestID: st.id[0]}
 }
 
 // reqState is everything the edge middleware keeps of one request, in one

@@ -116,7 +116,7 @@ func (s *Server) token(r *http.Request) (*TokenPair, *oauthError) {
 		if form.Get("username") == "" {
 			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "username is required")
 		}
-		if p := s.ipLimited(ctx); p != nil {
+		if p := s.ipLimited(ctx, form.Get("username")); p != nil {
 			return nil, s.oauthErrorFor(p)
 		}
 		pair, err := s.sessions.Login(ctx, form.Get("username"), form.Get("password"), s.client(ctx, false))

@@ -56,7 +56,7 @@ func (s *Server) logout(ctx context.Context, in *logoutInput) (*noContent, error
 	if scope == "" {
 		scope = warehouse.ScopeLocal
 	}
-	if err := s.sessions.Logout(ctx, p.Claims.Subject, p.Claims.SessionID, scope); err != nil {
+	if err := s.sessions.Logout(s.audited(ctx), p.Claims.Subject, p.Claims.SessionID, scope); err != nil {
 		return nil, s.problem(err)
 	}
 	out := &noContent{}
@@ -102,7 +102,7 @@ type sessionIDParam struct {
 
 func (s *Server) endSession(ctx context.Context, in *sessionIDParam) (*noContent, error) {
 	p := principal(ctx)
-	if err := s.sessions.EndSession(ctx, p.Claims.Subject, in.ID); err != nil {
+	if err := s.sessions.EndSession(s.audited(ctx), p.Claims.Subject, in.ID); err != nil {
 		return nil, s.problem(err)
 	}
 	return &noContent{}, nil

@@ -14,8 +14,16 @@ import (
 func (s *Server) client(ctx context.Context, cookies bool) session.Client {
 	r := requestOf(ctx)
 	meta := s.requestMeta(ctx)
-	return session.Client{Issuer: s.issuer(r), UserAgent: meta.userAgent, IP: meta.ip, Cookies: cookies,
+	return session.Client{Issuer: s.issuer(r), UserAgent: meta.userAgent, IP: meta.ip, RequestID: meta.requestID, Cookies: cookies,
 		IssuerOK: func(iss string) bool { return s.issuerOK(r, iss) }}
+}
+
+// audited is ctx carrying the request's origin (address as the proxy
+// rules have it, User-Agent, request id), for the session service's
+// methods that take no Client: the audit trail records it with the
+// security events they cause.
+func (s *Server) audited(ctx context.Context) context.Context {
+	return session.NewContext(ctx, s.client(ctx, false))
 }
 
 // presented is the verified token of p, for the session service.

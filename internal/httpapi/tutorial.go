@@ -97,7 +97,7 @@ func (s *Server) opLogin() huma.Operation {
 }
 
 func (s *Server) login(ctx context.Context, in *loginInput) (*tokenOutput, error) {
-	if p := s.ipLimited(ctx); p != nil {
+	if p := s.ipLimited(ctx, in.Body.Username); p != nil {
 		return nil, p
 	}
 	pair, err := s.sessions.Login(ctx, in.Body.Username, in.Body.Password, s.client(ctx, in.Cookies))
@@ -170,8 +170,7 @@ func (s *Server) refreshRevoke(ctx context.Context, _ *struct{}) (*struct{ Body 
 // revokePresented revokes the token the request was authenticated with
 // (its type checked by the operation's metaToken).
 func (s *Server) revokePresented(ctx context.Context, done string) (*struct{ Body DetailBody }, error) {
-	c := principal(ctx).Claims
-	if err := s.sessions.Revoke(ctx, c.ID, c.Expiry); err != nil {
+	if err := s.sessions.Revoke(s.audited(ctx), principal(ctx).Claims); err != nil {
 		return nil, s.problem(err)
 	}
 	return &struct{ Body DetailBody }{DetailBody{done}}, nil
@@ -180,9 +179,11 @@ func (s *Server) revokePresented(ctx context.Context, done string) (*struct{ Bod
 // ipLimited is the 429 while the client's address has tried too many
 // password logins on this instance (see ipLimiter), else nil. It is this
 // instance's guard against hash floods, so it stays at the HTTP edge; the
-// per-account throttle is the session service's.
-func (s *Server) ipLimited(ctx context.Context) *Problem {
+// per-account throttle is the session service's. A refusal is recorded
+// in the audit trail as login_throttled for username (the name tried).
+func (s *Server) ipLimited(ctx context.Context, username string) *Problem {
 	if ok, wait := s.ipLimit.allow(s.requestMeta(ctx).ip, s.now()); !ok {
+		s.sessions.AddressThrottled(ctx, username, wait, s.client(ctx, false))
 		return tooManyFromIP(wait)
 	}
 	return nil

@@ -19,11 +19,13 @@ import (
 )
 
 // Store is where the keys are kept: the database every instance shares.
+// Each change records the security events given in its transaction (the
+// audit trail).
 type Store interface {
 	SigningKeys(ctx context.Context) ([]warehouse.SigningKey, error)
-	AddSigningKey(ctx context.Context, kid, algorithm string, material []byte) error
-	AddFirstSigningKey(ctx context.Context, kid, algorithm string, material []byte) (bool, error)
-	RetireSigningKey(ctx context.Context, kid string) error
+	AddSigningKey(ctx context.Context, kid, algorithm string, material []byte, events ...warehouse.SecurityEvent) error
+	AddFirstSigningKey(ctx context.Context, kid, algorithm string, material []byte, events ...warehouse.SecurityEvent) (bool, error)
+	RetireSigningKey(ctx context.Context, kid string, events ...warehouse.SecurityEvent) error
 }
 
 // Key states, as `warehouse keys list` shows them.
@@ -45,6 +47,21 @@ type Policy struct {
 	PublishDelay time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Actor is who rotates and retires, for the audit trail ("cli";
+	// empty: "system", the server itself).
+	Actor string
+}
+
+func (p Policy) actor() string {
+	if p.Actor == "" {
+		return "system"
+	}
+	return p.Actor
+}
+
+// keyEvent is the audit trail's record of a change to key kid.
+func (p Policy) keyEvent(kind, kid string, detail map[string]any) warehouse.SecurityEvent {
+	return warehouse.SecurityEvent{Kind: kind, Actor: p.actor(), Entity: "key", EntityID: kid, Detail: detail}
 }
 
 func (p Policy) now() time.Time {
@@ -157,14 +174,20 @@ func Ensure(ctx context.Context, db Store, algorithm string) error {
 	if err != nil {
 		return fmt.Errorf("store signing key: %w", err)
 	}
-	_, err = db.AddFirstSigningKey(ctx, k.ID, k.Algorithm, b)
+	_, err = db.AddFirstSigningKey(ctx, k.ID, k.Algorithm, b,
+		Policy{}.keyEvent(warehouse.KindKeyRotated, k.ID, map[string]any{"algorithm": k.Algorithm, "first": true}))
 	return err
+}
+
+// Rotate is Policy{}.Rotate: the server's own rotation.
+func Rotate(ctx context.Context, db Store, algorithm string) (auth.Key, error) {
+	return Policy{}.Rotate(ctx, db, algorithm)
 }
 
 // Rotate generates a new key for algorithm. It is published at once and
 // signs once the policy's publish delay has passed; the previous keys keep
-// verifying until retired.
-func Rotate(ctx context.Context, db Store, algorithm string) (auth.Key, error) {
+// verifying until retired. It is audited as key_rotated by p.Actor.
+func (p Policy) Rotate(ctx context.Context, db Store, algorithm string) (auth.Key, error) {
 	k, err := auth.GenerateKey(algorithm)
 	if err != nil {
 		return auth.Key{}, fmt.Errorf("generate signing key: %w", err)
@@ -173,7 +196,8 @@ func Rotate(ctx context.Context, db Store, algorithm string) (auth.Key, error) {
 	if err != nil {
 		return auth.Key{}, fmt.Errorf("store signing key: %w", err)
 	}
-	if err := db.AddSigningKey(ctx, k.ID, k.Algorithm, b); err != nil {
+	ev := p.keyEvent(warehouse.KindKeyRotated, k.ID, map[string]any{"algorithm": k.Algorithm, "publish_delay": p.PublishDelay.String()})
+	if err := db.AddSigningKey(ctx, k.ID, k.Algorithm, b, ev); err != nil {
 		return auth.Key{}, err
 	}
 	return k, nil
@@ -183,7 +207,8 @@ func Rotate(ctx context.Context, db Store, algorithm string) (auth.Key, error) {
 // (rotate first, and wait for the new key to sign). Unless force is set,
 // neither can a key that signed within refreshTTL: refresh tokens it
 // signed may still be live, and their sessions would end. The error for
-// that is a warehouse ECONFLICT that says until when.
+// that is a warehouse ECONFLICT that says until when. It is audited as
+// key_retired by p.Actor.
 func (p Policy) Retire(ctx context.Context, db Store, kid string, refreshTTL time.Duration, force bool) error {
 	keys, err := p.List(ctx, db)
 	if err != nil {
@@ -201,7 +226,7 @@ func (p Policy) Retire(ctx context.Context, db Store, kid string, refreshTTL tim
 				kid, k.SignedUntil.UTC().Format(time.RFC3339), k.SignedUntil.Add(refreshTTL).UTC().Format(time.RFC3339))
 		}
 	}
-	return db.RetireSigningKey(ctx, kid)
+	return db.RetireSigningKey(ctx, kid, p.keyEvent(warehouse.KindKeyRetired, kid, map[string]any{"forced": force}))
 }
 
 // Retire is Policy{}.Retire without the refresh token check.

@@ -13,13 +13,16 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 )
 
-// Client is who asks for tokens: what a new session records, and the
-// issuer (iss) the access tokens carry, which may depend on the request
-// (see httpapi's issuer).
+// Client is who asks for tokens: what a new session records, what the
+// audit trail records of the request (Origin), and the issuer (iss) the
+// access tokens carry, which may depend on the request (see httpapi's
+// issuer).
 type Client struct {
 	Issuer    string
 	UserAgent string
 	IP        string
+	// RequestID is the request's id (X-Request-ID), for the audit trail.
+	RequestID string
 	// Cookies: the tokens go into cookies, each bound to a CSRF value.
 	Cookies bool
 	// IssuerOK reports whether a token's iss is ours for this client; nil
@@ -27,16 +30,40 @@ type Client struct {
 	IssuerOK func(iss string) bool
 }
 
+// Origin is what the audit trail records of c's request.
+func (c Client) Origin() warehouse.Origin {
+	return warehouse.Origin{IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID}
+}
+
+// NewContext returns ctx carrying c's Origin, for the methods that take no
+// Client (Revoke, Logout, user changes, ...): the audit trail records the
+// security events they cause with the client's address, User-Agent and
+// request id. A context without one records none (the CLI).
+func NewContext(ctx context.Context, c Client) context.Context {
+	return warehouse.WithOrigin(ctx, c.Origin())
+}
+
+// userEvent is a security event about user username.
+func userEvent(kind, actor, username string, detail map[string]any) warehouse.SecurityEvent {
+	return warehouse.SecurityEvent{Kind: kind, Actor: actor, Entity: "user", EntityID: username, Detail: detail}
+}
+
 // Login checks username and password and starts a session with its first,
 // fresh, token pair. Failures are ErrBadCredentials (alike for unknown,
 // inactive and wrong password), ELOGINTHROTTLED while the username is
 // locked out, or ErrHashUnavailable.
+//
+// Each attempt is a security event in the audit trail: login_succeeded,
+// login_failed (also for an unknown username: the name tried is recorded,
+// never the password), account_locked (the failure that locks) or
+// login_throttled.
 func (s *Service) Login(ctx context.Context, username, password string, c Client) (Pair, error) {
+	ctx = NewContext(ctx, c)
 	u, err := s.CheckPassword(ctx, username, password)
 	if err != nil {
 		return Pair{}, err
 	}
-	return s.start(ctx, u, c)
+	return s.start(ctx, u, c, warehouse.KindLoginSucceeded)
 }
 
 // CheckPassword returns the active user with that password, counting the
@@ -44,6 +71,10 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 func (s *Service) CheckPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
 	failures, err := s.throttled(ctx, username)
 	if err != nil {
+		var e *warehouse.Error
+		if errors.As(err, &e) && e.Code == warehouse.ELOGINTHROTTLED {
+			s.recordThrottled(ctx, username, "account", e.RetryAfter)
+		}
 		return nil, err
 	}
 	u, err := s.verifyPassword(ctx, username, password)
@@ -120,15 +151,37 @@ func (s *Service) throttled(ctx context.Context, username string) (int, error) {
 	return 0, LoginThrottled(until.Sub(s.now()))
 }
 
-// loginFailed counts a failure; it never turns the failed login into
-// something else, except an error when the count cannot be stored
-// (guesses must not go uncounted).
+// AddressThrottled records a login for username refused before any check
+// because the client's address tried too many (the HTTP edge's per-address
+// limit, which is no use case of ours but is the same event).
+func (s *Service) AddressThrottled(ctx context.Context, username string, wait time.Duration, c Client) {
+	s.recordThrottled(NewContext(ctx, c), username, "address", wait)
+}
+
+// recordThrottled records a login refused by a limit ("account": the
+// lockout; "address"); a failure to do so is logged and changes nothing
+// in the answer (the refusal stands).
+func (s *Service) recordThrottled(ctx context.Context, username, limit string, wait time.Duration) {
+	detail := map[string]any{"limit": limit, "retry_after_seconds": WaitSeconds(wait)}
+	if err := s.db.RecordSecurityEvent(ctx, userEvent(warehouse.KindLoginThrottled, username, username, detail)); err != nil {
+		s.log.Warn("throttled login not recorded in the audit trail", "err", err)
+	}
+}
+
+// loginFailed counts a failure and records it in the audit trail (with
+// the lockout it may start, in the same transaction); it never turns the
+// failed login into something else, except an error when the count cannot
+// be stored (guesses must not go uncounted).
 func (s *Service) loginFailed(ctx context.Context, username string) error {
+	ev := userEvent(warehouse.KindLoginFailed, username, username, nil)
 	if s.cfg.Throttle.MaxFailures < 0 {
+		if err := s.db.RecordSecurityEvent(ctx, ev); err != nil {
+			return fmt.Errorf("record failed login: %w", err)
+		}
 		return nil
 	}
 	n, d := s.cfg.Throttle.limits()
-	until, err := s.db.RecordLoginFailure(ctx, username, n, d, d)
+	until, err := s.db.RecordLoginFailure(ctx, username, n, d, d, ev)
 	if err != nil {
 		return fmt.Errorf("count failed login: %w", err)
 	}
@@ -169,8 +222,9 @@ func Seconds(n int) string {
 	return strconv.Itoa(n) + " seconds"
 }
 
-// start begins a session for u and returns its first, fresh, token pair.
-func (s *Service) start(ctx context.Context, u *warehouse.User, c Client) (Pair, error) {
+// start begins a session for u and returns its first, fresh, token pair,
+// recording the security event kind (none if empty) with it.
+func (s *Service) start(ctx context.Context, u *warehouse.User, c Client, kind string) (Pair, error) {
 	sid := uuid.NewString()
 	pair, rc, err := s.sign(u.Username, u.Roles, sid, true, c)
 	if err != nil {
@@ -179,7 +233,11 @@ func (s *Service) start(ctx context.Context, u *warehouse.User, c Client) (Pair,
 	sess := warehouse.Session{ID: sid, Username: u.Username, UserAgent: c.UserAgent, IP: c.IP,
 		ViaCookies: c.Cookies, ExpiresAt: s.now().Add(s.cfg.SessionLifetime)}
 	rt := warehouse.RefreshToken{JTI: rc.ID, Username: u.Username, ExpiresAt: rc.Expiry}
-	if err := s.db.CreateSession(ctx, sess, rt, pair.Refresh); err != nil {
+	var events []warehouse.SecurityEvent
+	if kind != "" {
+		events = append(events, userEvent(kind, u.Username, u.Username, map[string]any{"session_id": sid, "cookies": c.Cookies}))
+	}
+	if err := s.db.CreateSession(ctx, sess, rt, pair.Refresh, events...); err != nil {
 		return Pair{}, fmt.Errorf("start session: %w", err)
 	}
 	return pair, nil

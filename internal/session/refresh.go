@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
@@ -26,7 +25,11 @@ type Presented struct {
 // passes verification; outside it, the session ends (EREFRESHREUSE), here
 // and, through the event log, everywhere. A token issued into cookies gets
 // a pair for cookies.
+//
+// A reuse is recorded in the audit trail (refresh_token_reuse) by the
+// store, in the rotation's transaction.
 func (s *Service) Refresh(ctx context.Context, p Presented, c Client) (Pair, error) {
+	ctx = NewContext(ctx, c)
 	c.Cookies = p.Claims.CSRF != ""
 	pair, rc, err := s.sign(p.Claims.Subject, p.Roles, p.Claims.SessionID, false, c)
 	if err != nil {
@@ -116,13 +119,16 @@ func (s *Service) valid(token, want string, c Client) (auth.Claims, bool) {
 // Revoke stores the revocation of one token id, then applies it here at
 // once (other instances pick it up from the database's event log). Revoking
 // twice is not an error. It is DELETE /access-revoke, /refresh-revoke and
-// RFC 7009 /revoke.
-func (s *Service) Revoke(ctx context.Context, jti string, expiresAt time.Time) error {
-	if err := s.db.RevokeToken(ctx, jti, expiresAt); err != nil {
+// RFC 7009 /revoke. t is the token's verified claims; the audit trail
+// records token_revoked by its holder (its subject), with its type and
+// session, never its id.
+func (s *Service) Revoke(ctx context.Context, t auth.Claims) error {
+	ev := userEvent(warehouse.KindTokenRevoked, t.Subject, t.Subject, map[string]any{"token_type": t.Type, "session_id": t.SessionID})
+	if err := s.db.RevokeToken(ctx, t.ID, t.Expiry, ev); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	if s.state != nil {
-		s.state.Revoke(jti, expiresAt)
+		s.state.Revoke(t.ID, t.Expiry)
 	}
 	return nil
 }
@@ -134,7 +140,8 @@ func (s *Service) Logout(ctx context.Context, username, currentSID, scope string
 	if scope == "" {
 		scope = warehouse.ScopeLocal
 	}
-	ended, err := s.db.EndSessions(ctx, username, currentSID, scope)
+	// The store adds the scope and the sessions ended to the event.
+	ended, err := s.db.EndSessions(ctx, username, currentSID, scope, userEvent(warehouse.KindLogout, username, username, nil))
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
@@ -147,7 +154,8 @@ func (s *Service) Logout(ctx context.Context, username, currentSID, scope string
 // EndSession ends one of username's sessions (ENOTFOUND for another
 // user's, so ids cannot be probed).
 func (s *Service) EndSession(ctx context.Context, username, id string) error {
-	ended, err := s.db.EndSession(ctx, username, id)
+	ended, err := s.db.EndSession(ctx, username, id, warehouse.SecurityEvent{Kind: warehouse.KindSessionEnded,
+		Actor: username, Entity: "session", EntityID: id, Detail: map[string]any{"username": username}})
 	if err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}

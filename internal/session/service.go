@@ -30,16 +30,23 @@ type Store interface {
 	RehashPassword(ctx context.Context, username, oldHash, newHash string) error
 
 	LoginLockedUntil(ctx context.Context, username string) (time.Time, int, error)
-	RecordLoginFailure(ctx context.Context, username string, maxFailures int, window, lockout time.Duration) (time.Time, error)
+	RecordLoginFailure(ctx context.Context, username string, maxFailures int, window, lockout time.Duration, ev warehouse.SecurityEvent) (time.Time, error)
 	ResetLoginFailures(ctx context.Context, username string) error
 	UnlockLogin(ctx context.Context, username, actor string) (bool, error)
 
-	CreateSession(ctx context.Context, s warehouse.Session, rt warehouse.RefreshToken, refreshToken string) error
+	CreateSession(ctx context.Context, s warehouse.Session, rt warehouse.RefreshToken, refreshToken string, events ...warehouse.SecurityEvent) error
 	RotateRefresh(ctx context.Context, req warehouse.RefreshRequest) (warehouse.RefreshResult, error)
-	EndSessions(ctx context.Context, username, currentSID, scope string) ([]warehouse.EndedSession, error)
-	EndSession(ctx context.Context, username, id string) (warehouse.EndedSession, error)
-	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
+	EndSessions(ctx context.Context, username, currentSID, scope string, events ...warehouse.SecurityEvent) ([]warehouse.EndedSession, error)
+	EndSession(ctx context.Context, username, id string, events ...warehouse.SecurityEvent) (warehouse.EndedSession, error)
+	RevokeToken(ctx context.Context, jti string, expiresAt time.Time, events ...warehouse.SecurityEvent) error
 	AnyRevoked(ctx context.Context, jtis ...string) (bool, error)
+
+	// RecordSecurityEvent records an event that changes nothing else (a
+	// throttled login). Every other security event is recorded by the
+	// change it belongs to, in its transaction (the events arguments
+	// above; user changes, unlocks and refresh reuse by the store itself),
+	// and logged once by the store when it has committed.
+	RecordSecurityEvent(ctx context.Context, ev warehouse.SecurityEvent) error
 }
 
 // Throttle limits password guessing per account. The failures are counted

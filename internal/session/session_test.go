@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"crypto/rand"
+	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -44,9 +45,15 @@ type env struct {
 
 func newEnv(t *testing.T, engine string, cfg session.Config) *env {
 	t.Helper()
+	return newEnvLog(t, engine, cfg, nil)
+}
+
+// newEnvLog is newEnv with the store logging to log (nil: the default).
+func newEnvLog(t *testing.T, engine string, cfg session.Config, log *slog.Logger) *env {
+	t.Helper()
 	ctx := context.Background()
 	c := &clock{t: time.Now().Truncate(time.Millisecond)}
-	db, err := store.Open(ctx, pgtest.URL(t, engine), "", store.Options{Now: c.now})
+	db, err := store.Open(ctx, pgtest.URL(t, engine), "", store.Options{Now: c.now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +229,7 @@ func TestRefresh(t *testing.T) {
 			t.Fatalf("replay within the grace: %v, same pair %v", err, replay == second)
 		}
 		// A replay whose successor was revoked since is refused.
-		if err := e.svc.Revoke(ctx, e.claims(second.Access).ID, e.claims(second.Access).Expiry); err != nil {
+		if err := e.svc.Revoke(ctx, e.claims(second.Access)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.svc.Refresh(ctx, e.presented(first.Refresh), session.Client{}); warehouse.ErrorCode(err) != warehouse.ETOKENREVOKED {
@@ -317,7 +324,7 @@ func TestRevoke(t *testing.T) {
 		ctx := context.Background()
 		c := e.claims(e.login("alice", "right-password").Access)
 		for range 2 { // twice is not an error
-			if err := e.svc.Revoke(ctx, c.ID, c.Expiry); err != nil {
+			if err := e.svc.Revoke(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 		}

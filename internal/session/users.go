@@ -11,7 +11,11 @@ import (
 // every session of the user ends (in the database, and here at once), and
 // a new session starts for the caller, whose pair is returned. A wrong
 // current password is ErrWrongPassword.
+//
+// The store records password_changed, by the user, in the change's
+// transaction; the new session is part of it, not a login.
 func (s *Service) ChangePassword(ctx context.Context, username, current, next string, c Client) (Pair, error) {
+	ctx = NewContext(ctx, c)
 	if err := warehouse.ValidatePassword(next); err != nil {
 		return Pair{}, err
 	}
@@ -35,7 +39,7 @@ func (s *Service) ChangePassword(ctx context.Context, username, current, next st
 		return Pair{}, fmt.Errorf("change password: %w", err)
 	}
 	s.sync(ctx) // the sessions just ended, refused here before the new one starts
-	return s.start(ctx, u, c)
+	return s.start(ctx, u, c, "")
 }
 
 // NewUser is a user to create.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,11 +14,18 @@ import (
 	"github.com/warehouse-api/warehouse"
 )
 
-// CreateSession records a new session and its first refresh token.
-func (db *DB) CreateSession(ctx context.Context, s warehouse.Session, rt warehouse.RefreshToken, refreshToken string) (err error) {
+// CreateSession records a new session and its first refresh token, and
+// the security events given (a login) in the same transaction.
+func (db *DB) CreateSession(ctx context.Context, s warehouse.Session, rt warehouse.RefreshToken, refreshToken string, events ...warehouse.SecurityEvent) (err error) {
 	defer wrap(&err, "CreateSession")
 	now := db.now()
+	var sec security
+	defer func() { sec.log(ctx, db, err) }()
 	return db.tx(ctx, func(tx *txn) error {
+		sec = sec[:0]
+		if err := sec.recordAll(ctx, tx, now, events); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, username, user_agent, ip, via_cookies, created_at, last_used_at, expires_at, refresh_jti)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.ID, s.Username, truncate(s.UserAgent, 512), truncate(s.IP, 64), s.ViaCookies, ms(now), ms(now), ms(s.ExpiresAt), rt.JTI)
@@ -27,6 +35,15 @@ func (db *DB) CreateSession(ctx context.Context, s warehouse.Session, rt warehou
 		rt.SessionID = s.ID
 		return addRefreshTx(ctx, tx, now, rt, refreshToken)
 	})
+}
+
+// withDetail returns d with extra's entries added; d is not changed (the
+// caller's event may be recorded again when a transaction is retried).
+func withDetail(d, extra map[string]any) map[string]any {
+	out := make(map[string]any, len(d)+len(extra))
+	maps.Copy(out, d)
+	maps.Copy(out, extra)
+	return out
 }
 
 // truncate cuts s to at most n bytes of valid UTF-8 (PostgreSQL refuses
@@ -53,7 +70,9 @@ func (db *DB) RotateRefresh(ctx context.Context, req warehouse.RefreshRequest) (
 	now := db.now()
 	var res warehouse.RefreshResult
 	var outcome error
+	var sec security
 	err = db.tx(ctx, func(tx *txn) error {
+		sec = sec[:0]
 		var hash, successor []byte
 		var replacedBy sql.NullString
 		var replacedAt sql.NullInt64
@@ -107,8 +126,9 @@ func (db *DB) RotateRefresh(ctx context.Context, req warehouse.RefreshRequest) (
 			if err := endSessionTx(ctx, tx, now, s.ID, warehouse.EndRefreshReuse); err != nil {
 				return err
 			}
-			return audit(ctx, tx, now, "session", s.ID, warehouse.EndRefreshReuse, nil,
-				map[string]any{"username": s.Username, "refresh_jti": req.OldJTI, "replaced_by": replacedBy.String}, "system")
+			// The actor is whoever presented the token: to us, its owner.
+			return sec.record(ctx, tx, now, warehouse.SecurityEvent{Kind: warehouse.KindRefreshReuse, Actor: s.Username,
+				Entity: "session", EntityID: s.ID, Detail: map[string]any{"username": s.Username}})
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET replaced_by = ?, replaced_at = ?, successor = ? WHERE jti = ?`,
 			req.Next.JTI, ms(now), req.Sealed, req.OldJTI); err != nil {
@@ -123,6 +143,7 @@ func (db *DB) RotateRefresh(ctx context.Context, req warehouse.RefreshRequest) (
 		}
 		return nil
 	})
+	sec.log(ctx, db, err)
 	if err != nil {
 		return warehouse.RefreshResult{}, err
 	}
@@ -206,47 +227,76 @@ func endUserSessionsTx(ctx context.Context, tx *txn, now time.Time, username, ke
 // sessions (others) or all of them (global). Ending an ended session is
 // not an error. It returns the sessions ended, with their expiry, for the
 // caller's in-memory state.
-func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope string) (_ []warehouse.EndedSession, err error) {
+//
+// The events given (a logout) are recorded in the same transaction, each
+// with the scope and the ids of the sessions ended in its detail.
+func (db *DB) EndSessions(ctx context.Context, username, currentSID, scope string, events ...warehouse.SecurityEvent) (_ []warehouse.EndedSession, err error) {
 	defer wrap(&err, "EndSessions")
 	now := db.now()
 	var ended []warehouse.EndedSession
+	var sec security
+	defer func() { sec.log(ctx, db, err) }()
 	err = db.tx(ctx, func(tx *txn) error {
+		sec = sec[:0]
 		var err error
-		switch scope {
-		case warehouse.ScopeLocal:
-			if currentSID == "" {
-				return nil
-			}
-			var owner string
-			var exp int64
-			err := tx.QueryRowContext(ctx, `SELECT username, expires_at FROM sessions WHERE id = ?`, currentSID).Scan(&owner, &exp)
-			if errors.Is(err, sql.ErrNoRows) || (err == nil && owner != username) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("end session: %w", wrapErr(err))
-			}
-			ended = []warehouse.EndedSession{{ID: currentSID, ExpiresAt: fromMS(exp)}}
-			return endSessionTx(ctx, tx, now, currentSID, warehouse.EndLogout)
-		case warehouse.ScopeOthers:
-			ended, err = endUserSessionsTx(ctx, tx, now, username, currentSID, warehouse.EndLogout)
-		case warehouse.ScopeGlobal:
-			ended, err = endUserSessionsTx(ctx, tx, now, username, "", warehouse.EndLogout)
-		default:
-			return warehouse.Errorf(warehouse.EINVALID, "scope must be local, others or global")
+		if ended, err = endSessionsTx(ctx, tx, now, username, currentSID, scope); err != nil {
+			return err
 		}
-		return err
+		ids := make([]string, 0, len(ended))
+		for _, e := range ended {
+			ids = append(ids, e.ID)
+		}
+		for _, ev := range events {
+			ev.Detail = withDetail(ev.Detail, map[string]any{"scope": scope, "sessions": ids})
+			if err := sec.record(ctx, tx, now, ev); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return ended, err
 }
 
+// endSessionsTx ends the sessions a logout of scope ends.
+func endSessionsTx(ctx context.Context, tx *txn, now time.Time, username, currentSID, scope string) ([]warehouse.EndedSession, error) {
+	switch scope {
+	case warehouse.ScopeLocal:
+		if currentSID == "" {
+			return nil, nil
+		}
+		var owner string
+		var exp int64
+		err := tx.QueryRowContext(ctx, `SELECT username, expires_at FROM sessions WHERE id = ?`, currentSID).Scan(&owner, &exp)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && owner != username) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("end session: %w", wrapErr(err))
+		}
+		ended := []warehouse.EndedSession{{ID: currentSID, ExpiresAt: fromMS(exp)}}
+		return ended, endSessionTx(ctx, tx, now, currentSID, warehouse.EndLogout)
+	case warehouse.ScopeOthers:
+		return endUserSessionsTx(ctx, tx, now, username, currentSID, warehouse.EndLogout)
+	case warehouse.ScopeGlobal:
+		return endUserSessionsTx(ctx, tx, now, username, "", warehouse.EndLogout)
+	}
+	return nil, warehouse.Errorf(warehouse.EINVALID, "scope must be local, others or global")
+}
+
 // EndSession ends one of username's sessions and returns it with its
 // expiry; another user's session is ENOTFOUND, so ids cannot be probed.
-func (db *DB) EndSession(ctx context.Context, username, id string) (_ warehouse.EndedSession, err error) {
+// The events given are recorded in the same transaction.
+func (db *DB) EndSession(ctx context.Context, username, id string, events ...warehouse.SecurityEvent) (_ warehouse.EndedSession, err error) {
 	defer wrap(&err, "EndSession")
 	now := db.now()
 	var ended warehouse.EndedSession
+	var sec security
+	defer func() { sec.log(ctx, db, err) }()
 	err = db.tx(ctx, func(tx *txn) error {
+		sec = sec[:0]
+		if err := sec.recordAll(ctx, tx, now, events); err != nil {
+			return err
+		}
 		var owner string
 		var exp int64
 		err := tx.QueryRowContext(ctx, `SELECT username, expires_at FROM sessions WHERE id = ?`, id).Scan(&owner, &exp)

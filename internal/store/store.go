@@ -48,6 +48,9 @@ type DB struct {
 	pgConfig *pgx.ConnConfig
 	// now is the clock; tests may replace it.
 	now func() time.Time
+	// log receives the security events recorded (audit.go) and, through
+	// faultWatch, the storage faults.
+	log *slog.Logger
 	// Path is the SQLite file, or the PostgreSQL URL without its password,
 	// for messages.
 	Path string
@@ -128,7 +131,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 
-	db := &DB{write: &conn{db: write, cache: newStmtCache(write)}, now: opt.Now, Path: path}
+	db := &DB{write: &conn{db: write, cache: newStmtCache(write)}, now: opt.Now, log: opt.Logger, Path: path}
 	// Processes starting together on one database migrate one at a time;
 	// the later ones then find nothing to do.
 	unlock, err := lockDir(ctx, filepath.Dir(path))

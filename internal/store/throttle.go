@@ -41,13 +41,23 @@ func (db *DB) LoginLockedUntil(ctx context.Context, username string) (_ time.Tim
 // than window do not count; the maxFailures-th within it locks the
 // username out for lockout, and the count starts again. It returns the
 // end of the lockout it started, or zero.
-func (db *DB) RecordLoginFailure(ctx context.Context, username string, maxFailures int, window, lockout time.Duration) (_ time.Time, err error) {
+//
+// The failure's event ev (login_failed) is recorded in the same
+// transaction and, when this failure starts a lockout, a copy of it of
+// kind account_locked.
+func (db *DB) RecordLoginFailure(ctx context.Context, username string, maxFailures int, window, lockout time.Duration, ev warehouse.SecurityEvent) (_ time.Time, err error) {
 	defer wrap(&err, "RecordLoginFailure")
 	now := db.now()
 	name := truncate(username, maxThrottledName)
 	var locked time.Time
+	var sec security
+	defer func() { sec.log(ctx, db, err) }()
 	err = db.tx(ctx, func(tx *txn) error {
 		locked = time.Time{}
+		sec = sec[:0]
+		if err := sec.record(ctx, tx, now, ev); err != nil {
+			return err
+		}
 		// One statement: concurrent failures on several instances each
 		// add one (the row lock orders them).
 		var failures int64
@@ -68,7 +78,10 @@ func (db *DB) RecordLoginFailure(ctx context.Context, username string, maxFailur
 			ms(now), ms(locked), name); err != nil {
 			return fmt.Errorf("record login failure: %w", wrapErr(err))
 		}
-		return nil
+		lock := ev
+		lock.Kind = warehouse.KindAccountLocked
+		lock.Detail = withDetail(ev.Detail, map[string]any{"failures": maxFailures, "locked_until": locked.UTC().Truncate(time.Millisecond)})
+		return sec.record(ctx, tx, now, lock)
 	})
 	return locked, err
 }
@@ -87,13 +100,17 @@ func (db *DB) ResetLoginFailures(ctx context.Context, username string) (err erro
 // UnlockLogin ends username's login lockout and forgets its failures, for
 // an operator or admin (warehouse users unlock, the admin API). A user that
 // does not exist is ENOTFOUND. When there was something to forget it is
-// audited like any user change, and it reports true.
+// audited like any user change, as the security event account_unlocked,
+// and it reports true.
 func (db *DB) UnlockLogin(ctx context.Context, username, actor string) (_ bool, err error) {
 	defer wrap(&err, "UnlockLogin")
 	now := db.now()
 	var unlocked bool
+	var sec security
+	defer func() { sec.log(ctx, db, err) }()
 	err = db.tx(ctx, func(tx *txn) error {
 		unlocked = false
+		sec = sec[:0]
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE username = ?`, username).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -119,8 +136,8 @@ func (db *DB) UnlockLogin(ctx context.Context, username, actor string) (_ bool, 
 		if until > ms(now) {
 			before["locked_until"] = fromMS(until).UTC()
 		}
-		return audit(ctx, tx, now, "user", username, "unlock", before,
-			map[string]any{"failures": 0, "locked_until": nil}, actor)
+		return sec.recordChange(ctx, tx, now, warehouse.SecurityEvent{Kind: warehouse.KindAccountUnlocked, Actor: actor,
+			Entity: "user", EntityID: username}, "unlock", before, map[string]any{"failures": 0, "locked_until": nil})
 	})
 	return unlocked, err
 }

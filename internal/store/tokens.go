@@ -20,10 +20,18 @@ func addEvent(_ context.Context, tx *txn, now time.Time, kind, subject string) e
 
 // RevokeToken puts jti on the denylist until expiresAt. Revoking twice is
 // not an error.
-func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) (err error) {
+//
+// The events given are recorded in the same transaction.
+func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time, events ...warehouse.SecurityEvent) (err error) {
 	defer wrap(&err, "RevokeToken")
 	now := db.now()
+	var sec security
+	defer func() { sec.log(ctx, db, err) }()
 	return db.tx(ctx, func(tx *txn) error {
+		sec = sec[:0]
+		if err := sec.recordAll(ctx, tx, now, events); err != nil {
+			return err
+		}
 		return revokeTx(ctx, tx, now, jti, expiresAt)
 	})
 }

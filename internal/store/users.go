@@ -31,11 +31,15 @@ func splitRoles(s string) []string {
 	return strings.Split(s, ",")
 }
 
-// CreateUser inserts u; a taken username is ECONFLICT.
+// CreateUser inserts u; a taken username is ECONFLICT. It is audited as
+// the security event user_created, by u.CreatedBy.
 func (db *DB) CreateUser(ctx context.Context, u *warehouse.User) (err error) {
 	defer wrap(&err, "CreateUser(%q)", u.Username)
 	now := db.now()
+	var sec security
+	defer func() { sec.log(ctx, db, err) }()
 	return db.tx(ctx, func(tx *txn) error {
+		sec = sec[:0]
 		var id int64
 		err := tx.QueryRowContext(ctx, `INSERT INTO users (username, password_hash, roles, active, created_at, created_by, updated_at, updated_by, version)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
@@ -48,8 +52,9 @@ func (db *DB) CreateUser(ctx context.Context, u *warehouse.User) (err error) {
 		}
 		u.ID, u.Version = id, 1
 		u.CreatedAt, u.UpdatedAt, u.UpdatedBy = now.UTC().Truncate(1e6), now.UTC().Truncate(1e6), u.CreatedBy
-		if err := audit(ctx, tx, now, "user", u.Username, "create", nil,
-			map[string]any{"roles": u.Roles, "active": u.Active, "version": u.Version}, u.CreatedBy); err != nil {
+		if err := sec.recordChange(ctx, tx, now, warehouse.SecurityEvent{Kind: warehouse.KindUserCreated, Actor: u.CreatedBy,
+			Entity: "user", EntityID: u.Username, Detail: map[string]any{"roles": u.Roles, "active": u.Active}},
+			"create", nil, map[string]any{"roles": u.Roles, "active": u.Active, "version": u.Version}); err != nil {
 			return err
 		}
 		return addEvent(ctx, tx, now, warehouse.EventUser, u.Username)
@@ -107,12 +112,16 @@ func (db *DB) UpdateUserIf(ctx context.Context, username string, version int64, 
 }
 
 // updateUser applies upd (if the user is at version, or any for AnyVersion),
-// writes an audit event, ends the user's sessions when the change must
-// invalidate tokens, and publishes the change to every instance.
+// writes an audit event and the security events it is (role_changed,
+// password_changed, user_deactivated, user_reactivated), ends the user's
+// sessions when the change must invalidate tokens, and publishes the
+// change to every instance.
 func (db *DB) updateUser(ctx context.Context, username string, version int64, upd warehouse.UserUpdate, actor string) (*warehouse.User, error) {
 	var out *warehouse.User
 	now := db.now()
+	var sec security
 	err := db.tx(ctx, func(tx *txn) error {
+		sec = sec[:0]
 		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`+tx.forUpdate(""), username))
 		if errors.Is(err, sql.ErrNoRows) {
 			return warehouse.Errorf(warehouse.ENOTFOUND, "user %q not found", username)
@@ -124,6 +133,7 @@ func (db *DB) updateUser(ctx context.Context, username string, version int64, up
 			return err
 		}
 		before := map[string]any{"roles": u.Roles, "active": u.Active, "version": u.Version}
+		oldRoles, wasActive := u.Roles, u.Active
 		if upd.PasswordHash != nil {
 			u.PasswordHash = *upd.PasswordHash
 		}
@@ -145,6 +155,12 @@ func (db *DB) updateUser(ctx context.Context, username string, version int64, up
 		if err := audit(ctx, tx, now, "user", u.Username, "update", before, after, actor); err != nil {
 			return err
 		}
+		for _, ev := range userChangeEvents(upd, oldRoles, wasActive, u) {
+			ev.Actor, ev.Entity, ev.EntityID = actor, "user", u.Username
+			if err := sec.record(ctx, tx, now, ev); err != nil {
+				return err
+			}
+		}
 		// A new password is a reset: whoever guessed at the old one has
 		// nothing left to guess, so the login lockout ends with it.
 		if upd.PasswordHash != nil {
@@ -161,7 +177,29 @@ func (db *DB) updateUser(ctx context.Context, username string, version int64, up
 		}
 		return addEvent(ctx, tx, now, warehouse.EventUser, u.Username)
 	})
+	sec.log(ctx, db, err)
 	return out, err
+}
+
+// userChangeEvents are the security events a user change is: new roles
+// (also the same ones: the sessions end all the same), a new password, and
+// an activity flag that flips.
+func userChangeEvents(upd warehouse.UserUpdate, oldRoles []string, wasActive bool, after *warehouse.User) []warehouse.SecurityEvent {
+	var out []warehouse.SecurityEvent
+	if upd.Roles != nil {
+		out = append(out, warehouse.SecurityEvent{Kind: warehouse.KindRoleChanged,
+			Detail: map[string]any{"old_roles": oldRoles, "new_roles": after.Roles}})
+	}
+	if upd.PasswordHash != nil {
+		out = append(out, warehouse.SecurityEvent{Kind: warehouse.KindPasswordChanged})
+	}
+	switch {
+	case wasActive && !after.Active:
+		out = append(out, warehouse.SecurityEvent{Kind: warehouse.KindUserDeactivated})
+	case !wasActive && after.Active:
+		out = append(out, warehouse.SecurityEvent{Kind: warehouse.KindUserReactivated})
+	}
+	return out
 }
 
 // CountUsers returns how many users exist.

@@ -579,6 +579,12 @@ func (s *AuditEvent) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if len(s.Detail) != 0 {
+			e.FieldStart("detail")
+			e.Raw(s.Detail)
+		}
+	}
+	{
 		e.FieldStart("entity")
 		e.Str(s.Entity)
 	}
@@ -590,17 +596,46 @@ func (s *AuditEvent) encodeFields(e *jx.Encoder) {
 		e.FieldStart("id")
 		e.Int64(s.ID)
 	}
+	{
+		if s.IP.Set {
+			e.FieldStart("ip")
+			s.IP.Encode(e)
+		}
+	}
+	{
+		if s.Kind.Set {
+			e.FieldStart("kind")
+			s.Kind.Encode(e)
+		}
+	}
+	{
+		if s.RequestID.Set {
+			e.FieldStart("request_id")
+			s.RequestID.Encode(e)
+		}
+	}
+	{
+		if s.UserAgent.Set {
+			e.FieldStart("user_agent")
+			s.UserAgent.Encode(e)
+		}
+	}
 }
 
-var jsonFieldsNameOfAuditEvent = [8]string{
-	0: "action",
-	1: "actor",
-	2: "after",
-	3: "at",
-	4: "before",
-	5: "entity",
-	6: "entity_id",
-	7: "id",
+var jsonFieldsNameOfAuditEvent = [13]string{
+	0:  "action",
+	1:  "actor",
+	2:  "after",
+	3:  "at",
+	4:  "before",
+	5:  "detail",
+	6:  "entity",
+	7:  "entity_id",
+	8:  "id",
+	9:  "ip",
+	10: "kind",
+	11: "request_id",
+	12: "user_agent",
 }
 
 // Decode decodes AuditEvent from json.
@@ -608,7 +643,7 @@ func (s *AuditEvent) Decode(d *jx.Decoder) error {
 	if s == nil {
 		return errors.New("invalid: unable to decode AuditEvent to nil")
 	}
-	var requiredBitSet [1]uint8
+	var requiredBitSet [2]uint8
 
 	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
 		switch string(k) {
@@ -672,8 +707,19 @@ func (s *AuditEvent) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"before\"")
 			}
+		case "detail":
+			if err := func() error {
+				v, err := d.RawAppend(nil)
+				s.Detail = jx.Raw(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"detail\"")
+			}
 		case "entity":
-			requiredBitSet[0] |= 1 << 5
+			requiredBitSet[0] |= 1 << 6
 			if err := func() error {
 				v, err := d.Str()
 				s.Entity = string(v)
@@ -685,7 +731,7 @@ func (s *AuditEvent) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"entity\"")
 			}
 		case "entity_id":
-			requiredBitSet[0] |= 1 << 6
+			requiredBitSet[0] |= 1 << 7
 			if err := func() error {
 				v, err := d.Str()
 				s.EntityID = string(v)
@@ -697,7 +743,7 @@ func (s *AuditEvent) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"entity_id\"")
 			}
 		case "id":
-			requiredBitSet[0] |= 1 << 7
+			requiredBitSet[1] |= 1 << 0
 			if err := func() error {
 				v, err := d.Int64()
 				s.ID = int64(v)
@@ -708,6 +754,46 @@ func (s *AuditEvent) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"id\"")
 			}
+		case "ip":
+			if err := func() error {
+				s.IP.Reset()
+				if err := s.IP.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"ip\"")
+			}
+		case "kind":
+			if err := func() error {
+				s.Kind.Reset()
+				if err := s.Kind.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"kind\"")
+			}
+		case "request_id":
+			if err := func() error {
+				s.RequestID.Reset()
+				if err := s.RequestID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"request_id\"")
+			}
+		case "user_agent":
+			if err := func() error {
+				s.UserAgent.Reset()
+				if err := s.UserAgent.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"user_agent\"")
+			}
 		default:
 			return errors.Errorf("unexpected field %q", k)
 		}
@@ -717,8 +803,9 @@ func (s *AuditEvent) Decode(d *jx.Decoder) error {
 	}
 	// Validate required fields.
 	var failures []validate.FieldError
-	for i, mask := range [1]uint8{
-		0b11111111,
+	for i, mask := range [2]uint8{
+		0b11011111,
+		0b00000001,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.

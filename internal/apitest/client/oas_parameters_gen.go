@@ -78,6 +78,14 @@ type ListAuditEventsParams struct {
 	Accept   OptString                `json:",omitempty,omitzero"`
 	Entity   OptListAuditEventsEntity `json:",omitempty,omitzero"`
 	EntityID OptString                `json:",omitempty,omitzero"`
+	// Security events of these kinds only, comma-separated (admin).
+	Kind OptNilListAuditEventsKindItemArray `json:",omitempty,omitzero"`
+	// Events by this actor only: a username, cli or system.
+	Actor OptString `json:",omitempty,omitzero"`
+	// RFC 3339; inclusive.
+	Since OptDateTime `json:",omitempty,omitzero"`
+	// RFC 3339; exclusive.
+	Until OptDateTime `json:",omitempty,omitzero"`
 }
 
 // ListItemsParams is parameters of list-items operation.

@@ -141,18 +141,31 @@ func (*ArchiveLocationPreconditionRequired) archiveLocationRes() {}
 
 // Ref: #/components/schemas/AuditEvent
 type AuditEvent struct {
-	// Create, update, unlock (users), or for sessions refresh_token_reuse.
+	// Create, update, unlock (users); for a security event its kind.
 	Action string `json:"action"`
-	Actor  string `json:"actor"`
-	// The record after the change.
+	// Who did it: a username, cli or system; for a login the username tried.
+	Actor string `json:"actor"`
+	// The record after the change (null for most security events).
 	After jx.Raw    `json:"after"`
 	At    time.Time `json:"at"`
-	// The record before the change (null on create).
+	// The record before the change (null on create and for most security events).
 	Before jx.Raw `json:"before"`
-	// Item, location, user or session.
-	Entity   string `json:"entity"`
+	// A small JSON object about a security event (scope, old and new roles, session ids); never a token,
+	// password or key.
+	Detail jx.Raw `json:"detail"`
+	// Item, location, user, session or key: what the event is about (a security event's subject).
+	Entity string `json:"entity"`
+	// The item's or location's id, the username, the session id or the key id.
 	EntityID string `json:"entity_id"`
 	ID       int64  `json:"id"`
+	// The client's address, as the server believes it (X-Forwarded-For counts only from --trusted-proxies).
+	IP OptString `json:"ip"`
+	// The security event's kind (login_succeeded, login_failed, ...); absent for master-data changes.
+	Kind OptString `json:"kind"`
+	// The request's X-Request-ID, as the server answered it.
+	RequestID OptString `json:"request_id"`
+	// The client's User-Agent, truncated.
+	UserAgent OptString `json:"user_agent"`
 }
 
 // GetAction returns the value of Action.
@@ -180,6 +193,11 @@ func (s *AuditEvent) GetBefore() jx.Raw {
 	return s.Before
 }
 
+// GetDetail returns the value of Detail.
+func (s *AuditEvent) GetDetail() jx.Raw {
+	return s.Detail
+}
+
 // GetEntity returns the value of Entity.
 func (s *AuditEvent) GetEntity() string {
 	return s.Entity
@@ -193,6 +211,26 @@ func (s *AuditEvent) GetEntityID() string {
 // GetID returns the value of ID.
 func (s *AuditEvent) GetID() int64 {
 	return s.ID
+}
+
+// GetIP returns the value of IP.
+func (s *AuditEvent) GetIP() OptString {
+	return s.IP
+}
+
+// GetKind returns the value of Kind.
+func (s *AuditEvent) GetKind() OptString {
+	return s.Kind
+}
+
+// GetRequestID returns the value of RequestID.
+func (s *AuditEvent) GetRequestID() OptString {
+	return s.RequestID
+}
+
+// GetUserAgent returns the value of UserAgent.
+func (s *AuditEvent) GetUserAgent() OptString {
+	return s.UserAgent
 }
 
 // SetAction sets the value of Action.
@@ -220,6 +258,11 @@ func (s *AuditEvent) SetBefore(val jx.Raw) {
 	s.Before = val
 }
 
+// SetDetail sets the value of Detail.
+func (s *AuditEvent) SetDetail(val jx.Raw) {
+	s.Detail = val
+}
+
 // SetEntity sets the value of Entity.
 func (s *AuditEvent) SetEntity(val string) {
 	s.Entity = val
@@ -233,6 +276,26 @@ func (s *AuditEvent) SetEntityID(val string) {
 // SetID sets the value of ID.
 func (s *AuditEvent) SetID(val int64) {
 	s.ID = val
+}
+
+// SetIP sets the value of IP.
+func (s *AuditEvent) SetIP(val OptString) {
+	s.IP = val
+}
+
+// SetKind sets the value of Kind.
+func (s *AuditEvent) SetKind(val OptString) {
+	s.Kind = val
+}
+
+// SetRequestID sets the value of RequestID.
+func (s *AuditEvent) SetRequestID(val OptString) {
+	s.RequestID = val
+}
+
+// SetUserAgent sets the value of UserAgent.
+func (s *AuditEvent) SetUserAgent(val OptString) {
+	s.UserAgent = val
 }
 
 // Ref: #/components/schemas/AuthServerMetadata
@@ -2811,6 +2874,7 @@ const (
 	ListAuditEventsEntityLocation ListAuditEventsEntity = "location"
 	ListAuditEventsEntityUser     ListAuditEventsEntity = "user"
 	ListAuditEventsEntitySession  ListAuditEventsEntity = "session"
+	ListAuditEventsEntityKey      ListAuditEventsEntity = "key"
 )
 
 // AllValues returns all ListAuditEventsEntity values.
@@ -2820,6 +2884,7 @@ func (ListAuditEventsEntity) AllValues() []ListAuditEventsEntity {
 		ListAuditEventsEntityLocation,
 		ListAuditEventsEntityUser,
 		ListAuditEventsEntitySession,
+		ListAuditEventsEntityKey,
 	}
 }
 
@@ -2833,6 +2898,8 @@ func (s ListAuditEventsEntity) MarshalText() ([]byte, error) {
 	case ListAuditEventsEntityUser:
 		return []byte(s), nil
 	case ListAuditEventsEntitySession:
+		return []byte(s), nil
+	case ListAuditEventsEntityKey:
 		return []byte(s), nil
 	default:
 		return nil, errors.Errorf("invalid value: %q", s)
@@ -2853,6 +2920,9 @@ func (s *ListAuditEventsEntity) UnmarshalText(data []byte) error {
 		return nil
 	case ListAuditEventsEntitySession:
 		*s = ListAuditEventsEntitySession
+		return nil
+	case ListAuditEventsEntityKey:
+		*s = ListAuditEventsEntityKey
 		return nil
 	default:
 		return errors.Errorf("invalid value: %q", data)
@@ -2908,6 +2978,145 @@ func (s *ListAuditEventsFormat) UnmarshalText(data []byte) error {
 type ListAuditEventsInternalServerError Problem
 
 func (*ListAuditEventsInternalServerError) listAuditEventsRes() {}
+
+type ListAuditEventsKindItem string
+
+const (
+	ListAuditEventsKindItemLoginSucceeded    ListAuditEventsKindItem = "login_succeeded"
+	ListAuditEventsKindItemLoginFailed       ListAuditEventsKindItem = "login_failed"
+	ListAuditEventsKindItemLoginThrottled    ListAuditEventsKindItem = "login_throttled"
+	ListAuditEventsKindItemAccountLocked     ListAuditEventsKindItem = "account_locked"
+	ListAuditEventsKindItemAccountUnlocked   ListAuditEventsKindItem = "account_unlocked"
+	ListAuditEventsKindItemRefreshTokenReuse ListAuditEventsKindItem = "refresh_token_reuse"
+	ListAuditEventsKindItemTokenRevoked      ListAuditEventsKindItem = "token_revoked"
+	ListAuditEventsKindItemLogout            ListAuditEventsKindItem = "logout"
+	ListAuditEventsKindItemSessionEnded      ListAuditEventsKindItem = "session_ended"
+	ListAuditEventsKindItemRoleChanged       ListAuditEventsKindItem = "role_changed"
+	ListAuditEventsKindItemPasswordChanged   ListAuditEventsKindItem = "password_changed"
+	ListAuditEventsKindItemUserDeactivated   ListAuditEventsKindItem = "user_deactivated"
+	ListAuditEventsKindItemUserReactivated   ListAuditEventsKindItem = "user_reactivated"
+	ListAuditEventsKindItemUserCreated       ListAuditEventsKindItem = "user_created"
+	ListAuditEventsKindItemKeyRotated        ListAuditEventsKindItem = "key_rotated"
+	ListAuditEventsKindItemKeyRetired        ListAuditEventsKindItem = "key_retired"
+)
+
+// AllValues returns all ListAuditEventsKindItem values.
+func (ListAuditEventsKindItem) AllValues() []ListAuditEventsKindItem {
+	return []ListAuditEventsKindItem{
+		ListAuditEventsKindItemLoginSucceeded,
+		ListAuditEventsKindItemLoginFailed,
+		ListAuditEventsKindItemLoginThrottled,
+		ListAuditEventsKindItemAccountLocked,
+		ListAuditEventsKindItemAccountUnlocked,
+		ListAuditEventsKindItemRefreshTokenReuse,
+		ListAuditEventsKindItemTokenRevoked,
+		ListAuditEventsKindItemLogout,
+		ListAuditEventsKindItemSessionEnded,
+		ListAuditEventsKindItemRoleChanged,
+		ListAuditEventsKindItemPasswordChanged,
+		ListAuditEventsKindItemUserDeactivated,
+		ListAuditEventsKindItemUserReactivated,
+		ListAuditEventsKindItemUserCreated,
+		ListAuditEventsKindItemKeyRotated,
+		ListAuditEventsKindItemKeyRetired,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ListAuditEventsKindItem) MarshalText() ([]byte, error) {
+	switch s {
+	case ListAuditEventsKindItemLoginSucceeded:
+		return []byte(s), nil
+	case ListAuditEventsKindItemLoginFailed:
+		return []byte(s), nil
+	case ListAuditEventsKindItemLoginThrottled:
+		return []byte(s), nil
+	case ListAuditEventsKindItemAccountLocked:
+		return []byte(s), nil
+	case ListAuditEventsKindItemAccountUnlocked:
+		return []byte(s), nil
+	case ListAuditEventsKindItemRefreshTokenReuse:
+		return []byte(s), nil
+	case ListAuditEventsKindItemTokenRevoked:
+		return []byte(s), nil
+	case ListAuditEventsKindItemLogout:
+		return []byte(s), nil
+	case ListAuditEventsKindItemSessionEnded:
+		return []byte(s), nil
+	case ListAuditEventsKindItemRoleChanged:
+		return []byte(s), nil
+	case ListAuditEventsKindItemPasswordChanged:
+		return []byte(s), nil
+	case ListAuditEventsKindItemUserDeactivated:
+		return []byte(s), nil
+	case ListAuditEventsKindItemUserReactivated:
+		return []byte(s), nil
+	case ListAuditEventsKindItemUserCreated:
+		return []byte(s), nil
+	case ListAuditEventsKindItemKeyRotated:
+		return []byte(s), nil
+	case ListAuditEventsKindItemKeyRetired:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ListAuditEventsKindItem) UnmarshalText(data []byte) error {
+	switch ListAuditEventsKindItem(data) {
+	case ListAuditEventsKindItemLoginSucceeded:
+		*s = ListAuditEventsKindItemLoginSucceeded
+		return nil
+	case ListAuditEventsKindItemLoginFailed:
+		*s = ListAuditEventsKindItemLoginFailed
+		return nil
+	case ListAuditEventsKindItemLoginThrottled:
+		*s = ListAuditEventsKindItemLoginThrottled
+		return nil
+	case ListAuditEventsKindItemAccountLocked:
+		*s = ListAuditEventsKindItemAccountLocked
+		return nil
+	case ListAuditEventsKindItemAccountUnlocked:
+		*s = ListAuditEventsKindItemAccountUnlocked
+		return nil
+	case ListAuditEventsKindItemRefreshTokenReuse:
+		*s = ListAuditEventsKindItemRefreshTokenReuse
+		return nil
+	case ListAuditEventsKindItemTokenRevoked:
+		*s = ListAuditEventsKindItemTokenRevoked
+		return nil
+	case ListAuditEventsKindItemLogout:
+		*s = ListAuditEventsKindItemLogout
+		return nil
+	case ListAuditEventsKindItemSessionEnded:
+		*s = ListAuditEventsKindItemSessionEnded
+		return nil
+	case ListAuditEventsKindItemRoleChanged:
+		*s = ListAuditEventsKindItemRoleChanged
+		return nil
+	case ListAuditEventsKindItemPasswordChanged:
+		*s = ListAuditEventsKindItemPasswordChanged
+		return nil
+	case ListAuditEventsKindItemUserDeactivated:
+		*s = ListAuditEventsKindItemUserDeactivated
+		return nil
+	case ListAuditEventsKindItemUserReactivated:
+		*s = ListAuditEventsKindItemUserReactivated
+		return nil
+	case ListAuditEventsKindItemUserCreated:
+		*s = ListAuditEventsKindItemUserCreated
+		return nil
+	case ListAuditEventsKindItemKeyRotated:
+		*s = ListAuditEventsKindItemKeyRotated
+		return nil
+	case ListAuditEventsKindItemKeyRetired:
+		*s = ListAuditEventsKindItemKeyRetired
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
 
 type ListAuditEventsNotAcceptable Problem
 
@@ -6924,6 +7133,74 @@ func (o OptNilInt64) Get() (v int64, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptNilInt64) Or(d int64) int64 {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptNilListAuditEventsKindItemArray returns new OptNilListAuditEventsKindItemArray with value set to v.
+func NewOptNilListAuditEventsKindItemArray(v []ListAuditEventsKindItem) OptNilListAuditEventsKindItemArray {
+	return OptNilListAuditEventsKindItemArray{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptNilListAuditEventsKindItemArray is optional nullable []ListAuditEventsKindItem.
+type OptNilListAuditEventsKindItemArray struct {
+	Value []ListAuditEventsKindItem
+	Set   bool
+	Null  bool
+}
+
+// IsSet returns true if OptNilListAuditEventsKindItemArray was set.
+func (o OptNilListAuditEventsKindItemArray) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptNilListAuditEventsKindItemArray) Reset() {
+	var v []ListAuditEventsKindItem
+	o.Value = v
+	o.Set = false
+	o.Null = false
+}
+
+// SetTo sets value to v.
+func (o *OptNilListAuditEventsKindItemArray) SetTo(v []ListAuditEventsKindItem) {
+	o.Set = true
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o OptNilListAuditEventsKindItemArray) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *OptNilListAuditEventsKindItemArray) SetToNull() {
+	o.Set = true
+	o.Null = true
+	var v []ListAuditEventsKindItem
+	o.Value = v
+}
+
+// IsEmpty returns true if the field was omitted from the payload (not Set and not Null).
+func (o OptNilListAuditEventsKindItemArray) IsEmpty() bool {
+	return !o.Set && !o.Null
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptNilListAuditEventsKindItemArray) Get() (v []ListAuditEventsKindItem, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptNilListAuditEventsKindItemArray) Or(d []ListAuditEventsKindItem) []ListAuditEventsKindItem {
 	if v, ok := o.Get(); ok {
 		return v
 	}

@@ -1537,6 +1537,8 @@ func (s ListAuditEventsEntity) Validate() error {
 		return nil
 	case "session":
 		return nil
+	case "key":
+		return nil
 	default:
 		return errors.Errorf("invalid value: %v", s)
 	}
@@ -1567,6 +1569,45 @@ func (s *ListAuditEventsInternalServerError) Validate() error {
 		return err
 	}
 	return nil
+}
+
+func (s ListAuditEventsKindItem) Validate() error {
+	switch s {
+	case "login_succeeded":
+		return nil
+	case "login_failed":
+		return nil
+	case "login_throttled":
+		return nil
+	case "account_locked":
+		return nil
+	case "account_unlocked":
+		return nil
+	case "refresh_token_reuse":
+		return nil
+	case "token_revoked":
+		return nil
+	case "logout":
+		return nil
+	case "session_ended":
+		return nil
+	case "role_changed":
+		return nil
+	case "password_changed":
+		return nil
+	case "user_deactivated":
+		return nil
+	case "user_reactivated":
+		return nil
+	case "user_created":
+		return nil
+	case "key_rotated":
+		return nil
+	case "key_retired":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
 }
 
 func (s *ListAuditEventsNotAcceptable) Validate() error {

@@ -54,8 +54,11 @@ func (a *fastAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 		}
 		a.installed[op.OperationID] = true
 	}
-	a.mux.Handle(strings.ToUpper(op.Method)+" "+op.Path, h)
+	a.mux.Handle(humaPattern(op), h)
 }
+
+// humaPattern is the mux pattern of a Huma operation.
+func humaPattern(op *huma.Operation) string { return strings.ToUpper(op.Method) + " " + op.Path }
 
 // checkFast returns an error naming every fast path whose operation was
 // never registered, once all routes are.

@@ -116,7 +116,7 @@ func (s *Server) revokeToken(ctx context.Context, contentType string, body []byt
 	switch claims.Type {
 	case auth.TypeAccess, auth.TypeRefresh:
 		// The same call as DELETE /access-revoke and /refresh-revoke.
-		if err := s.sessions.Revoke(ctx, claims.ID, claims.Expiry); err != nil {
+		if err := s.sessions.Revoke(ctx, claims); err != nil {
 			return s.revokeUnavailable(err)
 		}
 	}

@@ -217,8 +217,10 @@ func (s *Server) registerRoutes(mux *http.ServeMux) {
 			if rt.serve.amend != nil {
 				rt.serve.amend(operation(oapi.Paths[op.Path], method))
 			}
+			s.patterns = append(s.patterns, humaPattern(&op)) // as fastAdapter.Handle registers it
 		case rt.serve.http != nil:
 			mux.Handle(rt.pattern, rt.serve.http)
+			s.patterns = append(s.patterns, rt.pattern)
 			if rt.doc != nil {
 				oapi.AddOperation(&op)
 			}

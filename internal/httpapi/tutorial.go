@@ -171,7 +171,7 @@ func (s *Server) refreshRevoke(ctx context.Context, _ *struct{}) (*struct{ Body 
 // (its type checked by the operation's metaToken).
 func (s *Server) revokePresented(ctx context.Context, done string) (*struct{ Body DetailBody }, error) {
 	c := principal(ctx).Claims
-	if err := s.sessions.Revoke(ctx, c.ID, c.Expiry); err != nil {
+	if err := s.sessions.Revoke(ctx, c); err != nil {
 		return nil, s.problem(err)
 	}
 	return &struct{ Body DetailBody }{DetailBody{done}}, nil
@@ -183,6 +183,7 @@ func (s *Server) revokePresented(ctx context.Context, done string) (*struct{ Bod
 // per-account throttle is the session service's.
 func (s *Server) ipLimited(ctx context.Context) *Problem {
 	if ok, wait := s.ipLimit.allow(s.requestMeta(ctx).ip, s.now()); !ok {
+		s.metrics.LoginOutcome(session.OutcomeThrottled)
 		return tooManyFromIP(wait)
 	}
 	return nil

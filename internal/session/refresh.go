@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
@@ -46,6 +45,7 @@ func (s *Service) Refresh(ctx context.Context, p Presented, c Client) (Pair, err
 	case errors.Is(err, warehouse.ErrRefreshReuseDetected):
 		s.endSession(warehouse.EndedSession{ID: res.Session.ID, ExpiresAt: res.Session.ExpiresAt})
 		s.log.Warn("refresh token reuse: session revoked", "user", p.Claims.Subject, "session", res.Session.ID)
+		s.metrics.ReuseDetected()
 		return Pair{}, err
 	case errors.Is(err, warehouse.ErrSessionExpired):
 		s.endSession(warehouse.EndedSession{ID: res.Session.ID, ExpiresAt: res.Session.ExpiresAt})
@@ -56,6 +56,8 @@ func (s *Service) Refresh(ctx context.Context, p Presented, c Client) (Pair, err
 		return Pair{}, fmt.Errorf("refresh: %w", err)
 	}
 	if !res.Replayed {
+		s.metrics.TokensIssued(1, 1)
+		s.metrics.Refreshed()
 		return pair, nil
 	}
 	prev, err := open(p.Token, res.Sealed)
@@ -65,6 +67,7 @@ func (s *Service) Refresh(ctx context.Context, p Presented, c Client) (Pair, err
 	if err := s.stillValid(ctx, prev, c); err != nil {
 		return Pair{}, err
 	}
+	s.metrics.Refreshed() // the same pair again: nothing new issued
 	return prev, nil
 }
 
@@ -113,17 +116,18 @@ func (s *Service) valid(token, want string, c Client) (auth.Claims, bool) {
 	return claims, ok && u.Active
 }
 
-// Revoke stores the revocation of one token id, then applies it here at
-// once (other instances pick it up from the database's event log). Revoking
-// twice is not an error. It is DELETE /access-revoke, /refresh-revoke and
-// RFC 7009 /revoke.
-func (s *Service) Revoke(ctx context.Context, jti string, expiresAt time.Time) error {
-	if err := s.db.RevokeToken(ctx, jti, expiresAt); err != nil {
+// Revoke stores the revocation of a verified token's id, then applies it
+// here at once (other instances pick it up from the database's event log).
+// Revoking twice is not an error. It is DELETE /access-revoke,
+// /refresh-revoke and RFC 7009 /revoke.
+func (s *Service) Revoke(ctx context.Context, token auth.Claims) error {
+	if err := s.db.RevokeToken(ctx, token.ID, token.Expiry); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	if s.state != nil {
-		s.state.Revoke(jti, expiresAt)
+		s.state.Revoke(token.ID, token.Expiry)
 	}
+	s.metrics.Revoked(token.Type)
 	return nil
 }
 

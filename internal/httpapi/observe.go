@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,6 +144,18 @@ func newRouteObs(pattern string) *routeObs {
 func (ro *routeObs) observeFn(m Metrics, i int) {
 	fn := m.Request(ro.route, metricMethods[i])
 	ro.count[i].CompareAndSwap(nil, &fn)
+}
+
+// RouteTemplates are the route labels the metrics and the access log can
+// show: every registered route's template, and "unmatched".
+func (s *Server) RouteTemplates() []string {
+	out := []string{routeUnmatched}
+	for _, p := range s.patterns {
+		if r := newRouteObs(p).route; !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // routeOf is the route of the pattern the mux matched ("" when none did).

@@ -166,6 +166,9 @@ func (o *observer) routeOf(pattern string) *routeObs {
 	if ro, ok := o.routes[pattern]; ok {
 		return ro
 	}
+	if ro, ok := o.others.Load(pattern); ok {
+		return ro.(*routeObs)
+	}
 	ro, _ := o.others.LoadOrStore(pattern, newRouteObs(pattern))
 	return ro.(*routeObs)
 }

@@ -217,7 +217,6 @@ func (s *Server) registerRoutes(mux *http.ServeMux) {
 			if rt.serve.amend != nil {
 				rt.serve.amend(operation(oapi.Paths[op.Path], method))
 			}
-			s.patterns = append(s.patterns, humaPattern(&op)) // as fastAdapter.Handle registers it
 		case rt.serve.http != nil:
 			mux.Handle(rt.pattern, rt.serve.http)
 			s.patterns = append(s.patterns, rt.pattern)

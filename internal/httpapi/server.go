@@ -108,8 +108,8 @@ type Server struct {
 	adapter *fastAdapter
 	// metrics counts requests and edge-refused logins (nopMetrics without).
 	metrics Metrics
-	// patterns are the mux patterns registerRoutes registered, for the
-	// edge's per-route metrics and log (observe.go).
+	// patterns are every mux pattern registered (plain routes, and the
+	// adapter's), for the edge's per-route metrics and log (observe.go).
 	patterns []string
 }
 
@@ -210,6 +210,7 @@ func New(cfg Config, d Deps) *Server {
 		panic(err)
 	}
 
+	s.patterns = append(s.patterns, s.adapter.patterns...)
 	obs := newObserver(s.log, cfg.AccessLog, d.Metrics, s.patterns)
 	if s.metrics = d.Metrics; s.metrics == nil {
 		s.metrics = nopMetrics{}

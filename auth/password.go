@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -118,6 +119,8 @@ type Hasher struct {
 	params Params
 	slots  chan struct{}
 	key    KeyFunc
+	// queued counts the callers waiting for a slot.
+	queued atomic.Int64
 
 	dummyOnce sync.Once
 	dummy     string
@@ -163,8 +166,16 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 	select {
 	case h.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		// Every slot is taken: wait, counted as queued (see Load).
+		h.queued.Add(1)
+		select {
+		case h.slots <- struct{}{}:
+			h.queued.Add(-1)
+		case <-ctx.Done():
+			h.queued.Add(-1)
+			return ctx.Err()
+		}
 	}
 	if h.testHook != nil {
 		h.testHook()
@@ -173,6 +184,12 @@ func (h *Hasher) acquire(ctx context.Context) error {
 }
 
 func (h *Hasher) release() { <-h.slots }
+
+// Load reports the hashes running now (at most the Hasher's concurrency)
+// and the callers waiting for a slot, for metrics.
+func (h *Hasher) Load() (busy, queued int) {
+	return len(h.slots), int(h.queued.Load())
+}
 
 // Hash returns a PHC string, $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>,
 // with salt and hash in unpadded standard base64 like the reference

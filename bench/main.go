@@ -41,6 +41,7 @@ type options struct {
 	out           string
 	profileDir    string
 	warehouseEnv  []string
+	warehouseArgs []string
 	keep          bool
 }
 
@@ -62,6 +63,8 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	flag.StringVar(&o.profileDir, "profile", "", "save warehouse CPU and heap profiles of each scenario here (starts it with --pprof-addr)")
 	flag.StringVar(&env, "warehouse-env", "", "comma-separated VAR=value for the warehouse process, e.g. GOMAXPROCS=2,GOMEMLIMIT=64MiB")
+	var extra string
+	flag.StringVar(&extra, "warehouse-args", "", "space-separated flags added to warehouse serve's, after the benchmark's own (so they win), e.g. '--log-level info --metrics-addr 127.0.0.1:0'")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, database, server logs)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -75,6 +78,7 @@ func main() {
 		}
 		o.scenarios = append(o.scenarios, s)
 	}
+	o.warehouseArgs = strings.Fields(extra)
 	for _, kv := range strings.Split(env, ",") {
 		if kv = strings.TrimSpace(kv); kv != "" {
 			o.warehouseEnv = append(o.warehouseEnv, kv)

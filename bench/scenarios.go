@@ -69,6 +69,7 @@ func (r *runner) startWarehouse(ctx context.Context, pprofAddr string) (*proc, e
 	if pprofAddr != "" {
 		args = append(args, "--pprof-addr", pprofAddr)
 	}
+	args = append(args, r.o.warehouseArgs...)
 	return start(ctx, "warehouse", r.o.serverCPU, r.bins.warehouse, filepath.Join(r.work, "warehouse.log"), addr, r.o.warehouseEnv, args...)
 }
 
@@ -388,6 +389,9 @@ func (r *runner) scenario(ctx context.Context, name string) (row, error) {
 	defer wp.stop()
 	if len(r.o.warehouseEnv) > 0 {
 		rw.conns += " (" + strings.Join(r.o.warehouseEnv, " ") + ")"
+	}
+	if len(r.o.warehouseArgs) > 0 {
+		rw.conns += " (" + strings.Join(r.o.warehouseArgs, " ") + ")"
 	}
 	if r.o.warmup > 0 {
 		run(ctx, bp.addr, r.groups(name, bp.addr, false), 0, r.o.warmup)

@@ -77,6 +77,8 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", d.TrustedProxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed, e.g. 10.0.0.0/8,::1 (default: none)")
 	keyPublishDelayVar(fs, &c.KeyPublishDelay)
 	fs.StringVar(&c.PprofAddr, "pprof-addr", d.PprofAddr, "serve runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", d.MetricsAddr, "serve Prometheus metrics (GET /metrics) on this address, a listener of its own; bind it to loopback or an operator network, e.g. 127.0.0.1:9100 (default: off)")
+	fs.StringVar(&c.AccessLog, "access-log", d.AccessLog, "one log line per request at info level: on, errors (status >= 400 only) or off")
 	fs.StringVar(&c.TLSCert, "tls-cert", d.TLSCert, "PEM certificate file (chain first) to serve HTTPS with, with --tls-key; reloaded on SIGHUP; also sends HSTS (default: plain HTTP)")
 	fs.StringVar(&c.TLSKey, "tls-key", d.TLSKey, "PEM private key file of --tls-cert")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", d.CORSOrigins, "comma-separated exact origins browsers may call the API from with credentials, e.g. https://app.example.com (default: none, CORS off)")

@@ -92,6 +92,8 @@ func TestBindErrors(t *testing.T) {
 		{"no port", []string{"--addr", "localhost"}, nil, []string{`--addr "localhost"`, "HOST:PORT"}},
 		{"bare port, print-config", []string{"--addr", "8000", "--print-config"}, nil, []string{"did you mean :8000"}},
 		{"pprof bare port", []string{"--addr", "127.0.0.1:0", "--pprof-addr", "6060"}, nil, []string{"--pprof-addr", "6060"}},
+		{"metrics bare port", nil, map[string]string{"WAREHOUSE_METRICS_ADDR": "9100"}, []string{"--metrics-addr 9100", "WAREHOUSE_METRICS_ADDR", "did you mean :9100"}},
+		{"access log mode", []string{"--access-log", "all"}, nil, []string{`--access-log must be on, off or errors, not "all"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

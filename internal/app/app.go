@@ -25,6 +25,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/keystore"
+	"github.com/warehouse-api/warehouse/internal/metrics"
 	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -68,6 +69,11 @@ type App struct {
 	hs      *http.Server
 	// certs is the TLS certificate (nil without --tls-cert).
 	certs *certReloader
+	// metrics is the Prometheus registry, served on metricsLn by
+	// metricsSrv (all nil without --metrics-addr; metrics.go).
+	metrics    *metrics.Metrics
+	metricsLn  net.Listener
+	metricsSrv *http.Server
 
 	stopHasher func()
 	// stop ends the background loops; loops counts those still running.
@@ -129,6 +135,11 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 			return nil, err
 		}
 	}
+	if cfg.MetricsAddr != "" {
+		if err := a.listenMetrics(cfg.MetricsAddr); err != nil {
+			return nil, err
+		}
+	}
 
 	if cfg.TLSCert != "" {
 		if a.certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
@@ -139,6 +150,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	opt := cfg.StoreOptions()
 	opt.Now = deps.Now
 	opt.Logger = a.log
+	opt.Metrics = a.storeMetrics()
 	if a.db, err = store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, opt); err != nil {
 		return nil, err
 	}
@@ -189,15 +201,18 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		deps.HTTP(&hc)
 	}
 	a.imports = importer.New(a.db)
-	a.sessions = session.New(httpapi.SessionConfig(hc), session.Deps{Store: a.db, Keys: a.keys, Hasher: a.hasher, State: a.state, Log: a.log, Now: deps.Now})
-	inv := inventory.New(a.db)
+	a.sessions = session.New(httpapi.SessionConfig(hc), session.Deps{Store: a.db, Keys: a.keys, Hasher: a.hasher, State: a.state, Log: a.log, Now: deps.Now, Metrics: a.sessionMetrics()})
+	inv := inventory.New(a.db, a.inventoryOptions()...)
 	// The console is built by the server, which hands it its cookie mode
 	// (CookieAuth): the console's sign-in, CSRF and refresh are the
 	// API's, and its reads are the store's through console.Reader.
 	mkConsole := func(ca *httpapi.CookieAuth) httpapi.Console {
 		return console.New(console.Deps{Auth: ca, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Read: a.db, Log: a.log, Version: cfg.Version})
 	}
-	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Console: mkConsole, Log: a.log, Now: deps.Now})
+	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics()})
+	if a.metrics != nil {
+		a.serveMetrics()
+	}
 	return a, nil
 }
 
@@ -259,6 +274,12 @@ func (a *App) Run(ctx context.Context) error {
 // served until then); it is safe to call more than once.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
+		// Metrics first: a scrape reads the database and the hasher.
+		if a.metricsSrv != nil {
+			_ = a.metricsSrv.Close()
+		} else if a.metricsLn != nil {
+			_ = a.metricsLn.Close() // Open failed before serving it
+		}
 		a.stop()
 		a.loops.Wait()
 		a.stopHasher()
@@ -275,6 +296,7 @@ func (a *App) Close() error {
 		if a.pprof != nil {
 			_ = a.pprof.Close()
 		}
+
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr

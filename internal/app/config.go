@@ -78,6 +78,11 @@ type Config struct {
 	// (scheme://host[:port]) that browsers may call the API from; empty:
 	// CORS off.
 	CORSOrigins string
+	// MetricsAddr is where Prometheus metrics are served (/metrics), on a
+	// listener of their own; empty: no metrics.
+	MetricsAddr string
+	// AccessLog is on (a line per request), off, or errors (status >= 400).
+	AccessLog string
 
 	// Version is the build's version, shown in the document and the logs.
 	Version string
@@ -115,6 +120,7 @@ func Defaults() Config {
 		LoginBurstPerIP:   20,
 		ImportMaxBytes:    64 << 20,
 		KeyPublishDelay:   keystore.DefaultPublishDelay,
+		AccessLog:         httpapi.AccessLogOn,
 		Version:           "dev",
 	}
 }
@@ -207,6 +213,14 @@ func (c *Config) Validate() error {
 	if _, err := httpapi.ParseCORSOrigins(c.CORSOrigins); err != nil {
 		return fmt.Errorf("--cors-origins (%s): %w", EnvName("cors-origins"), err)
 	}
+	if c.MetricsAddr != "" {
+		if err := CheckAddr("--metrics-addr", c.MetricsAddr); err != nil {
+			return err
+		}
+	}
+	if err := httpapi.CheckAccessLog(c.AccessLog); err != nil {
+		return fmt.Errorf("%w (%s)", err, EnvName("access-log"))
+	}
 	return nil
 }
 
@@ -270,7 +284,7 @@ func (c *Config) httpConfig() (httpapi.Config, error) {
 		CookieSecure: c.CookieSecure, CookieSameSite: sameSite, CookieDomain: c.CookieDomain, ExtraClaims: extra, PublicURL: c.PublicURL,
 		LoginRatePerIP: c.LoginRatePerIP, LoginBurstPerIP: c.LoginBurstPerIP, TrustedProxies: trusted,
 		LoginThrottle: throttle, ImportMaxBytes: c.ImportMaxBytes,
-		HSTS: c.TLSCert != "", CORSOrigins: cors,
+		HSTS: c.TLSCert != "", CORSOrigins: cors, AccessLog: c.AccessLog,
 	}, nil
 }
 

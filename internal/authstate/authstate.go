@@ -230,6 +230,26 @@ func (s *State) Stats() (revoked, users int, lastEvent int64) {
 	return len(s.revoked), len(s.users), s.lastEvent
 }
 
+// Lag reports how far the state is behind the database: how many auth
+// events the database holds that this state has not applied, and for how
+// long it has been behind (the time since a Load or Poll last caught up;
+// 0 when caught up). It makes one query; if that fails, behind is still
+// that time, and events is 0. Events this instance wrote and applied at
+// once still count until the next Poll moves the cursor past them.
+func (s *State) Lag(ctx context.Context) (events int64, behind time.Duration, err error) {
+	last, err := s.src.LastAuthEvent(ctx)
+	s.mu.RLock()
+	applied, synced := s.lastEvent, s.synced
+	s.mu.RUnlock()
+	if err != nil {
+		return 0, time.Since(synced), fmt.Errorf("auth state lag: %w", err)
+	}
+	if last <= applied {
+		return 0, 0, nil
+	}
+	return last - applied, time.Since(synced), nil
+}
+
 // dropExpired forgets revocations of tokens that expired more than
 // warehouse.ExpiryMargin ago: by then no verifier's leeway accepts them.
 func (s *State) dropExpired(now time.Time) {

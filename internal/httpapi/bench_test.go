@@ -50,12 +50,15 @@ func benchServer(b *testing.B) (*httpapi.Server, string) {
 	return h.srv, tok
 }
 
-func newHot(b testing.TB) hot {
+func newHot(b testing.TB, configure ...func(*app.Config)) hot {
 	b.Helper()
 	cfg := testSettings("sqlite:" + filepath.Join(b.TempDir(), "warehouse.db"))
 	// The settings these benchmarks always had: no refresh grace, no
 	// inactivity timeout.
 	cfg.RefreshReuse, cfg.SessionInactivity, cfg.Version = 0, 0, "bench"
+	for _, c := range configure {
+		c(&cfg)
+	}
 	hasher := auth.NewHasher(auth.TestParams(), 0)
 	a := openApp(b, cfg, app.Deps{
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hasher: hasher,
@@ -104,6 +107,24 @@ func benchRoute(b *testing.B, srv *httpapi.Server, path, authorization string, w
 func BenchmarkGetUser(b *testing.B) {
 	srv, tok := benchServer(b)
 	benchRoute(b, srv, "/user", "Bearer "+tok, http.StatusOK)
+}
+
+// BenchmarkGetUserMetrics is BenchmarkGetUser with --metrics-addr: the
+// request counted by route, method and status, and its duration observed.
+// (BenchmarkGetUser has metrics off and the access log on, at info into a
+// discarding text handler; BenchmarkGetUserQuiet has neither.)
+func BenchmarkGetUserMetrics(b *testing.B) {
+	h := newHot(b, func(c *app.Config) { c.MetricsAddr = "127.0.0.1:0" })
+	tok, _ := h.token(b, "joevu", auth.TypeAccess)
+	benchRoute(b, h.srv, "/user", "Bearer "+tok, http.StatusOK)
+}
+
+// BenchmarkGetUserQuiet is BenchmarkGetUser with --access-log off and no
+// metrics: the edge as it was before either.
+func BenchmarkGetUserQuiet(b *testing.B) {
+	h := newHot(b, func(c *app.Config) { c.AccessLog = httpapi.AccessLogOff })
+	tok, _ := h.token(b, "joevu", auth.TypeAccess)
+	benchRoute(b, h.srv, "/user", "Bearer "+tok, http.StatusOK)
 }
 
 // BenchmarkGetUserIssuer is BenchmarkGetUser with the token a default

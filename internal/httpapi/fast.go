@@ -32,6 +32,9 @@ type fastAdapter struct {
 	fast map[string]func(slow http.Handler) http.Handler // by OperationID
 	// installed holds the OperationIDs of fast that Handle has seen.
 	installed map[string]bool
+	// patterns are the mux patterns Handle registered (the route table's
+	// Huma routes and Huma's own, the document), for the edge's metrics.
+	patterns []string
 	// onHuma, when set (by tests only), is told the OperationID of every
 	// request that Huma's handler serves, so a test can tell which path
 	// answered.
@@ -54,8 +57,12 @@ func (a *fastAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 		}
 		a.installed[op.OperationID] = true
 	}
-	a.mux.Handle(strings.ToUpper(op.Method)+" "+op.Path, h)
+	a.mux.Handle(humaPattern(op), h)
+	a.patterns = append(a.patterns, humaPattern(op))
 }
+
+// humaPattern is the mux pattern of a Huma operation.
+func humaPattern(op *huma.Operation) string { return strings.ToUpper(op.Method) + " " + op.Path }
 
 // checkFast returns an error naming every fast path whose operation was
 // never registered, once all routes are.

@@ -99,12 +99,13 @@ func newFixedHeaders(hsts bool) fixedHeaders {
 // (so one bad request never takes the server down), takes a sane
 // X-Request-ID from the client or makes one and echoes it (so a client can
 // quote it in a bug report), sets nosniff (the one security header every
-// answer needs: the HTML docs add their own, see docsPage), and logs one
-// line per request (never headers, so never a token) when the level allows.
+// answer needs: the HTML docs add their own, see docsPage), and ends every
+// request with its metrics and access log line (obs, observe.go; never
+// headers, so never a token).
 //
 // It also sends HSTS under TLS, answers CORS (cors.go) when configured,
 // and bounds request bodies (limits.go).
-func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, cors *cors, limits bodyLimits, next http.Handler) http.Handler {
+func edge(log *slog.Logger, obs *observer, gen *ids, fixed fixedHeaders, cors *cors, limits bodyLimits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}, req: r}
 		// The header map is indexed by the canonical name: Get("X-Request-ID")
@@ -125,16 +126,16 @@ func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, cors *cors, limits bod
 			// (framing.go): answer it and close.
 			h["Connection"] = []string{"close"}
 			writeProblem(st, codeProblem(codeBadFraming, "Bad request framing: "+v[0]+" (RFC 9112 section 6.3); the connection is closed"))
-			accessLog(r.Context(), log, r, st, time.Now())
+			obs.done(r.Context(), r, st, time.Now())
 			return
 		}
 		start := time.Now()
 		if cors != nil && cors.handle(st, r) {
-			accessLog(r.Context(), log, r, st, start)
+			obs.done(r.Context(), r, st, start)
 			return
 		}
 		if limitBody(w, st, r, limits) {
-			accessLog(r.Context(), log, r, st, start)
+			obs.done(r.Context(), r, st, start)
 			return
 		}
 		defer func() {
@@ -144,11 +145,11 @@ func edge(log *slog.Logger, gen *ids, fixed fixedHeaders, cors *cors, limits bod
 				}
 				log.Error("panic serving request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()), "request_id", st.id[0])
 				if st.status == 0 {
+					st.status = http.StatusInternalServerError // for obs: w is the real writer
 					writeProblem(w, problemFor(fmt.Errorf("panic: %v", v)))
 				}
-				return
 			}
-			accessLog(r.Context(), log, r, st, start)
+			obs.done(r.Context(), r, st, start)
 		}()
 		// The state travels as the ResponseWriter: handlers that need it
 		// from a context (Huma's, POST /token) get it there via withState,
@@ -166,25 +167,6 @@ func withState(w http.ResponseWriter, r *http.Request) *http.Request {
 		return r
 	}
 	return r.WithContext(context.WithValue(r.Context(), requestKey, st))
-}
-
-// accessLog logs the request at debug level, or at error level for a 5xx.
-func accessLog(ctx context.Context, log *slog.Logger, r *http.Request, st *reqState, start time.Time) {
-	status := st.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	level := slog.LevelDebug
-	if status >= 500 {
-		level = slog.LevelError
-	}
-	if !log.Enabled(ctx, level) {
-		return
-	}
-	log.LogAttrs(ctx, level, "request",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.Int("status", status), slog.Int("bytes", st.bytes),
-		slog.Duration("duration", time.Since(start)), slog.String("request_id", st.id[0]))
 }
 
 func saneID(id string) bool {

@@ -226,6 +226,7 @@ func (s *Server) registerRoutes(mux *http.ServeMux) {
 			}
 		case rt.serve.http != nil:
 			mux.Handle(rt.pattern, rt.serve.http)
+			s.patterns = append(s.patterns, rt.pattern)
 			if rt.doc != nil {
 				oapi.AddOperation(&op)
 			}

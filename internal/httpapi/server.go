@@ -69,6 +69,9 @@ type Config struct {
 	// CORSOrigins are the exact origins browsers may call the API from
 	// with credentials (ParseCORSOrigins); none: CORS off.
 	CORSOrigins []string
+	// AccessLog is the --access-log mode: AccessLogOn (""), AccessLogOff
+	// or AccessLogErrors.
+	AccessLog string
 }
 
 // Server serves the API.
@@ -103,6 +106,11 @@ type Server struct {
 	// adapter is kept for the check that every fast path found its
 	// operation, and for the tests' hook on Huma's handler.
 	adapter *fastAdapter
+	// metrics counts requests and edge-refused logins (nopMetrics without).
+	metrics Metrics
+	// patterns are every mux pattern registered (plain routes, and the
+	// adapter's), for the edge's per-route metrics and log (observe.go).
+	patterns []string
 }
 
 // Deps are the parts the server is wired from.
@@ -122,6 +130,8 @@ type Deps struct {
 	Console func(*CookieAuth) Console
 	Log     *slog.Logger
 	Now     func() time.Time // nil: time.Now
+	// Metrics, if set, is told of every request (observe.go).
+	Metrics Metrics
 }
 
 // SessionConfig is the session service's part of cfg, with the same
@@ -200,7 +210,12 @@ func New(cfg Config, d Deps) *Server {
 		panic(err)
 	}
 
-	s.handler = edge(s.log, newIDs(), s.fixed, newCORS(cfg.CORSOrigins), bodyLimits{body: maxBodyBytes, upload: s.importLimit() + maxBodyBytes}, mux)
+	s.patterns = append(s.patterns, s.adapter.patterns...)
+	obs := newObserver(s.log, cfg.AccessLog, d.Metrics, s.patterns)
+	if s.metrics = d.Metrics; s.metrics == nil {
+		s.metrics = nopMetrics{}
+	}
+	s.handler = edge(s.log, obs, newIDs(), s.fixed, newCORS(cfg.CORSOrigins), bodyLimits{body: maxBodyBytes, upload: s.importLimit() + maxBodyBytes}, mux)
 	return s
 }
 

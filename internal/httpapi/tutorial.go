@@ -184,6 +184,7 @@ func (s *Server) revokePresented(ctx context.Context, done string) (*struct{ Bod
 func (s *Server) ipLimited(ctx context.Context, username string) *Problem {
 	if ok, wait := s.ipLimit.allow(s.requestMeta(ctx).ip, s.now()); !ok {
 		s.sessions.AddressThrottled(ctx, username, wait, s.client(ctx, false))
+		s.metrics.LoginOutcome(session.OutcomeThrottled)
 		return tooManyFromIP(wait)
 	}
 	return nil

@@ -63,15 +63,48 @@ type Posted struct {
 	Body     []byte
 }
 
+// Metrics is what the service reports, declared here where it is used
+// (internal/metrics implements it).
+type Metrics interface {
+	// MovementPosted counts a movement posted (not a replay) of typ, one
+	// of warehouse.MovementTypes or TypeReversal.
+	MovementPosted(typ string)
+}
+
+// TypeReversal is the type a reversal is counted under (the reversal
+// itself carries its original's type).
+const TypeReversal = "reversal"
+
+type nopMetrics struct{}
+
+func (nopMetrics) MovementPosted(string) {}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithMetrics reports movements posted to m.
+func WithMetrics(m Metrics) Option {
+	return func(s *Service) {
+		if m != nil {
+			s.metrics = m
+		}
+	}
+}
+
 // Service posts and reverses movements.
 type Service struct {
-	store Store
-	busy  inflight
+	store   Store
+	busy    inflight
+	metrics Metrics
 }
 
 // New returns a service on st.
-func New(st Store) *Service {
-	return &Service{store: st, busy: inflight{keys: map[string]struct{}{}}}
+func New(st Store, opts ...Option) *Service {
+	s := &Service{store: st, busy: inflight{keys: map[string]struct{}{}}, metrics: nopMetrics{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // PostMovement posts nm for by, once per key.
@@ -79,16 +112,24 @@ func (s *Service) PostMovement(ctx context.Context, by Actor, nm warehouse.NewMo
 	if err := warehouse.CanPostMovement(by.Roles, nm.Type); err != nil {
 		return Posted{}, err
 	}
-	return s.once(by, key, func(idem *warehouse.Idempotency) (*warehouse.Movement, error) {
+	p, err := s.once(by, key, func(idem *warehouse.Idempotency) (*warehouse.Movement, error) {
 		return s.store.PostMovement(ctx, nm, by.Name, idem)
 	})
+	if err == nil && !p.Replayed {
+		s.metrics.MovementPosted(p.Movement.Type)
+	}
+	return p, err
 }
 
 // Reverse posts the compensating movement of movement id, once per key.
 func (s *Service) Reverse(ctx context.Context, by Actor, id int64, note string, key Key) (Posted, error) {
-	return s.once(by, key, func(idem *warehouse.Idempotency) (*warehouse.Movement, error) {
+	p, err := s.once(by, key, func(idem *warehouse.Idempotency) (*warehouse.Movement, error) {
 		return s.store.ReverseMovement(ctx, id, note, by.Name, idem)
 	})
+	if err == nil && !p.Replayed {
+		s.metrics.MovementPosted(TypeReversal)
+	}
+	return p, err
 }
 
 // once runs post under key: a concurrent retry in this process is refused

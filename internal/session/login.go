@@ -63,6 +63,7 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 	if err != nil {
 		return Pair{}, err
 	}
+	s.metrics.LoginOutcome(OutcomeOK) // the password was right (a session that cannot be stored is a 503, not a login outcome)
 	return s.start(ctx, u, c, warehouse.KindLoginSucceeded)
 }
 
@@ -148,6 +149,7 @@ func (s *Service) throttled(ctx context.Context, username string) (int, error) {
 	if until.IsZero() {
 		return failures, nil
 	}
+	s.metrics.LoginOutcome(OutcomeThrottled)
 	return 0, LoginThrottled(until.Sub(s.now()))
 }
 
@@ -178,6 +180,7 @@ func (s *Service) loginFailed(ctx context.Context, username string) error {
 		if err := s.db.RecordSecurityEvent(ctx, ev); err != nil {
 			return fmt.Errorf("record failed login: %w", err)
 		}
+		s.metrics.LoginOutcome(OutcomeBadCredentials)
 		return nil
 	}
 	n, d := s.cfg.Throttle.limits()
@@ -187,7 +190,10 @@ func (s *Service) loginFailed(ctx context.Context, username string) error {
 	}
 	if !until.IsZero() {
 		s.log.Warn("login locked out after repeated failures", "user", username, "failures", n, "until", until)
+		s.metrics.LoginOutcome(OutcomeLocked)
+		return nil
 	}
+	s.metrics.LoginOutcome(OutcomeBadCredentials)
 	return nil
 }
 
@@ -240,5 +246,6 @@ func (s *Service) start(ctx context.Context, u *warehouse.User, c Client, kind s
 	if err := s.db.CreateSession(ctx, sess, rt, pair.Refresh, events...); err != nil {
 		return Pair{}, fmt.Errorf("start session: %w", err)
 	}
+	s.metrics.TokensIssued(1, 1)
 	return pair, nil
 }

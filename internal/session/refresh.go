@@ -49,6 +49,7 @@ func (s *Service) Refresh(ctx context.Context, p Presented, c Client) (Pair, err
 	case errors.Is(err, warehouse.ErrRefreshReuseDetected):
 		s.endSession(warehouse.EndedSession{ID: res.Session.ID, ExpiresAt: res.Session.ExpiresAt})
 		s.log.Warn("refresh token reuse: session revoked", "user", p.Claims.Subject, "session", res.Session.ID)
+		s.metrics.ReuseDetected()
 		return Pair{}, err
 	case errors.Is(err, warehouse.ErrSessionExpired):
 		s.endSession(warehouse.EndedSession{ID: res.Session.ID, ExpiresAt: res.Session.ExpiresAt})
@@ -59,6 +60,8 @@ func (s *Service) Refresh(ctx context.Context, p Presented, c Client) (Pair, err
 		return Pair{}, fmt.Errorf("refresh: %w", err)
 	}
 	if !res.Replayed {
+		s.metrics.TokensIssued(1, 1)
+		s.metrics.Refreshed()
 		return pair, nil
 	}
 	prev, err := open(p.Token, res.Sealed)
@@ -68,6 +71,7 @@ func (s *Service) Refresh(ctx context.Context, p Presented, c Client) (Pair, err
 	if err := s.stillValid(ctx, prev, c); err != nil {
 		return Pair{}, err
 	}
+	s.metrics.Refreshed() // the same pair again: nothing new issued
 	return prev, nil
 }
 
@@ -130,6 +134,7 @@ func (s *Service) Revoke(ctx context.Context, t auth.Claims) error {
 	if s.state != nil {
 		s.state.Revoke(t.ID, t.Expiry)
 	}
+	s.metrics.Revoked(t.Type)
 	return nil
 }
 

@@ -109,6 +109,8 @@ type Deps struct {
 	State *authstate.State
 	Log   *slog.Logger
 	Now   func() time.Time // nil: time.Now
+	// Metrics is told of logins and tokens (nil: nothing is).
+	Metrics Metrics
 }
 
 // Service is the token lifecycle. Safe for concurrent use.
@@ -120,6 +122,8 @@ type Service struct {
 	state  *authstate.State
 	log    *slog.Logger
 	now    func() time.Time
+	// metrics is told of logins and tokens (nopMetrics without).
+	metrics Metrics
 }
 
 // The token lifetimes when none is configured (the tutorial's library's
@@ -147,7 +151,10 @@ func New(cfg Config, d Deps) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, db: d.Store, keys: d.Keys, hasher: d.Hasher, state: d.State, log: d.Log, now: d.Now}
+	if d.Metrics == nil {
+		d.Metrics = nopMetrics{}
+	}
+	return &Service{cfg: cfg, db: d.Store, keys: d.Keys, hasher: d.Hasher, state: d.State, log: d.Log, now: d.Now, metrics: d.Metrics}
 }
 
 // Config returns the settings in effect (defaults filled in).

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Group commit (SQLite only).
@@ -228,7 +229,11 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 		}
 		r.pending = err
 	}
+	committing := time.Now()
 	err = sqlTx.Commit()
+	if err == nil {
+		b.db.metrics.CommitBatch(len(live), time.Since(committing))
+	}
 	if err == nil && b.onCommit != nil {
 		b.onCommit(b.commits.Add(1))
 	}

@@ -63,6 +63,8 @@ type DB struct {
 	// file is the SQLite database file's identity (fileid.go); nil on
 	// PostgreSQL.
 	file *fileID
+	// metrics is told of group commits (SQLite; never nil).
+	metrics BatchMetrics
 }
 
 // Options tune Open.
@@ -84,6 +86,8 @@ type Options struct {
 	// (warehouse check): beside a running server of an older version, a
 	// newer binary must not migrate its database under it.
 	NoMigrate bool
+	// Metrics is told of SQLite's group commits (nil: nothing is).
+	Metrics BatchMetrics
 }
 
 // Open opens (creating if needed) the database named by databaseURL, or, if
@@ -95,6 +99,9 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
+	}
+	if opt.Metrics == nil {
+		opt.Metrics = nopBatchMetrics{}
 	}
 	if isPostgresURL(databaseURL) {
 		return openPostgres(ctx, databaseURL, opt)
@@ -131,7 +138,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opt Options) (*DB, e
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 
-	db := &DB{write: &conn{db: write, cache: newStmtCache(write)}, now: opt.Now, log: opt.Logger, Path: path}
+	db := &DB{write: &conn{db: write, cache: newStmtCache(write)}, now: opt.Now, log: opt.Logger, Path: path, metrics: opt.Metrics}
 	// Processes starting together on one database migrate one at a time;
 	// the later ones then find nothing to do.
 	unlock, err := lockDir(ctx, filepath.Dir(path))

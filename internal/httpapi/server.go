@@ -15,6 +15,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
@@ -122,6 +123,8 @@ type Deps struct {
 	Console func(*CookieAuth) Console
 	Log     *slog.Logger
 	Now     func() time.Time // nil: time.Now
+	// Tracer, if set and not a no-op, traces every request (trace.go).
+	Tracer trace.TracerProvider
 }
 
 // SessionConfig is the session service's part of cfg, with the same
@@ -201,6 +204,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 
 	s.handler = edge(s.log, newIDs(), s.fixed, newCORS(cfg.CORSOrigins), bodyLimits{body: maxBodyBytes, upload: s.importLimit() + maxBodyBytes}, mux)
+	s.handler = traceRequests(d.Tracer, s.handler)
 	return s
 }
 

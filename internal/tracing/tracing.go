@@ -58,6 +58,15 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// ForceFlush exports the spans ended so far (tests, and before a planned
+// stop).
+func (p *Provider) ForceFlush(ctx context.Context) error {
+	if !p.Enabled() {
+		return nil
+	}
+	return p.sdk.ForceFlush(ctx)
+}
+
 // FromEnv builds the provider from the process environment, which the
 // OTLP exporters read too (so it is the environment, not .env): tracing is
 // on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT

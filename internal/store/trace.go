@@ -60,13 +60,13 @@ func operationName(fn string) string {
 	if i := strings.LastIndexByte(fn, '/'); i >= 0 {
 		fn = fn[i+1:] // store.(*DB).CreateSession.func1
 	}
-	parts := strings.Split(fn, ".")
+	parts := strings.Split(strings.ReplaceAll(fn, "[...]", ""), ".")
 	for i := len(parts) - 1; i > 0; i-- {
 		p := parts[i]
 		if isClosure(p) {
 			continue
 		}
-		return strings.TrimSuffix(p, "[...]")
+		return p
 	}
 	return "unknown"
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -57,13 +58,17 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 // tracedServer is a server on SQLite with the user joevu whose spans go
 // to the returned in-memory exporter (tp nil: the App's own choice, from
 // the environment) and whose JSON logs, down to debug, to the buffer.
-func tracedServer(t *testing.T, tp trace.TracerProvider) (http.Handler, *syncBuffer) {
-	t.Helper()
+func tracedServer(t testing.TB, tp trace.TracerProvider) (http.Handler, *syncBuffer) {
 	logs := &syncBuffer{}
+	a := tracedApp(t, tp, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	return a.Server(), logs
+}
+
+func tracedApp(t testing.TB, tp trace.TracerProvider, log *slog.Logger) *app.App {
+	t.Helper()
 	hasher := auth.NewHasher(auth.TestParams(), 0)
 	a := openApp(t, testSettings("sqlite:"+filepath.Join(t.TempDir(), "warehouse.db")), app.Deps{
-		Log:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Hasher: hasher, Tracer: tp,
+		Log: log, Hasher: hasher, Tracer: tp,
 		Seed: func(ctx context.Context, db *store.DB) error {
 			h, err := hasher.Hash(ctx, "glinteco")
 			if err != nil {
@@ -72,7 +77,7 @@ func tracedServer(t *testing.T, tp trace.TracerProvider) (http.Handler, *syncBuf
 			return db.CreateUser(ctx, &warehouse.User{Username: "joevu", PasswordHash: h, Roles: []string{"admin"}, Active: true})
 		},
 	})
-	return a.Server(), logs
+	return a
 }
 
 func newRecorder() (*tracetest.InMemoryExporter, *sdktrace.TracerProvider) {
@@ -219,4 +224,20 @@ func TestTraceOff(t *testing.T) {
 	if !found {
 		t.Fatal("no access log line for the request")
 	}
+}
+
+// BenchmarkGetUserTraced is BenchmarkGetUser with tracing on (every
+// request sampled, spans batched to an exporter that drops them): what a
+// request span costs. With tracing off the server is BenchmarkGetUser's.
+func BenchmarkGetUserTraced(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	a := tracedApp(b, tp, slog.New(slog.DiscardHandler))
+	c := auth.NewClaims("joevu", auth.TypeAccess, time.Now(), 15*time.Minute)
+	c.Roles, c.SessionID = []string{"admin"}, "bench-session"
+	tok, err := a.Keys().Sign(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchRoute(b, a.Server(), "/user", "Bearer "+tok, http.StatusOK)
 }

@@ -194,9 +194,13 @@ func (h *Hasher) Load() (busy, queued int) {
 // Hash returns a PHC string, $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>,
 // with salt and hash in unpadded standard base64 like the reference
 // implementation.
-func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+func (h *Hasher) Hash(ctx context.Context, password string) (_ string, err error) {
 	if len(password) > MaxPasswordLen {
 		return "", ErrPasswordTooLong
+	}
+	ctx, span := startHashSpan(ctx, "password.hash")
+	if span != nil {
+		defer func() { endHashSpan(span, err) }()
 	}
 	p := h.params
 	salt := make([]byte, p.SaltLen)
@@ -235,6 +239,10 @@ func (h *Hasher) derive(ctx context.Context, password, salt []byte, p Params) ([
 func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok bool, rehash bool, err error) {
 	if len(password) > MaxPasswordLen {
 		return false, false, ErrPasswordTooLong
+	}
+	ctx, span := startHashSpan(ctx, "password.verify")
+	if span != nil {
+		defer func() { endHashSpan(span, err) }()
 	}
 	p, salt, key, err := parsePHC(phc)
 	if err != nil {

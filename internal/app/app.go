@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/console"
@@ -28,6 +30,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/metrics"
 	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
+	"github.com/warehouse-api/warehouse/internal/tracing"
 )
 
 // Deps are what an App is given rather than configured with: where it
@@ -49,6 +52,10 @@ type Deps struct {
 	// HTTP, if set, adjusts the HTTP settings derived from the Config,
 	// for settings no flag expresses (tests).
 	HTTP func(*httpapi.Config)
+	// Tracer, if set, replaces the tracer provider built from the OTEL_*
+	// environment (tests pass one with an in-memory exporter); the App
+	// does not shut it down.
+	Tracer trace.TracerProvider
 }
 
 // App is a server opened on its database. Open it, Run it, Close it.
@@ -74,6 +81,11 @@ type App struct {
 	metrics    *metrics.Metrics
 	metricsLn  net.Listener
 	metricsSrv *http.Server
+	// tracing is the tracer provider built from the environment, shut
+	// down (flushed) by Close; tracer is what the server traces with (nil:
+	// tracing is off).
+	tracing *tracing.Provider
+	tracer  trace.TracerProvider
 
 	stopHasher func()
 	// stop ends the background loops; loops counts those still running.
@@ -104,6 +116,9 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}
 	if deps.Stderr == nil {
 		deps.Stderr = io.Discard
+	}
+	if err := a.openTracing(ctx, deps.Tracer); err != nil {
+		return nil, err
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
@@ -209,7 +224,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	mkConsole := func(ca *httpapi.CookieAuth) httpapi.Console {
 		return console.New(console.Deps{Auth: ca, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Read: a.db, Log: a.log, Version: cfg.Version})
 	}
-	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics()})
+	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics(), Tracer: a.tracer})
 	if a.metrics != nil {
 		a.serveMetrics()
 	}
@@ -296,7 +311,7 @@ func (a *App) Close() error {
 		if a.pprof != nil {
 			_ = a.pprof.Close()
 		}
-
+		a.closeTracing()
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -431,29 +432,29 @@ func apiError(err error) *Problem { return problemFor(err) }
 // themselves rather than through Huma or writeError.
 func (s *Server) problem(err error) *Problem {
 	p := problemFor(err)
-	s.logCause(p)
+	s.logCause(context.Background(), p) // no request context here: no trace id
 	return p
 }
 
 // logCause logs what the client of a 5xx is not told, once.
-func (s *Server) logCause(p *Problem) {
+func (s *Server) logCause(ctx context.Context, p *Problem) {
 	if p.cause == nil {
 		return
 	}
 	switch {
 	case p.Status == http.StatusServiceUnavailable:
-		s.log.Warn("dependency unavailable", "err", p.cause)
+		s.log.WarnContext(ctx, "dependency unavailable", "err", p.cause)
 	case p.Status >= 500:
-		s.log.Error("request failed", "err", p.cause)
+		s.log.ErrorContext(ctx, "request failed", "err", p.cause)
 	}
 	p.cause = nil
 }
 
 // logProblems is the Huma transformer that logs the cause of every 5xx
 // problem a Huma route answers.
-func (s *Server) logProblems(_ huma.Context, _ string, v any) (any, error) {
+func (s *Server) logProblems(hctx huma.Context, _ string, v any) (any, error) {
 	if p, ok := v.(*Problem); ok {
-		s.logCause(p)
+		s.logCause(hctx.Context(), p)
 	}
 	return v, nil
 }
@@ -461,7 +462,7 @@ func (s *Server) logProblems(_ huma.Context, _ string, v any) (any, error) {
 // writeError answers err on a plain route, as a Huma route would.
 func (s *Server) writeError(w http.ResponseWriter, err error) {
 	p := problemFor(err)
-	s.logCause(p)
+	s.logCause(context.Background(), p)
 	writeProblem(w, p)
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
@@ -132,6 +133,8 @@ type Deps struct {
 	Now     func() time.Time // nil: time.Now
 	// Metrics, if set, is told of every request (observe.go).
 	Metrics Metrics
+	// Tracer, if set and not a no-op, traces every request (trace.go).
+	Tracer trace.TracerProvider
 }
 
 // SessionConfig is the session service's part of cfg, with the same
@@ -216,6 +219,7 @@ func New(cfg Config, d Deps) *Server {
 		s.metrics = nopMetrics{}
 	}
 	s.handler = edge(s.log, obs, newIDs(), s.fixed, newCORS(cfg.CORSOrigins), bodyLimits{body: maxBodyBytes, upload: s.importLimit() + maxBodyBytes}, mux)
+	s.handler = traceRequests(d.Tracer, s.handler)
 	return s
 }
 

@@ -111,7 +111,7 @@ func (s *Service) verifyPassword(ctx context.Context, username, password string)
 	}
 	if err != nil {
 		if !errors.Is(err, auth.ErrPasswordTooLong) {
-			s.log.Error("password verification failed", "user", u.Username, "err", err)
+			s.log.ErrorContext(ctx, "password verification failed", "user", u.Username, "err", err)
 		}
 		return nil, warehouse.ErrBadCredentials
 	}
@@ -123,7 +123,7 @@ func (s *Service) verifyPassword(ctx context.Context, username, password string)
 		// we know the password. A failure only delays the upgrade.
 		if h, err := s.hasher.Hash(ctx, password); err == nil {
 			if err := s.db.RehashPassword(ctx, u.Username, u.PasswordHash, h); err != nil {
-				s.log.Warn("password re-hash not stored", "user", u.Username, "err", err)
+				s.log.WarnContext(ctx, "password re-hash not stored", "user", u.Username, "err", err)
 			}
 		}
 	}
@@ -189,7 +189,7 @@ func (s *Service) loginFailed(ctx context.Context, username string) error {
 		return fmt.Errorf("count failed login: %w", err)
 	}
 	if !until.IsZero() {
-		s.log.Warn("login locked out after repeated failures", "user", username, "failures", n, "until", until)
+		s.log.WarnContext(ctx, "login locked out after repeated failures", "user", username, "failures", n, "until", until)
 		s.metrics.LoginOutcome(OutcomeLocked)
 		return nil
 	}
@@ -201,7 +201,7 @@ func (s *Service) loginFailed(ctx context.Context, username string) error {
 // failures counting until they age out of the window.
 func (s *Service) loginSucceeded(ctx context.Context, username string) {
 	if err := s.db.ResetLoginFailures(ctx, username); err != nil {
-		s.log.Warn("login failures not reset", "user", username, "err", err)
+		s.log.WarnContext(ctx, "login failures not reset", "user", username, "err", err)
 	}
 }
 

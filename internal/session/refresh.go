@@ -48,7 +48,7 @@ func (s *Service) Refresh(ctx context.Context, p Presented, c Client) (Pair, err
 	switch {
 	case errors.Is(err, warehouse.ErrRefreshReuseDetected):
 		s.endSession(warehouse.EndedSession{ID: res.Session.ID, ExpiresAt: res.Session.ExpiresAt})
-		s.log.Warn("refresh token reuse: session revoked", "user", p.Claims.Subject, "session", res.Session.ID)
+		s.log.WarnContext(ctx, "refresh token reuse: session revoked", "user", p.Claims.Subject, "session", res.Session.ID)
 		s.metrics.ReuseDetected()
 		return Pair{}, err
 	case errors.Is(err, warehouse.ErrSessionExpired):

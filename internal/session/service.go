@@ -169,7 +169,7 @@ func (s *Service) hashFailure(ctx context.Context, err error) error {
 	if err == nil || (ctx.Err() == nil && !errors.Is(err, auth.ErrHashUnavailable)) {
 		return nil
 	}
-	s.log.Warn("password hash not computed", "err", err)
+	s.log.WarnContext(ctx, "password hash not computed", "err", err)
 	return fmt.Errorf("%w: %w", warehouse.ErrHashUnavailable, err)
 }
 
@@ -210,6 +210,6 @@ func (s *Service) sync(ctx context.Context) {
 		return
 	}
 	if err := s.state.Poll(ctx); err != nil {
-		s.log.Warn("auth state sync failed; the background loop will retry", "err", err)
+		s.log.WarnContext(ctx, "auth state sync failed; the background loop will retry", "err", err)
 	}
 }

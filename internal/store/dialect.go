@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.opentelemetry.io/otel/trace"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -296,7 +297,13 @@ var errRetry = errors.New("store: transaction must be retried")
 //
 // Every outcome is told to db.writes, which logs the start and the end of
 // an outage once each (faults.go).
-func (db *DB) tx(ctx context.Context, fn func(*txn) error) error {
+func (db *DB) tx(ctx context.Context, fn func(*txn) error) (err error) {
+	// A span per transaction inside a traced request (trace.go).
+	if parent := trace.SpanFromContext(ctx); parent.SpanContext().IsValid() {
+		var span trace.Span
+		ctx, span = db.traceTx(ctx, parent)
+		defer func() { endTx(span, err) }()
+	}
 	return db.writes.observe(db.runTx(ctx, fn))
 }
 

@@ -185,7 +185,7 @@ func TestTraceContinuesTraceparent(t *testing.T) {
 	}
 	var found bool
 	for _, l := range logs.lines(t) {
-		if l["msg"] != "request" || l["path"] != "/api/v1/items/42" {
+		if l["msg"] != "request" || l["route"] != "/api/v1/items/{id}" {
 			continue
 		}
 		found = true

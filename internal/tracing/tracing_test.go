@@ -184,8 +184,13 @@ func TestExportsOverOTLPHTTP(t *testing.T) {
 	if len(names) != 1 || names[0] != "GET /user" {
 		t.Errorf("spans %q", names)
 	}
-	if after := exporterGoroutines(); after > before {
-		t.Errorf("%d exporter goroutines after Shutdown, %d before", after, before)
+	// Shutdown has returned; the exporter's goroutines end just after.
+	after := exporterGoroutines()
+	for deadline := time.Now().Add(5 * time.Second); after > before && time.Now().Before(deadline); after = exporterGoroutines() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after > before {
+		t.Errorf("%d exporter goroutines 5 s after Shutdown, %d before", after, before)
 	}
 }
 

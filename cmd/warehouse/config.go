@@ -50,7 +50,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.Addr, "addr", d.Addr, "address to listen on")
 	fs.IntVar(&c.LoginMaxFail, "login-max-failures", d.LoginMaxFail, "failed logins for one username, within --login-lockout, that lock it out for --login-lockout (counted in the database: shared by every instance; 0: no lockout)")
 	fs.DurationVar(&c.LoginLockout, "login-lockout", d.LoginLockout, "how long a username stays locked out, and the window its failures are counted in")
-	fs.BoolVar(&c.Demo, "demo", d.Demo, "create the tutorial's user joevu/glinteco (role admin) so its curl session works")
+	fs.BoolVar(&c.Demo, "demo", d.Demo, "create the tutorial's user joevu with the tutorial's password (role admin) so its curl session works")
 	fs.DurationVar(&c.AccessTTL, "access-ttl", d.AccessTTL, "access token lifetime")
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", d.RefreshTTL, "refresh token lifetime")
 	fs.DurationVar(&c.Leeway, "leeway", d.Leeway, "clock skew allowed when checking exp, nbf and iat")

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 // runBinary runs this test binary as the real warehouse command (see
@@ -30,7 +32,7 @@ func runBinary(t *testing.T, dir string, env []string, args ...string) (stdout, 
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), runMainEnv+"=1"), env...)
 	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.Stdout, cmd.Stderr = &out, logcheck.Tee(t, &errOut)
 	err = cmd.Run()
 	var ee *exec.ExitError
 	switch {
@@ -55,7 +57,7 @@ func TestFirstStartOnBusyPort(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
 	args := append([]string{"serve", "--data", dir, "--addr", busy.Addr().String(), "--log-format", "text"}, fastHash...)
-	err = run(context.Background(), args, nil, io.Discard, &logs, noEnv)
+	err = run(context.Background(), args, nil, io.Discard, logcheck.Tee(t, &logs), noEnv)
 	if err == nil {
 		t.Fatal("serve started on a busy port")
 	}
@@ -97,7 +99,7 @@ func TestBindErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			args := append([]string{"serve", "--data", t.TempDir()}, tt.args...)
-			err := run(context.Background(), args, nil, io.Discard, io.Discard, func(k string) string { return tt.env[k] })
+			err := run(context.Background(), args, nil, io.Discard, logcheck.Writer(t), func(k string) string { return tt.env[k] })
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -150,7 +152,7 @@ func TestDatabaseLocationErrors(t *testing.T) {
 			t.Run(tt.name+" "+strings.Join(cmd, " "), func(t *testing.T) {
 				t.Parallel()
 				args := append(append(append([]string{}, cmd...), tt.args...), fastHash...)
-				err := run(context.Background(), args, nil, io.Discard, io.Discard, noEnv)
+				err := run(context.Background(), args, nil, io.Discard, logcheck.Writer(t), noEnv)
 				if err == nil {
 					t.Fatal("accepted")
 				}
@@ -236,6 +238,7 @@ func TestUnwritableData(t *testing.T) {
 				c.Env = append(os.Environ(), runMainEnv+"=1", "HOME="+tmp)
 				c.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 				out, err := c.CombinedOutput()
+				_, _ = logcheck.Writer(t).Write(out)
 				if err == nil {
 					t.Fatalf("accepted:\n%s", out)
 				}

@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"strings"
 	"testing"
 
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -22,7 +22,7 @@ func TestUsersCommandWhileServing(t *testing.T) {
 		cli := func(stdin string, args ...string) (string, error) {
 			var out bytes.Buffer
 			all := append(append([]string{"users"}, args...), append([]string{"--database-url", dbURL}, fastHash...)...)
-			err := run(context.Background(), all, strings.NewReader(stdin), &out, io.Discard, noEnv)
+			err := run(context.Background(), all, strings.NewReader(stdin), &out, logcheck.Writer(t), noEnv)
 			return out.String(), err
 		}
 		if _, err := cli("boss-password\n", "create", "boss", "--role", "admin", "--password-stdin"); err != nil {

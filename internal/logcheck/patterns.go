@@ -88,7 +88,7 @@ const minSecret = 6
 var Fixtures = []string{
 	// the tutorial's user, and the users of the HTTP harnesses
 	"glinteco", "viewer-pass", "gone-pass",
-	"viewer-password", "clerk-password", "manager-password", "admin-password", "nobody-password",
+	"viewer-password", "clerk-password", "manager-password", "nobody-password",
 	// internal/app, internal/session, cmd/warehouse
 	"app-test-admin-password", "scale-out-admin-password", "admin-password-from-env", "sam-password",
 	"a-new-password", "right-password", "brand-new-pass", "another-password-2", "a-long-password-1",

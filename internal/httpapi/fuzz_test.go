@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/warehouse-api/warehouse/internal/pgtest"
@@ -129,11 +128,6 @@ func FuzzAuthorizationHeader(f *testing.F) {
 	})
 }
 
-// loginCalls serialises the login fuzzers' requests: a failed login
-// sleeps nowhere, but the account throttle is shared state the answers
-// depend on, so each input sees the state the one before left.
-var loginCalls sync.Mutex
-
 // FuzzLoginBody posts arbitrary JSON to POST /login (and with
 // ?cookies=true): a 200 carries a token pair (or its cookies), anything
 // else is a 4xx problem with a detail.
@@ -161,9 +155,7 @@ func FuzzLoginBody(f *testing.F) {
 		}
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		loginCalls.Lock()
 		w := fs.send(t, req, true)
-		loginCalls.Unlock()
 		if w.Code == http.StatusOK {
 			var pair struct {
 				AccessToken  string `json:"access_token"`
@@ -203,9 +195,7 @@ func FuzzTokenForm(f *testing.F) {
 		}
 		req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		loginCalls.Lock()
 		w := fs.send(t, req, false)
-		loginCalls.Unlock()
 		if w.Code == http.StatusOK {
 			var m map[string]any
 			if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil || m["access_token"] == nil || m["token_type"] != "bearer" {

@@ -60,7 +60,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.BoolVar(&c.InsecureDevKey, "insecure-dev-key", d.InsecureDevKey, "allow a short or well-known signing secret (development only)")
 	fs.StringVar(&c.Issuer, "issuer", d.Issuer, "iss claim to set and require (empty: --public-url, else the URL each login or refresh came to; tokens without iss are then still accepted)")
 	fs.StringVar(&c.Audience, "audience", d.Audience, "aud claim to set and require (empty: none)")
-	fs.StringVar(&c.AdminPassword, "admin-password", d.AdminPassword, "password of the first user 'admin', created on an empty database (default: random, written to <data>/initial-admin-password)")
+	fs.StringVar(&c.AdminPassword, "admin-password", d.AdminPassword, "password of the first user 'admin', created on an empty database (default: random, written to initial_admin_password beside the database)")
 	fs.DurationVar(&c.SyncInterval, "sync-interval", d.SyncInterval, "how often revocations and user changes made by other instances are picked up")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long to let requests finish on shutdown")
 	fs.BoolVar(&c.PrintConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")

@@ -112,7 +112,7 @@ func TestServeRestart(t *testing.T) {
 	}
 	// The generated password is in a file only this user reads, not in
 	// the log (logcheck fails a log line that holds one).
-	pwFile := filepath.Join(dir, "initial-admin-password")
+	pwFile := filepath.Join(dir, "initial_admin_password")
 	if fi, err := os.Stat(pwFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the admin password file: %v, %v", fi, err)
 	}

@@ -95,7 +95,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 	// The server's startup log names the database it uses.
 	for _, dsn := range reachable {
-		_, logs, stop := startServe(t, []string{"--database-url", dsn, "--log-level", "debug"}, noEnv)
+		_, logs, stop := startServe(t, []string{"--database-url", dsn, "--data", t.TempDir(), "--log-level", "debug"}, noEnv)
 		stop()
 		if !strings.Contains(logs.String(), "database=") {
 			t.Errorf("startup log does not name the database:\n%s", logs)

@@ -28,7 +28,7 @@ func TestUsersCommandWhileServing(t *testing.T) {
 		if _, err := cli("boss-password\n", "create", "boss", "--role", "admin", "--password-stdin"); err != nil {
 			t.Fatal(err)
 		}
-		base, _, _ := startServe(t, []string{"--database-url", dbURL, "--sync-interval", "1h", "--login-max-failures", "3"}, noEnv)
+		base, _, _ := startServe(t, []string{"--database-url", dbURL, "--data", t.TempDir(), "--sync-interval", "1h", "--login-max-failures", "3"}, noEnv)
 		login := func(user, pw string) int {
 			code, _ := call(t, "POST", base+"/login", loginBody(user, pw), "")
 			return code

@@ -65,7 +65,7 @@ func bootstrapUsers(ctx context.Context, db *store.DB, hasher *auth.Hasher, c *C
 		if generated {
 			// The only way to learn it, but never in a log (logs are
 			// shipped and kept): a file only this user can read.
-			path, err := writeAdminPassword(c.DataDir, pw)
+			path, err := writeAdminPassword(adminPasswordDir(c), pw)
 			if err != nil {
 				return err
 			}
@@ -105,10 +105,18 @@ func createUser(ctx context.Context, db *store.DB, hasher *auth.Hasher, name, pw
 }
 
 // adminPasswordFile is where the first start leaves a generated admin
-// password, in the data directory.
-const adminPasswordFile = "initial-admin-password"
+// password, next to the SQLite database (in --data on PostgreSQL).
+const adminPasswordFile = "initial_admin_password"
 
-// writeAdminPassword writes pw to dir/initial-admin-password, readable by
+// adminPasswordDir is the directory of the SQLite file, or --data.
+func adminPasswordDir(c *Config) string {
+	if path, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok && path != "" {
+		return filepath.Dir(strings.TrimPrefix(path, "//"))
+	}
+	return c.DataDir
+}
+
+// writeAdminPassword writes pw to dir/initial_admin_password, readable by
 // this user only, and returns the file's path. An existing file is
 // replaced: it held the password of a database since emptied.
 func writeAdminPassword(dir, pw string) (string, error) {

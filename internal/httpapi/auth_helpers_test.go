@@ -112,6 +112,7 @@ func newEnv(t *testing.T, engine string, configure ...func(*httpapi.Config)) *en
 func (e *env) open() {
 	t := e.t
 	cfg := testSettings(e.url)
+	cfg.DataDir = t.TempDir() // a first start's file (the admin password) stays the test's
 	if e.algorithm != "" {
 		cfg.Algorithm = e.algorithm
 	}

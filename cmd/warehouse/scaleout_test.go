@@ -547,7 +547,7 @@ func TestCommandsOnPostgres(t *testing.T) {
 		t.Errorf("migrate: %s", out.String())
 	}
 
-	args := []string{"--database-url", dbURL, "--demo"}
+	args := []string{"--database-url", dbURL, "--data", t.TempDir(), "--demo"}
 	base, _, stop := startServe(t, args, noEnv)
 	var revoked string
 	runSteps(t, base,

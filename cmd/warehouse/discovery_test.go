@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 // TestServeDiscoveryDefaults: `warehouse serve` with default settings
@@ -53,11 +55,11 @@ func TestServeDiscoveryDefaults(t *testing.T) {
 		t.Errorf("behind a trusted proxy: issuer (-want +got):\n%s", diff)
 	}
 
-	err := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--trusted-proxies", "10.0.0.0/33"}, nil, io.Discard, io.Discard, noEnv)
+	err := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--trusted-proxies", "10.0.0.0/33"}, nil, io.Discard, logcheck.Writer(t), noEnv)
 	if err == nil || !strings.Contains(err.Error(), "--trusted-proxies") || !strings.Contains(err.Error(), "10.0.0.0/33") {
 		t.Errorf("bad CIDR: %v", err)
 	}
-	err = run(context.Background(), []string{"serve", "--data", t.TempDir(), "--key-publish-delay", "-1m"}, nil, io.Discard, io.Discard, noEnv)
+	err = run(context.Background(), []string{"serve", "--data", t.TempDir(), "--key-publish-delay", "-1m"}, nil, io.Discard, logcheck.Writer(t), noEnv)
 	if err == nil || !strings.Contains(err.Error(), "--key-publish-delay") {
 		t.Errorf("negative delay: %v", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 // TestServeHashWorkers runs serve with its password hashes in worker
@@ -151,7 +153,7 @@ func TestHashWorkerFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			args := append([]string{"serve", "--data", t.TempDir()}, tt.args...)
-			err := run(context.Background(), args, strings.NewReader(""), io.Discard, io.Discard, func(k string) string { return tt.env[k] })
+			err := run(context.Background(), args, strings.NewReader(""), io.Discard, logcheck.Writer(t), func(k string) string { return tt.env[k] })
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("serve %v: %v, want an error containing %q", tt.args, err, tt.want)
 			}
@@ -165,7 +167,7 @@ func TestHashWorkerFlags(t *testing.T) {
 func TestHashWorkerCommand(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"--nice", "25"}, {"--nice", "-1"}, {"extra"}, {"--bogus"}} {
-		err := run(context.Background(), append([]string{"hash-worker"}, args...), strings.NewReader(""), io.Discard, io.Discard, noEnv)
+		err := run(context.Background(), append([]string{"hash-worker"}, args...), strings.NewReader(""), io.Discard, logcheck.Writer(t), noEnv)
 		if err == nil {
 			t.Errorf("hash-worker %v: no error", args)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -31,7 +32,7 @@ func TestImportCommand(t *testing.T) {
 		cli := func(args ...string) (stdout, stderr string, err error) {
 			var out, errOut bytes.Buffer
 			all := append(append([]string{"import"}, args...), "--database-url", dbURL)
-			err = run(context.Background(), all, strings.NewReader(""), &out, &errOut, noEnv)
+			err = run(context.Background(), all, strings.NewReader(""), &out, logcheck.Tee(t, &errOut), noEnv)
 			return out.String(), errOut.String(), err
 		}
 

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"strings"
 	"testing"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 // TestKeysCLI: the operator's first hour with `warehouse keys`: help exits
@@ -18,13 +20,13 @@ func TestKeysCLI(t *testing.T) {
 	dir := t.TempDir()
 	keysCmd := func(args ...string) (string, string, error) {
 		var out, errOut bytes.Buffer
-		err := run(context.Background(), append(append([]string{"keys"}, args...), "--data", dir), nil, &out, &errOut, noEnv)
+		err := run(context.Background(), append(append([]string{"keys"}, args...), "--data", dir), nil, &out, logcheck.Tee(t, &errOut), noEnv)
 		return out.String(), errOut.String(), err
 	}
 	// help
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
 		var out bytes.Buffer
-		if err := run(context.Background(), append([]string{"keys"}, args...), nil, &out, &bytes.Buffer{}, noEnv); err != nil || !strings.Contains(out.String(), "warehouse keys rotate") {
+		if err := run(context.Background(), append([]string{"keys"}, args...), nil, &out, logcheck.Writer(t), noEnv); err != nil || !strings.Contains(out.String(), "warehouse keys rotate") {
 			t.Errorf("keys %v: %v\n%s", args, err, out.String())
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 func TestKeysCommand(t *testing.T) {
@@ -17,7 +19,7 @@ func TestKeysCommand(t *testing.T) {
 		var out bytes.Buffer
 		// --key-publish-delay 0s: a rotated key signs at once (the delay
 		// has its own test, TestKeysPublishDelay).
-		err := run(context.Background(), append(append([]string{"keys"}, args...), "--data", dir, "--jwt-algorithm", "EdDSA", "--key-publish-delay", "0s"), nil, &out, io.Discard, noEnv)
+		err := run(context.Background(), append(append([]string{"keys"}, args...), "--data", dir, "--jwt-algorithm", "EdDSA", "--key-publish-delay", "0s"), nil, &out, logcheck.Writer(t), noEnv)
 		return out.String(), err
 	}
 	if _, err := keysCmd("rotate"); err != nil {
@@ -68,11 +70,11 @@ func TestKeysCommand(t *testing.T) {
 
 func TestCustomClaims(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--claims", `{"sub":"root"}`}, nil, io.Discard, io.Discard, noEnv)
+	err := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--claims", `{"sub":"root"}`}, nil, io.Discard, logcheck.Writer(t), noEnv)
 	if err == nil || !strings.Contains(err.Error(), `may not set "sub"`) {
 		t.Fatalf("reserved claim: %v", err)
 	}
-	err = run(context.Background(), []string{"serve", "--data", t.TempDir(), "--claims", `[1]`}, nil, io.Discard, io.Discard, noEnv)
+	err = run(context.Background(), []string{"serve", "--data", t.TempDir(), "--claims", `[1]`}, nil, io.Discard, logcheck.Writer(t), noEnv)
 	if err == nil || !strings.Contains(err.Error(), "JSON object") {
 		t.Fatalf("bad claims: %v", err)
 	}

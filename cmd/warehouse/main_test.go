@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 // fastHash keeps argon2id cheap in tests; production defaults are OWASP's.
@@ -63,7 +65,9 @@ func startServeAt(t *testing.T, addr string, args []string, getenv func(string) 
 	logs = &syncBuffer{}
 	done := make(chan error, 1)
 	all := append([]string{"serve", "--addr", addr, "--log-format", "text"}, fastHash...)
-	go func() { done <- run(ctx, append(all, args...), strings.NewReader(""), io.Discard, logs, getenv) }()
+	go func() {
+		done <- run(ctx, append(all, args...), strings.NewReader(""), io.Discard, logcheck.Tee(t, logs), getenv)
+	}()
 	base = "http://" + addr
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -106,6 +110,18 @@ func TestServeRestart(t *testing.T) {
 	if !strings.Contains(logs.String(), "created user 'admin' with a random password") {
 		t.Errorf("first start did not announce the admin password:\n%s", logs)
 	}
+	// The generated password is in a file only this user reads, not in
+	// the log (logcheck fails a log line that holds one).
+	pwFile := filepath.Join(dir, "initial_admin_password")
+	if fi, err := os.Stat(pwFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the admin password file: %v, %v", fi, err)
+	}
+	pw, err := os.ReadFile(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logcheck.Secret(t, strings.TrimSpace(string(pw)))
+	runSteps(t, base, step{method: "POST", path: "/login", body: loginBody("admin", strings.TrimSpace(string(pw))), status: 200})
 	var revoked, kept string
 	runSteps(t, base,
 		step{method: "POST", path: "/login", body: loginBody("joevu", "glinteco"), status: 200, then: saveToken(&revoked)},
@@ -149,7 +165,7 @@ func TestServeSigningSecret(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			args := append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, tc.args...)
-			err := run(context.Background(), args, strings.NewReader(""), io.Discard, io.Discard, noEnv)
+			err := run(context.Background(), args, strings.NewReader(""), io.Discard, logcheck.Writer(t), noEnv)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
@@ -180,7 +196,7 @@ func TestPrintConfig(t *testing.T) {
 		"WAREHOUSE_ADMIN_PASSWORD": "admin-password-from-env",
 	}
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"serve", "--print-config", "--addr", ":7000"}, nil, &out, io.Discard,
+	err := run(context.Background(), []string{"serve", "--print-config", "--addr", ":7000"}, nil, &out, logcheck.Writer(t),
 		func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +216,7 @@ func TestPrintConfig(t *testing.T) {
 
 func TestBadEnvironment(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), []string{"serve", "--print-config"}, nil, io.Discard, io.Discard,
+	err := run(context.Background(), []string{"serve", "--print-config"}, nil, io.Discard, logcheck.Writer(t),
 		func(k string) string {
 			if k == "WAREHOUSE_ACCESS_TTL" {
 				return "fifteen minutes"
@@ -227,7 +243,7 @@ func TestDotEnv(t *testing.T) {
 		}
 		return ""
 	}
-	if err := run(context.Background(), []string{"serve", "--print-config"}, nil, &out, io.Discard, getenv); err != nil {
+	if err := run(context.Background(), []string{"serve", "--print-config"}, nil, &out, logcheck.Writer(t), getenv); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "access-ttl             7m0s") || !strings.Contains(out.String(), "addr                   :8456") {
@@ -241,7 +257,7 @@ func TestUsersCommand(t *testing.T) {
 	users := func(stdin string, args ...string) (string, error) {
 		var out bytes.Buffer
 		all := append(append([]string{"users"}, args...), append([]string{"--data", dir}, fastHash...)...)
-		err := run(context.Background(), all, strings.NewReader(stdin), &out, io.Discard, noEnv)
+		err := run(context.Background(), all, strings.NewReader(stdin), &out, logcheck.Writer(t), noEnv)
 		return out.String(), err
 	}
 	steps := []struct {
@@ -293,7 +309,7 @@ func TestUsersCommand(t *testing.T) {
 func TestUsersUnknownSubcommandCreatesNothing(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
-	err := run(context.Background(), []string{"users", "lsit", "--data", dir}, nil, io.Discard, io.Discard, noEnv)
+	err := run(context.Background(), []string{"users", "lsit", "--data", dir}, nil, io.Discard, logcheck.Writer(t), noEnv)
 	if err == nil || !strings.Contains(err.Error(), `unknown subcommand "lsit"`) {
 		t.Fatalf("users lsit: %v", err)
 	}
@@ -305,17 +321,17 @@ func TestUsersUnknownSubcommandCreatesNothing(t *testing.T) {
 func TestMigrateAndVersion(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"migrate", "--data", t.TempDir()}, nil, &out, io.Discard, noEnv); err != nil {
+	if err := run(context.Background(), []string{"migrate", "--data", t.TempDir()}, nil, &out, logcheck.Writer(t), noEnv); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "schema version") {
 		t.Errorf("migrate: %s", out.String())
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"version"}, nil, &out, io.Discard, noEnv); err != nil || !strings.HasPrefix(out.String(), "warehouse ") {
+	if err := run(context.Background(), []string{"version"}, nil, &out, logcheck.Writer(t), noEnv); err != nil || !strings.HasPrefix(out.String(), "warehouse ") {
 		t.Errorf("version: %v %q", err, out.String())
 	}
-	if err := run(context.Background(), []string{"bogus"}, nil, io.Discard, io.Discard, noEnv); err == nil {
+	if err := run(context.Background(), []string{"bogus"}, nil, io.Discard, logcheck.Writer(t), noEnv); err == nil {
 		t.Error("unknown command accepted")
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 // TestOpenAPICommandIsServed: what `warehouse openapi` prints, and so what
@@ -15,7 +17,7 @@ import (
 func TestOpenAPICommandIsServed(t *testing.T) {
 	t.Parallel()
 	var printed bytes.Buffer
-	if err := run(context.Background(), []string{"openapi"}, strings.NewReader(""), &printed, io.Discard, noEnv); err != nil {
+	if err := run(context.Background(), []string{"openapi"}, strings.NewReader(""), &printed, logcheck.Writer(t), noEnv); err != nil {
 		t.Fatal(err)
 	}
 	base, _, _ := startServe(t, []string{"--data", t.TempDir()}, noEnv)

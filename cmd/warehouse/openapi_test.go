@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"strings"
 	"testing"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 // TestOpenAPICommand: `warehouse openapi` prints the served document, with
@@ -22,7 +23,7 @@ func TestOpenAPICommand(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := run(context.Background(), tc.args, strings.NewReader(""), &out, io.Discard, noEnv); err != nil {
+			if err := run(context.Background(), tc.args, strings.NewReader(""), &out, logcheck.Writer(t), noEnv); err != nil {
 				t.Fatal(err)
 			}
 			var doc struct {

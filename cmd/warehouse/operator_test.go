@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 // runBinary runs this test binary as the real warehouse command (see
@@ -30,7 +32,7 @@ func runBinary(t *testing.T, dir string, env []string, args ...string) (stdout, 
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), runMainEnv+"=1"), env...)
 	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.Stdout, cmd.Stderr = &out, logcheck.Tee(t, &errOut)
 	err = cmd.Run()
 	var ee *exec.ExitError
 	switch {
@@ -43,7 +45,7 @@ func runBinary(t *testing.T, dir string, env []string, args ...string) (stdout, 
 }
 
 // TestFirstStartOnBusyPort: a first start that cannot bind creates nothing,
-// so the next start still creates the admin and prints its password
+// so the next start still creates the admin and writes its password
 // (before, the password was printed by the failed start and never again).
 func TestFirstStartOnBusyPort(t *testing.T) {
 	t.Parallel()
@@ -55,7 +57,7 @@ func TestFirstStartOnBusyPort(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
 	args := append([]string{"serve", "--data", dir, "--addr", busy.Addr().String(), "--log-format", "text"}, fastHash...)
-	err = run(context.Background(), args, nil, io.Discard, &logs, noEnv)
+	err = run(context.Background(), args, nil, io.Discard, logcheck.Tee(t, &logs), noEnv)
 	if err == nil {
 		t.Fatal("serve started on a busy port")
 	}
@@ -69,12 +71,16 @@ func TestFirstStartOnBusyPort(t *testing.T) {
 	}
 
 	base, logs2, _ := startServe(t, []string{"--data", dir}, noEnv)
-	m := regexp.MustCompile(`password=(\S+)`).FindStringSubmatch(logs2.String())
+	m := regexp.MustCompile(`file=(\S+)`).FindStringSubmatch(logs2.String())
 	if m == nil || !strings.Contains(logs2.String(), "warehouse users set-password admin") {
-		t.Fatalf("the next start did not print the admin password and how to reset it:\n%s", logs2)
+		t.Fatalf("the next start did not name the admin password's file and how to reset it:\n%s", logs2)
 	}
-	// The admin logs in with the printed password.
-	runSteps(t, base, step{method: "POST", path: "/login", body: loginBody("admin", m[1]), status: 200})
+	// The admin logs in with the password in that file (never in the log).
+	pw, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, base, step{method: "POST", path: "/login", body: loginBody("admin", strings.TrimSpace(string(pw))), status: 200})
 }
 
 // TestBindErrors: a listen address that cannot work says which setting
@@ -99,7 +105,7 @@ func TestBindErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			args := append([]string{"serve", "--data", t.TempDir()}, tt.args...)
-			err := run(context.Background(), args, nil, io.Discard, io.Discard, func(k string) string { return tt.env[k] })
+			err := run(context.Background(), args, nil, io.Discard, logcheck.Writer(t), func(k string) string { return tt.env[k] })
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -152,7 +158,7 @@ func TestDatabaseLocationErrors(t *testing.T) {
 			t.Run(tt.name+" "+strings.Join(cmd, " "), func(t *testing.T) {
 				t.Parallel()
 				args := append(append(append([]string{}, cmd...), tt.args...), fastHash...)
-				err := run(context.Background(), args, nil, io.Discard, io.Discard, noEnv)
+				err := run(context.Background(), args, nil, io.Discard, logcheck.Writer(t), noEnv)
 				if err == nil {
 					t.Fatal("accepted")
 				}
@@ -238,6 +244,7 @@ func TestUnwritableData(t *testing.T) {
 				c.Env = append(os.Environ(), runMainEnv+"=1", "HOME="+tmp)
 				c.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 				out, err := c.CombinedOutput()
+				_, _ = logcheck.Writer(t).Write(out)
 				if err == nil {
 					t.Fatalf("accepted:\n%s", out)
 				}

@@ -1,16 +1,16 @@
 package main
 
 import (
-	"io"
-	"log/slog"
 	"runtime/debug"
 	"testing"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 // Not parallel: the GC percentage belongs to the whole process.
 func TestTuneGC(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := logcheck.New(t)
 	tests := []struct {
 		gogc    string
 		want    int

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -69,7 +70,8 @@ func startInstance(t *testing.T, name, dbURL string, extra ...string) *instance 
 	in.cmd = exec.Command(self, append(args, extra...)...)
 	in.cmd.Dir = t.TempDir() // no stray .env
 	in.cmd.Env = append(os.Environ(), runMainEnv+"=1", "WAREHOUSE_ADMIN_PASSWORD="+adminPassword)
-	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
+	out := logcheck.Tee(t, in.logs) // one writer: the two streams interleave as they came
+	in.cmd.Stdout, in.cmd.Stderr = out, out
 	if err := in.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -538,14 +540,14 @@ func TestCommandsOnPostgres(t *testing.T) {
 	dbURL := pgtest.Shared(t).NewDatabase(t)
 	withPassword := strings.Replace(dbURL, "postgres@", "postgres:sekrit@", 1) // trust auth ignores it
 	var out bytes.Buffer
-	if err := run(ctx, []string{"migrate", "--database-url", withPassword}, nil, &out, io.Discard, noEnv); err != nil {
+	if err := run(ctx, []string{"migrate", "--database-url", withPassword}, nil, &out, logcheck.Writer(t), noEnv); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "schema version 6") || strings.Contains(out.String(), "sekrit") {
 		t.Errorf("migrate: %s", out.String())
 	}
 
-	args := []string{"--database-url", dbURL, "--demo"}
+	args := []string{"--database-url", dbURL, "--data", t.TempDir(), "--demo"}
 	base, _, stop := startServe(t, args, noEnv)
 	var revoked string
 	runSteps(t, base,
@@ -556,7 +558,7 @@ func TestCommandsOnPostgres(t *testing.T) {
 	base, _, _ = startServe(t, args, noEnv)
 	runSteps(t, base, step{method: "GET", path: "/user", token: &revoked, status: 401}) // after the restart
 	out.Reset()
-	if err := run(ctx, []string{"users", "list", "--database-url", dbURL}, nil, &out, io.Discard, noEnv); err != nil || !strings.Contains(out.String(), "joevu") {
+	if err := run(ctx, []string{"users", "list", "--database-url", dbURL}, nil, &out, logcheck.Writer(t), noEnv); err != nil || !strings.Contains(out.String(), "joevu") {
 		t.Fatalf("users list: %v %s", err, out.String())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -83,7 +84,7 @@ func TestSecretsNeverShown(t *testing.T) {
 						all = append(all, "--log-format", "text", "--hash-workers", "inline")
 					}
 					var out, errOut bytes.Buffer
-					err := run(context.Background(), all, strings.NewReader(""), &out, &errOut, getenv)
+					err := run(context.Background(), all, strings.NewReader(""), &out, logcheck.Tee(t, &errOut), getenv)
 					check(t, "output", out.String(), errOut.String())
 					if err != nil {
 						check(t, "error", "warehouse: "+cliMessage(err))
@@ -94,7 +95,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 	// The server's startup log names the database it uses.
 	for _, dsn := range reachable {
-		_, logs, stop := startServe(t, []string{"--database-url", dsn, "--log-level", "debug"}, noEnv)
+		_, logs, stop := startServe(t, []string{"--database-url", dsn, "--data", t.TempDir(), "--log-level", "debug"}, noEnv)
 		stop()
 		if !strings.Contains(logs.String(), "database=") {
 			t.Errorf("startup log does not name the database:\n%s", logs)

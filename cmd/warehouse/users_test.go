@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"strings"
 	"testing"
 
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -22,13 +22,13 @@ func TestUsersCommandWhileServing(t *testing.T) {
 		cli := func(stdin string, args ...string) (string, error) {
 			var out bytes.Buffer
 			all := append(append([]string{"users"}, args...), append([]string{"--database-url", dbURL}, fastHash...)...)
-			err := run(context.Background(), all, strings.NewReader(stdin), &out, io.Discard, noEnv)
+			err := run(context.Background(), all, strings.NewReader(stdin), &out, logcheck.Writer(t), noEnv)
 			return out.String(), err
 		}
 		if _, err := cli("boss-password\n", "create", "boss", "--role", "admin", "--password-stdin"); err != nil {
 			t.Fatal(err)
 		}
-		base, _, _ := startServe(t, []string{"--database-url", dbURL, "--sync-interval", "1h", "--login-max-failures", "3"}, noEnv)
+		base, _, _ := startServe(t, []string{"--database-url", dbURL, "--data", t.TempDir(), "--sync-interval", "1h", "--login-max-failures", "3"}, noEnv)
 		login := func(user, pw string) int {
 			code, _ := call(t, "POST", base+"/login", loginBody(user, pw), "")
 			return code

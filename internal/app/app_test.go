@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -66,7 +67,7 @@ func TestCloseJoinsLoops(t *testing.T) {
 		cfg := testConfig(t, engine)
 		cfg.SyncInterval = 10 * time.Millisecond
 		logs := &logBuffer{}
-		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		log := slog.New(slog.NewTextHandler(logcheck.Tee(t, logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 		a, err := Open(context.Background(), cfg, Deps{Log: log})
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/warehouse-api/warehouse"
@@ -62,9 +63,14 @@ func bootstrapUsers(ctx context.Context, db *store.DB, hasher *auth.Hasher, c *C
 			return err
 		}
 		if generated {
-			// Printed once, on purpose: this is the only way to learn it.
-			log.Warn("created user 'admin' with a random password; change it with `warehouse users set-password admin`",
-				"username", "admin", "password", pw)
+			// The only way to learn it, but never in a log (logs are
+			// shipped and kept): a file only this user can read.
+			path, err := writeAdminPassword(adminPasswordDir(c), pw)
+			if err != nil {
+				return err
+			}
+			log.Warn("created user 'admin' with a random password, written to a file only this user can read; read it, delete the file, and change it with `warehouse users set-password admin`",
+				"username", "admin", "file", path)
 		} else {
 			log.Info("created user 'admin'")
 		}
@@ -75,7 +81,7 @@ func bootstrapUsers(ctx context.Context, db *store.DB, hasher *auth.Hasher, c *C
 			if err := createUser(ctx, db, hasher, "joevu", "glinteco", []string{string(warehouse.RoleAdmin)}); err != nil {
 				return err
 			}
-			log.Warn("demo mode: created the tutorial's user joevu (password glinteco, role admin); do not use --demo in production")
+			log.Warn("demo mode: created the tutorial's user joevu (its password is the tutorial's, see the README; role admin); do not use --demo in production")
 		} else if err != nil {
 			return err
 		}
@@ -96,6 +102,41 @@ func createUser(ctx context.Context, db *store.DB, hasher *auth.Hasher, name, pw
 		return nil // another instance created it first
 	}
 	return err
+}
+
+// adminPasswordFile is where the first start leaves a generated admin
+// password, next to the SQLite database (in --data on PostgreSQL).
+const adminPasswordFile = "initial_admin_password"
+
+// adminPasswordDir is the directory of the SQLite file, or --data.
+func adminPasswordDir(c *Config) string {
+	if path, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok && path != "" {
+		return filepath.Dir(strings.TrimPrefix(path, "//"))
+	}
+	return c.DataDir
+}
+
+// writeAdminPassword writes pw to dir/initial_admin_password, readable by
+// this user only, and returns the file's path. An existing file is
+// replaced: it held the password of a database since emptied.
+func writeAdminPassword(dir, pw string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("write the generated admin password: %w (or set WAREHOUSE_ADMIN_PASSWORD)", err)
+	}
+	path := filepath.Join(dir, adminPasswordFile)
+	_ = os.Remove(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("write the generated admin password: %w (or set WAREHOUSE_ADMIN_PASSWORD)", err)
+	}
+	if _, err := f.WriteString(pw + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write the generated admin password to %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("write the generated admin password to %s: %w", path, err)
+	}
+	return path, nil
 }
 
 // RandomPassword is a password for a user nobody chose one for.

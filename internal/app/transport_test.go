@@ -28,6 +28,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -36,7 +37,7 @@ import (
 func runApp(t *testing.T, cfg Config) (*App, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(logcheck.Tee(t, logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := Open(context.Background(), cfg, Deps{Log: log})
 	if err != nil {
 		t.Fatal(err)

@@ -3,19 +3,19 @@ package authstate_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
 func openDB(t testing.TB, dir string) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), "", dir, store.Options{})
+	db, err := store.Open(context.Background(), "", dir, store.Options{Logger: logcheck.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func openDB(t testing.TB, dir string) *store.DB {
 	return db
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet(t testing.TB) *slog.Logger { return logcheck.New(t) }
 
 func TestLoadAndPoll(t *testing.T) {
 	t.Parallel()
@@ -36,7 +36,7 @@ func TestLoadAndPoll(t *testing.T) {
 	if err := theirs.RevokeToken(ctx, "old", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	s := authstate.New(mine, quiet())
+	s := authstate.New(mine, quiet(t))
 	if err := s.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestPollManyEvents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t, t.TempDir())
-	s := authstate.New(db, quiet())
+	s := authstate.New(db, quiet(t))
 	if err := s.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestRunFollowsOtherInstances(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	mine, theirs := openDB(t, dir), openDB(t, dir)
-	s := authstate.New(mine, quiet())
+	s := authstate.New(mine, quiet(t))
 	if err := s.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestRunFollowsOtherInstances(t *testing.T) {
 
 func TestIsRevokedDoesNotAllocate(t *testing.T) {
 	db := openDB(t, t.TempDir())
-	s := authstate.New(db, quiet())
+	s := authstate.New(db, quiet(t))
 	s.Revoke("some-jti", time.Now().Add(time.Hour))
 	jti := "5b4d7c3e-0d7a-4a53-9a43-6a2b1c9d8e7f"
 	if n := testing.AllocsPerRun(1000, func() { s.IsRevoked(jti) }); n != 0 {
@@ -137,7 +137,7 @@ func TestIsRevokedDoesNotAllocate(t *testing.T) {
 
 func BenchmarkIsRevoked(b *testing.B) {
 	db := openDB(b, b.TempDir())
-	s := authstate.New(db, quiet())
+	s := authstate.New(db, quiet(b))
 	for i := range 10000 {
 		s.Revoke(fmt.Sprint("jti-", i), time.Now().Add(time.Hour))
 	}

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"hash"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/app"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -81,6 +81,7 @@ func newEnv(t *testing.T, engine string, configure ...func(*httpapi.Config)) *en
 	if len(configure) > 0 {
 		e.configure = configure[0]
 	}
+	logcheck.Secret(t, "glinteco", "viewer-pass", "gone-pass")
 	e.seed = func(ctx context.Context, db *store.DB) error {
 		for _, u := range []struct {
 			name, pw string
@@ -111,13 +112,14 @@ func newEnv(t *testing.T, engine string, configure ...func(*httpapi.Config)) *en
 func (e *env) open() {
 	t := e.t
 	cfg := testSettings(e.url)
+	cfg.DataDir = t.TempDir() // a first start's file (the admin password) stays the test's
 	if e.algorithm != "" {
 		cfg.Algorithm = e.algorithm
 	}
 	seed := e.seed
 	e.seed = nil // a restart finds the users in the database
 	e.app = openApp(t, cfg, app.Deps{
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.now, Hasher: e.hasher, Seed: seed,
+		Log: logcheck.New(t), Now: e.clock.now, Hasher: e.hasher, Seed: seed,
 		HTTP: func(c *httpapi.Config) {
 			if e.configure != nil {
 				e.configure(c)
@@ -126,6 +128,7 @@ func (e *env) open() {
 		},
 	})
 	e.db, e.keys, e.secret, e.state, e.srv = e.app.DB(), e.app.Keys(), e.app.Keys().Current().Secret, e.app.State(), e.app.Server()
+	logcheck.Secret(t, string(e.secret))
 }
 
 // restart stops the server (its loops, then its database) and opens
@@ -258,6 +261,7 @@ func (e *env) dbQueryRow(query string, dest ...any) error {
 func seedUser(t *testing.T, e *env, name, pw string, roles ...string) {
 	t.Helper()
 	ctx := context.Background()
+	logcheck.Secret(t, pw)
 	h, err := e.hasher.Hash(ctx, pw)
 	if err != nil {
 		t.Fatal(err)

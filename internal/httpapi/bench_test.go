@@ -7,8 +7,6 @@ package httpapi_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/app"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -61,7 +60,7 @@ func newHot(b testing.TB, configure ...func(*app.Config)) hot {
 	}
 	hasher := auth.NewHasher(auth.TestParams(), 0)
 	a := openApp(b, cfg, app.Deps{
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hasher: hasher,
+		Log: logcheck.New(b), Hasher: hasher,
 		Seed: func(ctx context.Context, db *store.DB) error {
 			h, err := hasher.Hash(ctx, "glinteco")
 			if err != nil {

@@ -23,8 +23,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -46,6 +44,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/app"
 	"github.com/warehouse-api/warehouse/internal/browsertest"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -122,11 +121,12 @@ func newDocsTestServer(t *testing.T) (*httptest.Server, *docsRequestLog) {
 	t.Helper()
 	cfg := testSettings("sqlite:" + filepath.Join(t.TempDir(), "warehouse.db"))
 	cfg.Secret = rand.Text() + rand.Text() // a signing secret of its own
+	logcheck.Secret(t, cfg.Secret, docsPassword)
 	cfg.RefreshTTL, cfg.SessionLifetime, cfg.Version = 24*time.Hour, 24*time.Hour, docsVersion
 	cfg.RefreshReuse, cfg.SessionInactivity = 0, 0
 	hasher := auth.NewHasher(auth.TestParams(), 0)
 	a := openApp(t, cfg, app.Deps{
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hasher: hasher,
+		Log: logcheck.New(t), Hasher: hasher,
 		Seed: func(ctx context.Context, db *store.DB) error {
 			hash, err := hasher.Hash(ctx, docsPassword)
 			if err != nil {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/app"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -44,13 +44,14 @@ func newDomainTestServer(t testing.TB, engine string, configure ...func(*app.Con
 	// A signing secret of the test's own, and the settings these tests
 	// always had: no leeway, no refresh grace, no inactivity timeout.
 	cfg.Secret = rand.Text() + rand.Text()
+	logcheck.Secret(t, cfg.Secret)
 	cfg.Leeway, cfg.RefreshReuse, cfg.SessionInactivity = 0, 0, 0
 	cfg.SessionLifetime = cfg.RefreshTTL
 	for _, f := range configure {
 		f(&cfg)
 	}
 	e.app = openApp(t, cfg, app.Deps{
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hasher: e.hasher,
+		Log: logcheck.New(t), Hasher: e.hasher,
 		Seed: func(ctx context.Context, db *store.DB) error {
 			for _, r := range warehouse.Roles {
 				if err := e.createUser(ctx, db, string(r), []string{string(r)}); err != nil {
@@ -76,6 +77,7 @@ func rolesStrings() []string {
 }
 
 func (e *domainEnv) createUser(ctx context.Context, db *store.DB, name string, roles []string) error {
+	logcheck.Secret(e.t, name+"-password")
 	h, err := e.hasher.Hash(ctx, name+"-password")
 	if err != nil {
 		return err

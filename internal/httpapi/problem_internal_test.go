@@ -8,8 +8,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -42,7 +41,7 @@ type renderers struct {
 func newRenderers(t *testing.T) *renderers {
 	t.Helper()
 	useProblems()
-	r := &renderers{s: &Server{log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	r := &renderers{s: &Server{log: logcheck.New(t)}}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("errors", "1")
 	hc.Transformers = append(hc.Transformers, r.s.logProblems)

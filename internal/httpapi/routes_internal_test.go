@@ -1,20 +1,21 @@
 package httpapi
 
 import (
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 func newTableServer(t *testing.T) *Server {
 	t.Helper()
 	// The routes do not depend on the database: a server without one
 	// registers them all (as `warehouse openapi` does).
-	return New(Config{}, Deps{Log: slog.New(slog.DiscardHandler)})
+	return New(Config{}, Deps{Log: logcheck.New(t)})
 }
 
 // The route table is the one place that registers: every operation of the
@@ -88,7 +89,7 @@ func TestFastPathsOnTheirLines(t *testing.T) {
 // The operator's extra claims (--claims) are named, sorted, after the
 // access token's own claims in the bearer scheme.
 func TestBearerSchemeNamesExtraClaims(t *testing.T) {
-	s := New(Config{ExtraClaims: map[string]any{"tenant": "acme", "region": "eu"}}, Deps{Log: slog.New(slog.DiscardHandler)})
+	s := New(Config{ExtraClaims: map[string]any{"tenant": "acme", "region": "eu"}}, Deps{Log: logcheck.New(t)})
 	desc := s.OpenAPI().Components.SecuritySchemes[schemeBearer].Description
 	if want := "An access token's claims:" + claimsDoc() + "\n\nAccess tokens also carry the operator's claims: region, tenant."; !strings.HasSuffix(desc, want) {
 		t.Errorf("bearer scheme: %q, want it to end %q", desc, want)

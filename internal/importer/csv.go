@@ -157,7 +157,17 @@ func (r *reader) next() (record, error) {
 		return record{}, io.EOF
 	}
 	r.n++
-	line, _ := r.cr.FieldPos(0)
+	// A row that is no valid CSV may have no fields, and FieldPos panics
+	// on a field the last row does not have (a file ending in an
+	// unterminated quote did): the error then knows the line.
+	var line int
+	var pe *csv.ParseError
+	switch {
+	case len(fields) > 0:
+		line, _ = r.cr.FieldPos(0)
+	case errors.As(err, &pe):
+		line = cmp.Or(pe.StartLine, pe.Line)
+	}
 	rec := record{n: r.n, line: line, fields: fields, idx: r.idx}
 	return rec, err
 }

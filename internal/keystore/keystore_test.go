@@ -3,8 +3,6 @@ package keystore_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/keystore"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -252,7 +251,7 @@ func TestFollowerRun(t *testing.T) {
 	clk.set(t0.Add(11 * time.Minute))
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go f.Run(rctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go f.Run(rctx, logcheck.New(t))
 	deadline := time.Now().Add(30 * time.Second)
 	for kr.Current().ID != k2.ID {
 		if time.Now().After(deadline) {

@@ -35,6 +35,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 )
 
 // Engine names.
@@ -112,7 +114,9 @@ func Unavailable(tb testing.TB, err error) {
 // Main runs the tests and stops the shared cluster, if one was started.
 // Use it from TestMain: os.Exit(pgtest.Main(m)).
 func Main(m *testing.M) int {
-	code := m.Run()
+	// Every log line of the tests, the default logger's too, is checked
+	// for secrets (internal/logcheck).
+	code := logcheck.Main(m.Run)
 	if shared != nil {
 		shared.Remove()
 	}

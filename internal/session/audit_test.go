@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/session"
 )
@@ -43,7 +44,7 @@ func TestSecurityEvents(t *testing.T) {
 	t.Parallel()
 	pgtest.ForEach(t, func(t *testing.T, engine string) {
 		var logs syncBuffer
-		log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		log := slog.New(slog.NewJSONHandler(logcheck.Tee(t, &logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 		e := newEnvLog(t, engine, session.Config{Throttle: session.Throttle{MaxFailures: 2, Lockout: time.Minute}}, log)
 		bg := context.Background()
 		client := func(id string) session.Client {

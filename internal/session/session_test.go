@@ -12,6 +12,7 @@ import (
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
@@ -48,11 +49,15 @@ func newEnv(t *testing.T, engine string, cfg session.Config) *env {
 	return newEnvLog(t, engine, cfg, nil)
 }
 
-// newEnvLog is newEnv with the store logging to log (nil: the default).
+// newEnvLog is newEnv with the store logging to log (nil: a logcheck
+// logger, which fails the test on a secret).
 func newEnvLog(t *testing.T, engine string, cfg session.Config, log *slog.Logger) *env {
 	t.Helper()
 	ctx := context.Background()
 	c := &clock{t: time.Now().Truncate(time.Millisecond)}
+	if log == nil {
+		log = logcheck.New(t)
+	}
 	db, err := store.Open(ctx, pgtest.URL(t, engine), "", store.Options{Now: c.now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +87,7 @@ func newEnvLog(t *testing.T, engine string, cfg session.Config, log *slog.Logger
 		t.Fatal(err)
 	}
 	cfg.Verify = auth.VerifyOptions{Leeway: 10 * time.Second, IssuerByCaller: true}
-	svc := session.New(cfg, session.Deps{Store: db, Keys: keys, Hasher: hasher, State: state, Now: c.now})
+	svc := session.New(cfg, session.Deps{Store: db, Keys: keys, Hasher: hasher, State: state, Now: c.now, Log: logcheck.New(t)})
 	return &env{t: t, db: db, keys: keys, state: state, svc: svc, clock: c, opt: cfg.Verify}
 }
 
@@ -162,7 +167,7 @@ func TestLoginLockout(t *testing.T) {
 		e := newEnv(t, engine, session.Config{Throttle: session.Throttle{MaxFailures: 2, Lockout: time.Minute}})
 		ctx := context.Background()
 		other := session.New(session.Config{Throttle: session.Throttle{MaxFailures: 2, Lockout: time.Minute}},
-			session.Deps{Store: e.db, Keys: e.keys, Hasher: auth.NewHasher(auth.TestParams(), 0), Now: e.clock.now})
+			session.Deps{Store: e.db, Keys: e.keys, Hasher: auth.NewHasher(auth.TestParams(), 0), Now: e.clock.now, Log: logcheck.New(t)})
 		steps := []struct {
 			name     string
 			svc      *session.Service

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -57,7 +58,7 @@ func openLogged(t *testing.T) (*DB, *logCapture, string) {
 	t.Helper()
 	logs := &logCapture{}
 	path := filepath.Join(t.TempDir(), "warehouse.db")
-	db, err := Open(context.Background(), "sqlite:"+path, "", Options{Logger: slog.New(logs)})
+	db, err := Open(context.Background(), "sqlite:"+path, "", Options{Logger: slog.New(slog.NewMultiHandler(logs, logcheck.Handler(t)))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +278,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 	ctx := context.Background()
 	logs := &logCapture{}
 	path := filepath.Join(dir, "warehouse.db")
-	db, err := Open(ctx, "sqlite:"+path, "", Options{Logger: slog.New(logs)})
+	db, err := Open(ctx, "sqlite:"+path, "", Options{Logger: slog.New(slog.NewMultiHandler(logs, logcheck.Handler(t)))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +363,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 func TestFaultWatchSettles(t *testing.T) {
 	t.Parallel()
 	logs := &logCapture{}
-	w := newFaultWatch(slog.New(logs), "writes", "/data/warehouse.db", "")
+	w := newFaultWatch(slog.New(slog.NewMultiHandler(logs, logcheck.Handler(t))), "writes", "/data/warehouse.db", "")
 	w.settle = time.Hour
 	full := &unavailableError{err: errors.New("database or disk is full (13)")}
 	for range 5 {
@@ -377,7 +378,7 @@ func TestFaultWatchSettles(t *testing.T) {
 		t.Fatalf("closed while still failing: %q", got)
 	}
 	// Neither a caller's own end nor a closed store is a fault.
-	w2 := newFaultWatch(slog.New(logs), "reads", "/data/warehouse.db", "")
+	w2 := newFaultWatch(slog.New(slog.NewMultiHandler(logs, logcheck.Handler(t))), "reads", "/data/warehouse.db", "")
 	w2.observe(&unavailableError{err: context.DeadlineExceeded})
 	w2.observe(&unavailableError{err: errClosed})
 	if got := logs.lines(slog.LevelWarn, "reads"); len(got) != 0 {
@@ -400,7 +401,7 @@ func TestFaultLogHidesPassword(t *testing.T) {
 	t.Parallel()
 	logs := &logCapture{}
 	raw := "postgres://app:s3cr3t-pw@db.internal:5432/wh"
-	w := newFaultWatch(slog.New(logs), "writes", "postgres://db.internal:5432/wh", raw)
+	w := newFaultWatch(slog.New(slog.NewMultiHandler(logs, logcheck.Handler(t))), "writes", "postgres://db.internal:5432/wh", raw)
 	w.observe(&unavailableError{err: errors.New("failed to connect to " + raw + ": password s3cr3t-pw refused")})
 	got := logs.lines(slog.LevelWarn, "failing")
 	if len(got) != 1 || strings.Contains(got[0], "s3cr3t-pw") || !strings.Contains(got[0], "db.internal:5432/wh") {

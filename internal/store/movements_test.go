@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -16,7 +17,7 @@ import (
 // pgtest.Postgres).
 func openTestDB(tb testing.TB, engine string) *DB {
 	tb.Helper()
-	db, err := Open(context.Background(), pgtest.URL(tb, engine), "", Options{})
+	db, err := Open(context.Background(), pgtest.URL(tb, engine), "", Options{Logger: logcheck.New(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // open opens the database at url (from pgtest.URL).
 func open(t *testing.T, url string, c *clock) *store.DB {
 	t.Helper()
-	opt := store.Options{}
+	opt := store.Options{Logger: logcheck.New(t)}
 	if c != nil {
 		opt.Now = c.now
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -60,7 +61,7 @@ func TestAccessLog(t *testing.T) {
 			logs := &logBuffer{}
 			cfg := testConfig(t, pgtest.SQLite)
 			cfg.AccessLog = tc.mode
-			r := startApp(t, cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+			r := startApp(t, cfg, slog.New(slog.NewJSONHandler(logcheck.Tee(t, logs), nil)))
 
 			p := r.login("admin", "app-test-admin-password")
 			var ids []string

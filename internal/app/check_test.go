@@ -3,13 +3,12 @@ package app
 import (
 	"context"
 	"database/sql"
-	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/warehouse-api/warehouse"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -32,7 +31,7 @@ func TestCheckDemo(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		if err := seedDemo(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		if err := seedDemo(ctx, db, logcheck.New(t)); err != nil {
 			t.Fatal(err)
 		}
 		h := demoHistory(t, db)

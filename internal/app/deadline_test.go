@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/warehouse-api/warehouse/auth"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -41,7 +41,7 @@ func TestSlowLoginKeepsItsConnection(t *testing.T) {
 	}
 	cfg := testConfig(t, pgtest.SQLite)
 	hasher := auth.NewHasher(auth.TestParams(), 4, auth.WithKeyFunc(key))
-	a, err := Open(context.Background(), cfg, Deps{Log: slog.New(slog.DiscardHandler), Hasher: hasher})
+	a, err := Open(context.Background(), cfg, Deps{Log: logcheck.New(t), Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

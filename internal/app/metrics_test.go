@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -194,7 +195,7 @@ func TestMetrics(t *testing.T) {
 		cfg.RefreshReuse = 0 // a refresh token presented again is reuse at once
 		cfg.LoginMaxFail, cfg.LoginLockout = 2, time.Minute
 		cfg.SyncInterval = 20 * time.Millisecond
-		r := startApp(t, cfg, slog.New(slog.DiscardHandler))
+		r := startApp(t, cfg, logcheck.New(t))
 		before, _ := scrapeMetrics(t, r.app.MetricsAddr())
 
 		// Every known series is there at 0 before anything happened.
@@ -360,7 +361,7 @@ func TestMetrics(t *testing.T) {
 func TestMetricsOff(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t, pgtest.SQLite)
-	r := startApp(t, cfg, slog.New(slog.DiscardHandler))
+	r := startApp(t, cfg, logcheck.New(t))
 	if r.app.MetricsAddr() != nil || r.app.metrics != nil {
 		t.Errorf("metrics without --metrics-addr: %v", r.app.MetricsAddr())
 	}

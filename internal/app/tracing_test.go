@@ -14,6 +14,7 @@ import (
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
@@ -54,7 +55,7 @@ func TestTracingFromEnvFlushedOnClose(t *testing.T) {
 	cfg := testConfig(t, pgtest.SQLite)
 	cfg.Addr = ""
 	logs := &logBuffer{}
-	a, err := Open(context.Background(), cfg, Deps{Log: slog.New(slog.NewJSONHandler(logs, nil))})
+	a, err := Open(context.Background(), cfg, Deps{Log: slog.New(slog.NewJSONHandler(logcheck.Tee(t, logs), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/app"
+	"github.com/warehouse-api/warehouse/internal/logcheck"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
 
@@ -60,7 +61,7 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 // the environment) and whose JSON logs, down to debug, to the buffer.
 func tracedServer(t testing.TB, tp trace.TracerProvider) (http.Handler, *syncBuffer) {
 	logs := &syncBuffer{}
-	a := tracedApp(t, tp, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	a := tracedApp(t, tp, slog.New(slog.NewJSONHandler(logcheck.Tee(t, logs), &slog.HandlerOptions{Level: slog.LevelDebug})))
 	return a.Server(), logs
 }
 

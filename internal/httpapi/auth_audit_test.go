@@ -15,6 +15,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/pgtest"
+	"github.com/warehouse-api/warehouse/internal/session"
 )
 
 func TestAuditEvents(t *testing.T) {
@@ -235,7 +236,9 @@ func TestSecurityAuditTrail(t *testing.T) {
 			{name: "login failed, unknown user, behind a trusted proxy", kind: warehouse.KindLoginFailed,
 				peer: "10.0.0.5:1000", xff: proxied, wantIP: proxied,
 				req: jsonReq("POST", "/login", `{"username":"mallory","password":"secret-guess-1"}`, ""), status: 401,
-				actor: "mallory", entity: "user", entityID: "mallory"},
+				// A name that is no user's may be a password typed into the
+				// wrong field: it is not kept.
+				actor: session.UnknownUser, entity: "user", entityID: session.UnknownUser, detail: map[string]any{"username_known": false}},
 			{name: "login failed, untrusted X-Forwarded-For ignored", kind: warehouse.KindLoginFailed,
 				peer: spoofed + ":1000", xff: "203.0.113.66", wantIP: spoofed,
 				req: jsonReq("POST", "/login", `{"username":"sam","password":"wrong-guess-2"}`, ""), status: 401,
@@ -646,6 +649,33 @@ func TestAuditAddressThrottled(t *testing.T) {
 		if len(evs) != 1 || evs[0].Actor != "vera" || evs[0].EntityID != "vera" || evs[0].IP != "192.0.2.1" ||
 			evs[0].UserAgent != "burst" || evs[0].RequestID != w.Header().Get("X-Request-Id") || !strings.Contains(string(evs[0].Detail), `"limit":"address"`) {
 			t.Errorf("events %+v", evs)
+		}
+	})
+}
+
+// TestAuditPasswordInUsernameField: a password typed into the username
+// field (here joevu's, "glinteco") names no user, so neither the audit
+// trail nor the log keeps it: the events say UnknownUser (the log lines go
+// through logcheck, which fails the test on the fixture password). The
+// fuzzer FuzzTokenForm found it, as a login_failed line holding the
+// password.
+func TestAuditPasswordInUsernameField(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		for range 12 { // enough to lock the name and be throttled
+			if r := e.do("POST", "/login", `{"username":"glinteco","password":"joevu"}`); r.Code != 401 && r.Code != 429 {
+				t.Fatalf("login: %d %s", r.Code, r.Body)
+			}
+		}
+		admin, _ := e.login("joevu", "glinteco")
+		r := e.do("GET", "/api/v1/audit-events?limit=200&kind=login_failed,account_locked,login_throttled", "", bearer(admin))
+		if r.Code != 200 || strings.Contains(r.Body.String(), "glinteco") {
+			t.Fatalf("audit events: %d, the password kept: %s", r.Code, r.Body)
+		}
+		evs := e.auditEvents(t, admin, "kind=login_failed&actor="+url.QueryEscape(session.UnknownUser))
+		if len(evs) == 0 {
+			t.Fatal("no login_failed event for the unknown name")
 		}
 	})
 }

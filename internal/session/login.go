@@ -48,14 +48,44 @@ func userEvent(kind, actor, username string, detail map[string]any) warehouse.Se
 	return warehouse.SecurityEvent{Kind: kind, Actor: actor, Entity: "user", EntityID: username, Detail: detail}
 }
 
+// UnknownUser stands in the audit trail and the log for a username tried
+// at login that names no user. People type their password into the
+// username field; a name that is no user's is the likeliest to be one, and
+// must not be kept (OWASP logging cheat sheet). Known names are recorded.
+const UnknownUser = "(unknown user)"
+
+// attemptEvent is a login attempt's event for the name tried: that name
+// when it is a user's, else UnknownUser (with username_known false).
+func attemptEvent(kind, username string, known bool, detail map[string]any) warehouse.SecurityEvent {
+	if known {
+		return userEvent(kind, username, username, detail)
+	}
+	d := map[string]any{"username_known": false}
+	for k, v := range detail {
+		d[k] = v
+	}
+	return userEvent(kind, UnknownUser, UnknownUser, d)
+}
+
+// knownUser reports whether username is a user's, from the in-memory auth
+// state (no database call: it is asked on refused logins, which a flood
+// makes many of). Without a state every name counts as unknown.
+func (s *Service) knownUser(username string) bool {
+	if s.state == nil {
+		return false
+	}
+	_, ok := s.state.User(username)
+	return ok
+}
+
 // Login checks username and password and starts a session with its first,
 // fresh, token pair. Failures are ErrBadCredentials (alike for unknown,
 // inactive and wrong password), ELOGINTHROTTLED while the username is
 // locked out, or ErrHashUnavailable.
 //
 // Each attempt is a security event in the audit trail: login_succeeded,
-// login_failed (also for an unknown username: the name tried is recorded,
-// never the password), account_locked (the failure that locks) or
+// login_failed (for a username that is no user's as UnknownUser: it may
+// be a password typed into the wrong field), account_locked (the failure that locks) or
 // login_throttled.
 func (s *Service) Login(ctx context.Context, username, password string, c Client) (Pair, error) {
 	ctx = NewContext(ctx, c)
@@ -78,10 +108,10 @@ func (s *Service) CheckPassword(ctx context.Context, username, password string) 
 		}
 		return nil, err
 	}
-	u, err := s.verifyPassword(ctx, username, password)
+	u, known, err := s.verifyPassword(ctx, username, password)
 	switch {
 	case errors.Is(err, warehouse.ErrBadCredentials):
-		if ferr := s.loginFailed(ctx, username); ferr != nil {
+		if ferr := s.loginFailed(ctx, username, known); ferr != nil {
 			return nil, ferr
 		}
 	case err == nil && failures > 0:
@@ -93,30 +123,30 @@ func (s *Service) CheckPassword(ctx context.Context, username, password string) 
 // verifyPassword returns the active user with that password. Unknown and
 // inactive users cost the same hash as a wrong password so that timing
 // tells nothing about which usernames exist.
-func (s *Service) verifyPassword(ctx context.Context, username, password string) (*warehouse.User, error) {
+func (s *Service) verifyPassword(ctx context.Context, username, password string) (*warehouse.User, bool, error) {
 	u, err := s.db.UserByName(ctx, username)
 	if err != nil {
 		if warehouse.ErrorCode(err) != warehouse.ENOTFOUND {
-			return nil, fmt.Errorf("login: %w", err)
+			return nil, false, fmt.Errorf("login: %w", err)
 		}
 		// Answered as a known user's wrong password is, failures included.
 		if herr := s.hashFailure(ctx, s.hasher.VerifyDummy(ctx, password)); herr != nil {
-			return nil, herr
+			return nil, false, herr
 		}
-		return nil, warehouse.ErrBadCredentials
+		return nil, false, warehouse.ErrBadCredentials
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
 	if herr := s.hashFailure(ctx, err); herr != nil {
-		return nil, herr
+		return nil, true, herr
 	}
 	if err != nil {
 		if !errors.Is(err, auth.ErrPasswordTooLong) {
 			s.log.ErrorContext(ctx, "password verification failed", "user", u.Username, "err", err)
 		}
-		return nil, warehouse.ErrBadCredentials
+		return nil, true, warehouse.ErrBadCredentials
 	}
 	if !ok || !u.Active {
-		return nil, warehouse.ErrBadCredentials
+		return nil, true, warehouse.ErrBadCredentials
 	}
 	if rehash {
 		// Parameters changed since this hash was made: upgrade it now that
@@ -133,7 +163,7 @@ func (s *Service) verifyPassword(ctx context.Context, username, password string)
 	// is never issued that this server would then refuse. SetUser keeps a
 	// newer version if one is already known.
 	s.setUser(u)
-	return u, nil
+	return u, true, nil
 }
 
 // throttled returns ELOGINTHROTTLED while username is locked out, else how
@@ -165,7 +195,7 @@ func (s *Service) AddressThrottled(ctx context.Context, username string, wait ti
 // in the answer (the refusal stands).
 func (s *Service) recordThrottled(ctx context.Context, username, limit string, wait time.Duration) {
 	detail := map[string]any{"limit": limit, "retry_after_seconds": WaitSeconds(wait)}
-	if err := s.db.RecordSecurityEvent(ctx, userEvent(warehouse.KindLoginThrottled, username, username, detail)); err != nil {
+	if err := s.db.RecordSecurityEvent(ctx, attemptEvent(warehouse.KindLoginThrottled, username, s.knownUser(username), detail)); err != nil {
 		s.log.Warn("throttled login not recorded in the audit trail", "err", err)
 	}
 }
@@ -174,8 +204,8 @@ func (s *Service) recordThrottled(ctx context.Context, username, limit string, w
 // the lockout it may start, in the same transaction); it never turns the
 // failed login into something else, except an error when the count cannot
 // be stored (guesses must not go uncounted).
-func (s *Service) loginFailed(ctx context.Context, username string) error {
-	ev := userEvent(warehouse.KindLoginFailed, username, username, nil)
+func (s *Service) loginFailed(ctx context.Context, username string, known bool) error {
+	ev := attemptEvent(warehouse.KindLoginFailed, username, known, nil)
 	if s.cfg.Throttle.MaxFailures < 0 {
 		if err := s.db.RecordSecurityEvent(ctx, ev); err != nil {
 			return fmt.Errorf("record failed login: %w", err)
@@ -189,7 +219,7 @@ func (s *Service) loginFailed(ctx context.Context, username string) error {
 		return fmt.Errorf("count failed login: %w", err)
 	}
 	if !until.IsZero() {
-		s.log.WarnContext(ctx, "login locked out after repeated failures", "user", username, "failures", n, "until", until)
+		s.log.WarnContext(ctx, "login locked out after repeated failures", "user", ev.Actor, "failures", n, "until", until)
 		s.metrics.LoginOutcome(OutcomeLocked)
 		return nil
 	}

@@ -29,6 +29,8 @@ type running struct {
 	base string
 }
 
+// startApp opens an App of cfg logging to log and runs it until the test
+// ends (then stops and closes it, failing the test on an error).
 func startApp(t *testing.T, cfg Config, log *slog.Logger) *running {
 	t.Helper()
 	a, err := Open(context.Background(), cfg, Deps{Log: log})

@@ -2,7 +2,6 @@ package app
 
 import (
 	"bufio"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -38,23 +37,7 @@ func runApp(t *testing.T, cfg Config) (*App, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logcheck.Tee(t, logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := Open(context.Background(), cfg, Deps{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-		if err := a.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return a, logs
+	return startApp(t, cfg, log).app, logs
 }
 
 // exchangeOn writes raw on c (plain TCP or TLS) and reads every response

@@ -6,6 +6,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,6 +87,9 @@ type App struct {
 	// tracing is off).
 	tracing *tracing.Provider
 	tracer  trace.TracerProvider
+	// readTimeout bounds the reading of a request (0: 30 s); the tests
+	// shorten it.
+	readTimeout time.Duration
 
 	stopHasher func()
 	// stop ends the background loops; loops counts those still running.
@@ -241,7 +245,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.hs = &http.Server{
 		Handler:           a.srv,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       cmp.Or(a.readTimeout, 30*time.Second),
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,

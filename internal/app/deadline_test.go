@@ -82,3 +82,82 @@ func TestSlowLoginKeepsItsConnection(t *testing.T) {
 		t.Fatalf("the next login on the same connection: %d %s, want 200", code, body)
 	}
 }
+
+// TestSlowFormLoginsKeepTheirConnection: the form routes outside Huma that
+// may wait for a hash, POST /token's password grant and the console's
+// sign-in, are answered however long the wait, past the server's read
+// timeout (shortened here to 1 s, 30 s in production), and their keep-alive
+// connection serves the next request. (They read their body with net/http,
+// whose ReadTimeout bounds the reading only; Huma's per-operation read
+// deadline is what TestSlowLoginKeepsItsConnection guards against.)
+func TestSlowFormLoginsKeepTheirConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two 2 s logins")
+	}
+	t.Parallel()
+	const slow = 2 * time.Second
+	key := func(ctx context.Context, password, salt []byte, p auth.Params) ([]byte, error) {
+		if string(password) == "slow-password" {
+			select {
+			case <-time.After(slow):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return argon2.IDKey(password, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen), nil
+	}
+	cfg := testConfig(t, pgtest.SQLite)
+	hasher := auth.NewHasher(auth.TestParams(), 4, auth.WithKeyFunc(key))
+	a, err := Open(context.Background(), cfg, Deps{Log: logcheck.New(t), Hasher: hasher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.readTimeout = time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = a.Close()
+	})
+	for _, tc := range []struct {
+		name, path, slowBody, okBody string
+		slowCode, okCode             int
+	}{
+		{"token", "/token", "grant_type=password&username=admin&password=slow-password",
+			"grant_type=password&username=admin&password=" + cfg.AdminPassword, http.StatusBadRequest, http.StatusOK},
+		{"console sign-in", "/signin", "username=admin&password=slow-password&next=%2Fstock",
+			"username=admin&password=" + cfg.AdminPassword + "&next=%2Fstock", http.StatusUnauthorized, http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", a.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(60 * time.Second)) // a guard against a hang
+			br := bufio.NewReader(c)
+			ask := func(body string) int {
+				t.Helper()
+				if _, err := io.WriteString(c, "POST "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "+
+					strconv.Itoa(len(body))+"\r\n\r\n"+body); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("no answer: %v", err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if code := ask(tc.slowBody); code != tc.slowCode {
+				t.Fatalf("the slow login: %d, want %d", code, tc.slowCode)
+			}
+			if code := ask(tc.okBody); code != tc.okCode {
+				t.Fatalf("the next login on the same connection: %d, want %d", code, tc.okCode)
+			}
+		})
+	}
+}

@@ -18,17 +18,11 @@ import (
 	"github.com/warehouse-api/warehouse/internal/pgtest"
 )
 
-// TestSlowLoginKeepsItsConnection: a login that waits longer than Huma's
-// 5 s body read deadline for its hash (as under a login flood) is
-// answered, not cut off 503 by the deadline canceling its context, and
-// the keep-alive connection it came on still serves the next request
-// (it answered 500 "context canceled" to every later request before).
-func TestSlowLoginKeepsItsConnection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 6 s login")
-	}
-	t.Parallel()
-	const slow = 6 * time.Second // past Huma's default BodyReadTimeout
+// runSlowHashApp runs an App on SQLite whose password hash takes slow for
+// the password "slow-password" (as a login waits for a slot under a
+// flood), with the server's read timeout readTimeout (0: the default).
+func runSlowHashApp(t *testing.T, slow, readTimeout time.Duration) (*App, Config) {
+	t.Helper()
 	key := func(ctx context.Context, password, salt []byte, p auth.Params) ([]byte, error) {
 		if string(password) == "slow-password" {
 			select {
@@ -45,6 +39,7 @@ func TestSlowLoginKeepsItsConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.readTimeout = readTimeout
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -53,32 +48,61 @@ func TestSlowLoginKeepsItsConnection(t *testing.T) {
 		<-done
 		_ = a.Close()
 	})
+	return a, cfg
+}
 
+// keepAlive is one client connection that sends requests one after the
+// other on it.
+type keepAlive struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialKeepAlive(t *testing.T, a *App) *keepAlive {
+	t.Helper()
 	c, err := net.Dial("tcp", a.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(60 * time.Second)) // a guard against a hang
-	br := bufio.NewReader(c)
-	ask := func(body string) (int, string) {
-		t.Helper()
-		if _, err := io.WriteString(c, "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
-			strconv.Itoa(len(body))+"\r\n\r\n"+body); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("no answer: %v", err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, string(b)
+	return &keepAlive{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// post sends one POST on the connection and returns the answer's status
+// and body.
+func (k *keepAlive) post(path, contentType, body string) (int, string) {
+	k.t.Helper()
+	if _, err := io.WriteString(k.c, "POST "+path+" HTTP/1.1\r\nHost: x\r\nContent-Type: "+contentType+"\r\nContent-Length: "+
+		strconv.Itoa(len(body))+"\r\n\r\n"+body); err != nil {
+		k.t.Fatal(err)
 	}
-	if code, body := ask(`{"username":"admin","password":"slow-password"}`); code != http.StatusUnauthorized || !strings.Contains(body, "bad_credentials") {
+	resp, err := http.ReadResponse(k.br, nil)
+	if err != nil {
+		k.t.Fatalf("no answer: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b)
+}
+
+// TestSlowLoginKeepsItsConnection: a login that waits longer than Huma's
+// 5 s body read deadline for its hash (as under a login flood) is
+// answered, not cut off 503 by the deadline canceling its context, and
+// the keep-alive connection it came on still serves the next request
+// (it answered 500 "context canceled" to every later request before).
+func TestSlowLoginKeepsItsConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 6 s login")
+	}
+	t.Parallel()
+	a, cfg := runSlowHashApp(t, 6*time.Second, 0) // past Huma's default BodyReadTimeout
+	k := dialKeepAlive(t, a)
+	if code, body := k.post("/login", "application/json", `{"username":"admin","password":"slow-password"}`); code != http.StatusUnauthorized || !strings.Contains(body, "bad_credentials") {
 		t.Fatalf("the slow login: %d %s, want 401 bad_credentials", code, body)
 	}
-	if code, body := ask(`{"username":"admin","password":"` + cfg.AdminPassword + `"}`); code != http.StatusOK {
+	if code, body := k.post("/login", "application/json", `{"username":"admin","password":"`+cfg.AdminPassword+`"}`); code != http.StatusOK {
 		t.Fatalf("the next login on the same connection: %d %s, want 200", code, body)
 	}
 }
@@ -95,32 +119,8 @@ func TestSlowFormLoginsKeepTheirConnection(t *testing.T) {
 		t.Skip("two 2 s logins")
 	}
 	t.Parallel()
-	const slow = 2 * time.Second
-	key := func(ctx context.Context, password, salt []byte, p auth.Params) ([]byte, error) {
-		if string(password) == "slow-password" {
-			select {
-			case <-time.After(slow):
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		return argon2.IDKey(password, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen), nil
-	}
-	cfg := testConfig(t, pgtest.SQLite)
-	hasher := auth.NewHasher(auth.TestParams(), 4, auth.WithKeyFunc(key))
-	a, err := Open(context.Background(), cfg, Deps{Log: logcheck.New(t), Hasher: hasher})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.readTimeout = time.Second
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = a.Close()
-	})
+	a, cfg := runSlowHashApp(t, 2*time.Second, time.Second)
+	const form = "application/x-www-form-urlencoded"
 	for _, tc := range []struct {
 		name, path, slowBody, okBody string
 		slowCode, okCode             int
@@ -131,31 +131,11 @@ func TestSlowFormLoginsKeepTheirConnection(t *testing.T) {
 			"username=admin&password=" + cfg.AdminPassword + "&next=%2Fstock", http.StatusUnauthorized, http.StatusSeeOther},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", a.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(60 * time.Second)) // a guard against a hang
-			br := bufio.NewReader(c)
-			ask := func(body string) int {
-				t.Helper()
-				if _, err := io.WriteString(c, "POST "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "+
-					strconv.Itoa(len(body))+"\r\n\r\n"+body); err != nil {
-					t.Fatal(err)
-				}
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					t.Fatalf("no answer: %v", err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				return resp.StatusCode
-			}
-			if code := ask(tc.slowBody); code != tc.slowCode {
+			k := dialKeepAlive(t, a)
+			if code, _ := k.post(tc.path, form, tc.slowBody); code != tc.slowCode {
 				t.Fatalf("the slow login: %d, want %d", code, tc.slowCode)
 			}
-			if code := ask(tc.okBody); code != tc.okCode {
+			if code, _ := k.post(tc.path, form, tc.okBody); code != tc.okCode {
 				t.Fatalf("the next login on the same connection: %d, want %d", code, tc.okCode)
 			}
 		})

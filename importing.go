@@ -61,6 +61,16 @@ type ImportCounts struct {
 	Replayed bool
 }
 
+// Upserted counts an existing record the import updated, or found as the
+// file says already.
+func (c *ImportCounts) Upserted(changed bool) {
+	if changed {
+		c.Updated++
+	} else {
+		c.Unchanged++
+	}
+}
+
 // ImportKeyUser is the namespace of stock imports' idempotency records:
 // no username has a #, so the same file posts once whoever imports it, and
 // the records are never purged.

@@ -100,11 +100,7 @@ func (db *DB) ImportItems(ctx context.Context, actor string, each func(func(ware
 			if err != nil {
 				return refused(bad, r.Line, "", err)
 			}
-			if changed {
-				c.Updated++
-			} else {
-				c.Unchanged++
-			}
+			c.Upserted(changed)
 			return nil
 		})
 	})
@@ -167,11 +163,7 @@ func (db *DB) ImportLocations(ctx context.Context, actor string, each func(func(
 			if err != nil {
 				return refused(bad, r.Line, "", err)
 			}
-			if changed {
-				c.Updated++
-			} else {
-				c.Unchanged++
-			}
+			c.Upserted(changed)
 			return nil
 		})
 	})

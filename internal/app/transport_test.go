@@ -453,7 +453,12 @@ func TestTLSInspectedConnections(t *testing.T) {
 	if !strings.HasPrefix(string(b), "HTTP/1.0 400 Bad Request") || !strings.Contains(string(b), "Client sent an HTTP request to an HTTPS server") {
 		t.Errorf("plain HTTP on the TLS port: %q", b)
 	}
-	if !strings.Contains(logs.String(), "TLS handshake failed") {
+	// The listener logs the failure after it has answered: wait for it.
+	logged := func() bool { return strings.Contains(logs.String(), "TLS handshake failed") }
+	for deadline := time.Now().Add(5 * time.Second); !logged() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !logged() {
 		t.Errorf("the failed handshake is not logged:\n%s", logs.String())
 	}
 	if resp, _ := tlsGet(t, addr, roots); resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {

@@ -7,6 +7,7 @@
 //	go run ./bench                                   # the README's table
 //	go run ./bench -duration 1s -warmup 0s -scenarios welcome,user   # CI smoke
 //	go run ./bench -scenarios user -profile /tmp/prof                # + CPU profiles
+//	go run ./bench -engine postgres                  # on a throwaway PostgreSQL, with pgbench anchors
 //
 // It exits non-zero on errors (a failed request, a server that does not
 // start), never on slow numbers.
@@ -43,7 +44,18 @@ type options struct {
 	warehouseEnv  []string
 	warehouseArgs []string
 	keep          bool
+
+	engine          string
+	pgCPU           string
+	scaleoutPGCPU   string
+	pgbenchDuration time.Duration
+	pgbench         bool
 }
+
+const (
+	engineSQLite   = "sqlite"
+	enginePostgres = "postgres"
+)
 
 // pinnedEnv marks the re-executed, pinned process.
 const pinnedEnv = "WAREHOUSE_BENCH_PINNED"
@@ -66,14 +78,40 @@ func main() {
 	var extra string
 	flag.StringVar(&extra, "warehouse-args", "", "space-separated flags added to warehouse serve's, after the benchmark's own (so they win), e.g. '--log-level info --metrics-addr 127.0.0.1:0'")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, database, server logs)")
+	flag.StringVar(&o.engine, "engine", engineSQLite, "database: sqlite, or postgres (a throwaway PostgreSQL cluster of its own, fsync on, with pgbench anchor rows)")
+	flag.StringVar(&o.pgCPU, "pg-cpu", "", "postgres: CPU list PostgreSQL is pinned to (default: -server-cpu's, as one machine running both)")
+	flag.StringVar(&o.scaleoutPGCPU, "scaleout-pg-cpu", "", "postgres: CPU list of PostgreSQL during "+scaleoutScenario+" (default: -load-cpu's, the core the instances do not use)")
+	flag.DurationVar(&o.pgbenchDuration, "pgbench-duration", 0, "postgres: length of each pgbench anchor run (default: -duration)")
+	flag.BoolVar(&o.pgbench, "pgbench", true, "postgres: run the pgbench anchors")
 	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "scenarios" })
+	switch o.engine {
+	case engineSQLite:
+	case enginePostgres:
+		if !explicit {
+			scenarios += "," + scaleoutScenario
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "-engine must be sqlite or postgres, not %q\n", o.engine)
+		os.Exit(2)
+	}
+	if o.pgCPU == "" {
+		o.pgCPU = o.serverCPU
+	}
+	if o.scaleoutPGCPU == "" {
+		o.scaleoutPGCPU = o.loadCPU
+	}
+	if o.pgbenchDuration <= 0 {
+		o.pgbenchDuration = o.duration
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	for _, s := range strings.Split(scenarios, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
-		if !slices.Contains(allScenarios, s) {
-			log.Error("unknown scenario", "scenario", s, "known", strings.Join(allScenarios, ","))
+		if !slices.Contains(allScenarios, s) && (s != scaleoutScenario || o.engine != enginePostgres) {
+			log.Error("unknown scenario", "scenario", s, "known", strings.Join(allScenarios, ","), "postgres also", scaleoutScenario)
 			os.Exit(2)
 		}
 		o.scenarios = append(o.scenarios, s)
@@ -140,6 +178,28 @@ func bench(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 		return err
 	}
 	r := &runner{o: o, log: log, work: work, bins: bins}
+	if o.engine == enginePostgres {
+		if r.pg, err = startPG(ctx, work, o.pgCPU, o.profileDir != "", log); err != nil {
+			return err
+		}
+		defer r.pg.stop()
+		if err := r.pg.initPgbench(ctx); err != nil {
+			return err
+		}
+		if o.pgbench {
+			for _, a := range []struct {
+				mode    string
+				clients int
+			}{{"-N", 8}, {"-S", 8}, {"-S", 64}} {
+				log.Info("anchor", "pgbench", a.mode, "clients", a.clients)
+				res, err := r.pg.pgbench(ctx, a.mode, a.clients, o.pgbenchDuration)
+				if err != nil {
+					return err
+				}
+				r.anchors = append(r.anchors, res)
+			}
+		}
+	}
 	if err := r.setup(ctx); err != nil {
 		return err
 	}
@@ -160,6 +220,9 @@ func bench(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 		}
 	}
 	report := r.report(rows)
+	if r.pg != nil {
+		report += anchorTable(o, r.pg, r.anchors, rows) + r.scaleoutTable(rows)
+	}
 	fmt.Fprint(stdout, report)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {

@@ -42,9 +42,13 @@ type runner struct {
 
 	// Sessions made at setup: access tokens for GET routes, and separate
 	// sessions whose refresh tokens the refresh scenario rotates.
-	access   []string
-	refresh  []string
-	binID    int64
+	access  []string
+	refresh []string
+	binID   int64
+	locIDs  map[string]int64 // location ids by code
+
+	pg       *pgCluster // -engine postgres
+	anchors  []anchor   // its pgbench runs
 	hashTime time.Duration
 }
 
@@ -70,7 +74,15 @@ func (r *runner) startWarehouse(ctx context.Context, pprofAddr string) (*proc, e
 		args = append(args, "--pprof-addr", pprofAddr)
 	}
 	args = append(args, r.o.warehouseArgs...)
-	return start(ctx, "warehouse", r.o.serverCPU, r.bins.warehouse, filepath.Join(r.work, "warehouse.log"), addr, r.o.warehouseEnv, args...)
+	return start(ctx, "warehouse", r.o.serverCPU, r.bins.warehouse, filepath.Join(r.work, "warehouse.log"), addr, r.warehouseEnv(), args...)
+}
+
+// warehouseEnv is -warehouse-env, and the database URL on PostgreSQL.
+func (r *runner) warehouseEnv() []string {
+	if r.pg == nil {
+		return r.o.warehouseEnv
+	}
+	return append(slices.Clip(r.o.warehouseEnv), "WAREHOUSE_DATABASE_URL="+r.pg.url("warehouse"))
 }
 
 func (r *runner) startBaseline(ctx context.Context) (*proc, error) {
@@ -122,7 +134,7 @@ func (r *runner) setup(ctx context.Context) error {
 		switch s {
 		case "user", "stock", "user+login-flood":
 			need = max(need, r.o.conns)
-		case "movements":
+		case "movements", scaleoutScenario:
 			need = max(need, r.o.movementConns)
 		}
 	}
@@ -157,9 +169,14 @@ func (r *runner) setup(ctx context.Context) error {
 	if err := json.Unmarshal(locs, &page); err != nil {
 		return fmt.Errorf("decode locations: %w", err)
 	}
+	r.locIDs = map[string]int64{}
 	for _, l := range page.Items {
-		if l.Code == demoBin {
-			r.binID = l.ID
+		r.locIDs[l.Code] = l.ID
+	}
+	r.binID = r.locIDs[demoBin]
+	for _, b := range demoBins {
+		if r.locIDs[b] == 0 {
+			return fmt.Errorf("demo location %s not found in %.200s", b, locs)
 		}
 	}
 	if r.binID == 0 {
@@ -267,11 +284,54 @@ func call(c *http.Client, method, url, token string, headers map[string]string, 
 }
 
 func (r *runner) movementBody(receipt bool) []byte {
-	bin := strconv.FormatInt(r.binID, 10)
+	return movementBody(receipt, demoSKU, r.binID)
+}
+
+func movementBody(receipt bool, sku string, binID int64) []byte {
+	bin := strconv.FormatInt(binID, 10)
 	if receipt {
-		return []byte(`{"type":"receipt","reference":"BENCH","lines":[{"sku":"` + demoSKU + `","to_location_id":` + bin + `,"qty":1}]}`)
+		return []byte(`{"type":"receipt","reference":"BENCH","lines":[{"sku":"` + sku + `","to_location_id":` + bin + `,"qty":1}]}`)
 	}
-	return []byte(`{"type":"issue","reference":"BENCH","lines":[{"sku":"` + demoSKU + `","from_location_id":` + bin + `,"qty":1}]}`)
+	return []byte(`{"type":"issue","reference":"BENCH","lines":[{"sku":"` + sku + `","from_location_id":` + bin + `,"qty":1}]}`)
+}
+
+// demoSKUs and demoBins are the demo's items without lots and its bins. On
+// PostgreSQL each movement connection posts to a pair of its own (up to 25
+// connections), as pgbench -N updates random accounts: with one hot
+// balance every movement would wait for the previous one's commit (a
+// row lock held across the WAL flush), which measures the disk, not the
+// server. SQLite has one writer either way and keeps the one pair.
+var (
+	demoSKUs = []string{"WID-RED", "WID-BLU", "BOLT-M8", "CABLE-CU", "GREASE"}
+	demoBins = []string{"WH1-A-01", "WH1-A-02", "WH1-DOCK", "WH1-PICK", "WH2-01"}
+)
+
+// movementGroup is the movements load on host: each connection alternates a
+// receipt of 1 and an issue of 1 (after its receipt: stock never goes below
+// the opening balance), each with a new Idempotency-Key. tag keeps keys
+// apart between instances driven at once.
+func (r *runner) movementGroup(host, tag string) group {
+	run := strconv.FormatInt(time.Now().UnixNano(), 36) + tag
+	return group{name: "POST /api/v1/movements", conns: r.o.movementConns, ok: func(s int) bool { return s == http.StatusCreated },
+		newConn: func(i int) nextFunc {
+			rec, iss := r.movementBody(true), r.movementBody(false)
+			if r.o.engine == enginePostgres {
+				sku, bin := demoSKUs[i%len(demoSKUs)], r.locIDs[demoBins[(i/len(demoSKUs))%len(demoBins)]]
+				rec, iss = movementBody(true, sku, bin), movementBody(false, sku, bin)
+			}
+			n := 0
+			tok := r.access[i%len(r.access)]
+			return func([]byte) ([]byte, error) {
+				n++
+				body := rec
+				if n%2 == 0 {
+					body = iss
+				}
+				key := "bench-" + run + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(n)
+				return httpRequest(http.MethodPost, host, "/api/v1/movements",
+					[][2]string{{"Authorization", "Bearer " + tok}, {"Idempotency-Key", key}}, body), nil
+			}
+		}}
 }
 
 // row is one line of the table.
@@ -315,23 +375,7 @@ func (r *runner) groups(name, host string, warehouse bool) []group {
 	case "stock":
 		return []group{get("/api/v1/stock", r.access)}
 	case "movements":
-		run := strconv.FormatInt(time.Now().UnixNano(), 36)
-		rec, iss := r.movementBody(true), r.movementBody(false)
-		return []group{{name: "POST /api/v1/movements", conns: r.o.movementConns, ok: func(s int) bool { return s == http.StatusCreated },
-			newConn: func(i int) nextFunc {
-				n := 0
-				tok := r.access[i%len(r.access)]
-				return func([]byte) ([]byte, error) {
-					n++
-					body := rec
-					if n%2 == 0 {
-						body = iss // after this connection's receipt: stock never goes below the opening balance
-					}
-					key := "bench-" + run + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(n)
-					return httpRequest(http.MethodPost, host, "/api/v1/movements",
-						[][2]string{{"Authorization", "Bearer " + tok}, {"Idempotency-Key", key}}, body), nil
-				}
-			}}}
+		return []group{r.movementGroup(host, "")}
 	case "refresh":
 		return []group{{name: "POST /refresh", conns: r.o.conns, ok: ok200, newConn: func(i int) nextFunc {
 			return func(prev []byte) ([]byte, error) {
@@ -360,6 +404,13 @@ func (r *runner) groups(name, host string, warehouse bool) []group {
 // scenario runs one scenario against a fresh baseline and a fresh warehouse
 // process, so each peak RSS belongs to that scenario alone.
 func (r *runner) scenario(ctx context.Context, name string) (row, error) {
+	if name == scaleoutScenario {
+		return r.scaleout(ctx)
+	}
+	if err := r.pg.resetStats(ctx); err != nil {
+		return row{}, err
+	}
+	defer r.saveStats(ctx, name)
 	rw := row{name: name, conns: strconv.Itoa(r.o.conns)}
 	switch name {
 	case "movements":
@@ -486,11 +537,10 @@ func (r *runner) report(rows []row) string {
 			name, conns, w.rate(), base.rate(), ratio(w.rate(), base.rate()), ms(w.p50), ms(w.p99), ms(base.p99), whRSS, workersRSS, baseRSS, w.errors+base.errors)
 	}
 	for _, rw := range rows {
-		label := map[string]string{
-			"welcome": "GET /welcome", "user": "GET /user (valid token)", "stock": "GET /api/v1/stock",
-			"movements": "POST /api/v1/movements (receipt/issue, Idempotency-Key)", "refresh": "POST /refresh (rotation chains)",
-			"login": "POST /login (argon2id)", "user+login-flood": "GET /user during a login flood",
-		}[rw.name]
+		if rw.name == scaleoutScenario {
+			continue // its own table
+		}
+		label := scenarioLabel(rw.name)
 		workers := ""
 		if rw.workersRSS > 0 {
 			workers = mib(rw.workersRSS)
@@ -503,6 +553,15 @@ func (r *runner) report(rows []row) string {
 	fmt.Fprintf(&b, "\nratio = warehouse req/s ÷ baseline req/s. p50/p99: warehouse latency. Peak RSS: the server process's peak (VmHWM); + hash workers: the peaks of warehouse's password-hashing worker processes, summed (they also map the same binary, so the sum counts those pages twice). The login scenarios run in one round. One login alone (one argon2id hash, m=19456 KiB t=2 p=1, plus the session write): %s; "+
 		"hash concurrency: the default, GOMAXPROCS−1 and at least 1 (1 when pinned to one core), in worker processes at nice 10 unless -warehouse-env says otherwise.\n", ms(r.hashTime))
 	return b.String()
+}
+
+func scenarioLabel(name string) string {
+	return map[string]string{
+		"welcome": "GET /welcome", "user": "GET /user (valid token)", "stock": "GET /api/v1/stock",
+		"movements": "POST /api/v1/movements (receipt/issue, Idempotency-Key)", "refresh": "POST /refresh (rotation chains)",
+		"login": "POST /login (argon2id)", "user+login-flood": "GET /user during a login flood",
+		scaleoutScenario: "POST /api/v1/movements, 3 instances",
+	}[name]
 }
 
 func ratio(a, b float64) string {

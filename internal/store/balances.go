@@ -15,10 +15,25 @@ import (
 	"github.com/warehouse-api/warehouse"
 )
 
-// apply changes one balance and returns the quantity after. A decrement is
-// a conditional UPDATE: it touches no row unless enough is available, and
-// the caller records the shortage. Returns ok=false on shortage.
-func apply(ctx context.Context, tx *txn, now time.Time, o *warehouse.Posting) (after warehouse.Qty, ok bool, err error) {
+// ledgerInsert writes one ledger entry; its qty_after is the balance's
+// new on_hand, from b (a WITH on PostgreSQL) or a parameter (SQLite).
+const ledgerInsert = `INSERT INTO ledger_entries (movement_id, line_no, type, item_id, location_id, lot, qty_delta, qty_after, created_by, created_at)`
+
+// entry is the ledger entry to write with a posting.
+type entry struct {
+	movementID int64
+	lineNo     int64
+	typ        string
+	createdBy  string
+}
+
+// apply changes one balance, writes its ledger entry and returns the
+// quantity after and the entry's id. A decrement is a conditional UPDATE:
+// it touches no row unless enough is available, and the caller records the
+// shortage. Returns ok=false on shortage. On PostgreSQL the balance and the
+// entry are one statement (one round trip): the entry inserts from the
+// balance's RETURNING, so a shortage (no row) writes none.
+func apply(ctx context.Context, tx *txn, now time.Time, o *warehouse.Posting, e entry) (after warehouse.Qty, id int64, ok bool, err error) {
 	if o.Count {
 		if tx.pg {
 			// A count sets the balance to what was counted, so the
@@ -26,49 +41,65 @@ func apply(ctx context.Context, tx *txn, now time.Time, o *warehouse.Posting) (a
 			// difference: make sure the row exists, then lock it.
 			if _, err := tx.ExecContext(ctx, `INSERT INTO stock_balances (item_id, location_id, lot) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 				o.Item.ID, o.Location.ID, o.Lot); err != nil {
-				return 0, false, fmt.Errorf("lock balance: %w", wrapErr(err))
+				return 0, 0, false, fmt.Errorf("lock balance: %w", wrapErr(err))
 			}
 		}
 		var onHand int64
 		err := tx.QueryRowContext(ctx, `SELECT on_hand FROM stock_balances WHERE item_id = ? AND location_id = ? AND lot = ?`+tx.forUpdate(""), o.Item.ID, o.Location.ID, o.Lot).Scan(&onHand)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, false, fmt.Errorf("read balance: %w", wrapErr(err))
+			return 0, 0, false, fmt.Errorf("read balance: %w", wrapErr(err))
 		}
 		if err := o.SetOnHand(warehouse.Qty(onHand)); err != nil {
-			return 0, false, err
+			return 0, 0, false, err
 		}
 	}
 	var counted sql.NullInt64
 	if o.Count {
 		counted = sql.NullInt64{Int64: ms(now), Valid: true}
 	}
-	var v int64
+	var q string
+	var args []any
 	if o.Delta >= 0 {
-		err = tx.QueryRowContext(ctx, `INSERT INTO stock_balances (item_id, location_id, lot, on_hand, reserved, last_movement_at, last_counted_at)
+		q = `INSERT INTO stock_balances (item_id, location_id, lot, on_hand, reserved, last_movement_at, last_counted_at)
 			VALUES (?, ?, ?, ?, 0, ?, ?)
 			ON CONFLICT (item_id, location_id, lot) DO UPDATE SET on_hand = stock_balances.on_hand + excluded.on_hand,
 				last_movement_at = excluded.last_movement_at, last_counted_at = coalesce(excluded.last_counted_at, stock_balances.last_counted_at)
-			RETURNING on_hand`,
-			o.Item.ID, o.Location.ID, o.Lot, int64(o.Delta), ms(now), counted).Scan(&v)
-		if err != nil {
-			return 0, false, fmt.Errorf("increase balance: %w", wrapErr(err))
-		}
-		if err := o.CheckBalance(warehouse.Qty(v)); err != nil {
-			return 0, false, err
-		}
-		return warehouse.Qty(v), true, nil
+			RETURNING on_hand`
+		args = []any{o.Item.ID, o.Location.ID, o.Lot, int64(o.Delta), ms(now), counted}
+	} else {
+		n := int64(-o.Delta)
+		q = `UPDATE stock_balances SET on_hand = on_hand - ?, last_movement_at = ?, last_counted_at = coalesce(?, last_counted_at)
+			WHERE item_id = ? AND location_id = ? AND lot = ? AND on_hand - reserved >= ?
+			RETURNING on_hand`
+		args = []any{n, ms(now), counted, o.Item.ID, o.Location.ID, o.Lot, n}
 	}
-	q := int64(-o.Delta)
-	err = tx.QueryRowContext(ctx, `UPDATE stock_balances SET on_hand = on_hand - ?, last_movement_at = ?, last_counted_at = coalesce(?, last_counted_at)
-		WHERE item_id = ? AND location_id = ? AND lot = ? AND on_hand - reserved >= ?
-		RETURNING on_hand`, q, ms(now), counted, o.Item.ID, o.Location.ID, o.Lot, q).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+	entryArgs := []any{e.movementID, e.lineNo, e.typ, o.Item.ID, o.Location.ID, o.Lot, int64(o.Delta)}
+	var v int64
+	if tx.pg {
+		err = tx.QueryRowContext(ctx, `WITH b AS (`+q+`) `+ledgerInsert+` SELECT ?, ?, ?, ?, ?, ?, ?, b.on_hand, ?, ? FROM b RETURNING qty_after, id`,
+			append(append(args, entryArgs...), e.createdBy, ms(now))...).Scan(&v, &id)
+	} else {
+		err = tx.QueryRowContext(ctx, q, args...).Scan(&v)
+	}
+	if errors.Is(err, sql.ErrNoRows) && o.Delta < 0 {
+		return 0, 0, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("decrease balance: %w", wrapErr(err))
+		return 0, 0, false, fmt.Errorf("change balance: %w", wrapErr(err))
 	}
-	return warehouse.Qty(v), true, nil
+	if o.Delta >= 0 {
+		if err := o.CheckBalance(warehouse.Qty(v)); err != nil {
+			return 0, 0, false, err
+		}
+	}
+	if !tx.pg {
+		err = tx.QueryRowContext(ctx, ledgerInsert+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			append(entryArgs, v, e.createdBy, ms(now))...).Scan(&id)
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("insert ledger entry: %w", wrapErr(err))
+		}
+	}
+	return warehouse.Qty(v), id, true, nil
 }
 
 func available(ctx context.Context, tx *txn, o *warehouse.Posting) (warehouse.Qty, error) {
@@ -90,7 +121,8 @@ func applyAll(ctx context.Context, tx *txn, now time.Time, m *warehouse.Movement
 	var shortages []warehouse.Shortage
 	for i := range ps {
 		o := &ps[i]
-		after, ok, err := apply(ctx, tx, now, o)
+		line := &m.Lines[o.Line]
+		after, id, ok, err := apply(ctx, tx, now, o, entry{movementID: m.ID, lineNo: line.LineNo, typ: m.Type, createdBy: m.CreatedBy})
 		if err != nil {
 			return err
 		}
@@ -103,15 +135,7 @@ func applyAll(ctx context.Context, tx *txn, now time.Time, m *warehouse.Movement
 			continue
 		}
 		if len(shortages) > 0 {
-			continue // the movement fails; no point writing entries
-		}
-		line := &m.Lines[o.Line]
-		var id int64
-		err = tx.QueryRowContext(ctx, `INSERT INTO ledger_entries (movement_id, line_no, type, item_id, location_id, lot, qty_delta, qty_after, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			m.ID, line.LineNo, m.Type, o.Item.ID, o.Location.ID, o.Lot, int64(o.Delta), int64(after), m.CreatedBy, ms(now)).Scan(&id)
-		if err != nil {
-			return fmt.Errorf("insert ledger entry: %w", wrapErr(err))
+			continue // the movement fails: its entries are rolled back
 		}
 		line.Entries = append(line.Entries, warehouse.Entry{ID: id, LocationID: o.Location.ID, QtyDelta: o.Delta, QtyAfter: after})
 	}

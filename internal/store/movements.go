@@ -4,29 +4,72 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/warehouse-api/warehouse"
 )
 
+// lineColumns are movement_lines' columns as insertMovement writes them.
+const lineColumns = `movement_id, line_no, item_id, lot, from_location_id, to_location_id, location_id, qty, qty_delta, counted_qty, expected_qty`
+
+// linesPerInsert bounds the rows of one multi-row INSERT of lines (11
+// parameters each: far below either engine's limit).
+const linesPerInsert = 200
+
+const insertMovementSQL = `INSERT INTO movements (type, reference, note, reason, reversal_of, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
+
+// insertMovement writes the movement and its lines. On PostgreSQL the
+// header and the first lines go in one statement (a data-modifying WITH:
+// one round trip); SQLite, which has no such WITH and no round trips,
+// runs the header and then the lines as one multi-row INSERT.
 func insertMovement(ctx context.Context, tx *txn, now time.Time, m *warehouse.Movement) error {
-	err := tx.QueryRowContext(ctx, `INSERT INTO movements (type, reference, note, reason, reversal_of, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		m.Type, m.Reference, m.Note, m.Reason, m.ReversalOf, m.CreatedBy, ms(now)).Scan(&m.ID)
+	header := []any{m.Type, m.Reference, m.Note, m.Reason, m.ReversalOf, m.CreatedBy, ms(now)}
+	lines := m.Lines
+	var err error
+	if tx.pg {
+		first := lines[:min(len(lines), linesPerInsert)]
+		// Each row reads the new id from the WITH, which runs once.
+		q, args := linesInsert(`(SELECT id FROM m)`, 0, first)
+		err = tx.QueryRowContext(ctx, `WITH m AS (`+insertMovementSQL+`) `+q+` RETURNING movement_id`, append(header, args...)...).Scan(&m.ID)
+		lines = lines[len(first):]
+	} else {
+		err = tx.QueryRowContext(ctx, insertMovementSQL, header...).Scan(&m.ID)
+	}
 	if err != nil {
-		if isUniqueViolation(err) {
+		if isUniqueViolation(err) && m.ReversalOf != nil {
 			return warehouse.Errorf(warehouse.ECONFLICT, "movement %d is already reversed", *m.ReversalOf)
 		}
 		return fmt.Errorf("insert movement: %w", wrapErr(err))
 	}
-	for _, l := range m.Lines {
-		_, err := tx.ExecContext(ctx, `INSERT INTO movement_lines (movement_id, line_no, item_id, lot, from_location_id, to_location_id, location_id, qty, qty_delta, counted_qty, expected_qty)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, l.LineNo, l.ItemID, l.Lot, l.FromLocationID, l.ToLocationID, l.LocationID, nullQty(l.Qty), nullQty(l.QtyDelta), nullQty(l.CountedQty), nullQty(l.ExpectedQty))
-		if err != nil {
-			return fmt.Errorf("insert movement line: %w", wrapErr(err))
+	for len(lines) > 0 {
+		chunk := lines[:min(len(lines), linesPerInsert)]
+		q, args := linesInsert(`?`, m.ID, chunk)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("insert movement lines: %w", wrapErr(err))
 		}
+		lines = lines[len(chunk):]
 	}
 	return nil
+}
+
+// linesInsert is the multi-row INSERT of lines, each row's movement_id
+// being idExpr (with id as its argument if idExpr is ?).
+func linesInsert(idExpr string, id int64, lines []warehouse.MovementLine) (string, []any) {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO movement_lines (` + lineColumns + `) VALUES `)
+	args := make([]any, 0, len(lines)*11)
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(` + idExpr + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if idExpr == `?` {
+			args = append(args, id)
+		}
+		args = append(args, l.LineNo, l.ItemID, l.Lot, l.FromLocationID, l.ToLocationID, l.LocationID, nullQty(l.Qty), nullQty(l.QtyDelta), nullQty(l.CountedQty), nullQty(l.ExpectedQty))
+	}
+	return b.String(), args
 }
 
 // PostMovement validates and posts a movement in one transaction: the

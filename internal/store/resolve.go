@@ -4,10 +4,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/warehouse-api/warehouse"
 )
@@ -26,82 +27,116 @@ func newResolver(ctx context.Context, tx *txn) *resolver {
 		ItemsByID: map[int64]*warehouse.Item{}, ItemsBySKU: map[string]*warehouse.Item{}, Locations: map[int64]*warehouse.Location{}}}
 }
 
-// lines resolves the item and locations of every line, in line order
-// (which is the order of the key-share locks on PostgreSQL).
+// lines resolves the items and locations of every line: one statement
+// for the items and one for the locations, whatever the number of lines.
 func (r *resolver) lines(lines []warehouse.MovementLine) error {
+	var ids, locs []int64
+	var skus []string
 	for i := range lines {
-		l := &lines[i]
-		id, sku := l.ItemRef()
-		if err := r.item(id, sku); err != nil {
-			return err
+		id, sku := lines[i].ItemRef()
+		switch {
+		case id != 0:
+			ids = append(ids, id)
+		case sku != "":
+			skus = append(skus, sku)
 		}
-		for _, loc := range l.LocationRefs() {
-			if err := r.location(loc); err != nil {
-				return err
-			}
-		}
+		locs = append(locs, lines[i].LocationRefs()...)
 	}
-	return nil
+	if err := r.items(ids, skus); err != nil {
+		return err
+	}
+	return r.locations(locs)
 }
 
 // reversal resolves what reversing orig reads: its items and the
 // locations of its entries.
 func (r *resolver) reversal(orig *warehouse.Movement) error {
+	var ids, locs []int64
 	for _, l := range orig.Lines {
-		if err := r.item(l.ItemID, ""); err != nil {
-			return err
-		}
+		ids = append(ids, l.ItemID)
 		for _, e := range l.Entries {
-			if err := r.location(e.LocationID); err != nil {
-				return err
-			}
+			locs = append(locs, e.LocationID)
 		}
 	}
-	return nil
-}
-
-func (r *resolver) item(id int64, sku string) error {
-	var row *sql.Row
-	switch {
-	case id != 0:
-		if _, ok := r.res.ItemsByID[id]; ok {
-			return nil
-		}
-		row = r.tx.QueryRowContext(r.ctx, `SELECT `+itemColumns+` FROM items i WHERE i.id = ?`+r.tx.keyShare("i"), id)
-	case sku != "":
-		if _, ok := r.res.ItemsBySKU[sku]; ok {
-			return nil
-		}
-		row = r.tx.QueryRowContext(r.ctx, `SELECT `+itemColumns+` FROM items i WHERE i.sku = ?`+r.tx.keyShare("i"), sku)
-	default:
-		return nil
-	}
-	it, err := scanItem(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read item: %w", wrapErr(err))
-	}
-	if id != 0 {
-		r.res.ItemsByID[id] = it
-	} else {
-		r.res.ItemsBySKU[sku] = it
-	}
-	return nil
-}
-
-func (r *resolver) location(id int64) error {
-	if _, ok := r.res.Locations[id]; ok {
-		return nil
-	}
-	l, err := lockLocationTx(r.ctx, r.tx, id, r.tx.keyShare("l"))
-	if warehouse.ErrorCode(err) == warehouse.ENOTFOUND {
-		return nil
-	}
-	if err != nil {
+	if err := r.items(ids, nil); err != nil {
 		return err
 	}
-	r.res.Locations[id] = l
+	return r.locations(locs)
+}
+
+// resolveItemColumns are itemColumns without the stock totals, which
+// planning does not read (and which would sum every balance of the item
+// in each movement).
+const resolveItemColumns = `i.id, i.sku, i.name, i.description, i.uom, i.qty_precision, i.barcode, i.lot_tracked, i.reorder_point, i.active,
+	i.created_at, i.created_by, i.updated_at, i.updated_by, i.version, 0, 0`
+
+// items looks up and key-share locks (PostgreSQL) the items named by id or
+// sku. The locks do not block other movements; an archive (FOR UPDATE)
+// waits for the movement, and the movement for it. They are taken in the
+// index's order, so two movements never wait on each other here.
+func (r *resolver) items(ids []int64, skus []string) error {
+	ids = slices.DeleteFunc(dedup(ids), func(id int64) bool { _, ok := r.res.ItemsByID[id]; return ok })
+	skus = slices.DeleteFunc(dedup(skus), func(s string) bool { _, ok := r.res.ItemsBySKU[s]; return ok })
+	if len(ids) == 0 && len(skus) == 0 {
+		return nil
+	}
+	var cond []string
+	var args []any
+	if len(ids) > 0 {
+		cond = append(cond, `i.id IN (`+placeholders(len(ids))+`)`)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	if len(skus) > 0 {
+		cond = append(cond, `i.sku IN (`+placeholders(len(skus))+`)`)
+		for _, s := range skus {
+			args = append(args, s)
+		}
+	}
+	items, err := queryRows(r.ctx, r.tx, `SELECT `+resolveItemColumns+` FROM items i WHERE `+strings.Join(cond, " OR ")+r.tx.keyShare("i"), args, scanItem)
+	if err != nil {
+		return fmt.Errorf("read items: %w", err)
+	}
+	// A row that does not exist is left out: planning reports it.
+	for _, it := range items {
+		if slices.Contains(ids, it.ID) {
+			r.res.ItemsByID[it.ID] = it
+		}
+		if slices.Contains(skus, it.SKU) {
+			r.res.ItemsBySKU[it.SKU] = it
+		}
+	}
 	return nil
+}
+
+// locations looks up and key-share locks the locations, as items does.
+func (r *resolver) locations(ids []int64) error {
+	ids = slices.DeleteFunc(dedup(ids), func(id int64) bool { _, ok := r.res.Locations[id]; return ok })
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	locs, err := queryRows(r.ctx, r.tx, `SELECT `+locationColumns+` FROM locations l WHERE l.id IN (`+placeholders(len(ids))+`)`+r.tx.keyShare("l"), args, scanLocation)
+	if err != nil {
+		return fmt.Errorf("read locations: %w", err)
+	}
+	for _, l := range locs {
+		r.res.Locations[l.ID] = l
+	}
+	return nil
+}
+
+func dedup[T cmp.Ordered](s []T) []T {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// placeholders is n comma-separated ?.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

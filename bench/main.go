@@ -192,7 +192,7 @@ func bench(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 				clients int
 			}{{"-N", 8}, {"-S", 8}, {"-S", 64}} {
 				log.Info("anchor", "pgbench", a.mode, "clients", a.clients)
-				res, err := r.pg.pgbench(ctx, a.mode, a.clients, o.pgbenchDuration)
+				res, err := r.pg.pgbench(ctx, pgbenchCPU(o.loadCPU, o.serverCPU, o.pgCPU), a.mode, a.clients, o.pgbenchDuration)
 				if err != nil {
 					return err
 				}
@@ -233,6 +233,17 @@ func bench(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 		return fmt.Errorf("requests failed (see the errors column)")
 	}
 	return nil
+}
+
+// pgbenchCPU is where pgbench runs: on the load generator's CPU when
+// PostgreSQL shares the server's (pgbench then plays the load generator,
+// PostgreSQL the server), else on the server's CPU (pgbench plays
+// warehouse, and PostgreSQL keeps its core, as warehouse leaves it).
+func pgbenchCPU(load, server, pg string) string {
+	if pg == server {
+		return load
+	}
+	return server
 }
 
 type binaries struct{ warehouse, baseline string }

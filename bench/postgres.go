@@ -183,11 +183,12 @@ var (
 
 // pgbench runs the built-in script mode (-N: three updates and an insert
 // per transaction, no hot branch row; -S: one primary-key select) on
-// database "pgbench" for d, from the load generator's CPU.
-func (c *pgCluster) pgbench(ctx context.Context, mode string, clients int, d time.Duration) (anchor, error) {
+// database "pgbench" for d, pinned to cpu: pgbench stands where warehouse
+// stands, so it never shares PostgreSQL's core unless warehouse does.
+func (c *pgCluster) pgbench(ctx context.Context, cpu, mode string, clients int, d time.Duration) (anchor, error) {
 	a := anchor{name: "pgbench " + mode, clients: clients}
 	secs := max(int(d.Round(time.Second)/time.Second), 1)
-	out, err := c.run(ctx, "", "pgbench", mode, "-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(secs), "pgbench")
+	out, err := c.run(ctx, cpu, "pgbench", mode, "-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(secs), "pgbench")
 	if err != nil {
 		return a, fmt.Errorf("pgbench %s: %w: %s", mode, err, out)
 	}
@@ -248,7 +249,7 @@ func (c *pgCluster) saveStats(ctx context.Context, path string) error {
 // them.
 func anchorTable(o options, pg *pgCluster, anchors []anchor, rows []row) string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "\nPostgreSQL %s (fsync=on, synchronous_commit=on, shared_buffers=128MB) pinned to CPU %s; pgbench (scale 1, -M prepared) from CPU %s.\n", filepath.Base(filepath.Dir(pg.bin)), o.pgCPU, o.loadCPU)
+	fmt.Fprintf(&b, "\nPostgreSQL %s (fsync=on, synchronous_commit=on, shared_buffers=128MB) pinned to CPU %s; pgbench (scale 1, -M prepared, -j 2) from CPU %s.\n", filepath.Base(filepath.Dir(pg.bin)), o.pgCPU, pgbenchCPU(o.loadCPU, o.serverCPU, o.pgCPU))
 	b.WriteString("\n| PostgreSQL anchor (same cluster, same run) | clients | tps | latency avg |\n|---|--:|--:|--:|\n")
 	for _, a := range anchors {
 		fmt.Fprintf(&b, "| `%s` | %d | %.0f | %s |\n", a.name, a.clients, a.tps, ms(a.latency))

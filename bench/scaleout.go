@@ -34,7 +34,7 @@ func (r *runner) scaleout(ctx context.Context) (row, error) {
 			}
 		}()
 	}
-	a, err := r.pg.pgbench(ctx, "-N", 8, r.o.pgbenchDuration)
+	a, err := r.pg.pgbench(ctx, pgbenchCPU(r.o.loadCPU, r.o.serverCPU, r.o.scaleoutPGCPU), "-N", 8, r.o.pgbenchDuration)
 	if err != nil {
 		return rw, err
 	}
@@ -55,14 +55,14 @@ func (r *runner) scaleout(ctx context.Context) (row, error) {
 		procs = append(procs, p)
 	}
 	one := func(d time.Duration) result {
-		return run(ctx, procs[0].addr, []group{r.movementGroup(procs[0].addr, "a")}, 0, d)[0]
+		return run(ctx, procs[0].addr, []group{r.movementGroup(procs[0].addr, "a", 0)}, 0, d)[0]
 	}
 	all := func(d time.Duration) result {
 		res := make([]result, len(procs))
 		var wg sync.WaitGroup
 		for i, p := range procs {
 			wg.Go(func() {
-				res[i] = run(ctx, p.addr, []group{r.movementGroup(p.addr, fmt.Sprintf("i%d", i))}, 0, d)[0]
+				res[i] = run(ctx, p.addr, []group{r.movementGroup(p.addr, fmt.Sprintf("i%d", i), i*r.o.movementConns)}, 0, d)[0]
 			})
 		}
 		wg.Wait()

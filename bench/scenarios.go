@@ -309,14 +309,16 @@ var (
 // movementGroup is the movements load on host: each connection alternates a
 // receipt of 1 and an issue of 1 (after its receipt: stock never goes below
 // the opening balance), each with a new Idempotency-Key. tag keeps keys
-// apart between instances driven at once.
-func (r *runner) movementGroup(host, tag string) group {
+// apart between instances driven at once, and first is the first
+// connection's index in the (item, bin) pairs.
+func (r *runner) movementGroup(host, tag string, first int) group {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36) + tag
 	return group{name: "POST /api/v1/movements", conns: r.o.movementConns, ok: func(s int) bool { return s == http.StatusCreated },
 		newConn: func(i int) nextFunc {
 			rec, iss := r.movementBody(true), r.movementBody(false)
 			if r.o.engine == enginePostgres {
-				sku, bin := demoSKUs[i%len(demoSKUs)], r.locIDs[demoBins[(i/len(demoSKUs))%len(demoBins)]]
+				k := first + i
+				sku, bin := demoSKUs[k%len(demoSKUs)], r.locIDs[demoBins[(k/len(demoSKUs))%len(demoBins)]]
 				rec, iss = movementBody(true, sku, bin), movementBody(false, sku, bin)
 			}
 			n := 0
@@ -375,7 +377,7 @@ func (r *runner) groups(name, host string, warehouse bool) []group {
 	case "stock":
 		return []group{get("/api/v1/stock", r.access)}
 	case "movements":
-		return []group{r.movementGroup(host, "")}
+		return []group{r.movementGroup(host, "", 0)}
 	case "refresh":
 		return []group{{name: "POST /refresh", conns: r.o.conns, ok: ok200, newConn: func(i int) nextFunc {
 			return func(prev []byte) ([]byte, error) {

@@ -20,20 +20,29 @@ const itemColumns = `i.id, i.sku, i.name, i.description, i.uom, i.qty_precision,
 
 func scanItem(row scanner) (*warehouse.Item, error) {
 	var it warehouse.Item
+	dest, done := itemDest(&it)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	done()
+	return &it, nil
+}
+
+// itemDest returns the scan destinations of itemColumns into it, and what
+// completes it after the scan (for a row that also holds other columns).
+func itemDest(it *warehouse.Item) ([]any, func()) {
 	var barcode sql.NullString
 	var reorder sql.NullInt64
 	var created, updated int64
-	if err := row.Scan(&it.ID, &it.SKU, &it.Name, &it.Description, &it.UOM, &it.QtyPrecision, &barcode, &it.LotTracked, &reorder, &it.Active,
-		&created, &it.CreatedBy, &updated, &it.UpdatedBy, &it.Version, &it.OnHand, &it.Available); err != nil {
-		return nil, err
-	}
-	it.Barcode = barcode.String
-	if reorder.Valid {
-		q := warehouse.Qty(reorder.Int64)
-		it.ReorderPoint = &q
-	}
-	it.CreatedAt, it.UpdatedAt = fromMS(created), fromMS(updated)
-	return &it, nil
+	return []any{&it.ID, &it.SKU, &it.Name, &it.Description, &it.UOM, &it.QtyPrecision, &barcode, &it.LotTracked, &reorder, &it.Active,
+			&created, &it.CreatedBy, &updated, &it.UpdatedBy, &it.Version, &it.OnHand, &it.Available}, func() {
+			it.Barcode = barcode.String
+			if reorder.Valid {
+				q := warehouse.Qty(reorder.Int64)
+				it.ReorderPoint = &q
+			}
+			it.CreatedAt, it.UpdatedAt = fromMS(created), fromMS(updated)
+		}
 }
 
 func notFound(what string, id int64) error {

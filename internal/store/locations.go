@@ -16,16 +16,24 @@ const locationColumns = `l.id, l.code, l.name, l.parent_id, l.structural, l.acti
 
 func scanLocation(row scanner) (*warehouse.Location, error) {
 	var l warehouse.Location
-	var parent sql.NullInt64
-	var created, updated int64
-	if err := row.Scan(&l.ID, &l.Code, &l.Name, &parent, &l.Structural, &l.Active, &l.Path, &l.Depth, &created, &l.CreatedBy, &updated, &l.UpdatedBy, &l.Version); err != nil {
+	dest, done := locationDest(&l)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	if parent.Valid {
-		l.ParentID = &parent.Int64
-	}
-	l.CreatedAt, l.UpdatedAt = fromMS(created), fromMS(updated)
+	done()
 	return &l, nil
+}
+
+// locationDest is itemDest for locationColumns.
+func locationDest(l *warehouse.Location) ([]any, func()) {
+	var parent sql.NullInt64
+	var created, updated int64
+	return []any{&l.ID, &l.Code, &l.Name, &parent, &l.Structural, &l.Active, &l.Path, &l.Depth, &created, &l.CreatedBy, &updated, &l.UpdatedBy, &l.Version}, func() {
+		if parent.Valid {
+			l.ParentID = &parent.Int64
+		}
+		l.CreatedAt, l.UpdatedAt = fromMS(created), fromMS(updated)
+	}
 }
 
 func locationTx(ctx context.Context, tx *txn, id int64) (*warehouse.Location, error) {

@@ -27,8 +27,9 @@ func newResolver(ctx context.Context, tx *txn) *resolver {
 		ItemsByID: map[int64]*warehouse.Item{}, ItemsBySKU: map[string]*warehouse.Item{}, Locations: map[int64]*warehouse.Location{}}}
 }
 
-// lines resolves the items and locations of every line: one statement
-// for the items and one for the locations, whatever the number of lines.
+// lines resolves the items and locations of every line: in one statement
+// when it can (resolveBoth), else one for the items and one for the
+// locations, whatever the number of lines.
 func (r *resolver) lines(lines []warehouse.MovementLine) error {
 	var ids, locs []int64
 	var skus []string
@@ -41,6 +42,9 @@ func (r *resolver) lines(lines []warehouse.MovementLine) error {
 			skus = append(skus, sku)
 		}
 		locs = append(locs, lines[i].LocationRefs()...)
+	}
+	if ok, err := r.both(ids, skus, locs); ok || err != nil {
+		return err
 	}
 	if err := r.items(ids, skus); err != nil {
 		return err
@@ -64,6 +68,85 @@ func (r *resolver) reversal(orig *warehouse.Movement) error {
 	return r.locations(locs)
 }
 
+// maxResolvePairs bounds the rows of resolver.both's cross join; a
+// movement naming more items times locations resolves them apart.
+const maxResolvePairs = 64
+
+// both resolves items and locations in one statement, a cross join of
+// the two lookups (a round trip less than two statements). It reports
+// ok=false, having resolved nothing, when there are too many pairs or
+// when the join is empty because an item or every location is missing:
+// then the separate lookups find what exists, for planning to report the
+// rest.
+func (r *resolver) both(ids []int64, skus []string, locs []int64) (ok bool, err error) {
+	ids, skus, locs = dedup(ids), dedup(skus), dedup(locs)
+	n := (len(ids) + len(skus)) * len(locs)
+	if n == 0 || n > maxResolvePairs || len(r.res.ItemsByID)+len(r.res.ItemsBySKU)+len(r.res.Locations) > 0 {
+		return false, nil
+	}
+	cond, args := itemCond(ids, skus)
+	for _, id := range locs {
+		args = append(args, id)
+	}
+	q := `SELECT ` + resolveItemColumns + `, ` + locationColumns + ` FROM items i CROSS JOIN locations l
+		WHERE (` + cond + `) AND l.id IN (` + placeholders(len(locs)) + `)` + r.tx.keyShare("i, l")
+	type pair struct {
+		it  *warehouse.Item
+		loc *warehouse.Location
+	}
+	pairs, err := queryRows(r.ctx, r.tx, q, args, func(row scanner) (pair, error) {
+		p := pair{it: &warehouse.Item{}, loc: &warehouse.Location{}}
+		idest, idone := itemDest(p.it)
+		ldest, ldone := locationDest(p.loc)
+		if err := row.Scan(append(idest, ldest...)...); err != nil {
+			return p, err
+		}
+		idone()
+		ldone()
+		return p, nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("read items and locations: %w", err)
+	}
+	if len(pairs) == 0 {
+		return false, nil
+	}
+	for _, p := range pairs {
+		r.addItem(p.it, ids, skus)
+		r.res.Locations[p.loc.ID] = p.loc
+	}
+	return true, nil
+}
+
+func (r *resolver) addItem(it *warehouse.Item, ids []int64, skus []string) {
+	if slices.Contains(ids, it.ID) {
+		r.res.ItemsByID[it.ID] = it
+	}
+	if slices.Contains(skus, it.SKU) {
+		r.res.ItemsBySKU[it.SKU] = it
+	}
+}
+
+// itemCond is the WHERE condition on items i of ids or skus, with its
+// arguments.
+func itemCond(ids []int64, skus []string) (string, []any) {
+	var cond []string
+	var args []any
+	if len(ids) > 0 {
+		cond = append(cond, `i.id IN (`+placeholders(len(ids))+`)`)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	if len(skus) > 0 {
+		cond = append(cond, `i.sku IN (`+placeholders(len(skus))+`)`)
+		for _, s := range skus {
+			args = append(args, s)
+		}
+	}
+	return strings.Join(cond, " OR "), args
+}
+
 // resolveItemColumns are itemColumns without the stock totals, which
 // planning does not read (and which would sum every balance of the item
 // in each movement).
@@ -80,32 +163,14 @@ func (r *resolver) items(ids []int64, skus []string) error {
 	if len(ids) == 0 && len(skus) == 0 {
 		return nil
 	}
-	var cond []string
-	var args []any
-	if len(ids) > 0 {
-		cond = append(cond, `i.id IN (`+placeholders(len(ids))+`)`)
-		for _, id := range ids {
-			args = append(args, id)
-		}
-	}
-	if len(skus) > 0 {
-		cond = append(cond, `i.sku IN (`+placeholders(len(skus))+`)`)
-		for _, s := range skus {
-			args = append(args, s)
-		}
-	}
-	items, err := queryRows(r.ctx, r.tx, `SELECT `+resolveItemColumns+` FROM items i WHERE `+strings.Join(cond, " OR ")+r.tx.keyShare("i"), args, scanItem)
+	cond, args := itemCond(ids, skus)
+	items, err := queryRows(r.ctx, r.tx, `SELECT `+resolveItemColumns+` FROM items i WHERE `+cond+r.tx.keyShare("i"), args, scanItem)
 	if err != nil {
 		return fmt.Errorf("read items: %w", err)
 	}
 	// A row that does not exist is left out: planning reports it.
 	for _, it := range items {
-		if slices.Contains(ids, it.ID) {
-			r.res.ItemsByID[it.ID] = it
-		}
-		if slices.Contains(skus, it.SKU) {
-			r.res.ItemsBySKU[it.SKU] = it
-		}
+		r.addItem(it, ids, skus)
 	}
 	return nil
 }

@@ -132,7 +132,7 @@ func TestRevocationsAndPurge(t *testing.T) {
 		if err := db.RevokeToken(ctx, "b", c.now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		events, err := db.AuthEventsAfter(ctx, last, 100)
+		events, _, err := db.AuthEventsAfter(ctx, last, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

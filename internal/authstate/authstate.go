@@ -45,10 +45,10 @@ type State struct {
 	// onKeys is called when another instance changed the signing keys.
 	onKeys func(context.Context) error
 
-	mu        sync.RWMutex
-	revoked   map[string]int64 // jti -> expiry, unix seconds
-	ended     map[string]int64 // ended session id -> session expiry, unix seconds
-	users     map[string]UserState
+	mu      sync.RWMutex
+	revoked map[string]int64 // jti -> expiry, unix seconds
+	ended   map[string]int64 // ended session id -> session expiry, unix seconds
+	users   map[string]UserState
 	// pos is the position in the event log through which every event is
 	// applied; early holds the events past it already applied, which are
 	// read again until they settle (see Poll).

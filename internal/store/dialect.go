@@ -369,27 +369,24 @@ func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
 
 // flushEvents writes the transaction's auth events last. Instances follow
 // auth_events by position (tx, id), not by id (see AuthEventsAfter): on
-// PostgreSQL each row records its transaction's id, so no event can be
-// skipped by a follower however the writers' commits interleave, and
-// writers take no lock for it. (They used to lock the table before COMMIT
-// to commit ids in order, which made every writer of auth events in the
-// cluster wait for the one ahead, fsync included.) SQLite's one writer
-// commits ids in order; tx stays 0.
+// PostgreSQL each row records its transaction's id (set by a trigger,
+// migration 00009), so no follower can skip an event however the writers'
+// commits interleave, and writers take no lock for it. (They used to lock
+// the table before COMMIT to commit ids in order, which made every writer
+// of auth events in the cluster wait for the one ahead, fsync included.)
+// SQLite's one writer commits ids in order; tx stays 0.
 //
 // The NOTIFY that wakes every instance's listener is sent after COMMIT
-// (notifyAuth): a NOTIFY inside the transaction would serialise all of
-// them again, as PostgreSQL queues notifications in commit order under a
-// lock held until the commit is durable.
+// (notifyAuth): a NOTIFY inside the transaction would serialise them all
+// again, as PostgreSQL queues notifications in commit order under a lock
+// held until the commit is durable.
 func (tx *txn) flushEvents(ctx context.Context) error {
 	if len(tx.events) == 0 {
 		return nil
 	}
-	q := `INSERT INTO auth_events (tx, kind, subject, at) VALUES (0, ?, ?, ?)`
-	if tx.pg {
-		q = `INSERT INTO auth_events (tx, kind, subject, at) VALUES (pg_current_xact_id()::text::bigint, ?, ?, ?)`
-	}
 	for _, e := range tx.events {
-		if _, err := tx.ExecContext(ctx, q, e.kind, e.subject, e.at); err != nil {
+		// The database sets tx (migration 00009's trigger).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO auth_events (kind, subject, at) VALUES (?, ?, ?)`, e.kind, e.subject, e.at); err != nil {
 			return wrapErr(err)
 		}
 	}

@@ -109,17 +109,20 @@ func (s *State) Load(ctx context.Context) error {
 // Poll applies the events written since the last Load or Poll, by this
 // instance or any other on the same database.
 //
-// The position moves only through settled events. Events past it that
-// are already committed are applied at once too, and remembered, so that
-// reading them again until they settle does not apply them twice (applying
-// twice would be harmless, but a user change costs a read).
+// The position moves only through settled events (see Source). Events
+// past it that are already committed are applied at once too, and
+// remembered, so that reading them again until they settle does not apply
+// them twice (applying twice would be harmless, but a user change costs a
+// read). An older transaction that stays open anywhere on the database
+// server keeps them unsettled, and read at every poll, until it ends.
 func (s *State) Poll(ctx context.Context) error {
 	const page = 1000
+	s.mu.RLock()
+	read := s.pos
+	s.mu.RUnlock()
+	settled := true // every event up to read is settled
 	for {
-		s.mu.RLock()
-		after := s.pos
-		s.mu.RUnlock()
-		events, upto, err := s.src.AuthEventsAfter(ctx, after, page)
+		events, upto, err := s.src.AuthEventsAfter(ctx, read, page)
 		if err != nil {
 			return fmt.Errorf("poll auth events: %w", err)
 		}
@@ -160,7 +163,7 @@ func (s *State) Poll(ctx context.Context) error {
 			}
 		}
 		s.mu.Lock()
-		if s.pos.Before(upto) {
+		if settled && s.pos.Before(upto) {
 			s.pos = upto
 		}
 		for p := range s.early {
@@ -175,11 +178,16 @@ func (s *State) Poll(ctx context.Context) error {
 		}
 		s.synced = time.Now()
 		s.mu.Unlock()
-		// A full page whose settled part moved the position on may have
-		// more behind it; one that did not is read again at the next poll.
-		if len(events) < page || !after.Before(upto) {
+		if len(events) < page {
 			return nil
 		}
+		// A full page: read on from its last event. Past the first
+		// unsettled one, nothing settles (settled events come first).
+		last := events[len(events)-1].Pos()
+		if upto != last {
+			settled = false
+		}
+		read = last
 	}
 }
 

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,4 +213,30 @@ func TestAuthEventsEarly(t *testing.T) {
 		f := &follower{db: db, pos: start}
 		f.pollUntil(t, "late")
 	})
+}
+
+// BenchmarkRevokeTokenParallel measures revocations from 8 clients per
+// core: every one writes an auth event, so writers that serialised on a
+// lock (as they once did, until commit) show here.
+// Run: go test ./internal/store -run '^$' -bench RevokeTokenParallel
+func BenchmarkRevokeTokenParallel(b *testing.B) {
+	for _, engine := range pgtest.Engines {
+		b.Run(engine, func(b *testing.B) {
+			ctx := context.Background()
+			db := openTestDB(b, engine)
+			exp := time.Now().Add(time.Hour)
+			var seq atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := db.RevokeToken(ctx, fmt.Sprint("bench-", seq.Add(1)), exp); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "revocations/s")
+		})
+	}
 }

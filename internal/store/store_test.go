@@ -139,6 +139,14 @@ func TestRevocationsAndPurge(t *testing.T) {
 		if len(events) != 2 || events[0].Subject != "a" || !events[0].IsRevocation() || !events[0].ExpiresAt.Equal(c.now().Add(time.Minute)) {
 			t.Fatalf("events %+v (a repeated revocation must not add an event)", events)
 		}
+		for _, q := range []struct {
+			jtis []string
+			want bool
+		}{{[]string{"x", "b"}, true}, {[]string{"a"}, true}, {[]string{"x", "y"}, false}, {nil, false}} {
+			if got, err := db.AnyRevoked(ctx, q.jtis...); err != nil || got != q.want {
+				t.Errorf("AnyRevoked(%q) = %v, %v; want %v", q.jtis, got, err, q.want)
+			}
+		}
 		c.add(2*time.Minute + warehouse.ExpiryMargin)
 		revs, err := db.Revocations(ctx)
 		if err != nil || len(revs) != 1 || revs[0].JTI != "b" {

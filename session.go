@@ -141,10 +141,28 @@ const (
 // AuthEvent is a change that every instance applies to its auth state. For
 // a revocation, ExpiresAt is the token's expiry.
 type AuthEvent struct {
-	ID        int64
+	ID int64
+	// TX is the writing transaction's id on PostgreSQL (0 on SQLite): the
+	// log is read in (TX, ID) order, see AuthEventPos.
+	TX        int64
 	Kind      string
 	Subject   string
 	ExpiresAt time.Time
+}
+
+// Pos returns the event's position in the log.
+func (e AuthEvent) Pos() AuthEventPos { return AuthEventPos{TX: e.TX, ID: e.ID} }
+
+// AuthEventPos is a follower's position in the auth event log: the last
+// event applied, in (TX, ID) order. On PostgreSQL ids are handed out in
+// the order transactions write, not the order they commit; ordered by
+// writing transaction first, an event that commits late still comes after
+// the position of a follower that read while it was in flight.
+type AuthEventPos struct{ TX, ID int64 }
+
+// Before reports whether p comes before q in the log.
+func (p AuthEventPos) Before(q AuthEventPos) bool {
+	return p.TX < q.TX || (p.TX == q.TX && p.ID < q.ID)
 }
 
 // IsRevocation reports whether e revokes a token id (Subject).

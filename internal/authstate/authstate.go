@@ -21,8 +21,13 @@ type Source interface {
 	ListUsers(ctx context.Context) ([]*warehouse.User, error)
 	UserByName(ctx context.Context, username string) (*warehouse.User, error)
 	EndedSessions(ctx context.Context) ([]warehouse.EndedSession, error)
-	LastAuthEvent(ctx context.Context) (int64, error)
-	AuthEventsAfter(ctx context.Context, after int64, limit int) ([]warehouse.AuthEvent, error)
+	// LastAuthEvent is the position to follow from after a full read.
+	LastAuthEvent(ctx context.Context) (warehouse.AuthEventPos, error)
+	// AuthEventsAfter returns the events after a position and the
+	// position through which they are settled (no event can still appear
+	// before it).
+	AuthEventsAfter(ctx context.Context, after warehouse.AuthEventPos, limit int) ([]warehouse.AuthEvent, warehouse.AuthEventPos, error)
+	AuthEventsBehind(ctx context.Context, pos warehouse.AuthEventPos) (int64, error)
 }
 
 // UserState is what verification needs of a user.
@@ -40,17 +45,22 @@ type State struct {
 	// onKeys is called when another instance changed the signing keys.
 	onKeys func(context.Context) error
 
-	mu        sync.RWMutex
-	revoked   map[string]int64 // jti -> expiry, unix seconds
-	ended     map[string]int64 // ended session id -> session expiry, unix seconds
-	users     map[string]UserState
-	lastEvent int64
-	synced    time.Time
+	mu      sync.RWMutex
+	revoked map[string]int64 // jti -> expiry, unix seconds
+	ended   map[string]int64 // ended session id -> session expiry, unix seconds
+	users   map[string]UserState
+	// pos is the position in the event log through which every event is
+	// applied; early holds the events past it already applied, which are
+	// read again until they settle (see Poll).
+	pos    warehouse.AuthEventPos
+	early  map[warehouse.AuthEventPos]struct{}
+	synced time.Time
 }
 
 // New returns an empty state; call Load before use.
 func New(src Source, log *slog.Logger) *State {
-	return &State{src: src, log: log, revoked: map[string]int64{}, ended: map[string]int64{}, users: map[string]UserState{}}
+	return &State{src: src, log: log, revoked: map[string]int64{}, ended: map[string]int64{}, users: map[string]UserState{},
+		early: map[warehouse.AuthEventPos]struct{}{}}
 }
 
 // OnKeyChange registers fn to run when the signing keys change in the
@@ -90,24 +100,40 @@ func (s *State) Load(ctx context.Context) error {
 		um[u.Username] = UserState{Active: u.Active, Roles: u.Roles, Version: u.Version}
 	}
 	s.mu.Lock()
-	s.revoked, s.ended, s.users, s.lastEvent, s.synced = revoked, ended, um, last, time.Now()
+	s.revoked, s.ended, s.users, s.pos, s.synced = revoked, ended, um, last, time.Now()
+	clear(s.early)
 	s.mu.Unlock()
 	return nil
 }
 
 // Poll applies the events written since the last Load or Poll, by this
 // instance or any other on the same database.
+//
+// The position moves only through settled events (see Source). Events
+// past it that are already committed are applied at once too, and
+// remembered, so that reading them again until they settle does not apply
+// them twice (applying twice would be harmless, but a user change costs a
+// read). An older transaction that stays open anywhere on the database
+// server keeps them unsettled, and read at every poll, until it ends.
 func (s *State) Poll(ctx context.Context) error {
+	const page = 1000
+	s.mu.RLock()
+	read := s.pos
+	s.mu.RUnlock()
+	settled := true // every event up to read is settled
 	for {
-		s.mu.RLock()
-		after := s.lastEvent
-		s.mu.RUnlock()
-		events, err := s.src.AuthEventsAfter(ctx, after, 1000)
+		events, upto, err := s.src.AuthEventsAfter(ctx, read, page)
 		if err != nil {
 			return fmt.Errorf("poll auth events: %w", err)
 		}
 		keysChanged := false
 		for _, e := range events {
+			s.mu.RLock()
+			_, done := s.early[e.Pos()]
+			s.mu.RUnlock()
+			if done {
+				continue
+			}
 			switch {
 			case e.IsSessionEnd():
 				if !e.ExpiresAt.IsZero() {
@@ -137,14 +163,31 @@ func (s *State) Poll(ctx context.Context) error {
 			}
 		}
 		s.mu.Lock()
-		if len(events) > 0 && events[len(events)-1].ID > s.lastEvent {
-			s.lastEvent = events[len(events)-1].ID
+		if settled && s.pos.Before(upto) {
+			s.pos = upto
+		}
+		for p := range s.early {
+			if !s.pos.Before(p) {
+				delete(s.early, p)
+			}
+		}
+		for _, e := range events {
+			if s.pos.Before(e.Pos()) {
+				s.early[e.Pos()] = struct{}{}
+			}
 		}
 		s.synced = time.Now()
 		s.mu.Unlock()
-		if len(events) < 1000 {
+		if len(events) < page {
 			return nil
 		}
+		// A full page: read on from its last event. Past the first
+		// unsettled one, nothing settles (settled events come first).
+		last := events[len(events)-1].Pos()
+		if upto != last {
+			settled = false
+		}
+		read = last
 	}
 }
 
@@ -224,30 +267,31 @@ func (s *State) DropUser(username string) {
 }
 
 // Stats reports sizes, for metrics and tests.
-func (s *State) Stats() (revoked, users int, lastEvent int64) {
+func (s *State) Stats() (revoked, users int, pos warehouse.AuthEventPos) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.revoked), len(s.users), s.lastEvent
+	return len(s.revoked), len(s.users), s.pos
 }
 
 // Lag reports how far the state is behind the database: how many auth
-// events the database holds that this state has not applied, and for how
-// long it has been behind (the time since a Load or Poll last caught up;
-// 0 when caught up). It makes one query; if that fails, behind is still
-// that time, and events is 0. Events this instance wrote and applied at
-// once still count until the next Poll moves the cursor past them.
+// events the database holds past this state's position, and for how long
+// it has been behind (the time since a Load or Poll last caught up; 0 when
+// caught up). It makes one query; if that fails, behind is still that
+// time, and events is 0. Events this instance wrote and applied at once
+// still count until the next Poll moves the position past them, and so do
+// events applied early until they settle (see Poll).
 func (s *State) Lag(ctx context.Context) (events int64, behind time.Duration, err error) {
-	last, err := s.src.LastAuthEvent(ctx)
 	s.mu.RLock()
-	applied, synced := s.lastEvent, s.synced
+	pos, synced := s.pos, s.synced
 	s.mu.RUnlock()
+	n, err := s.src.AuthEventsBehind(ctx, pos)
 	if err != nil {
 		return 0, time.Since(synced), fmt.Errorf("auth state lag: %w", err)
 	}
-	if last <= applied {
+	if n == 0 {
 		return 0, 0, nil
 	}
-	return last - applied, time.Since(synced), nil
+	return n, time.Since(synced), nil
 }
 
 // dropExpired forgets revocations of tokens that expired more than

@@ -2,16 +2,22 @@ package authstate_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
+	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/logcheck"
+	"github.com/warehouse-api/warehouse/internal/pgtest"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func openDB(t testing.TB, dir string) *store.DB {
 	t.Helper()
@@ -149,4 +155,112 @@ func BenchmarkIsRevoked(b *testing.B) {
 			s.IsRevoked(jti)
 		}
 	})
+}
+
+// userReads counts the user reads Poll makes through the real store.
+type userReads struct {
+	*store.DB
+	n atomic.Int64
+}
+
+func (u *userReads) UserByName(ctx context.Context, name string) (*warehouse.User, error) {
+	u.n.Add(1)
+	return u.DB.UserByName(ctx, name)
+}
+
+// TestPollPastAnOpenTransaction: on PostgreSQL an event settles when every
+// older transaction of the server has ended. One left open (here a plain
+// one, writing no auth event) must not delay what other instances
+// committed: their revocations and user changes apply at the next poll,
+// once each, and the position catches up when the old transaction ends.
+// More than a page of them is applied too.
+func TestPollPastAnOpenTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.URL(t, pgtest.Postgres)
+	open := func() *store.DB {
+		db, err := store.Open(ctx, url, "", store.Options{Logger: logcheck.New(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	mine, theirs := &userReads{DB: open()}, open()
+	if err := theirs.CreateUser(ctx, &warehouse.User{Username: "alice", PasswordHash: "h", Roles: []string{"clerk"}, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	s := authstate.New(mine, quiet(t))
+	if err := s.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	old, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Rollback()
+	var xid int64
+	if err := old.QueryRowContext(ctx, `SELECT pg_current_xact_id()::text::bigint`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+
+	off := false
+	if _, err := theirs.UpdateUser(ctx, "alice", warehouse.UserUpdate{Active: &off}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1500 // more than Poll's page
+	for i := range n {
+		if err := theirs.RevokeToken(ctx, fmt.Sprint("jti-", i), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := mine.n.Load()
+	for range 2 {
+		if err := s.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _, _ := s.Stats(); got != n {
+		t.Errorf("%d revocations applied past the open transaction, want %d", got, n)
+	}
+	if u, _ := s.User("alice"); u.Active {
+		t.Error("user change not applied past the open transaction")
+	}
+	if reads := mine.n.Load() - start; reads != 1 {
+		t.Errorf("user read %d times in two polls, want once", reads)
+	}
+	if behind, _, err := s.Lag(ctx); err != nil || behind != n+1 {
+		t.Errorf("lag %d (%v), want %d: the position must wait for the open transaction", behind, err, n+1)
+	}
+
+	if err := old.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := s.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		behind, _, err := s.Lag(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if behind == 0 {
+			break
+		}
+		// Other tests' transactions share the server.
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d events behind after the open transaction ended", behind)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if reads := mine.n.Load() - start; reads != 1 {
+		t.Errorf("user read %d times in all, want once", reads)
+	}
 }

@@ -99,6 +99,9 @@ type txn struct {
 	tx     *sql.Tx
 	pg     bool
 	events []pendingEvent
+	// notify is set once auth events were written (PostgreSQL): the
+	// commit is announced (see flushEvents).
+	notify bool
 	// cache is the write pool's statement cache (SQLite only).
 	cache *stmtCache
 	// local, when set, holds statements prepared in this transaction
@@ -358,39 +361,50 @@ func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
 	if err := tx.commit(); err != nil {
 		return wrapErr(err)
 	}
+	if tx.notify {
+		db.notifyAuth(ctx)
+	}
 	return nil
 }
 
 // flushEvents writes the transaction's auth events last. Instances follow
-// auth_events by id, so on PostgreSQL an id must never become visible
-// before a smaller one: the table lock makes writers of events commit in
-// id order (a sequence alone hands out ids in start order, not commit
-// order, and a follower could skip an event committed late). Taking it
-// last, just before COMMIT, keeps it short and after every row lock the
-// transaction needs, so it cannot take part in a deadlock. The NOTIFY is
-// delivered at commit and wakes every instance's listener.
+// auth_events by position (tx, id), not by id (see AuthEventsAfter): on
+// PostgreSQL each row records its transaction's id (set by a trigger,
+// migration 00009), so no follower can skip an event however the writers'
+// commits interleave, and writers take no lock for it. (They used to lock
+// the table before COMMIT to commit ids in order, which made every writer
+// of auth events in the cluster wait for the one ahead, fsync included.)
+// SQLite's one writer commits ids in order; tx stays 0.
+//
+// The NOTIFY that wakes every instance's listener is sent after COMMIT
+// (notifyAuth): a NOTIFY inside the transaction would serialise them all
+// again, as PostgreSQL queues notifications in commit order under a lock
+// held until the commit is durable.
 func (tx *txn) flushEvents(ctx context.Context) error {
 	if len(tx.events) == 0 {
 		return nil
 	}
-	if tx.pg {
-		if _, err := tx.ExecContext(ctx, `LOCK TABLE auth_events IN EXCLUSIVE MODE`); err != nil {
-			return wrapErr(err)
-		}
-	}
-	var last int64
 	for _, e := range tx.events {
-		if err := tx.QueryRowContext(ctx, `INSERT INTO auth_events (kind, subject, at) VALUES (?, ?, ?) RETURNING id`, e.kind, e.subject, e.at).Scan(&last); err != nil {
-			return wrapErr(err)
-		}
-	}
-	if tx.pg {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_notify(?, ?)`, AuthChannel, strconv.FormatInt(last, 10)); err != nil {
+		// The database sets tx (migration 00009's trigger).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO auth_events (kind, subject, at) VALUES (?, ?, ?)`, e.kind, e.subject, e.at); err != nil {
 			return wrapErr(err)
 		}
 	}
 	tx.events = tx.events[:0]
+	tx.notify = tx.pg
 	return nil
+}
+
+// notifyAuth announces committed auth events on AuthChannel. If it fails,
+// the events are committed all the same: followers find them at their
+// next periodic poll.
+func (db *DB) notifyAuth(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := db.write.ExecContext(ctx, `SELECT pg_notify(?, '')`, AuthChannel); err != nil && db.log != nil {
+		db.log.WarnContext(ctx, "auth events committed but not announced; other instances apply them at their next poll",
+			"err", redactErr(err, db.rawURL))
+	}
 }
 
 // retryable reports whether PostgreSQL aborted the transaction to resolve

@@ -12,8 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// AuthChannel is the PostgreSQL NOTIFY channel on which every write of
-// auth events is announced (payload: the newest event id).
+// AuthChannel is the PostgreSQL NOTIFY channel on which every commit of
+// auth events is announced, right after it (no payload: listeners read the
+// log from their position).
 const AuthChannel = "warehouse_auth"
 
 // openPostgres opens a pool on the PostgreSQL database at databaseURL (a

@@ -109,7 +109,7 @@ func TestBatchMixedOutcomes(t *testing.T) {
 			}
 		}
 
-		events, err := db.AuthEventsAfter(ctx, last, 10*workers*each)
+		events, _, err := db.AuthEventsAfter(ctx, last, 10*workers*each)
 		if err != nil {
 			t.Fatal(err)
 		}

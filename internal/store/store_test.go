@@ -132,12 +132,20 @@ func TestRevocationsAndPurge(t *testing.T) {
 		if err := db.RevokeToken(ctx, "b", c.now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		events, err := db.AuthEventsAfter(ctx, last, 100)
+		events, _, err := db.AuthEventsAfter(ctx, last, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(events) != 2 || events[0].Subject != "a" || !events[0].IsRevocation() || !events[0].ExpiresAt.Equal(c.now().Add(time.Minute)) {
 			t.Fatalf("events %+v (a repeated revocation must not add an event)", events)
+		}
+		for _, q := range []struct {
+			jtis []string
+			want bool
+		}{{[]string{"x", "b"}, true}, {[]string{"a"}, true}, {[]string{"x", "y"}, false}, {nil, false}} {
+			if got, err := db.AnyRevoked(ctx, q.jtis...); err != nil || got != q.want {
+				t.Errorf("AnyRevoked(%q) = %v, %v; want %v", q.jtis, got, err, q.want)
+			}
 		}
 		c.add(2*time.Minute + warehouse.ExpiryMargin)
 		revs, err := db.Revocations(ctx)
@@ -216,6 +224,52 @@ func TestRotateRefresh(t *testing.T) {
 		c.add(2 * time.Hour)
 		if _, err := rotate("p1", "p2"); !errors.Is(err, warehouse.ErrSessionExpired) {
 			t.Fatalf("idle session: %v", err)
+		}
+	})
+}
+
+// TestRotateRefreshBoundaries: a session idle exactly the inactivity
+// limit, or a nanosecond short of its lifetime, still rotates; a
+// nanosecond more does not. The clock is off the millisecond the database
+// keeps, and PostgreSQL's one-statement rotation must draw the line where
+// the transaction does (SQLite runs the transaction).
+func TestRotateRefreshBoundaries(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		start := time.UnixMilli(1_800_000_000_000).Add(500 * time.Microsecond)
+		c := &clock{t: start}
+		db := open(t, pgtest.URL(t, engine), c)
+		const idle, life = time.Hour, 24 * time.Hour
+		used := time.UnixMilli(start.UnixMilli()) // what the database keeps of the session's last use
+		exp := time.UnixMilli(start.Add(life).UnixMilli())
+		for i, row := range []struct {
+			name string
+			at   time.Time
+			want error
+		}{
+			{"idle exactly the limit", used.Add(idle), nil},
+			{"idle a nanosecond more", used.Add(idle + 1), warehouse.ErrSessionExpired},
+			{"a nanosecond before the end of its lifetime", exp.Add(-1), nil},
+			{"at the end of its lifetime", exp, warehouse.ErrSessionExpired},
+		} {
+			c.add(start.Sub(c.now()))
+			sid, jti := fmt.Sprint("s", i), fmt.Sprint("r", i)
+			if err := db.CreateSession(ctx, warehouse.Session{ID: sid, Username: "alice", ExpiresAt: exp},
+				warehouse.RefreshToken{JTI: jti, Username: "alice", ExpiresAt: exp}, "token-"+jti); err != nil {
+				t.Fatal(err)
+			}
+			c.add(row.at.Sub(c.now()))
+			inactivity := idle
+			if i >= 2 {
+				inactivity = 0 // the lifetime rows
+			}
+			_, err := db.RotateRefresh(ctx, warehouse.RefreshRequest{OldJTI: jti, OldToken: "token-" + jti,
+				Next: warehouse.RefreshToken{JTI: jti + "n", Username: "alice", ExpiresAt: exp}, NextToken: "token-" + jti + "n",
+				Sealed: []byte("sealed"), Grace: 10 * time.Second, Inactivity: inactivity})
+			if !errors.Is(err, row.want) && err != row.want {
+				t.Errorf("%s: %v, want %v", row.name, err, row.want)
+			}
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/warehouse-api/warehouse"
@@ -53,18 +54,23 @@ func revokeTx(ctx context.Context, tx *txn, now time.Time, jti string, expiresAt
 // lag a revocation made on another instance).
 func (db *DB) AnyRevoked(ctx context.Context, jtis ...string) (_ bool, err error) {
 	defer wrap(&err, "AnyRevoked")
-	for _, jti := range jtis {
-		var one int
-		err := db.read.QueryRowContext(ctx, `SELECT 1 FROM revoked_tokens WHERE jti = ?`, jti).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("read revocation: %w", wrapErr(err))
-		}
-		return true, nil
+	if len(jtis) == 0 {
+		return false, nil
 	}
-	return false, nil
+	args := make([]any, len(jtis))
+	for i, jti := range jtis {
+		args[i] = jti
+	}
+	// One statement for all of them: a replayed refresh asks about two.
+	var one int
+	err = db.read.QueryRowContext(ctx, `SELECT 1 FROM revoked_tokens WHERE jti IN (?`+strings.Repeat(`, ?`, len(jtis)-1)+`) LIMIT 1`, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read revocation: %w", wrapErr(err))
+	}
+	return true, nil
 }
 
 func revokedTx(ctx context.Context, tx *txn, jti string) (bool, error) {
@@ -103,42 +109,86 @@ func (db *DB) Revocations(ctx context.Context) (_ []warehouse.Revocation, err er
 	return out, nil
 }
 
-// LastAuthEvent returns the id of the newest event, 0 if none.
-func (db *DB) LastAuthEvent(ctx context.Context) (_ int64, err error) {
+// LastAuthEvent returns the position a follower that reads the whole
+// state now may start from: every event up to it is already visible, and
+// none can still appear before it. On SQLite it is the newest event (one
+// writer commits ids in order); on PostgreSQL it is the start of the
+// oldest transaction still running (its snapshot's xmin): any event
+// committed later belongs to a transaction at or past it.
+func (db *DB) LastAuthEvent(ctx context.Context) (_ warehouse.AuthEventPos, err error) {
 	defer wrap(&err, "LastAuthEvent")
+	if db.pg {
+		var xmin int64
+		if err := db.read.QueryRowContext(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&xmin); err != nil {
+			return warehouse.AuthEventPos{}, fmt.Errorf("read auth events: %w", wrapErr(err))
+		}
+		return warehouse.AuthEventPos{TX: xmin}, nil
+	}
 	var id sql.NullInt64
 	if err := db.read.QueryRowContext(ctx, `SELECT max(id) FROM auth_events`).Scan(&id); err != nil {
-		return 0, fmt.Errorf("read auth events: %w", wrapErr(err))
+		return warehouse.AuthEventPos{}, fmt.Errorf("read auth events: %w", wrapErr(err))
 	}
-	return id.Int64, nil
+	return warehouse.AuthEventPos{ID: id.Int64}, nil
 }
 
-// AuthEventsAfter returns up to limit events with an id above after, oldest first.
-func (db *DB) AuthEventsAfter(ctx context.Context, after int64, limit int) (_ []warehouse.AuthEvent, err error) {
+// AuthEventsAfter returns up to limit events after position after, in
+// log order, and the position a follower may move to once it applied them:
+// the last event returned that no event still in flight can come before,
+// or after itself.
+//
+// On PostgreSQL that is every event of a transaction below the reading
+// snapshot's xmin: such a transaction has ended, and every transaction that
+// has not, or has not started, has an id at or past xmin, so its events
+// sort after them. Events of newer transactions that did commit are
+// returned too, to be applied at once (a long transaction anywhere in the
+// cluster holds xmin back), but the position stays before them: they are
+// returned again until they settle. The naive "id > last AND tx < xmin"
+// is not enough: a smaller id can belong to a larger transaction id still
+// running.
+func (db *DB) AuthEventsAfter(ctx context.Context, after warehouse.AuthEventPos, limit int) (_ []warehouse.AuthEvent, upto warehouse.AuthEventPos, err error) {
 	defer wrap(&err, "AuthEventsAfter")
-	rows, err := db.read.QueryContext(ctx, `SELECT e.id, e.kind, e.subject, coalesce(r.expires_at, s.expires_at, 0)
+	horizon := `9223372036854775807` // SQLite: every committed event is settled
+	if db.pg {
+		horizon = `(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)`
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT e.id, e.tx, e.kind, e.subject, coalesce(r.expires_at, s.expires_at, 0), `+horizon+`
 		FROM auth_events e
 		LEFT JOIN revoked_tokens r ON e.kind = 'revoke' AND r.jti = e.subject
 		LEFT JOIN sessions s ON e.kind = 'session' AND s.id = e.subject
-		WHERE e.id > ? ORDER BY e.id LIMIT ?`, after, limit)
+		WHERE (e.tx, e.id) > (?, ?) ORDER BY e.tx, e.id LIMIT ?`, after.TX, after.ID, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read auth events: %w", wrapErr(err))
+		return nil, after, fmt.Errorf("read auth events: %w", wrapErr(err))
 	}
 	defer rows.Close()
 	var out []warehouse.AuthEvent
+	upto = after
 	for rows.Next() {
 		var e warehouse.AuthEvent
-		var exp int64
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Subject, &exp); err != nil {
-			return nil, fmt.Errorf("read auth events: %w", wrapErr(err))
+		var exp, xmin int64
+		if err := rows.Scan(&e.ID, &e.TX, &e.Kind, &e.Subject, &exp, &xmin); err != nil {
+			return nil, after, fmt.Errorf("read auth events: %w", wrapErr(err))
 		}
 		e.ExpiresAt = fromMS(exp)
 		out = append(out, e)
+		// Settled events are a prefix: they sort before every other.
+		if e.TX < xmin {
+			upto = e.Pos()
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read auth events: %w", wrapErr(err))
+		return nil, after, fmt.Errorf("read auth events: %w", wrapErr(err))
 	}
-	return out, nil
+	return out, upto, nil
+}
+
+// AuthEventsBehind counts the events after position pos.
+func (db *DB) AuthEventsBehind(ctx context.Context, pos warehouse.AuthEventPos) (_ int64, err error) {
+	defer wrap(&err, "AuthEventsBehind")
+	var n int64
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM auth_events WHERE (tx, id) > (?, ?)`, pos.TX, pos.ID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read auth events: %w", wrapErr(err))
+	}
+	return n, nil
 }
 
 // Purge deletes revocations and refresh tokens whose tokens expired more

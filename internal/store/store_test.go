@@ -274,6 +274,71 @@ func TestRotateRefreshBoundaries(t *testing.T) {
 	})
 }
 
+// TestRotateRefreshConcurrentDuplicates: clients that send the same
+// current token at once (a browser's parallel tabs) get one rotation: one
+// wins, every other gets the winner's successor back as a replay, and
+// nothing else is recorded. On PostgreSQL the losers wait for the winner's
+// row lock in the one-statement rotation, find the token replaced and go
+// on to the transaction, which replays.
+func TestRotateRefreshConcurrentDuplicates(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db := open(t, pgtest.URL(t, engine), nil)
+		exp := time.Now().Add(time.Hour)
+		if err := db.CreateSession(ctx, warehouse.Session{ID: "s1", Username: "alice", ExpiresAt: exp},
+			warehouse.RefreshToken{JTI: "r0", Username: "alice", ExpiresAt: exp}, "token-r0"); err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		results := make([]warehouse.RefreshResult, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				next := fmt.Sprint("r0-", i)
+				results[i], errs[i] = db.RotateRefresh(ctx, warehouse.RefreshRequest{OldJTI: "r0", OldToken: "token-r0",
+					Next: warehouse.RefreshToken{JTI: next, Username: "alice", ExpiresAt: exp}, NextToken: "token-" + next,
+					Sealed: []byte("sealed-" + next), Grace: time.Minute, Inactivity: time.Hour})
+			})
+		}
+		wg.Wait()
+		winner := -1
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("client %d: %v", i, errs[i])
+			}
+			if !results[i].Replayed {
+				if winner >= 0 {
+					t.Fatalf("clients %d and %d both rotated", winner, i)
+				}
+				winner = i
+			}
+		}
+		if winner < 0 {
+			t.Fatal("nobody rotated")
+		}
+		for i := range n {
+			if i != winner && string(results[i].Sealed) != fmt.Sprint("sealed-r0-", winner) {
+				t.Errorf("client %d replayed %q, want the winner's", i, results[i].Sealed)
+			}
+		}
+		// The winner's successor is the session's current token; the
+		// losers' were never recorded.
+		_, err := db.RotateRefresh(ctx, warehouse.RefreshRequest{OldJTI: fmt.Sprint("r0-", winner), OldToken: fmt.Sprint("token-r0-", winner),
+			Next: warehouse.RefreshToken{JTI: "r2", Username: "alice", ExpiresAt: exp}, NextToken: "token-r2",
+			Sealed: []byte("sealed-r2"), Grace: time.Minute, Inactivity: time.Hour})
+		if err != nil {
+			t.Fatalf("rotating the winner's successor: %v", err)
+		}
+		loser := (winner + 1) % n
+		if _, err := db.RotateRefresh(ctx, warehouse.RefreshRequest{OldJTI: fmt.Sprint("r0-", loser), OldToken: fmt.Sprint("token-r0-", loser),
+			Next: warehouse.RefreshToken{JTI: "r3", Username: "alice", ExpiresAt: exp}, NextToken: "token-r3"}); !errors.Is(err, warehouse.ErrRefreshReused) {
+			t.Fatalf("a loser's token: %v, want ErrRefreshReused (never recorded)", err)
+		}
+	})
+}
+
 func TestEndSessions(t *testing.T) {
 	t.Parallel()
 	pgtest.ForEach(t, func(t *testing.T, engine string) {

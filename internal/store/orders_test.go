@@ -396,3 +396,30 @@ func TestPickTwiceConcurrently(t *testing.T) {
 		mustCheck(t, db)
 	})
 }
+
+// TestCheckFindsReservedMismatch: warehouse check reports a balance whose
+// reserved is not what its open reservations hold.
+func TestCheckFindsReservedMismatch(t *testing.T) {
+	t.Parallel()
+	pgtest.ForEach(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db := openTestDB(t, engine)
+		it, a, _ := seedStock(t, db)
+		receive(t, db, it.SKU, a.ID, 5)
+		confirmedOrder(t, db, "SO-M", it.SKU, 2)
+		if _, err := db.AllocateOrder(ctx, "SO-M", 0, "mgr"); err != nil {
+			t.Fatal(err)
+		}
+		mustCheck(t, db)
+		if _, err := db.write.ExecContext(ctx, `UPDATE stock_balances SET reserved = reserved + 1000`); err != nil {
+			t.Fatal(err)
+		}
+		r, err := db.Check(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Findings) != 1 || r.Findings[0].Check != warehouse.CheckReservations {
+			t.Fatalf("findings %v", r.Findings)
+		}
+	})
+}

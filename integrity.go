@@ -28,6 +28,9 @@ const (
 	CheckMovementLines = "movement_lines"
 	// CheckReversal is a reversal of a movement that does not exist.
 	CheckReversal = "reversal"
+	// CheckReservations is a balance whose reserved stock is not what its
+	// open reservations hold.
+	CheckReservations = "reservations"
 )
 
 // Finding is one thing the integrity check found wrong: which check, where

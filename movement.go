@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -119,6 +120,10 @@ type Shortage struct {
 	Lot          string `json:"lot"`
 	Requested    Qty    `json:"requested"`
 	Available    Qty    `json:"available"`
+	// Reserved is what reservations hold at the balance, and ReservedBy
+	// the orders they belong to: stock that is there but promised.
+	Reserved   Qty      `json:"reserved,omitempty" doc:"What reservations hold at this balance"`
+	ReservedBy []string `json:"reserved_by,omitempty" doc:"The orders (numbers) whose reservations hold it"`
 }
 
 // StockError is the refusal of a movement for lack of stock. It carries
@@ -131,7 +136,11 @@ func (e *StockError) Error() string {
 	if s.Lot != "" {
 		where += " lot " + s.Lot
 	}
-	return fmt.Sprintf("%s at %s: requested %s, available %s", s.SKU, where, s.Requested, s.Available)
+	msg := fmt.Sprintf("%s at %s: requested %s, available %s", s.SKU, where, s.Requested, s.Available)
+	if len(s.ReservedBy) > 0 {
+		msg += fmt.Sprintf(" (%s reserved by order %s)", s.Reserved, strings.Join(s.ReservedBy, ", "))
+	}
+	return msg
 }
 
 // Unwrap exposes the domain code and message.

@@ -29,6 +29,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/metrics"
+	"github.com/warehouse-api/warehouse/internal/orders"
 	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 	"github.com/warehouse-api/warehouse/internal/tracing"
@@ -222,13 +223,15 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	a.imports = importer.New(a.db)
 	a.sessions = session.New(httpapi.SessionConfig(hc), session.Deps{Store: a.db, Keys: a.keys, Hasher: a.hasher, State: a.state, Log: a.log, Now: deps.Now, Metrics: a.sessionMetrics()})
 	inv := inventory.New(a.db, a.inventoryOptions()...)
+	ords := orders.New(a.db)
+	a.goLoop(bg, "order expiry", func(ctx context.Context) { a.expiryLoop(ctx, ords) })
 	// The console is built by the server, which hands it its cookie mode
 	// (CookieAuth): the console's sign-in, CSRF and refresh are the
 	// API's, and its reads are the store's through console.Reader.
 	mkConsole := func(ca *httpapi.CookieAuth) httpapi.Console {
 		return console.New(console.Deps{Auth: ca, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Read: a.db, Log: a.log, Version: cfg.Version})
 	}
-	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics(), Tracer: a.tracer})
+	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Orders: ords, Imports: a.imports, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics(), Tracer: a.tracer})
 	if a.metrics != nil {
 		a.serveMetrics()
 	}
@@ -388,6 +391,27 @@ func (a *App) purgeLoop(ctx context.Context) {
 				a.log.Warn("purge failed; will retry", "err", err)
 			} else if n > 0 {
 				a.log.Info("purged expired auth records", "rows", n)
+			}
+		}
+	}
+}
+
+// expiryLoop cancels the orders whose hold expired, every minute, so that
+// their reservations are released: a reservation never outlives its
+// order's hold by more than that.
+func (a *App) expiryLoop(ctx context.Context, ords *orders.Service) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := ords.Expire(ctx)
+			if err != nil && ctx.Err() == nil {
+				a.log.Warn("order expiry failed; will retry", "err", err)
+			} else if n > 0 {
+				a.log.Info("cancelled expired orders", "orders", n)
 			}
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
+	"github.com/warehouse-api/warehouse/internal/orders"
 	"github.com/warehouse-api/warehouse/internal/session"
 )
 
@@ -88,6 +89,8 @@ type Server struct {
 	state    *authstate.State
 	// inventory posts and reverses movements: handlers call it, not db.
 	inventory *inventory.Service
+	// orders runs the outbound order use cases (api_orders.go).
+	orders *orders.Service
 	// imports runs bulk imports (POST /api/v1/imports/{kind}).
 	imports *importer.Service
 	// console is the web console's pages (nil: none, GET / is the static
@@ -124,6 +127,8 @@ type Deps struct {
 	Sessions *session.Service
 	// Inventory posts and reverses movements.
 	Inventory *inventory.Service
+	// Orders runs outbound orders, allocation and picking.
+	Orders *orders.Service
 	// Imports runs bulk imports of CSV files.
 	Imports *importer.Service
 	// Console, if set, builds the web console on the server's cookie
@@ -170,7 +175,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	// One spelling of the base URL, for discovery and for the issuer.
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, log: d.Log, now: d.Now,
+	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, orders: d.Orders, imports: d.Imports, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders(cfg.HSTS)}
 	s.verifyOpt = verifyOptions(cfg)
 	if d.Console != nil {

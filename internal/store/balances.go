@@ -132,6 +132,9 @@ func applyAll(ctx context.Context, tx *txn, now time.Time, m *warehouse.Movement
 				return err
 			}
 			shortages = append(shortages, o.Shortage(avail))
+			if err := explainReserved(ctx, tx, o, &shortages[len(shortages)-1]); err != nil {
+				return err
+			}
 			continue
 		}
 		if len(shortages) > 0 {

@@ -35,7 +35,7 @@ func (db *DB) Check(ctx context.Context) (_ warehouse.CheckReport, err error) {
 	}
 	defer sqltx.Rollback()
 	c := &checker{ctx: ctx, tx: &txn{tx: sqltx, pg: db.pg}}
-	steps := []func() error{c.counts, c.balances, c.negative, c.chain, c.lines, c.reversals}
+	steps := []func() error{c.counts, c.balances, c.negative, c.chain, c.lines, c.reversals, c.reservations}
 	if !db.pg {
 		// First: a damaged file makes the other answers meaningless.
 		steps = append([]func() error{c.sqliteIntegrity, c.foreignKeys}, steps...)
@@ -261,4 +261,31 @@ func entries(n int64) string {
 		return "1 ledger entry"
 	}
 	return fmt.Sprintf("%d ledger entries", n)
+}
+
+// reservations compares each balance's reserved with the sum of what its
+// open reservations hold, both ways.
+func (c *checker) reservations() error {
+	return c.each("reservations", `SELECT `+balanceKey+`, x.reserved, x.held
+		FROM (SELECT b.item_id, b.location_id, b.lot, b.reserved, coalesce(s.held, 0) AS held
+			FROM stock_balances b
+			LEFT JOIN (SELECT item_id, location_id, lot, sum(qty - picked - short - released) AS held FROM reservations WHERE state = 'open' GROUP BY item_id, location_id, lot) s
+				ON s.item_id = b.item_id AND s.location_id = b.location_id AND s.lot = b.lot
+			UNION ALL
+			SELECT r.item_id, r.location_id, r.lot, 0, sum(r.qty - r.picked - r.short - r.released)
+			FROM reservations r
+			WHERE r.state = 'open' AND NOT EXISTS (SELECT 1 FROM stock_balances b WHERE b.item_id = r.item_id AND b.location_id = r.location_id AND b.lot = r.lot)
+			GROUP BY r.item_id, r.location_id, r.lot) x
+		LEFT JOIN items i ON i.id = x.item_id
+		LEFT JOIN locations l ON l.id = x.location_id
+		WHERE x.reserved <> x.held
+		ORDER BY x.item_id, x.location_id, x.lot`, func(r *sql.Rows) error {
+		var reserved, held int64
+		w, err := balanceWhere(r, &reserved, &held)
+		if err != nil {
+			return err
+		}
+		c.add(warehouse.CheckReservations, w, fmt.Sprintf("reserved %s (what its open reservations hold)", warehouse.Qty(held)), warehouse.Qty(reserved).String())
+		return nil
+	})
 }

@@ -70,11 +70,21 @@ func loadOrderLines(ctx context.Context, q querier, o *warehouse.Order) error {
 // resolveOrderItems looks up the items of lines, nil where none exists.
 func resolveOrderItems(ctx context.Context, tx *txn, lines []warehouse.NewOrderLine) ([]*warehouse.Item, error) {
 	r := newResolver(ctx, tx)
+	var ids []int64
+	var skus []string
+	for _, l := range lines {
+		switch {
+		case l.ItemID != 0:
+			ids = append(ids, l.ItemID)
+		case l.SKU != "":
+			skus = append(skus, l.SKU)
+		}
+	}
+	if err := r.items(ids, skus); err != nil {
+		return nil, err
+	}
 	items := make([]*warehouse.Item, len(lines))
 	for i, l := range lines {
-		if err := r.item(l.ItemID, l.SKU); err != nil {
-			return nil, err
-		}
 		if l.ItemID != 0 {
 			items[i] = r.res.ItemsByID[l.ItemID]
 		} else {

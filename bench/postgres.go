@@ -18,6 +18,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"syscall"
@@ -129,7 +130,7 @@ func (c *pgCluster) run(ctx context.Context, cpu, name string, args ...string) (
 func (c *pgCluster) start(ctx context.Context, cpu string) error {
 	opts := fmt.Sprintf("-p %d -h 127.0.0.1 -k %s -c max_connections=200 -c shared_buffers=128MB", c.port, c.dir)
 	if c.stats {
-		opts += " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+		opts += " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 	}
 	out, err := c.run(ctx, cpu, "pg_ctl", "start", "-D", c.data(), "-l", filepath.Join(c.dir, "log"), "-w", "-t", "60", "-o", opts)
 	if err != nil {
@@ -174,6 +175,7 @@ type anchor struct {
 	clients int
 	tps     float64
 	latency time.Duration // average
+	p99     time.Duration // from pgbench's per-transaction log
 }
 
 var (
@@ -188,10 +190,14 @@ var (
 func (c *pgCluster) pgbench(ctx context.Context, cpu, mode string, clients int, d time.Duration) (anchor, error) {
 	a := anchor{name: "pgbench " + mode, clients: clients}
 	secs := max(int(d.Round(time.Second)/time.Second), 1)
-	out, err := c.run(ctx, cpu, "pgbench", mode, "-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(secs), "pgbench")
+	// -l logs every transaction's latency: PostgreSQL's own p99 on this
+	// machine, the floor under warehouse's.
+	prefix := filepath.Join(c.dir, "pgbench-log")
+	out, err := c.run(ctx, cpu, "pgbench", mode, "-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(secs), "-l", "--log-prefix="+prefix, "pgbench")
 	if err != nil {
 		return a, fmt.Errorf("pgbench %s: %w: %s", mode, err, out)
 	}
+	a.p99 = pgbenchP99(prefix)
 	m := tpsRe.FindSubmatch(out)
 	if m == nil {
 		return a, fmt.Errorf("pgbench %s: no tps in its output: %s", mode, out)
@@ -202,6 +208,32 @@ func (c *pgCluster) pgbench(ctx context.Context, cpu, mode string, clients int, 
 		a.latency = time.Duration(v * float64(time.Millisecond))
 	}
 	return a, nil
+}
+
+// pgbenchP99 reads and removes the transaction logs of one pgbench run
+// (prefix.<pid>[.<thread>]: client, transaction, latency in µs, ...) and
+// returns their 99th percentile, or 0 if there are none.
+func pgbenchP99(prefix string) time.Duration {
+	files, _ := filepath.Glob(prefix + ".*")
+	var lat []time.Duration
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		_ = os.Remove(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			fields := bytes.Fields(line)
+			if len(fields) < 3 {
+				continue
+			}
+			if us, err := strconv.ParseInt(string(fields[2]), 10, 64); err == nil {
+				lat = append(lat, time.Duration(us)*time.Microsecond)
+			}
+		}
+	}
+	slices.Sort(lat)
+	return percentile(lat, 0.99)
 }
 
 // initPgbench creates the warehouse database and pgbench's, with its
@@ -237,7 +269,7 @@ func (c *pgCluster) saveStats(ctx context.Context, path string) error {
 	if c == nil || !c.stats {
 		return nil
 	}
-	out, err := c.psql(ctx, "warehouse", `SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 160) AS query
+	out, err := c.psql(ctx, "warehouse", `SELECT calls, plans, round(total_plan_time::numeric, 1) AS plan_ms, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 160) AS query
 		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'warehouse') ORDER BY calls DESC LIMIT 40`)
 	if err != nil {
 		return err
@@ -250,9 +282,9 @@ func (c *pgCluster) saveStats(ctx context.Context, path string) error {
 func anchorTable(o options, pg *pgCluster, anchors []anchor, rows []row) string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "\nPostgreSQL %s (fsync=on, synchronous_commit=on, shared_buffers=128MB) pinned to CPU %s; pgbench (scale 1, -M prepared, -j 2) from CPU %s.\n", filepath.Base(filepath.Dir(pg.bin)), o.pgCPU, pgbenchCPU(o.loadCPU, o.serverCPU, o.pgCPU))
-	b.WriteString("\n| PostgreSQL anchor (same cluster, same run) | clients | tps | latency avg |\n|---|--:|--:|--:|\n")
+	b.WriteString("\n| PostgreSQL anchor (same cluster, same run) | clients | tps | latency avg | p99 |\n|---|--:|--:|--:|--:|\n")
 	for _, a := range anchors {
-		fmt.Fprintf(&b, "| `%s` | %d | %.0f | %s |\n", a.name, a.clients, a.tps, ms(a.latency))
+		fmt.Fprintf(&b, "| `%s` | %d | %.0f | %s | %s |\n", a.name, a.clients, a.tps, ms(a.latency), ms(a.p99))
 	}
 	find := func(name string, clients int) *anchor {
 		for i := range anchors {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -54,15 +55,25 @@ func (r *runner) scaleout(ctx context.Context) (row, error) {
 		}
 		procs = append(procs, p)
 	}
-	one := func(d time.Duration) result {
-		return run(ctx, procs[0].addr, []group{r.movementGroup(procs[0].addr, "a", 0)}, 0, d)[0]
-	}
-	all := func(d time.Duration) result {
-		res := make([]result, len(procs))
+	// Each run is measured with the CPU its instances and PostgreSQL used,
+	// so the table shows which side of the split ran out.
+	pgPIDs := r.pg.postgresPIDs
+	measure := func(ps []*proc, conns int, d time.Duration) scaleRun {
+		app := newCPUMeter(func() []int {
+			pids := make([]int, len(ps))
+			for i, p := range ps {
+				pids[i] = p.cmd.Process.Pid
+			}
+			return pids
+		})
+		pg := newCPUMeter(pgPIDs)
+		res := make([]result, len(ps))
 		var wg sync.WaitGroup
-		for i, p := range procs {
+		for i, p := range ps {
 			wg.Go(func() {
-				res[i] = run(ctx, p.addr, []group{r.movementGroup(p.addr, fmt.Sprintf("i%d", i), i*r.o.movementConns)}, 0, d)[0]
+				g := r.movementGroup(p.addr, fmt.Sprintf("i%d", i), i*conns)
+				g.conns = conns
+				res[i] = run(ctx, p.addr, []group{g}, 0, d)[0]
 			})
 		}
 		wg.Wait()
@@ -75,32 +86,58 @@ func (r *runner) scaleout(ctx context.Context) (row, error) {
 				sum.firstErr = x.firstErr
 			}
 		}
-		return sum
+		return scaleRun{res: sum, appCPU: app.used(), pgCPU: pg.used()}
+	}
+	// Three shapes: one instance with the movements connections, one
+	// instance with as many connections as the three together (what more
+	// concurrency alone does), and three instances.
+	conns := r.o.movementConns
+	shapes := []struct {
+		name         string
+		procs, conns int
+	}{
+		{"1 instance", 1, conns},
+		{"1 instance, " + strconv.Itoa(scaleoutInstances) + "× the connections", 1, scaleoutInstances * conns},
+		{strconv.Itoa(scaleoutInstances) + " instances", scaleoutInstances, conns},
 	}
 	if r.o.warmup > 0 {
-		one(r.o.warmup)
-		all(r.o.warmup)
+		for _, sh := range shapes {
+			measure(procs[:sh.procs], sh.conns, r.o.warmup)
+		}
 	}
 	rounds := max(r.o.rounds, 1)
 	slice := r.o.duration / time.Duration(rounds)
-	var single, three result
+	runs := make([]scaleRun, len(shapes))
 	for i := range rounds {
-		s, t := one(slice), all(slice)
-		if i == 0 {
-			single, three = s, t
-			continue
-		}
-		single, three = merge(single, s), merge(three, t)
-	}
-	single.finish()
-	three.finish()
-	rw.warehouse, rw.baseline = three, single
-	for _, res := range []result{single, three} {
-		if res.errors > 0 {
-			r.log.Error("requests failed", "scenario", scaleoutScenario, "errors", res.errors, "first", res.firstErr)
+		for j, sh := range shapes {
+			m := measure(procs[:sh.procs], sh.conns, slice)
+			if i == 0 {
+				runs[j] = m
+				continue
+			}
+			runs[j] = scaleRun{res: merge(runs[j].res, m.res), appCPU: runs[j].appCPU + m.appCPU, pgCPU: runs[j].pgCPU + m.pgCPU}
 		}
 	}
+	for j, sh := range shapes {
+		runs[j].name, runs[j].conns = sh.name, strconv.Itoa(sh.conns)
+		if sh.procs > 1 {
+			runs[j].conns = fmt.Sprintf("%d × %d", sh.procs, sh.conns)
+		}
+		runs[j].res.finish()
+		if runs[j].res.errors > 0 {
+			r.log.Error("requests failed", "scenario", scaleoutScenario, "shape", sh.name, "errors", runs[j].res.errors, "first", runs[j].res.firstErr)
+		}
+	}
+	rw.baseline, rw.warehouse = runs[0].res, runs[len(runs)-1].res
+	rw.scaleout = runs
 	return rw, nil
+}
+
+// scaleRun is one shape of the three-instance scenario.
+type scaleRun struct {
+	name, conns   string
+	res           result
+	appCPU, pgCPU time.Duration // used by the instances, by PostgreSQL
 }
 
 // scaleoutTable renders the three-instance scenario, if it ran.
@@ -110,10 +147,23 @@ func (r *runner) scaleoutTable(rows []row) string {
 		if rw.name != scaleoutScenario {
 			continue
 		}
-		fmt.Fprintf(&b, "\nThree instances on one PostgreSQL: the instances on CPU %s, PostgreSQL (and the load generator) on CPU %s.\n\n", r.o.serverCPU, r.o.scaleoutPGCPU)
-		b.WriteString("| POST /api/v1/movements | conns | movements/s | p50 | p99 | errors |\n|---|---|--:|--:|--:|--:|\n")
-		fmt.Fprintf(&b, "| 1 instance | %d | %.0f | %s | %s | %d |\n", r.o.movementConns, rw.baseline.rate(), ms(rw.baseline.p50), ms(rw.baseline.p99), rw.baseline.errors)
-		fmt.Fprintf(&b, "| %d instances | %d × %d | %.0f | %s | %s | %d |\n", scaleoutInstances, scaleoutInstances, r.o.movementConns, rw.warehouse.rate(), ms(rw.warehouse.p50), ms(rw.warehouse.p99), rw.warehouse.errors)
+		fmt.Fprintf(&b, "\nThree instances on one PostgreSQL: the instances on CPU %s, PostgreSQL (and the load generator) on CPU %s. CPU: the share of one core used by the instances and by PostgreSQL (all its processes) during the run, and per movement.\n\n", r.o.serverCPU, r.o.scaleoutPGCPU)
+		b.WriteString("| POST /api/v1/movements | conns | movements/s | p50 | p99 | instances CPU | PostgreSQL CPU | per movement: instances, PostgreSQL | errors |\n|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, s := range rw.scaleout {
+			per := func(d time.Duration) string {
+				if s.res.requests == 0 {
+					return "-"
+				}
+				return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(s.res.requests))
+			}
+			share := func(d time.Duration) string {
+				if s.res.elapsed <= 0 {
+					return "-"
+				}
+				return fmt.Sprintf("%.0f%%", 100*d.Seconds()/s.res.elapsed.Seconds())
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %s, %s | %d |\n", s.name, s.conns, s.res.rate(), ms(s.res.p50), ms(s.res.p99), share(s.appCPU), share(s.pgCPU), per(s.appCPU), per(s.pgCPU), s.res.errors)
+		}
 		fmt.Fprintf(&b, "\n%d instances ÷ 1 instance: %s\n", scaleoutInstances, ratio(rw.warehouse.rate(), rw.baseline.rate()))
 	}
 	return b.String()

@@ -342,9 +342,10 @@ type row struct {
 	conns          string
 	warehouse      result
 	baseline       result
-	whRSS, baseRSS int64    // KiB, the server process's own peak
-	workersRSS     int64    // KiB, warehouse's hash workers' peaks, summed
-	extra          []result // further groups, e.g. the logins of the flood
+	whRSS, baseRSS int64      // KiB, the server process's own peak
+	workersRSS     int64      // KiB, warehouse's hash workers' peaks, summed
+	extra          []result   // further groups, e.g. the logins of the flood
+	scaleout       []scaleRun // movements-3x's shapes
 	extraBase      []result
 }
 

@@ -38,6 +38,8 @@ type conn struct {
 	pg bool
 	// cache holds prepared statements (SQLite only; nil on PostgreSQL).
 	cache *stmtCache
+	// binds remembers rebound statements (PostgreSQL only).
+	binds *rebinds
 	// watch logs the faults of the statements run on the pool (faults.go);
 	// nil on SQLite's write pool, whose transactions DB.writes watches.
 	watch *faultWatch
@@ -45,7 +47,7 @@ type conn struct {
 
 func (c *conn) bind(q string) string {
 	if c.pg {
-		return rebind(q)
+		return c.binds.rebind(q)
 	}
 	return q
 }
@@ -104,6 +106,8 @@ type txn struct {
 	notify bool
 	// cache is the write pool's statement cache (SQLite only).
 	cache *stmtCache
+	// binds is the pool's rebound statements (PostgreSQL; may be nil).
+	binds *rebinds
 	// local, when set, holds statements prepared in this transaction
 	// (SQLite): a bulk import runs the same few statements 100,000 times in
 	// one transaction, and the cache prepares only after a transaction.
@@ -117,7 +121,7 @@ type pendingEvent struct {
 
 func (tx *txn) bind(q string) string {
 	if tx.pg {
-		return rebind(q)
+		return tx.binds.rebind(q)
 	}
 	return q
 }
@@ -339,7 +343,7 @@ func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
 	if err != nil {
 		return wrapErr(err)
 	}
-	tx := &txn{tx: sqlTx, pg: db.pg, cache: db.write.cache}
+	tx := &txn{tx: sqlTx, pg: db.pg, cache: db.write.cache, binds: db.write.binds}
 	// Statements first seen in this transaction are prepared once the
 	// connection is free again, here rather than on a goroutine of their
 	// own, as the batcher's writer does: Close does not wait for callers'

@@ -53,7 +53,7 @@ func openPostgres(ctx context.Context, databaseURL string, opt Options) (*DB, er
 	// The log names the server and the database, never the user or a
 	// password.
 	where := fmt.Sprintf("postgres://%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
-	c := &conn{db: pool, pg: true, watch: newFaultWatch(opt.Logger, "queries", where, databaseURL)}
+	c := &conn{db: pool, pg: true, binds: &rebinds{}, watch: newFaultWatch(opt.Logger, "queries", where, databaseURL)}
 	db := &DB{write: c, read: c, pg: true, pgConfig: cfg, now: opt.Now, log: opt.Logger, Path: shown, rawURL: databaseURL, metrics: opt.Metrics,
 		writes: newFaultWatch(opt.Logger, "writes", where, databaseURL)}
 	if err := pool.PingContext(ctx); err != nil {

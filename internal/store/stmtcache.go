@@ -120,3 +120,31 @@ func (c *stmtCache) close() {
 		delete(c.stmts, q)
 	}
 }
+
+// maxRebinds bounds the rebound statements remembered: the store's
+// statements are a fixed set, but some are built from filters or sized by
+// their arguments (IN lists, multi-row INSERTs).
+const maxRebinds = 1024
+
+// rebinds remembers rebind's answers: every query on PostgreSQL is
+// rebound, and scanning it costs more per request than a map lookup.
+type rebinds struct {
+	m sync.Map // query -> rebound query
+	n atomic.Int64
+}
+
+func (r *rebinds) rebind(q string) string {
+	if r == nil {
+		return rebind(q)
+	}
+	if v, ok := r.m.Load(q); ok {
+		return v.(string)
+	}
+	out := rebind(q)
+	if r.n.Load() < maxRebinds {
+		if _, loaded := r.m.LoadOrStore(q, out); !loaded {
+			r.n.Add(1)
+		}
+	}
+	return out
+}

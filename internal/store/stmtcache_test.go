@@ -86,3 +86,26 @@ func txGoroutines() []string {
 	}
 	return found
 }
+
+// TestRebinds: the remembered answers are rebind's, the same every time,
+// and the memory stays bounded however many statements are built.
+func TestRebinds(t *testing.T) {
+	t.Parallel()
+	var r rebinds
+	for i := range maxRebinds + 50 {
+		q := fmt.Sprintf("SELECT ? FROM t WHERE a = ? AND b = '?' LIMIT %d", i)
+		want := rebind(q)
+		for range 2 {
+			if got := r.rebind(q); got != want {
+				t.Fatalf("rebind(%q) = %q, want %q", q, got, want)
+			}
+		}
+	}
+	if n := r.n.Load(); n != maxRebinds {
+		t.Errorf("remembered %d statements, want the bound %d", n, maxRebinds)
+	}
+	var none *rebinds // a txn built without the pool's: rebinds every time
+	if got, want := none.rebind("a = ?"), "a = $1"; got != want {
+		t.Errorf("nil rebinds: %q, want %q", got, want)
+	}
+}

@@ -221,7 +221,11 @@ func (c *Console) atLocation(ctx context.Context, l *warehouse.PickListLine, cod
 	}
 	got, err := c.read.LocationByCode(ctx, code)
 	if err != nil || got.ID != l.LocationID {
-		return false, fmt.Sprintf("Wrong location: you scanned %s, this stop is %s (%s).", code, l.LocationCode, l.LocationPath)
+		where := l.LocationCode
+		if l.LocationPath != "" && l.LocationPath != l.LocationCode {
+			where += " (" + l.LocationPath + ")"
+		}
+		return false, fmt.Sprintf("Wrong location: you scanned %s, this stop is %s.", code, where)
 	}
 	return true, ""
 }

@@ -24,8 +24,11 @@ import (
 // found than reserved.
 
 type pickData struct {
-	O      *warehouse.Order
-	Picker string
+	O *warehouse.Order
+	// Picker, when set, keeps the stops of one picker; Pickers (comma
+	// separated) deals the order's zones to several, as the API's
+	// pick-list does.
+	Picker, Pickers string
 	// Line is the current stop, nil when nothing is left to pick.
 	Line *warehouse.PickListLine
 	// Item is the current stop's item (name, barcode), when it reads.
@@ -57,16 +60,17 @@ func pickKey(kind, number string, l warehouse.PickListLine) string {
 }
 
 // PickList is GET (the current stop) and POST (a scan or a short pick) of
-// /orders/{number}/pick; ?picker= keeps the stops of one picker's zones.
+// /orders/{number}/pick; ?picker=ann&pickers=ann,bob keeps the stops of
+// the zones dealt to ann.
 func (c *Console) PickList() http.Handler {
 	return c.gate(warehouse.RoleViewer, func(w http.ResponseWriter, r *http.Request, s signedIn) {
 		ctx, number := r.Context(), r.PathValue("number")
-		picker := strings.TrimSpace(r.FormValue("picker"))
+		picker, pickers := strings.TrimSpace(r.FormValue("picker")), strings.TrimSpace(r.FormValue("pickers"))
 		var resID int64
 		if r.Method == http.MethodPost {
 			resID, _ = strconv.ParseInt(r.PostFormValue("reservation"), 10, 64)
 		}
-		d, err := c.pickData(ctx, s, number, picker, resID)
+		d, err := c.pickData(ctx, s, number, picker, pickers, resID)
 		if err != nil {
 			c.fail(w, r, s, err)
 			return
@@ -92,6 +96,9 @@ func (c *Console) PickList() http.Handler {
 				if picker != "" {
 					to += "&picker=" + url.QueryEscape(picker)
 				}
+				if pickers != "" {
+					to += "&pickers=" + url.QueryEscape(pickers)
+				}
 				if replayed {
 					to += "&again=1"
 				}
@@ -102,7 +109,7 @@ func (c *Console) PickList() http.Handler {
 		if d.Line == nil && resID != 0 {
 			// The form's stop is no longer open: show the next one.
 			msg := d.Message
-			if d, err = c.pickData(ctx, s, number, picker, 0); err != nil {
+			if d, err = c.pickData(ctx, s, number, picker, pickers, 0); err != nil {
 				c.fail(w, r, s, err)
 				return
 			}
@@ -115,16 +122,22 @@ func (c *Console) PickList() http.Handler {
 
 // pickData reads the order and its pick list; the current stop is the
 // reservation a form names when it is still open, else the first.
-func (c *Console) pickData(ctx context.Context, s signedIn, number, picker string, resID int64) (*pickData, error) {
+func (c *Console) pickData(ctx context.Context, s signedIn, number, picker, pickers string, resID int64) (*pickData, error) {
 	o, err := c.orders.Order(ctx, s.actor(), number)
 	if err != nil {
 		return nil, err
 	}
-	pl, err := c.orders.PickList(ctx, s.actor(), number, nil, picker)
+	var names []string
+	for _, n := range strings.Split(pickers, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	pl, err := c.orders.PickList(ctx, s.actor(), number, names, picker)
 	if err != nil {
 		return nil, err
 	}
-	d := &pickData{O: o, Picker: picker, Total: len(pl.Lines), CanShip: o.CanShip() == nil && warehouse.HasRole(s.p.Roles, warehouse.RoleClerk)}
+	d := &pickData{O: o, Picker: picker, Pickers: pickers, Total: len(pl.Lines), CanShip: o.CanShip() == nil && warehouse.HasRole(s.p.Roles, warehouse.RoleClerk)}
 	cur := -1
 	for i, l := range pl.Lines {
 		if l.ReservationID == resID {

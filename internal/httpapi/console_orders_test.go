@@ -10,6 +10,8 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -264,6 +266,52 @@ func TestConsoleOrders(t *testing.T) {
 				done := clerk.do("GET", w.Header().Get("Location"), nil).Body.String()
 				if !strings.Contains(done, "Short pick recorded: found 2 WID-RED at A-01, 3 missing and released.") || !strings.Contains(done, "(partially allocated)") {
 					t.Errorf("after the short pick: %s", done)
+				}
+			})
+
+			t.Run("pickers", func(t *testing.T) {
+				m, clerk := m.in(t), clerk.in(t)
+				no := warehouse.NewOrder{Number: "SO-4", Lines: []warehouse.NewOrderLine{{SKU: "WID-RED", Qty: warehouse.QtyScale}, {SKU: "WID-BLU", Qty: warehouse.QtyScale}}}
+				if _, err := e.db.CreateOrder(ctx, no, "test"); err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range []string{"confirm", "allocate"} {
+					if r := m.act("SO-4", a); r.StatusCode != http.StatusSeeOther {
+						t.Fatalf("%s: %d %s", a, r.StatusCode, readAll(t, r))
+					}
+				}
+				// Zones are dealt in walking order: A-01 to ann, B-01 to bob.
+				for _, tc := range []struct{ query, stop, next string }{
+					{"", "A-01", "B-01"},
+					{"?pickers=ann,bob&picker=ann", "A-01", ""},
+					{"?pickers=ann,bob&picker=bob", "B-01", ""},
+				} {
+					page := clerk.do("GET", "/orders/SO-4/pick"+tc.query, nil).Body.String()
+					if !strings.Contains(page, `id="stop-location">`+tc.stop+`<`) {
+						t.Errorf("pick list %s: the stop is not %s:\n%s", tc.query, tc.stop, page)
+					}
+					if has := strings.Contains(page, "Other stops"); has != (tc.next != "") {
+						t.Errorf("pick list %s: other stops listed %v, want %v", tc.query, has, tc.next != "")
+					}
+				}
+			})
+
+			t.Run("pages", func(t *testing.T) {
+				viewer := viewer.in(t)
+				for i := range 50 {
+					no := warehouse.NewOrder{Number: fmt.Sprintf("P-%02d", i), Lines: []warehouse.NewOrderLine{{SKU: "WID-BLU", Qty: warehouse.QtyScale}}}
+					if _, err := e.db.CreateOrder(ctx, no, "test"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				first := viewer.do("GET", "/orders", nil).Body.String()
+				next := regexp.MustCompile(`href="(/orders\?state=&amp;after=[^"]+)" rel="next"`).FindStringSubmatch(first)
+				if next == nil || !strings.Contains(first, `href="/orders/P-49"`) || strings.Contains(first, `href="/orders/SO-1"`) {
+					t.Fatalf("the first page: %s", first)
+				}
+				second := viewer.do("GET", html.UnescapeString(next[1]), nil).Body.String()
+				if !strings.Contains(second, `href="/orders/SO-1"`) || strings.Contains(second, `href="/orders/P-49"`) || strings.Contains(second, `rel="next"`) || !strings.Contains(second, "First page") {
+					t.Errorf("the second page: %s", second)
 				}
 			})
 		})

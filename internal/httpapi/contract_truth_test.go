@@ -40,7 +40,7 @@ func TestContractCSVWhereDeclared(t *testing.T) {
 			map[string]any{"item_id": f.flour, "from_location_id": f.a, "to_location_id": f.b, "qty": 1},
 		}}).must(201).id()
 		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "locations": strconv.FormatInt(f.a, 10),
-			"movements": strconv.FormatInt(mv, 10), "users": "viewer"}
+			"movements": strconv.FormatInt(mv, 10), "users": "viewer", "orders": "SO-1"}
 
 		c := loadContract(t, d.srv)
 		csvOps := 0
@@ -154,6 +154,12 @@ func TestQtyFieldErrorsNameTheField(t *testing.T) {
 					fmt.Sprintf(`{"type":"count","lines":[{"item_id":%d,"location_id":%d,"counted_qty":%s}]}`, f.wid, f.a, bad.v), "lines[0].counted_qty", nil},
 				tc{bad.name + ": count expected_qty", "POST", "/api/v1/movements", c,
 					fmt.Sprintf(`{"type":"count","lines":[{"item_id":%d,"location_id":%d,"counted_qty":1,"expected_qty":%s}]}`, f.wid, f.a, bad.v), "lines[0].expected_qty", nil},
+				tc{bad.name + ": order line qty", "POST", "/api/v1/orders", m,
+					fmt.Sprintf(`{"number":"SO-1","lines":[{"item_id":%d,"qty":%s}]}`, f.wid, bad.v), "lines[0].qty", nil},
+				tc{bad.name + ": order patch line qty", "PATCH", "/api/v1/orders/SO-1", m,
+					fmt.Sprintf(`{"lines":[{"item_id":%d,"qty":%s}]}`, f.wid, bad.v), "lines[0].qty", []string{"If-Match", `"v1"`}},
+				tc{bad.name + ": pick qty", "POST", "/api/v1/orders/SO-1/picks", c,
+					fmt.Sprintf(`{"reservation_id":1,"qty":%s}`, bad.v), "qty", nil},
 				tc{bad.name + ": item reorder_point", "POST", "/api/v1/items", m,
 					fmt.Sprintf(`{"sku":"NEW","name":"New","uom":"ea","reorder_point":%s}`, bad.v), "reorder_point", nil},
 				tc{bad.name + ": item patch reorder_point", "PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m,
@@ -198,7 +204,7 @@ func TestQtyFieldErrorsNameTheField(t *testing.T) {
 
 		// Every number in a request body is a quantity: each must be in the table.
 		cl := loadContract(t, d.srv)
-		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10)}
+		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "orders": "SO-1"}
 		for path, item := range cl.doc.Paths.PathItems.FromOldest() {
 			for method, op := range item.GetOperations().FromOldest() {
 				if op.RequestBody == nil || op.RequestBody.Content == nil {
@@ -297,7 +303,7 @@ func TestContractBodylessWarehouseRoutesAnswer400(t *testing.T) {
 		d := newDomainTestServer(t, engine)
 		f := d.fixture()
 		admin := d.tokens["admin"]
-		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "locations": strconv.FormatInt(f.a, 10), "movements": "1", "users": "viewer"}
+		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "locations": strconv.FormatInt(f.a, 10), "movements": "1", "users": "viewer", "orders": "SO-1"}
 		c := loadContract(t, d.srv)
 		tried := 0
 		for path, item := range c.doc.Paths.PathItems.FromOldest() {

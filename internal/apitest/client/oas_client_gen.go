@@ -29,6 +29,18 @@ type Invoker interface {
 	//
 	// DELETE /access-revoke
 	AccessRevoke(ctx context.Context) (AccessRevokeRes, error)
+	// AllocateOrder invokes allocate-order operation.
+	//
+	// Reserves stock at specific locations (and lots) for every line, or the line named: lot-tracked items
+	// first-expiring first (FEFO; lots without expiry last, expired lots never), others first-in
+	// first-out. When stock is short the order is partially_allocated; allocate again later for the rest.
+	// Reserved stock lowers available while on_hand stays; the database never lets reservations exceed
+	// on_hand.
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/orders/{number}/allocate
+	AllocateOrder(ctx context.Context, request OptOrderLineRef, params AllocateOrderParams) (AllocateOrderRes, error)
 	// ArchiveItem invokes archive-item operation.
 	//
 	// Sets active=false (history stays). Refused with 409 while the item has stock anywhere.
@@ -45,6 +57,15 @@ type Invoker interface {
 	//
 	// DELETE /api/v1/locations/{id}
 	ArchiveLocation(ctx context.Context, params ArchiveLocationParams) (ArchiveLocationRes, error)
+	// CancelOrder invokes cancel-order operation.
+	//
+	// Releases every reservation of the order in the same transaction. A shipped order cannot be
+	// cancelled.
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/orders/{number}/cancel
+	CancelOrder(ctx context.Context, params CancelOrderParams) (CancelOrderRes, error)
 	// ChangePassword invokes change-password operation.
 	//
 	// Needs a fresh access token (from a password login, not a refresh). Ends every session of the user,
@@ -52,6 +73,27 @@ type Invoker interface {
 	//
 	// POST /user/password
 	ChangePassword(ctx context.Context, request *PasswordChange) (ChangePasswordRes, error)
+	// ConfirmOrder invokes confirm-order operation.
+	//
+	// Fixes the lines; the order may then be allocated. 409 order_state unless a draft.
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/orders/{number}/confirm
+	ConfirmOrder(ctx context.Context, params ConfirmOrderParams) (ConfirmOrderRes, error)
+	// ConfirmPick invokes confirm-pick operation.
+	//
+	// By reservation_id, or by scanning: the location code, then the item's barcode or SKU. In one
+	// transaction the reservation and the balance's reserved go down and the picked stock is issued (or
+	// transferred to the order's staging location) through the ledger. short: true records what was not
+	// found and releases it; the order goes back to partially_allocated. Idempotency-Key is required: a
+	// retry with the same key and body posts nothing and returns the first answer with
+	// Idempotent-Replayed: true.
+	//
+	// Requires role: clerk (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/orders/{number}/picks
+	ConfirmPick(ctx context.Context, request *PickBody, params ConfirmPickParams) (ConfirmPickRes, error)
 	// CreateItem invokes create-item operation.
 	//
 	// Requires role: manager (roles: viewer < clerk < manager < admin).
@@ -66,6 +108,14 @@ type Invoker interface {
 	//
 	// POST /api/v1/locations
 	CreateLocation(ctx context.Context, request *LocationCreateBody) (CreateLocationRes, error)
+	// CreateOrder invokes create-order operation.
+	//
+	// Creates a draft: lines of item and quantity, each item once. Confirm it, then allocate it.
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/orders
+	CreateOrder(ctx context.Context, request *OrderCreateBody) (CreateOrderRes, error)
 	// CreateUser invokes create-user operation.
 	//
 	// Requires role: admin (roles: viewer < clerk < manager < admin). Needs a fresh access token (from a
@@ -121,6 +171,12 @@ type Invoker interface {
 	//
 	// GET /api/v1/movements/{id}
 	GetMovement(ctx context.Context, params GetMovementParams) (GetMovementRes, error)
+	// GetOrder invokes get-order operation.
+	//
+	// Requires role: viewer (roles: viewer < clerk < manager < admin).
+	//
+	// GET /api/v1/orders/{number}
+	GetOrder(ctx context.Context, params GetOrderParams) (GetOrderRes, error)
 	// GetUser invokes get-user operation.
 	//
 	// Requires role: admin (roles: viewer < clerk < manager < admin).
@@ -222,6 +278,23 @@ type Invoker interface {
 	//
 	// GET /api/v1/movements
 	ListMovements(ctx context.Context, params ListMovementsParams) (ListMovementsRes, error)
+	// ListOrders invokes list-orders operation.
+	//
+	// Newest first, with their lines.
+	//
+	// Requires role: viewer (roles: viewer < clerk < manager < admin).
+	//
+	// GET /api/v1/orders
+	ListOrders(ctx context.Context, params ListOrdersParams) (ListOrdersRes, error)
+	// ListReservations invokes list-reservations operation.
+	//
+	// Oldest first. qty was reserved; picked, short and released say where it went; the rest is still held
+	// (stock_balances.reserved is the sum of that).
+	//
+	// Requires role: viewer (roles: viewer < clerk < manager < admin).
+	//
+	// GET /api/v1/reservations
+	ListReservations(ctx context.Context, params ListReservationsParams) (ListReservationsRes, error)
 	// ListSessions invokes list-sessions operation.
 	//
 	// Every session (login) of the caller that has not ended, with where and when it started and was last
@@ -326,6 +399,15 @@ type Invoker interface {
 	//
 	// GET /.well-known/openid-configuration
 	OpenidConfiguration(ctx context.Context) (OpenidConfigurationRes, error)
+	// PickList invokes pick-list operation.
+	//
+	// Open reservations in walking order (by location path). With pickers=ann,bob each top-level zone goes
+	// to one picker; picker=ann keeps ann's stops.
+	//
+	// Requires role: viewer (roles: viewer < clerk < manager < admin).
+	//
+	// GET /api/v1/orders/{number}/pick-list
+	PickList(ctx context.Context, params PickListParams) (PickListRes, error)
 	// PostMovement invokes post-movement operation.
 	//
 	// Receipts, issues, transfers and counts need clerk; adjustments need manager. All lines or none: a
@@ -359,6 +441,14 @@ type Invoker interface {
 	//
 	// DELETE /refresh-revoke
 	RefreshRevoke(ctx context.Context) (RefreshRevokeRes, error)
+	// ReleaseOrder invokes release-order operation.
+	//
+	// Gives back what the open reservations of the order (or the line named) hold.
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/orders/{number}/release
+	ReleaseOrder(ctx context.Context, request OptOrderLineRef, params ReleaseOrderParams) (ReleaseOrderRes, error)
 	// ReverseMovement invokes reverse-movement operation.
 	//
 	// Posts the compensating movement (every ledger entry negated); history is never edited. A movement is
@@ -378,6 +468,15 @@ type Invoker interface {
 	//
 	// POST /revoke
 	Revoke(ctx context.Context, request OptRevokeReq) (RevokeRes, error)
+	// ShipOrder invokes ship-order operation.
+	//
+	// Ships what was picked: with a staging location, an issue of the picked stock from there; without,
+	// the picks issued it already. Refused (409 order_state) while anything is still reserved to pick.
+	//
+	// Requires role: clerk (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/orders/{number}/ship
+	ShipOrder(ctx context.Context, params ShipOrderParams) (ShipOrderRes, error)
 	// Token invokes token operation.
 	//
 	// Form-encoded, as RFC 6749 sections 4.3 and 6 define. Errors are RFC 6749 section 5.2 objects.
@@ -414,6 +513,14 @@ type Invoker interface {
 	//
 	// PATCH /api/v1/locations/{id}
 	UpdateLocation(ctx context.Context, request UpdateLocationReq, params UpdateLocationParams) (UpdateLocationRes, error)
+	// UpdateOrder invokes update-order operation.
+	//
+	// Send If-Match with the ETag of your last GET. Only a draft can be edited (409 order_state).
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// PATCH /api/v1/orders/{number}
+	UpdateOrder(ctx context.Context, request *OrderPatchBody, params UpdateOrderParams) (UpdateOrderRes, error)
 	// UpdateUser invokes update-user operation.
 	//
 	// Send If-Match with the ETag of your last GET (or `*`). Deactivation and role changes apply to the
@@ -586,6 +693,145 @@ func (c *Client) sendAccessRevoke(ctx context.Context) (res AccessRevokeRes, err
 	}()
 
 	result, err := decodeAccessRevokeResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// AllocateOrder invokes allocate-order operation.
+//
+// Reserves stock at specific locations (and lots) for every line, or the line named: lot-tracked items
+// first-expiring first (FEFO; lots without expiry last, expired lots never), others first-in
+// first-out. When stock is short the order is partially_allocated; allocate again later for the rest.
+// Reserved stock lowers available while on_hand stays; the database never lets reservations exceed
+// on_hand.
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/orders/{number}/allocate
+func (c *Client) AllocateOrder(ctx context.Context, request OptOrderLineRef, params AllocateOrderParams) (AllocateOrderRes, error) {
+	res, err := c.sendAllocateOrder(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendAllocateOrder(ctx context.Context, request OptOrderLineRef, params AllocateOrderParams) (res AllocateOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/allocate"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeAllocateOrderRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, AllocateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, AllocateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, AllocateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, AllocateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAllocateOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -881,6 +1127,139 @@ func (c *Client) sendArchiveLocation(ctx context.Context, params ArchiveLocation
 	return result, nil
 }
 
+// CancelOrder invokes cancel-order operation.
+//
+// Releases every reservation of the order in the same transaction. A shipped order cannot be
+// cancelled.
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/orders/{number}/cancel
+func (c *Client) CancelOrder(ctx context.Context, params CancelOrderParams) (CancelOrderRes, error) {
+	res, err := c.sendCancelOrder(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendCancelOrder(ctx context.Context, params CancelOrderParams) (res CancelOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/cancel"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, CancelOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, CancelOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, CancelOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, CancelOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeCancelOrderResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // ChangePassword invokes change-password operation.
 //
 // Needs a fresh access token (from a password login, not a refresh). Ends every session of the user,
@@ -989,6 +1368,291 @@ func (c *Client) sendChangePassword(ctx context.Context, request *PasswordChange
 	}()
 
 	result, err := decodeChangePasswordResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ConfirmOrder invokes confirm-order operation.
+//
+// Fixes the lines; the order may then be allocated. 409 order_state unless a draft.
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/orders/{number}/confirm
+func (c *Client) ConfirmOrder(ctx context.Context, params ConfirmOrderParams) (ConfirmOrderRes, error) {
+	res, err := c.sendConfirmOrder(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendConfirmOrder(ctx context.Context, params ConfirmOrderParams) (res ConfirmOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/confirm"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ConfirmOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ConfirmOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ConfirmOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ConfirmOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeConfirmOrderResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ConfirmPick invokes confirm-pick operation.
+//
+// By reservation_id, or by scanning: the location code, then the item's barcode or SKU. In one
+// transaction the reservation and the balance's reserved go down and the picked stock is issued (or
+// transferred to the order's staging location) through the ledger. short: true records what was not
+// found and releases it; the order goes back to partially_allocated. Idempotency-Key is required: a
+// retry with the same key and body posts nothing and returns the first answer with
+// Idempotent-Replayed: true.
+//
+// Requires role: clerk (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/orders/{number}/picks
+func (c *Client) ConfirmPick(ctx context.Context, request *PickBody, params ConfirmPickParams) (ConfirmPickRes, error) {
+	res, err := c.sendConfirmPick(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendConfirmPick(ctx context.Context, request *PickBody, params ConfirmPickParams) (res ConfirmPickRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/picks"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeConfirmPickRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	h := uri.NewHeaderEncoder(r.Header)
+	{
+		cfg := uri.HeaderParameterEncodingConfig{
+			Name:    "Idempotency-Key",
+			Explode: false,
+		}
+		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+			return e.EncodeValue(conv.StringToString(params.IdempotencyKey))
+		}); err != nil {
+			return res, errors.Wrap(err, "encode header")
+		}
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ConfirmPickOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ConfirmPickOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ConfirmPickOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ConfirmPickOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeConfirmPickResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -1219,6 +1883,122 @@ func (c *Client) sendCreateLocation(ctx context.Context, request *LocationCreate
 	}()
 
 	result, err := decodeCreateLocationResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// CreateOrder invokes create-order operation.
+//
+// Creates a draft: lines of item and quantity, each item once. Confirm it, then allocate it.
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/orders
+func (c *Client) CreateOrder(ctx context.Context, request *OrderCreateBody) (CreateOrderRes, error) {
+	res, err := c.sendCreateOrder(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendCreateOrder(ctx context.Context, request *OrderCreateBody) (res CreateOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v1/orders"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeCreateOrderRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, CreateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, CreateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, CreateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, CreateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeCreateOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -2069,6 +2849,124 @@ func (c *Client) sendGetMovement(ctx context.Context, params GetMovementParams) 
 	}()
 
 	result, err := decodeGetMovementResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// GetOrder invokes get-order operation.
+//
+// Requires role: viewer (roles: viewer < clerk < manager < admin).
+//
+// GET /api/v1/orders/{number}
+func (c *Client) GetOrder(ctx context.Context, params GetOrderParams) (GetOrderRes, error) {
+	res, err := c.sendGetOrder(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetOrder(ctx context.Context, params GetOrderParams) (res GetOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [2]string
+	pathParts[0] = "/api/v1/orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, GetOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, GetOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, GetOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00000100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -4015,6 +4913,404 @@ func (c *Client) sendListMovements(ctx context.Context, params ListMovementsPara
 	return result, nil
 }
 
+// ListOrders invokes list-orders operation.
+//
+// Newest first, with their lines.
+//
+// Requires role: viewer (roles: viewer < clerk < manager < admin).
+//
+// GET /api/v1/orders
+func (c *Client) ListOrders(ctx context.Context, params ListOrdersParams) (ListOrdersRes, error) {
+	res, err := c.sendListOrders(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendListOrders(ctx context.Context, params ListOrdersParams) (res ListOrdersRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v1/orders"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "limit" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "limit",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Limit.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "cursor" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "cursor",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Cursor.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "state" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "state",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.State.Get(); ok {
+				return e.EncodeValue(conv.StringToString(string(val)))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "customer" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "customer",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Customer.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "item_id" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "item_id",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.ItemID.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListOrdersOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListOrdersOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ListOrdersOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00000100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeListOrdersResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ListReservations invokes list-reservations operation.
+//
+// Oldest first. qty was reserved; picked, short and released say where it went; the rest is still held
+// (stock_balances.reserved is the sum of that).
+//
+// Requires role: viewer (roles: viewer < clerk < manager < admin).
+//
+// GET /api/v1/reservations
+func (c *Client) ListReservations(ctx context.Context, params ListReservationsParams) (ListReservationsRes, error) {
+	res, err := c.sendListReservations(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendListReservations(ctx context.Context, params ListReservationsParams) (res ListReservationsRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v1/reservations"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "limit" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "limit",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Limit.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "cursor" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "cursor",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Cursor.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "item_id" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "item_id",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.ItemID.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "location_id" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "location_id",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.LocationID.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "order" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "order",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Order.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "state" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "state",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.State.Get(); ok {
+				return e.EncodeValue(conv.StringToString(string(val)))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListReservationsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListReservationsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ListReservationsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00000100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeListReservationsResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // ListSessions invokes list-sessions operation.
 //
 // Every session (login) of the caller that has not ended, with where and when it started and was last
@@ -5476,6 +6772,165 @@ func (c *Client) sendOpenidConfiguration(ctx context.Context) (res OpenidConfigu
 	return result, nil
 }
 
+// PickList invokes pick-list operation.
+//
+// Open reservations in walking order (by location path). With pickers=ann,bob each top-level zone goes
+// to one picker; picker=ann keeps ann's stops.
+//
+// Requires role: viewer (roles: viewer < clerk < manager < admin).
+//
+// GET /api/v1/orders/{number}/pick-list
+func (c *Client) PickList(ctx context.Context, params PickListParams) (PickListRes, error) {
+	res, err := c.sendPickList(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendPickList(ctx context.Context, params PickListParams) (res PickListRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/pick-list"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "picker" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "picker",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Picker.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "pickers" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "pickers",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Pickers.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, PickListOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, PickListOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, PickListOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00000100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodePickListResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // PostMovement invokes post-movement operation.
 //
 // Receipts, issues, transfers and counts need clerk; adjustments need manager. All lines or none: a
@@ -5877,6 +7332,141 @@ func (c *Client) sendRefreshRevoke(ctx context.Context) (res RefreshRevokeRes, e
 	return result, nil
 }
 
+// ReleaseOrder invokes release-order operation.
+//
+// Gives back what the open reservations of the order (or the line named) hold.
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/orders/{number}/release
+func (c *Client) ReleaseOrder(ctx context.Context, request OptOrderLineRef, params ReleaseOrderParams) (ReleaseOrderRes, error) {
+	res, err := c.sendReleaseOrder(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendReleaseOrder(ctx context.Context, request OptOrderLineRef, params ReleaseOrderParams) (res ReleaseOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/release"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeReleaseOrderRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ReleaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ReleaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ReleaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ReleaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeReleaseOrderResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // ReverseMovement invokes reverse-movement operation.
 //
 // Posts the compensating movement (every ledger entry negated); history is never edited. A movement is
@@ -6069,6 +7659,139 @@ func (c *Client) sendRevoke(ctx context.Context, request OptRevokeReq) (res Revo
 	}()
 
 	result, err := decodeRevokeResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ShipOrder invokes ship-order operation.
+//
+// Ships what was picked: with a staging location, an issue of the picked stock from there; without,
+// the picks issued it already. Refused (409 order_state) while anything is still reserved to pick.
+//
+// Requires role: clerk (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/orders/{number}/ship
+func (c *Client) ShipOrder(ctx context.Context, params ShipOrderParams) (ShipOrderRes, error) {
+	res, err := c.sendShipOrder(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendShipOrder(ctx context.Context, params ShipOrderParams) (res ShipOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/ship"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ShipOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ShipOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ShipOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ShipOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeShipOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -6547,6 +8270,153 @@ func (c *Client) sendUpdateLocation(ctx context.Context, request UpdateLocationR
 	}()
 
 	result, err := decodeUpdateLocationResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// UpdateOrder invokes update-order operation.
+//
+// Send If-Match with the ETag of your last GET. Only a draft can be edited (409 order_state).
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// PATCH /api/v1/orders/{number}
+func (c *Client) UpdateOrder(ctx context.Context, request *OrderPatchBody, params UpdateOrderParams) (UpdateOrderRes, error) {
+	res, err := c.sendUpdateOrder(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendUpdateOrder(ctx context.Context, request *OrderPatchBody, params UpdateOrderParams) (res UpdateOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [2]string
+	pathParts[0] = "/api/v1/orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "PATCH", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeUpdateOrderRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	h := uri.NewHeaderEncoder(r.Header)
+	{
+		cfg := uri.HeaderParameterEncodingConfig{
+			Name:    "If-Match",
+			Explode: false,
+		}
+		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
+		}); err != nil {
+			return res, errors.Wrap(err, "encode header")
+		}
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, UpdateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, UpdateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, UpdateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, UpdateOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeUpdateOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

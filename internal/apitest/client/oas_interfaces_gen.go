@@ -5,6 +5,10 @@ type AccessRevokeRes interface {
 	accessRevokeRes()
 }
 
+type AllocateOrderRes interface {
+	allocateOrderRes()
+}
+
 type ArchiveItemRes interface {
 	archiveItemRes()
 }
@@ -13,8 +17,20 @@ type ArchiveLocationRes interface {
 	archiveLocationRes()
 }
 
+type CancelOrderRes interface {
+	cancelOrderRes()
+}
+
 type ChangePasswordRes interface {
 	changePasswordRes()
+}
+
+type ConfirmOrderRes interface {
+	confirmOrderRes()
+}
+
+type ConfirmPickRes interface {
+	confirmPickRes()
 }
 
 type CreateItemRes interface {
@@ -23,6 +39,10 @@ type CreateItemRes interface {
 
 type CreateLocationRes interface {
 	createLocationRes()
+}
+
+type CreateOrderRes interface {
+	createOrderRes()
 }
 
 type CreateUserRes interface {
@@ -55,6 +75,10 @@ type GetLocationRes interface {
 
 type GetMovementRes interface {
 	getMovementRes()
+}
+
+type GetOrderRes interface {
+	getOrderRes()
 }
 
 type GetUserRes interface {
@@ -99,6 +123,14 @@ type ListLocationsRes interface {
 
 type ListMovementsRes interface {
 	listMovementsRes()
+}
+
+type ListOrdersRes interface {
+	listOrdersRes()
+}
+
+type ListReservationsRes interface {
+	listReservationsRes()
 }
 
 type ListSessionsRes interface {
@@ -157,6 +189,10 @@ type OpenidConfigurationRes interface {
 	openidConfigurationRes()
 }
 
+type PickListRes interface {
+	pickListRes()
+}
+
 type PostMovementRes interface {
 	postMovementRes()
 }
@@ -173,12 +209,20 @@ type RefreshRevokeRes interface {
 	refreshRevokeRes()
 }
 
+type ReleaseOrderRes interface {
+	releaseOrderRes()
+}
+
 type ReverseMovementRes interface {
 	reverseMovementRes()
 }
 
 type RevokeRes interface {
 	revokeRes()
+}
+
+type ShipOrderRes interface {
+	shipOrderRes()
 }
 
 type TokenRes interface {
@@ -203,6 +247,10 @@ type UpdateLocationReq interface {
 
 type UpdateLocationRes interface {
 	updateLocationRes()
+}
+
+type UpdateOrderRes interface {
+	updateOrderRes()
 }
 
 type UpdateUserRes interface {

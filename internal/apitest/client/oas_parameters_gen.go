@@ -2,6 +2,11 @@
 
 package client
 
+// AllocateOrderParams is parameters of allocate-order operation.
+type AllocateOrderParams struct {
+	Number string
+}
+
 // ArchiveItemParams is parameters of archive-item operation.
 type ArchiveItemParams struct {
 	ID int64
@@ -14,6 +19,23 @@ type ArchiveLocationParams struct {
 	ID int64
 	// ETag of the version you changed, e.g. "v3", or * for any.
 	IfMatch string
+}
+
+// CancelOrderParams is parameters of cancel-order operation.
+type CancelOrderParams struct {
+	Number string
+}
+
+// ConfirmOrderParams is parameters of confirm-order operation.
+type ConfirmOrderParams struct {
+	Number string
+}
+
+// ConfirmPickParams is parameters of confirm-pick operation.
+type ConfirmPickParams struct {
+	Number string
+	// Required: 1-255 characters, unique per request (e.g. a UUID).
+	IdempotencyKey string
 }
 
 // DeactivateUserParams is parameters of deactivate-user operation.
@@ -47,6 +69,11 @@ type GetLocationParams struct {
 // GetMovementParams is parameters of get-movement operation.
 type GetMovementParams struct {
 	ID int64
+}
+
+// GetOrderParams is parameters of get-order operation.
+type GetOrderParams struct {
+	Number string
 }
 
 // GetUserParams is parameters of get-user operation.
@@ -166,6 +193,31 @@ type ListMovementsParams struct {
 	Until OptDateTime `json:",omitempty,omitzero"`
 }
 
+// ListOrdersParams is parameters of list-orders operation.
+type ListOrdersParams struct {
+	// Page size.
+	Limit OptInt64 `json:",omitempty,omitzero"`
+	// Opaque cursor: next_cursor of the previous page.
+	Cursor   OptString          `json:",omitempty,omitzero"`
+	State    OptListOrdersState `json:",omitempty,omitzero"`
+	Customer OptString          `json:",omitempty,omitzero"`
+	// Orders with a line of this item.
+	ItemID OptInt64 `json:",omitempty,omitzero"`
+}
+
+// ListReservationsParams is parameters of list-reservations operation.
+type ListReservationsParams struct {
+	// Page size.
+	Limit OptInt64 `json:",omitempty,omitzero"`
+	// Opaque cursor: next_cursor of the previous page.
+	Cursor     OptString `json:",omitempty,omitzero"`
+	ItemID     OptInt64  `json:",omitempty,omitzero"`
+	LocationID OptInt64  `json:",omitempty,omitzero"`
+	// Order number.
+	Order OptString                `json:",omitempty,omitzero"`
+	State OptListReservationsState `json:",omitempty,omitzero"`
+}
+
 // ListStockParams is parameters of list-stock operation.
 type ListStockParams struct {
 	// Page size.
@@ -227,10 +279,24 @@ type LowStockParams struct {
 	LocationID OptInt64  `json:",omitempty,omitzero"`
 }
 
+// PickListParams is parameters of pick-list operation.
+type PickListParams struct {
+	Number string
+	// Only this picker's stops.
+	Picker OptString `json:",omitempty,omitzero"`
+	// Comma-separated pickers to deal the zones to.
+	Pickers OptString `json:",omitempty,omitzero"`
+}
+
 // PostMovementParams is parameters of post-movement operation.
 type PostMovementParams struct {
 	// Required: 1-255 characters, unique per request (e.g. a UUID).
 	IdempotencyKey string
+}
+
+// ReleaseOrderParams is parameters of release-order operation.
+type ReleaseOrderParams struct {
+	Number string
 }
 
 // ReverseMovementParams is parameters of reverse-movement operation.
@@ -238,6 +304,11 @@ type ReverseMovementParams struct {
 	ID int64
 	// Required: 1-255 characters.
 	IdempotencyKey string
+}
+
+// ShipOrderParams is parameters of ship-order operation.
+type ShipOrderParams struct {
+	Number string
 }
 
 // UnlockUserParams is parameters of unlock-user operation.
@@ -255,6 +326,13 @@ type UpdateItemParams struct {
 // UpdateLocationParams is parameters of update-location operation.
 type UpdateLocationParams struct {
 	ID int64
+	// ETag of the version you changed, e.g. "v3", or * for any.
+	IfMatch string
+}
+
+// UpdateOrderParams is parameters of update-order operation.
+type UpdateOrderParams struct {
+	Number string
 	// ETag of the version you changed, e.g. "v3", or * for any.
 	IfMatch string
 }

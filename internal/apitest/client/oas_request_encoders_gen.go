@@ -14,8 +14,42 @@ import (
 	"github.com/ogen-go/ogen/uri"
 )
 
+func encodeAllocateOrderRequest(
+	req OptOrderLineRef,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	if !req.Set {
+		// Keep request with empty body if value is not set.
+		return nil
+	}
+	e := new(jx.Encoder)
+	{
+		if req.Set {
+			req.Encode(e)
+		}
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeChangePasswordRequest(
 	req *PasswordChange,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeConfirmPickRequest(
+	req *PickBody,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -44,6 +78,20 @@ func encodeCreateItemRequest(
 
 func encodeCreateLocationRequest(
 	req *LocationCreateBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeCreateOrderRequest(
+	req *OrderCreateBody,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -102,6 +150,26 @@ func encodePostMovementRequest(
 	e := new(jx.Encoder)
 	{
 		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeReleaseOrderRequest(
+	req OptOrderLineRef,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	if !req.Set {
+		// Keep request with empty body if value is not set.
+		return nil
+	}
+	e := new(jx.Encoder)
+	{
+		if req.Set {
+			req.Encode(e)
+		}
 	}
 	encoded := e.Bytes()
 	ht.SetBody(r, bytes.NewReader(encoded), contentType)
@@ -310,6 +378,20 @@ func encodeUpdateLocationRequest(
 	default:
 		return errors.Errorf("unexpected request type: %T", req)
 	}
+}
+
+func encodeUpdateOrderRequest(
+	req *OrderPatchBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
 }
 
 func encodeUpdateUserRequest(

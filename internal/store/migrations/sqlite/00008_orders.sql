@@ -49,6 +49,7 @@ CREATE TABLE reservations (
 );
 CREATE INDEX reservations_balance ON reservations (item_id, location_id, lot, state);
 CREATE INDEX reservations_order ON reservations (order_id);
+CREATE INDEX reservations_line ON reservations (line_id);
 
 CREATE TABLE picks (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -85,13 +85,13 @@ func (c *Console) PickList() http.Handler {
 			var done *warehouse.Pick
 			var replayed bool
 			done, replayed, status, err = c.pickPost(r, s, d, resID)
-			if err != nil {
+			switch {
+			case errors.Is(err, inventory.ErrKeyInUse):
+				status, d.Message = http.StatusConflict, "This pick is being posted already (the button was pressed twice): wait a moment and reload the page."
+			case err != nil:
 				p := c.auth.Problem(err)
 				status, d.Message = p.Status, sentence(p)
-				if errors.Is(err, inventory.ErrKeyInUse) {
-					status, d.Message = http.StatusConflict, "This pick is being posted already (the button was pressed twice): wait a moment and reload the page."
-				}
-			} else if done != nil {
+			case done != nil:
 				to := "/orders/" + pathEscape(number) + "/pick?picked=" + strconv.FormatInt(done.ID, 10)
 				if picker != "" {
 					to += "&picker=" + url.QueryEscape(picker)

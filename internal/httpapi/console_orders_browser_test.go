@@ -60,7 +60,9 @@ func TestBrowserOrders(t *testing.T) {
 		t.Errorf("the reservations after allocating: %q", s)
 	}
 	b.checkPage("allocated order")
-	b.do("sign out the manager", chromedp.Click(chromedp.CSS(`form.signout button`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	// (The order page has a notice too: wait for the signed-out page.)
+	b.do("sign out the manager", chromedp.Click(chromedp.CSS(`form.signout button`)))
+	b.waitFor(`location.pathname === "/signout" && document.readyState === "complete"`)
 
 	// The clerk, on a phone.
 	b.signIn("clerk", "clerk-password")
@@ -117,7 +119,8 @@ func TestBrowserOrders(t *testing.T) {
 
 	// The order: the pick links its movement; the clerk ships.
 	b.do("the order after the pick", chromedp.Click(chromedp.CSS(`main a[href="/orders/SO-10"]`)), chromedp.WaitVisible(chromedp.ID("order-picks")))
-	b.do("the pick's movement", chromedp.Click(chromedp.CSS(`#order-picks a[href^="/movement/"]`)), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+	b.do("the pick's movement", chromedp.Click(chromedp.CSS(`#order-picks a[href^="/movement/"]`)))
+	b.waitFor(`location.pathname.startsWith("/movement/") && document.readyState === "complete"`)
 	if h := b.text(`main h1`); !strings.HasSuffix(h, ": issue") {
 		t.Errorf("the pick's movement: %q", h)
 	}

@@ -8,8 +8,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/warehouse-api/warehouse"
@@ -391,10 +389,4 @@ func (db *DB) ListOrders(ctx context.Context, f warehouse.OrderFilter, p warehou
 		}
 	}
 	return out, next, nil
-}
-
-// orderNumbers lists the numbers of orders, sorted, for messages.
-func orderNumbers(ns []string) string {
-	slices.Sort(ns)
-	return strings.Join(slices.Compact(ns), ", ")
 }

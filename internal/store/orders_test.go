@@ -209,6 +209,17 @@ func TestOrderStagingAndFEFO(t *testing.T) {
 		if err := db.read.QueryRowContext(ctx, `SELECT sum(on_hand) FROM stock_balances WHERE location_id = ?`, dock.ID).Scan(&staged); err != nil || warehouse.Qty(staged) != *qty(5) {
 			t.Fatalf("staged %d %v", staged, err)
 		}
+		// Staged stock is on its way out: another order is not given it.
+		confirmedOrder(t, db, "SO-3", it.SKU, 6)
+		o3, err := db.AllocateOrder(ctx, "SO-3", 0, "mgr")
+		if err != nil || o3.State != warehouse.OrderPartiallyAllocated || o3.Lines[0].Reserved != *qty(4) {
+			t.Fatalf("SO-3: %v %+v", err, o3)
+		}
+		for _, r := range o3.Reservations {
+			if r.LocationID == dock.ID {
+				t.Fatalf("staged stock allocated: %+v", r)
+			}
+		}
 		if _, err := db.ShipOrder(ctx, "SO-2", "clerk"); err != nil {
 			t.Fatal(err)
 		}

@@ -103,21 +103,20 @@ func allocateLineTx(ctx context.Context, tx *txn, now time.Time, o *warehouse.Or
 	if err := tx.QueryRowContext(ctx, `SELECT lot_tracked FROM items WHERE id = ?`, l.ItemID).Scan(&lotTracked); err != nil {
 		return fmt.Errorf("read item: %w", wrapErr(err))
 	}
-	var staging int64
-	if o.StagingLocationID != nil {
-		staging = *o.StagingLocationID
-	}
-	// A bin this line was found short at is not allocated again: its
-	// stock is in the books but not on the shelf until someone counts.
+	// Staging locations of orders not yet shipped hold picked stock on its
+	// way out: never allocated. A bin this line was found short at is not
+	// allocated again: its stock is in the books but not on the shelf
+	// until someone counts.
 	cs, err := queryRows(ctx, tx, `SELECT b.location_id, l.path, b.lot, coalesce(lt.expires_on, ''), b.on_hand, b.reserved,
 			coalesce((SELECT min(e.created_at) FROM ledger_entries e WHERE e.item_id = b.item_id AND e.location_id = b.location_id AND e.lot = b.lot AND e.qty_delta > 0), 0)
 		FROM stock_balances b
 		JOIN locations l ON l.id = b.location_id
 		LEFT JOIN lots lt ON lt.item_id = b.item_id AND lt.lot = b.lot
-		WHERE b.item_id = ? AND b.on_hand > b.reserved AND b.location_id <> ? AND l.active = ?
+		WHERE b.item_id = ? AND b.on_hand > b.reserved AND l.active = ?
+			AND NOT EXISTS (SELECT 1 FROM orders g WHERE g.staging_location_id = b.location_id AND g.state NOT IN ('shipped', 'cancelled'))
 			AND NOT EXISTS (SELECT 1 FROM reservations s WHERE s.line_id = ? AND s.location_id = b.location_id AND s.lot = b.lot AND s.short > 0)
 		ORDER BY b.location_id, b.lot`+tx.forUpdate("b"),
-		[]any{l.ItemID, staging, true, l.ID}, func(r scanner) (warehouse.Candidate, error) {
+		[]any{l.ItemID, true, l.ID}, func(r scanner) (warehouse.Candidate, error) {
 			var c warehouse.Candidate
 			var received int64
 			err := r.Scan(&c.LocationID, &c.LocationPath, &c.Lot, &c.ExpiresOn, &c.OnHand, &c.Reserved, &received)

@@ -20,6 +20,7 @@ CREATE TABLE orders (
 );
 CREATE INDEX orders_state ON orders (state, id);
 CREATE INDEX orders_expires_at ON orders (expires_at);
+CREATE INDEX orders_staging ON orders (staging_location_id);
 
 CREATE TABLE order_lines (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,

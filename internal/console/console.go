@@ -26,6 +26,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
+	"github.com/warehouse-api/warehouse/internal/orders"
 	"github.com/warehouse-api/warehouse/internal/session"
 )
 
@@ -60,6 +61,9 @@ type Deps struct {
 	Inventory *inventory.Service
 	// Imports is the bulk import service of the API and the CLI.
 	Imports *importer.Service
+	// Orders is the outbound order service of the API (orders, allocation,
+	// pick lists, picks).
+	Orders  *orders.Service
 	Read    Reader
 	Log     *slog.Logger
 	Version string
@@ -71,6 +75,7 @@ type Console struct {
 	sessions  *session.Service
 	inventory *inventory.Service
 	imports   *importer.Service
+	orders    *orders.Service
 	read      Reader
 	log       *slog.Logger
 	version   string
@@ -90,12 +95,14 @@ func New(d Deps) *Console {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{auth: d.Auth, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, read: d.Read, log: d.Log, version: d.Version,
+	c := &Console{auth: d.Auth, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, orders: d.Orders, read: d.Read, log: d.Log, version: d.Version,
 		pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"qty":     func(q warehouse.Qty) string { return q.String() },
 		"deref":   func(p *int64) int64 { return *p },
 		"hasRole": func(roles []string, r string) bool { return slices.Contains(roles, r) },
+		// stateName is an order state for people: partially allocated.
+		"stateName": func(state string) string { return strings.ReplaceAll(state, "_", " ") },
 		"fieldOf": func(name, label, value, list string, errs map[string]string) field {
 			return field{Name: name, Label: label, Value: value, List: list, Error: errs[name]}
 		},

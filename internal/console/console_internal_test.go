@@ -1,6 +1,10 @@
 package console
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/warehouse-api/warehouse"
+)
 
 // TestInputOf: a domain field error lands next to the input it concerns.
 func TestInputOf(t *testing.T) {
@@ -31,7 +35,7 @@ func TestLocalPath(t *testing.T) {
 // otherwise) and the static files are embedded.
 func TestPagesParse(t *testing.T) {
 	c := New(Deps{})
-	for _, p := range []string{"signin", "stock", "ledger", "move", "movement", "sessions", "users", "error"} {
+	for _, p := range []string{"signin", "stock", "ledger", "move", "movement", "sessions", "users", "error", "orders", "order", "pick"} {
 		if c.pages[p] == nil {
 			t.Errorf("no page %s", p)
 		}
@@ -39,6 +43,24 @@ func TestPagesParse(t *testing.T) {
 	for _, f := range []string{"static/console.css", "static/console.js"} {
 		if _, err := staticFS.Open(f); err != nil {
 			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// TestPickKey: one key per stop and attempt, so that the same form posted
+// twice replays while the next attempt at a stop (it holds less after a
+// partial pick) is a request of its own.
+func TestPickKey(t *testing.T) {
+	l := warehouse.PickListLine{ReservationID: 7, Qty: 3 * warehouse.QtyScale}
+	k := pickKey("pick", "SO-1", l)
+	if k != pickKey("pick", "SO-1", l) {
+		t.Error("the same stop has two keys")
+	}
+	other := l
+	other.Qty = warehouse.QtyScale
+	for _, o := range []string{pickKey("short", "SO-1", l), pickKey("pick", "SO-2", l), pickKey("pick", "SO-1", other)} {
+		if o == k {
+			t.Errorf("%s: the same key for another attempt", o)
 		}
 	}
 }

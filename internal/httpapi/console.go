@@ -31,6 +31,13 @@ type Console interface {
 	// Imports is GET (the upload form) and POST (a multipart upload,
 	// imported through the same importer.Service as the API) of /imports.
 	Imports() http.Handler
+	// Orders is the list of outbound orders, Order one order with a button
+	// per action (OrderAction posts it), and PickList the phone-width pick
+	// list driven by scans: all through the same orders.Service as the API.
+	Orders() http.Handler
+	Order() http.Handler
+	OrderAction() http.Handler
+	PickList() http.Handler
 	Static() http.Handler
 }
 

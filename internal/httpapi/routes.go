@@ -138,6 +138,11 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 		{"POST /admin/users/{username}", "", nil, s.consoleRoute(Console.UpdateUser, mux)},
 		{"GET /imports", "", nil, s.consoleRoute(Console.Imports, mux)},
 		{"POST /imports", "", nil, s.consoleRoute(Console.Imports, mux)},
+		{"GET /orders", "", nil, s.consoleRoute(Console.Orders, mux)},
+		{"GET /orders/{number}", "", nil, s.consoleRoute(Console.Order, mux)},
+		{"POST /orders/{number}/{action}", "", nil, s.consoleRoute(Console.OrderAction, mux)},
+		{"GET /orders/{number}/pick", "", nil, s.consoleRoute(Console.PickList, mux)},
+		{"POST /orders/{number}/pick", "", nil, s.consoleRoute(Console.PickList, mux)},
 		{"GET /static/{file}", "", nil, s.consoleRoute(Console.Static, mux)},
 
 		// What no route matched: JSON 404, or 405 with Allow (server.go).

@@ -99,3 +99,12 @@ func DaysUntil(today time.Time, d string) int {
 	y, m, day := today.UTC().Date()
 	return int(t.Sub(time.Date(y, m, day, 0, 0, 0, 0, time.UTC)).Hours() / 24)
 }
+
+// ValidateLot checks a lot name given on its own (a path, a form): 1-64
+// characters, as a movement line's lot.
+func ValidateLot(lot string) error {
+	if lot == "" || len(lot) > 64 {
+		return &Error{Code: EINVALID, Message: "lot must be 1-64 characters", Fields: []FieldError{{Field: "lot", Message: "must be 1-64 characters"}}}
+	}
+	return nil
+}

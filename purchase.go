@@ -70,6 +70,7 @@ type PurchaseReceipt struct {
 	MovementID int64     `json:"movement_id"`
 	CreatedAt  time.Time `json:"created_at"`
 	CreatedBy  string    `json:"created_by"`
+	Reason     string    `json:"reason,omitempty" doc:"Why a line was over-received"`
 }
 
 // OpenQty is what is still expected of the line.

@@ -32,7 +32,8 @@ CREATE TABLE purchase_receipts (
     movement_id BIGINT PRIMARY KEY REFERENCES movements (id),
     order_id    BIGINT NOT NULL REFERENCES purchase_orders (id),
     created_at  BIGINT NOT NULL,
-    created_by  TEXT   NOT NULL
+    created_by  TEXT   NOT NULL,
+    reason      TEXT   NOT NULL DEFAULT ''
 );
 CREATE INDEX purchase_receipts_order ON purchase_receipts (order_id, movement_id);
 

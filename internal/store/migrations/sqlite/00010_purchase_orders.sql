@@ -37,7 +37,9 @@ CREATE TABLE purchase_receipts (
     movement_id INTEGER PRIMARY KEY REFERENCES movements (id),
     order_id    INTEGER NOT NULL REFERENCES purchase_orders (id),
     created_at  INTEGER NOT NULL,
-    created_by  TEXT    NOT NULL
+    created_by  TEXT    NOT NULL,
+    -- why a line was over-received (within the order's tolerance)
+    reason      TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX purchase_receipts_order ON purchase_receipts (order_id, movement_id);
 

@@ -29,6 +29,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/metrics"
+	"github.com/warehouse-api/warehouse/internal/receiving"
 	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 	"github.com/warehouse-api/warehouse/internal/tracing"
@@ -222,13 +223,14 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	a.imports = importer.New(a.db)
 	a.sessions = session.New(httpapi.SessionConfig(hc), session.Deps{Store: a.db, Keys: a.keys, Hasher: a.hasher, State: a.state, Log: a.log, Now: deps.Now, Metrics: a.sessionMetrics()})
 	inv := inventory.New(a.db, a.inventoryOptions()...)
+	recv := receiving.New(a.db)
 	// The console is built by the server, which hands it its cookie mode
 	// (CookieAuth): the console's sign-in, CSRF and refresh are the
 	// API's, and its reads are the store's through console.Reader.
 	mkConsole := func(ca *httpapi.CookieAuth) httpapi.Console {
 		return console.New(console.Deps{Auth: ca, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Read: a.db, Log: a.log, Version: cfg.Version})
 	}
-	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics(), Tracer: a.tracer})
+	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Receiving: recv, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics(), Tracer: a.tracer})
 	if a.metrics != nil {
 		a.serveMetrics()
 	}

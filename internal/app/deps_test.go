@@ -25,6 +25,7 @@ func TestDependenciesPointInward(t *testing.T) {
 		{mod + "/internal/session", append(sql, "github.com/danielgtaylor/huma/v2")},
 		{mod + "/internal/inventory", append(sql, "net/http", "github.com/danielgtaylor/huma/v2")},
 		{mod + "/internal/importer", append(sql, "net/http", "github.com/danielgtaylor/huma/v2")},
+		{mod + "/internal/receiving", append(sql, "net/http", "github.com/danielgtaylor/huma/v2")},
 		{mod + "/internal/authstate", append(sql, "net/http")},
 		{mod, append(sql, "net/http")},
 		{mod + "/internal/store", []string{"net/http", "github.com/danielgtaylor/huma/v2"}},

@@ -7,6 +7,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/keystore"
+	"github.com/warehouse-api/warehouse/internal/receiving"
 	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -22,5 +23,6 @@ var (
 	_ importer.Store   = (*store.DB)(nil)
 	_ inventory.Store  = (*store.DB)(nil)
 	_ keystore.Store   = (*store.DB)(nil)
+	_ receiving.Store  = (*store.DB)(nil)
 	_ session.Store    = (*store.DB)(nil)
 )

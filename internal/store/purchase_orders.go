@@ -228,7 +228,7 @@ func setPurchaseStatus(ctx context.Context, tx *txn, now time.Time, po *warehous
 		purchaseEvent{Number: po.Number, Status: status, From: from, Version: po.Version, Reason: reason})
 }
 
-// changePurchase locks the order, checks version (0: any), applies the
+// changePurchase locks the order, checks version (warehouse.AnyVersion: any), applies the
 // domain's check and moves it to status.
 func (db *DB) changePurchase(ctx context.Context, number string, version int64, actor, status, reason string, check func(*warehouse.PurchaseOrder) error) (*warehouse.PurchaseOrder, error) {
 	now := db.now()
@@ -238,10 +238,8 @@ func (db *DB) changePurchase(ctx context.Context, number string, version int64, 
 		if err != nil {
 			return err
 		}
-		if version != 0 {
-			if err := checkVersion(po.Version, version); err != nil {
-				return err
-			}
+		if err := checkVersion(po.Version, version); err != nil {
+			return err
 		}
 		if err := check(po); err != nil {
 			return err
@@ -255,8 +253,8 @@ func (db *DB) changePurchase(ctx context.Context, number string, version int64, 
 	return out, nil
 }
 
-// ConfirmPurchaseOrder opens a draft for receiving. version, if not 0, must
-// be the order's current version (If-Match).
+// ConfirmPurchaseOrder opens a draft for receiving at version (If-Match;
+// warehouse.AnyVersion for any).
 func (db *DB) ConfirmPurchaseOrder(ctx context.Context, number string, version int64, actor string) (_ *warehouse.PurchaseOrder, err error) {
 	defer wrap(&err, "ConfirmPurchaseOrder(%s)", number)
 	return db.changePurchase(ctx, number, version, actor, warehouse.PurchaseConfirmed, "", (*warehouse.PurchaseOrder).CanConfirm)

@@ -78,13 +78,9 @@ func receiver(ctx context.Context) receiving.Actor {
 	return receiving.Actor{Name: a.Name, Roles: a.Roles}
 }
 
-// optionalIfMatch runs change under If-Match when one is given, else at
-// any version: an order's state machine already refuses a second confirm
-// or cancel, so the header is a guard the client may add, not a duty.
-func optionalIfMatch(h string, change func(version int64) error) error {
-	if h == "" {
-		return change(warehouse.AnyVersion)
-	}
+// ifMatch runs a state change under If-Match, as every change of a
+// versioned resource: missing 428, stale 412.
+func ifMatch(h string, change func(version int64) error) error {
 	pc, err := parseIfMatch(h)
 	if err != nil {
 		return err
@@ -152,18 +148,18 @@ func (s *Server) getPurchaseOrder(ctx context.Context, in *PurchaseNumberParam) 
 
 func (s *Server) opConfirmPurchaseOrder() huma.Operation {
 	return s.v1op(warehouse.RoleManager, huma.Operation{Tags: []string{"purchase-orders"},
-		Summary: "Confirm a purchase order", Description: "draft -> confirmed: open for receiving. If-Match is optional (412 when stale); only a draft is confirmed (409).",
-		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed}})
+		Summary: "Confirm a purchase order", Description: "draft -> confirmed: open for receiving. Send If-Match with the ETag of your last GET (or *); only a draft is confirmed (409).",
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired}})
 }
 
 type purchaseActionInput struct {
 	PurchaseNumberParam
-	IfMatch string `header:"If-Match" doc:"Optional: ETag of the version you saw, e.g. \"v1\""`
+	IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v1\", or * for any"`
 }
 
 func (s *Server) confirmPurchaseOrder(ctx context.Context, in *purchaseActionInput) (*purchaseOutput, error) {
 	var po *warehouse.PurchaseOrder
-	err := optionalIfMatch(in.IfMatch, func(version int64) (err error) {
+	err := ifMatch(in.IfMatch, func(version int64) (err error) {
 		po, err = s.receiving.Confirm(ctx, receiver(ctx), in.Number, version)
 		return err
 	})
@@ -177,18 +173,19 @@ func (s *Server) opCancelPurchaseOrder() huma.Operation {
 	return s.v1op(warehouse.RoleManager, huma.Operation{Tags: []string{"purchase-orders"},
 		Summary: "Cancel (close short) a purchase order",
 		Description: "Any state but received or cancelled -> cancelled, with a reason; what was received stays received (the ledger is never edited). " +
-			"If-Match is optional (412 when stale).",
-		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusUnprocessableEntity}})
+			"Send If-Match with the ETag of your last GET (or *).",
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired, http.StatusUnprocessableEntity}})
 }
 
 type cancelPurchaseInput struct {
-	purchaseActionInput
-	Body CancelBody
+	PurchaseNumberParam
+	IfMatch string `header:"If-Match" doc:"ETag of the version you changed, e.g. \"v1\", or * for any"`
+	Body    CancelBody
 }
 
 func (s *Server) cancelPurchaseOrder(ctx context.Context, in *cancelPurchaseInput) (*purchaseOutput, error) {
 	var po *warehouse.PurchaseOrder
-	err := optionalIfMatch(in.IfMatch, func(version int64) (err error) {
+	err := ifMatch(in.IfMatch, func(version int64) (err error) {
 		po, err = s.receiving.Cancel(ctx, receiver(ctx), in.Number, version, in.Body.Reason)
 		return err
 	})

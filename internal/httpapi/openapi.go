@@ -44,6 +44,7 @@ var tagDocs = []*huma.Tag{
 	{Name: "stock", Description: "Balances on hand, by item and location."},
 	{Name: "movements", Description: "Receipts, issues, transfers, adjustments and counts: the only way stock changes."},
 	{Name: "ledger", Description: "The append-only ledger of posted movement lines."},
+	{Name: "purchase-orders", Description: "Inbound orders: expected lines, receiving against them (partial, over-receipt within a tolerance), open quantities."},
 	{Name: "imports", Description: "Bulk import of items, locations and stock from CSV files."},
 	{Name: "lookup", Description: "Resolve a scanned barcode or code."},
 	{Name: "reports", Description: "Derived views of stock, such as items below their reorder point."},

@@ -45,6 +45,15 @@ type Invoker interface {
 	//
 	// DELETE /api/v1/locations/{id}
 	ArchiveLocation(ctx context.Context, params ArchiveLocationParams) (ArchiveLocationRes, error)
+	// CancelPurchaseOrder invokes cancel-purchase-order operation.
+	//
+	// Any state but received or cancelled -> cancelled, with a reason; what was received stays received
+	// (the ledger is never edited). Send If-Match with the ETag of your last GET (or *).
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/purchase-orders/{number}/cancel
+	CancelPurchaseOrder(ctx context.Context, request *CancelBody, params CancelPurchaseOrderParams) (CancelPurchaseOrderRes, error)
 	// ChangePassword invokes change-password operation.
 	//
 	// Needs a fresh access token (from a password login, not a refresh). Ends every session of the user,
@@ -52,6 +61,15 @@ type Invoker interface {
 	//
 	// POST /user/password
 	ChangePassword(ctx context.Context, request *PasswordChange) (ChangePasswordRes, error)
+	// ConfirmPurchaseOrder invokes confirm-purchase-order operation.
+	//
+	// Draft -> confirmed: open for receiving. Send If-Match with the ETag of your last GET (or *); only a
+	// draft is confirmed (409).
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/purchase-orders/{number}/confirm
+	ConfirmPurchaseOrder(ctx context.Context, params ConfirmPurchaseOrderParams) (ConfirmPurchaseOrderRes, error)
 	// CreateItem invokes create-item operation.
 	//
 	// Requires role: manager (roles: viewer < clerk < manager < admin).
@@ -66,6 +84,14 @@ type Invoker interface {
 	//
 	// POST /api/v1/locations
 	CreateLocation(ctx context.Context, request *LocationCreateBody) (CreateLocationRes, error)
+	// CreatePurchaseOrder invokes create-purchase-order operation.
+	//
+	// A draft with its expected lines; confirm it to receive against it. A duplicate number is 409.
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/purchase-orders
+	CreatePurchaseOrder(ctx context.Context, request *PurchaseOrderBody) (CreatePurchaseOrderRes, error)
 	// CreateUser invokes create-user operation.
 	//
 	// Requires role: admin (roles: viewer < clerk < manager < admin). Needs a fresh access token (from a
@@ -103,6 +129,16 @@ type Invoker interface {
 	//
 	// DELETE /sessions/{id}
 	EndSession(ctx context.Context, params EndSessionParams) (EndSessionRes, error)
+	// Expiring invokes expiring operation.
+	//
+	// Balances of lots that expire within within_days days from today (UTC), already expired ones included
+	// (expired: true), soonest first, with on_hand, reserved and available; under location_id's subtree if
+	// given. Cursor pagination.
+	//
+	// Requires role: viewer (roles: viewer < clerk < manager < admin).
+	//
+	// GET /api/v1/reports/expiring
+	Expiring(ctx context.Context, params ExpiringParams) (ExpiringRes, error)
 	// GetItem invokes get-item operation.
 	//
 	// Requires role: viewer (roles: viewer < clerk < manager < admin).
@@ -121,6 +157,14 @@ type Invoker interface {
 	//
 	// GET /api/v1/movements/{id}
 	GetMovement(ctx context.Context, params GetMovementParams) (GetMovementRes, error)
+	// GetPurchaseOrder invokes get-purchase-order operation.
+	//
+	// With each line's expected, received and open quantity, and the receipts posted.
+	//
+	// Requires role: viewer (roles: viewer < clerk < manager < admin).
+	//
+	// GET /api/v1/purchase-orders/{number}
+	GetPurchaseOrder(ctx context.Context, params GetPurchaseOrderParams) (GetPurchaseOrderRes, error)
 	// GetUser invokes get-user operation.
 	//
 	// Requires role: admin (roles: viewer < clerk < manager < admin).
@@ -163,6 +207,14 @@ type Invoker interface {
 	//
 	// POST /api/v1/imports/{kind}
 	Import(ctx context.Context, request ImportReq, params ImportParams) (ImportRes, error)
+	// ItemLots invokes item-lots operation.
+	//
+	// The lots that carry an expiry record (set by PUT or by a receipt), by lot.
+	//
+	// Requires role: viewer (roles: viewer < clerk < manager < admin).
+	//
+	// GET /api/v1/items/{id}/lots
+	ItemLots(ctx context.Context, params ItemLotsParams) (ItemLotsRes, error)
 	// ItemStock invokes item-stock operation.
 	//
 	// Requires role: viewer (roles: viewer < clerk < manager < admin).
@@ -222,6 +274,14 @@ type Invoker interface {
 	//
 	// GET /api/v1/movements
 	ListMovements(ctx context.Context, params ListMovementsParams) (ListMovementsRes, error)
+	// ListPurchaseOrders invokes list-purchase-orders operation.
+	//
+	// By number, with lines (expected, received, open) and receipts. Cursor pagination.
+	//
+	// Requires role: viewer (roles: viewer < clerk < manager < admin).
+	//
+	// GET /api/v1/purchase-orders
+	ListPurchaseOrders(ctx context.Context, params ListPurchaseOrdersParams) (ListPurchaseOrdersRes, error)
 	// ListSessions invokes list-sessions operation.
 	//
 	// Every session (login) of the caller that has not ended, with where and when it started and was last
@@ -343,6 +403,20 @@ type Invoker interface {
 	//
 	// GET /readyz
 	Readyz(ctx context.Context) (ReadyzRes, error)
+	// ReceivePurchaseOrder invokes receive-purchase-order operation.
+	//
+	// Posts one receipt movement (reference = the order's number), records the lots' expiry dates and each
+	// line's received quantity, all in one transaction. Partial receipts leave the order
+	// partially_received; when every line is received in full it is received. A line may be over-received
+	// by at most the order's over_receipt_tolerance_pct, and only with a reason (422 without); beyond it
+	// the receipt is refused whole with 409 over_receipt naming the line. Idempotency-Key is required: a
+	// retry with the same key and body returns the first receipt's movement (and the order as it is now)
+	// with Idempotent-Replayed: true, and receives nothing again.
+	//
+	// Requires role: clerk (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/purchase-orders/{number}/receipts
+	ReceivePurchaseOrder(ctx context.Context, request *ReceiptBody, params ReceivePurchaseOrderParams) (ReceivePurchaseOrderRes, error)
 	// Refresh invokes refresh operation.
 	//
 	// Send the refresh token as the bearer token (or in `refresh_token_cookie` with `X-CSRF-Token`).
@@ -378,6 +452,15 @@ type Invoker interface {
 	//
 	// POST /revoke
 	Revoke(ctx context.Context, request OptRevokeReq) (RevokeRes, error)
+	// SetLot invokes set-lot operation.
+	//
+	// Creates the lot's record or changes its expiry (null clears it). Only lot-tracked items have lots
+	// (422).
+	//
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
+	//
+	// PUT /api/v1/items/{id}/lots/{lot}
+	SetLot(ctx context.Context, request *LotBody, params SetLotParams) (SetLotRes, error)
 	// Token invokes token operation.
 	//
 	// Form-encoded, as RFC 6749 sections 4.3 and 6 define. Errors are RFC 6749 section 5.2 objects.
@@ -881,6 +964,155 @@ func (c *Client) sendArchiveLocation(ctx context.Context, params ArchiveLocation
 	return result, nil
 }
 
+// CancelPurchaseOrder invokes cancel-purchase-order operation.
+//
+// Any state but received or cancelled -> cancelled, with a reason; what was received stays received
+// (the ledger is never edited). Send If-Match with the ETag of your last GET (or *).
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/purchase-orders/{number}/cancel
+func (c *Client) CancelPurchaseOrder(ctx context.Context, request *CancelBody, params CancelPurchaseOrderParams) (CancelPurchaseOrderRes, error) {
+	res, err := c.sendCancelPurchaseOrder(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendCancelPurchaseOrder(ctx context.Context, request *CancelBody, params CancelPurchaseOrderParams) (res CancelPurchaseOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/purchase-orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/cancel"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeCancelPurchaseOrderRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	h := uri.NewHeaderEncoder(r.Header)
+	{
+		cfg := uri.HeaderParameterEncodingConfig{
+			Name:    "If-Match",
+			Explode: false,
+		}
+		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
+		}); err != nil {
+			return res, errors.Wrap(err, "encode header")
+		}
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, CancelPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, CancelPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, CancelPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, CancelPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeCancelPurchaseOrderResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // ChangePassword invokes change-password operation.
 //
 // Needs a fresh access token (from a password login, not a refresh). Ends every session of the user,
@@ -989,6 +1221,152 @@ func (c *Client) sendChangePassword(ctx context.Context, request *PasswordChange
 	}()
 
 	result, err := decodeChangePasswordResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ConfirmPurchaseOrder invokes confirm-purchase-order operation.
+//
+// Draft -> confirmed: open for receiving. Send If-Match with the ETag of your last GET (or *); only a
+// draft is confirmed (409).
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/purchase-orders/{number}/confirm
+func (c *Client) ConfirmPurchaseOrder(ctx context.Context, params ConfirmPurchaseOrderParams) (ConfirmPurchaseOrderRes, error) {
+	res, err := c.sendConfirmPurchaseOrder(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendConfirmPurchaseOrder(ctx context.Context, params ConfirmPurchaseOrderParams) (res ConfirmPurchaseOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/purchase-orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/confirm"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	h := uri.NewHeaderEncoder(r.Header)
+	{
+		cfg := uri.HeaderParameterEncodingConfig{
+			Name:    "If-Match",
+			Explode: false,
+		}
+		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
+		}); err != nil {
+			return res, errors.Wrap(err, "encode header")
+		}
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ConfirmPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ConfirmPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ConfirmPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ConfirmPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeConfirmPurchaseOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -1219,6 +1597,122 @@ func (c *Client) sendCreateLocation(ctx context.Context, request *LocationCreate
 	}()
 
 	result, err := decodeCreateLocationResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// CreatePurchaseOrder invokes create-purchase-order operation.
+//
+// A draft with its expected lines; confirm it to receive against it. A duplicate number is 409.
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/purchase-orders
+func (c *Client) CreatePurchaseOrder(ctx context.Context, request *PurchaseOrderBody) (CreatePurchaseOrderRes, error) {
+	res, err := c.sendCreatePurchaseOrder(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendCreatePurchaseOrder(ctx context.Context, request *PurchaseOrderBody) (res CreatePurchaseOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v1/purchase-orders"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeCreatePurchaseOrderRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, CreatePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, CreatePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, CreatePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, CreatePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeCreatePurchaseOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -1722,6 +2216,181 @@ func (c *Client) sendEndSession(ctx context.Context, params EndSessionParams) (r
 	return result, nil
 }
 
+// Expiring invokes expiring operation.
+//
+// Balances of lots that expire within within_days days from today (UTC), already expired ones included
+// (expired: true), soonest first, with on_hand, reserved and available; under location_id's subtree if
+// given. Cursor pagination.
+//
+// Requires role: viewer (roles: viewer < clerk < manager < admin).
+//
+// GET /api/v1/reports/expiring
+func (c *Client) Expiring(ctx context.Context, params ExpiringParams) (ExpiringRes, error) {
+	res, err := c.sendExpiring(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendExpiring(ctx context.Context, params ExpiringParams) (res ExpiringRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v1/reports/expiring"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "limit" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "limit",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Limit.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "cursor" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "cursor",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Cursor.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "within_days" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "within_days",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.WithinDays.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "location_id" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "location_id",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.LocationID.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ExpiringOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ExpiringOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ExpiringOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00000100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeExpiringResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // GetItem invokes get-item operation.
 //
 // Requires role: viewer (roles: viewer < clerk < manager < admin).
@@ -2069,6 +2738,126 @@ func (c *Client) sendGetMovement(ctx context.Context, params GetMovementParams) 
 	}()
 
 	result, err := decodeGetMovementResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// GetPurchaseOrder invokes get-purchase-order operation.
+//
+// With each line's expected, received and open quantity, and the receipts posted.
+//
+// Requires role: viewer (roles: viewer < clerk < manager < admin).
+//
+// GET /api/v1/purchase-orders/{number}
+func (c *Client) GetPurchaseOrder(ctx context.Context, params GetPurchaseOrderParams) (GetPurchaseOrderRes, error) {
+	res, err := c.sendGetPurchaseOrder(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetPurchaseOrder(ctx context.Context, params GetPurchaseOrderParams) (res GetPurchaseOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [2]string
+	pathParts[0] = "/api/v1/purchase-orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, GetPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, GetPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, GetPurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00000100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetPurchaseOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -2443,6 +3232,127 @@ func (c *Client) sendImport(ctx context.Context, request ImportReq, params Impor
 	}()
 
 	result, err := decodeImportResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ItemLots invokes item-lots operation.
+//
+// The lots that carry an expiry record (set by PUT or by a receipt), by lot.
+//
+// Requires role: viewer (roles: viewer < clerk < manager < admin).
+//
+// GET /api/v1/items/{id}/lots
+func (c *Client) ItemLots(ctx context.Context, params ItemLotsParams) (ItemLotsRes, error) {
+	res, err := c.sendItemLots(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendItemLots(ctx context.Context, params ItemLotsParams) (res ItemLotsRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/items/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.Int64ToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/lots"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ItemLotsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ItemLotsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ItemLotsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00000100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeItemLotsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -4008,6 +4918,179 @@ func (c *Client) sendListMovements(ctx context.Context, params ListMovementsPara
 	}()
 
 	result, err := decodeListMovementsResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ListPurchaseOrders invokes list-purchase-orders operation.
+//
+// By number, with lines (expected, received, open) and receipts. Cursor pagination.
+//
+// Requires role: viewer (roles: viewer < clerk < manager < admin).
+//
+// GET /api/v1/purchase-orders
+func (c *Client) ListPurchaseOrders(ctx context.Context, params ListPurchaseOrdersParams) (ListPurchaseOrdersRes, error) {
+	res, err := c.sendListPurchaseOrders(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendListPurchaseOrders(ctx context.Context, params ListPurchaseOrdersParams) (res ListPurchaseOrdersRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v1/purchase-orders"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "limit" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "limit",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Limit.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "cursor" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "cursor",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Cursor.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "status" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "status",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Status.Get(); ok {
+				return e.EncodeValue(conv.StringToString(string(val)))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "supplier" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "supplier",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Supplier.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListPurchaseOrdersOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ListPurchaseOrdersOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ListPurchaseOrdersOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00000100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeListPurchaseOrdersResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -5651,6 +6734,160 @@ func (c *Client) sendReadyz(ctx context.Context) (res ReadyzRes, err error) {
 	return result, nil
 }
 
+// ReceivePurchaseOrder invokes receive-purchase-order operation.
+//
+// Posts one receipt movement (reference = the order's number), records the lots' expiry dates and each
+// line's received quantity, all in one transaction. Partial receipts leave the order
+// partially_received; when every line is received in full it is received. A line may be over-received
+// by at most the order's over_receipt_tolerance_pct, and only with a reason (422 without); beyond it
+// the receipt is refused whole with 409 over_receipt naming the line. Idempotency-Key is required: a
+// retry with the same key and body returns the first receipt's movement (and the order as it is now)
+// with Idempotent-Replayed: true, and receives nothing again.
+//
+// Requires role: clerk (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/purchase-orders/{number}/receipts
+func (c *Client) ReceivePurchaseOrder(ctx context.Context, request *ReceiptBody, params ReceivePurchaseOrderParams) (ReceivePurchaseOrderRes, error) {
+	res, err := c.sendReceivePurchaseOrder(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendReceivePurchaseOrder(ctx context.Context, request *ReceiptBody, params ReceivePurchaseOrderParams) (res ReceivePurchaseOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/purchase-orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/receipts"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeReceivePurchaseOrderRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	h := uri.NewHeaderEncoder(r.Header)
+	{
+		cfg := uri.HeaderParameterEncodingConfig{
+			Name:    "Idempotency-Key",
+			Explode: false,
+		}
+		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+			return e.EncodeValue(conv.StringToString(params.IdempotencyKey))
+		}); err != nil {
+			return res, errors.Wrap(err, "encode header")
+		}
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ReceivePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ReceivePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ReceivePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ReceivePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeReceivePurchaseOrderResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // Refresh invokes refresh operation.
 //
 // Send the refresh token as the bearer token (or in `refresh_token_cookie` with `X-CSRF-Token`).
@@ -6069,6 +7306,160 @@ func (c *Client) sendRevoke(ctx context.Context, request OptRevokeReq) (res Revo
 	}()
 
 	result, err := decodeRevokeResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// SetLot invokes set-lot operation.
+//
+// Creates the lot's record or changes its expiry (null clears it). Only lot-tracked items have lots
+// (422).
+//
+// Requires role: manager (roles: viewer < clerk < manager < admin).
+//
+// PUT /api/v1/items/{id}/lots/{lot}
+func (c *Client) SetLot(ctx context.Context, request *LotBody, params SetLotParams) (SetLotRes, error) {
+	res, err := c.sendSetLot(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendSetLot(ctx context.Context, request *LotBody, params SetLotParams) (res SetLotRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [4]string
+	pathParts[0] = "/api/v1/items/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.Int64ToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/lots/"
+	{
+		// Encode "lot" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "lot",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Lot))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[3] = encoded
+	}
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "PUT", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeSetLotRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, SetLotOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, SetLotOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, SetLotOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, SetLotOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeSetLotResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

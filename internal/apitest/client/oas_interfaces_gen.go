@@ -13,8 +13,16 @@ type ArchiveLocationRes interface {
 	archiveLocationRes()
 }
 
+type CancelPurchaseOrderRes interface {
+	cancelPurchaseOrderRes()
+}
+
 type ChangePasswordRes interface {
 	changePasswordRes()
+}
+
+type ConfirmPurchaseOrderRes interface {
+	confirmPurchaseOrderRes()
 }
 
 type CreateItemRes interface {
@@ -23,6 +31,10 @@ type CreateItemRes interface {
 
 type CreateLocationRes interface {
 	createLocationRes()
+}
+
+type CreatePurchaseOrderRes interface {
+	createPurchaseOrderRes()
 }
 
 type CreateUserRes interface {
@@ -45,6 +57,10 @@ type EndSessionRes interface {
 	endSessionRes()
 }
 
+type ExpiringRes interface {
+	expiringRes()
+}
+
 type GetItemRes interface {
 	getItemRes()
 }
@@ -55,6 +71,10 @@ type GetLocationRes interface {
 
 type GetMovementRes interface {
 	getMovementRes()
+}
+
+type GetPurchaseOrderRes interface {
+	getPurchaseOrderRes()
 }
 
 type GetUserRes interface {
@@ -71,6 +91,10 @@ type HomeRes interface {
 
 type ImportRes interface {
 	importRes()
+}
+
+type ItemLotsRes interface {
+	itemLotsRes()
 }
 
 type ItemStockRes interface {
@@ -99,6 +123,10 @@ type ListLocationsRes interface {
 
 type ListMovementsRes interface {
 	listMovementsRes()
+}
+
+type ListPurchaseOrdersRes interface {
+	listPurchaseOrdersRes()
 }
 
 type ListSessionsRes interface {
@@ -165,6 +193,10 @@ type ReadyzRes interface {
 	readyzRes()
 }
 
+type ReceivePurchaseOrderRes interface {
+	receivePurchaseOrderRes()
+}
+
 type RefreshRes interface {
 	refreshRes()
 }
@@ -179,6 +211,10 @@ type ReverseMovementRes interface {
 
 type RevokeRes interface {
 	revokeRes()
+}
+
+type SetLotRes interface {
+	setLotRes()
 }
 
 type TokenRes interface {

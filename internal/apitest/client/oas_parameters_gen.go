@@ -16,6 +16,20 @@ type ArchiveLocationParams struct {
 	IfMatch string
 }
 
+// CancelPurchaseOrderParams is parameters of cancel-purchase-order operation.
+type CancelPurchaseOrderParams struct {
+	Number string
+	// ETag of the version you changed, e.g. "v1", or * for any.
+	IfMatch string
+}
+
+// ConfirmPurchaseOrderParams is parameters of confirm-purchase-order operation.
+type ConfirmPurchaseOrderParams struct {
+	Number string
+	// ETag of the version you changed, e.g. "v1", or * for any.
+	IfMatch string
+}
+
 // DeactivateUserParams is parameters of deactivate-user operation.
 type DeactivateUserParams struct {
 	Username string
@@ -34,6 +48,15 @@ type EndSessionParams struct {
 	ID string
 }
 
+// ExpiringParams is parameters of expiring operation.
+type ExpiringParams struct {
+	Limit  OptInt64  `json:",omitempty,omitzero"`
+	Cursor OptString `json:",omitempty,omitzero"`
+	// Horizon in days from today (0: expiring today or expired).
+	WithinDays OptInt64 `json:",omitempty,omitzero"`
+	LocationID OptInt64 `json:",omitempty,omitzero"`
+}
+
 // GetItemParams is parameters of get-item operation.
 type GetItemParams struct {
 	ID int64
@@ -49,6 +72,11 @@ type GetMovementParams struct {
 	ID int64
 }
 
+// GetPurchaseOrderParams is parameters of get-purchase-order operation.
+type GetPurchaseOrderParams struct {
+	Number string
+}
+
 // GetUserParams is parameters of get-user operation.
 type GetUserParams struct {
 	Username string
@@ -60,6 +88,11 @@ type ImportParams struct {
 	Kind ImportKind
 	// Check and count everything, write nothing.
 	DryRun OptBool `json:",omitempty,omitzero"`
+}
+
+// ItemLotsParams is parameters of item-lots operation.
+type ItemLotsParams struct {
+	ID int64
 }
 
 // ItemStockParams is parameters of item-stock operation.
@@ -166,6 +199,14 @@ type ListMovementsParams struct {
 	Until OptDateTime `json:",omitempty,omitzero"`
 }
 
+// ListPurchaseOrdersParams is parameters of list-purchase-orders operation.
+type ListPurchaseOrdersParams struct {
+	Limit    OptInt64                    `json:",omitempty,omitzero"`
+	Cursor   OptString                   `json:",omitempty,omitzero"`
+	Status   OptListPurchaseOrdersStatus `json:",omitempty,omitzero"`
+	Supplier OptString                   `json:",omitempty,omitzero"`
+}
+
 // ListStockParams is parameters of list-stock operation.
 type ListStockParams struct {
 	// Page size.
@@ -233,11 +274,24 @@ type PostMovementParams struct {
 	IdempotencyKey string
 }
 
+// ReceivePurchaseOrderParams is parameters of receive-purchase-order operation.
+type ReceivePurchaseOrderParams struct {
+	Number string
+	// Required: 1-255 characters, unique per request (e.g. a UUID).
+	IdempotencyKey string
+}
+
 // ReverseMovementParams is parameters of reverse-movement operation.
 type ReverseMovementParams struct {
 	ID int64
 	// Required: 1-255 characters.
 	IdempotencyKey string
+}
+
+// SetLotParams is parameters of set-lot operation.
+type SetLotParams struct {
+	ID  int64
+	Lot string
 }
 
 // UnlockUserParams is parameters of unlock-user operation.

@@ -14,6 +14,20 @@ import (
 	"github.com/ogen-go/ogen/uri"
 )
 
+func encodeCancelPurchaseOrderRequest(
+	req *CancelBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeChangePasswordRequest(
 	req *PasswordChange,
 	r *http.Request,
@@ -44,6 +58,20 @@ func encodeCreateItemRequest(
 
 func encodeCreateLocationRequest(
 	req *LocationCreateBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeCreatePurchaseOrderRequest(
+	req *PurchaseOrderBody,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -96,6 +124,20 @@ func encodeLoginRequest(
 
 func encodePostMovementRequest(
 	req *MovementBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeReceivePurchaseOrderRequest(
+	req *ReceiptBody,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -171,6 +213,20 @@ func encodeRevokeRequest(
 	}
 	encoded := q.Values().Encode()
 	ht.SetBody(r, strings.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeSetLotRequest(
+	req *LotBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
 	return nil
 }
 

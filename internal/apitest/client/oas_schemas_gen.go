@@ -36,42 +36,51 @@ func (s *AccessRevokeServiceUnavailableHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*AccessRevokeServiceUnavailableHeaders) accessRevokeRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) archiveItemRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) archiveLocationRes() {}
-func (*AccessRevokeServiceUnavailableHeaders) changePasswordRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) createItemRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) createLocationRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) createUserRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) deactivateUserRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) endSessionRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) getItemRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) getLocationRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) getMovementRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) getUserRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) importRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) itemStockRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) listAuditEventsRes() {}
-func (*AccessRevokeServiceUnavailableHeaders) listItemsRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) listLedgerRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) listLocationsRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) listMovementsRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) listSessionsRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) listStockRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) listUsersRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) locationStockRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) logoutRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) lookupRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) lowStockRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) postMovementRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) readyzRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) refreshRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) refreshRevokeRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) reverseMovementRes() {}
-func (*AccessRevokeServiceUnavailableHeaders) unlockUserRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) updateItemRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) updateLocationRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) updateUserRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) accessRevokeRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) archiveItemRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) archiveLocationRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) cancelPurchaseOrderRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) changePasswordRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) confirmPurchaseOrderRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) createItemRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) createLocationRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) createPurchaseOrderRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) createUserRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) deactivateUserRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) endSessionRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) expiringRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) getItemRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) getLocationRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) getMovementRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) getPurchaseOrderRes()     {}
+func (*AccessRevokeServiceUnavailableHeaders) getUserRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) importRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) itemLotsRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) itemStockRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) listAuditEventsRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) listItemsRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) listLedgerRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) listLocationsRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) listMovementsRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) listPurchaseOrdersRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) listSessionsRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) listStockRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) listUsersRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) locationStockRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) logoutRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) lookupRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) lowStockRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) postMovementRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) readyzRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) receivePurchaseOrderRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) refreshRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) refreshRevokeRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) reverseMovementRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) setLotRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) unlockUserRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) updateItemRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) updateLocationRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) updateUserRes()           {}
 
 type ArchiveItemBadRequest Problem
 
@@ -601,6 +610,62 @@ func (s *Bearer) SetRoles(val []string) {
 	s.Roles = val
 }
 
+// Ref: #/components/schemas/CancelBody
+type CancelBody struct {
+	// Why the order is closed short.
+	Reason string `json:"reason"`
+}
+
+// GetReason returns the value of Reason.
+func (s *CancelBody) GetReason() string {
+	return s.Reason
+}
+
+// SetReason sets the value of Reason.
+func (s *CancelBody) SetReason(val string) {
+	s.Reason = val
+}
+
+type CancelPurchaseOrderBadRequest Problem
+
+func (*CancelPurchaseOrderBadRequest) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderConflict Problem
+
+func (*CancelPurchaseOrderConflict) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderForbidden Problem
+
+func (*CancelPurchaseOrderForbidden) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderInternalServerError Problem
+
+func (*CancelPurchaseOrderInternalServerError) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderNotFound Problem
+
+func (*CancelPurchaseOrderNotFound) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderPreconditionFailed Problem
+
+func (*CancelPurchaseOrderPreconditionFailed) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderPreconditionRequired Problem
+
+func (*CancelPurchaseOrderPreconditionRequired) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderRequestEntityTooLarge Problem
+
+func (*CancelPurchaseOrderRequestEntityTooLarge) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderUnprocessableEntity Problem
+
+func (*CancelPurchaseOrderUnprocessableEntity) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderUnsupportedMediaType Problem
+
+func (*CancelPurchaseOrderUnsupportedMediaType) cancelPurchaseOrderRes() {}
+
 type ChangePasswordBadRequest Problem
 
 func (*ChangePasswordBadRequest) changePasswordRes() {}
@@ -624,6 +689,34 @@ func (*ChangePasswordUnprocessableEntity) changePasswordRes() {}
 type ChangePasswordUnsupportedMediaType Problem
 
 func (*ChangePasswordUnsupportedMediaType) changePasswordRes() {}
+
+type ConfirmPurchaseOrderBadRequest Problem
+
+func (*ConfirmPurchaseOrderBadRequest) confirmPurchaseOrderRes() {}
+
+type ConfirmPurchaseOrderConflict Problem
+
+func (*ConfirmPurchaseOrderConflict) confirmPurchaseOrderRes() {}
+
+type ConfirmPurchaseOrderForbidden Problem
+
+func (*ConfirmPurchaseOrderForbidden) confirmPurchaseOrderRes() {}
+
+type ConfirmPurchaseOrderInternalServerError Problem
+
+func (*ConfirmPurchaseOrderInternalServerError) confirmPurchaseOrderRes() {}
+
+type ConfirmPurchaseOrderNotFound Problem
+
+func (*ConfirmPurchaseOrderNotFound) confirmPurchaseOrderRes() {}
+
+type ConfirmPurchaseOrderPreconditionFailed Problem
+
+func (*ConfirmPurchaseOrderPreconditionFailed) confirmPurchaseOrderRes() {}
+
+type ConfirmPurchaseOrderPreconditionRequired Problem
+
+func (*ConfirmPurchaseOrderPreconditionRequired) confirmPurchaseOrderRes() {}
 
 type CookieAccessToken struct {
 	APIKey string
@@ -730,6 +823,34 @@ func (*CreateLocationUnprocessableEntity) createLocationRes() {}
 type CreateLocationUnsupportedMediaType Problem
 
 func (*CreateLocationUnsupportedMediaType) createLocationRes() {}
+
+type CreatePurchaseOrderBadRequest Problem
+
+func (*CreatePurchaseOrderBadRequest) createPurchaseOrderRes() {}
+
+type CreatePurchaseOrderConflict Problem
+
+func (*CreatePurchaseOrderConflict) createPurchaseOrderRes() {}
+
+type CreatePurchaseOrderForbidden Problem
+
+func (*CreatePurchaseOrderForbidden) createPurchaseOrderRes() {}
+
+type CreatePurchaseOrderInternalServerError Problem
+
+func (*CreatePurchaseOrderInternalServerError) createPurchaseOrderRes() {}
+
+type CreatePurchaseOrderRequestEntityTooLarge Problem
+
+func (*CreatePurchaseOrderRequestEntityTooLarge) createPurchaseOrderRes() {}
+
+type CreatePurchaseOrderUnprocessableEntity Problem
+
+func (*CreatePurchaseOrderUnprocessableEntity) createPurchaseOrderRes() {}
+
+type CreatePurchaseOrderUnsupportedMediaType Problem
+
+func (*CreatePurchaseOrderUnsupportedMediaType) createPurchaseOrderRes() {}
 
 type CreateUserBadRequest Problem
 
@@ -1571,6 +1692,167 @@ func (s *Entry) SetQtyDelta(val float64) {
 	s.QtyDelta = val
 }
 
+type ExpiringBadRequest Problem
+
+func (*ExpiringBadRequest) expiringRes() {}
+
+type ExpiringForbidden Problem
+
+func (*ExpiringForbidden) expiringRes() {}
+
+type ExpiringInternalServerError Problem
+
+func (*ExpiringInternalServerError) expiringRes() {}
+
+type ExpiringNotFound Problem
+
+func (*ExpiringNotFound) expiringRes() {}
+
+// Ref: #/components/schemas/ExpiringStock
+type ExpiringStock struct {
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Available float64 `json:"available"`
+	// Days from today (UTC) until expires_on; 0 expires today, negative once expired.
+	DaysLeft int64 `json:"days_left"`
+	// Expires_on is before today.
+	Expired bool `json:"expired"`
+	// ISO date (YYYY-MM-DD).
+	ExpiresOn    string `json:"expires_on"`
+	ItemID       int64  `json:"item_id"`
+	LocationCode string `json:"location_code"`
+	LocationID   int64  `json:"location_id"`
+	LocationPath string `json:"location_path"`
+	Lot          string `json:"lot"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	OnHand float64 `json:"on_hand"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Reserved float64 `json:"reserved"`
+	Sku      string  `json:"sku"`
+}
+
+// GetAvailable returns the value of Available.
+func (s *ExpiringStock) GetAvailable() float64 {
+	return s.Available
+}
+
+// GetDaysLeft returns the value of DaysLeft.
+func (s *ExpiringStock) GetDaysLeft() int64 {
+	return s.DaysLeft
+}
+
+// GetExpired returns the value of Expired.
+func (s *ExpiringStock) GetExpired() bool {
+	return s.Expired
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *ExpiringStock) GetExpiresOn() string {
+	return s.ExpiresOn
+}
+
+// GetItemID returns the value of ItemID.
+func (s *ExpiringStock) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLocationCode returns the value of LocationCode.
+func (s *ExpiringStock) GetLocationCode() string {
+	return s.LocationCode
+}
+
+// GetLocationID returns the value of LocationID.
+func (s *ExpiringStock) GetLocationID() int64 {
+	return s.LocationID
+}
+
+// GetLocationPath returns the value of LocationPath.
+func (s *ExpiringStock) GetLocationPath() string {
+	return s.LocationPath
+}
+
+// GetLot returns the value of Lot.
+func (s *ExpiringStock) GetLot() string {
+	return s.Lot
+}
+
+// GetOnHand returns the value of OnHand.
+func (s *ExpiringStock) GetOnHand() float64 {
+	return s.OnHand
+}
+
+// GetReserved returns the value of Reserved.
+func (s *ExpiringStock) GetReserved() float64 {
+	return s.Reserved
+}
+
+// GetSku returns the value of Sku.
+func (s *ExpiringStock) GetSku() string {
+	return s.Sku
+}
+
+// SetAvailable sets the value of Available.
+func (s *ExpiringStock) SetAvailable(val float64) {
+	s.Available = val
+}
+
+// SetDaysLeft sets the value of DaysLeft.
+func (s *ExpiringStock) SetDaysLeft(val int64) {
+	s.DaysLeft = val
+}
+
+// SetExpired sets the value of Expired.
+func (s *ExpiringStock) SetExpired(val bool) {
+	s.Expired = val
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *ExpiringStock) SetExpiresOn(val string) {
+	s.ExpiresOn = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *ExpiringStock) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLocationCode sets the value of LocationCode.
+func (s *ExpiringStock) SetLocationCode(val string) {
+	s.LocationCode = val
+}
+
+// SetLocationID sets the value of LocationID.
+func (s *ExpiringStock) SetLocationID(val int64) {
+	s.LocationID = val
+}
+
+// SetLocationPath sets the value of LocationPath.
+func (s *ExpiringStock) SetLocationPath(val string) {
+	s.LocationPath = val
+}
+
+// SetLot sets the value of Lot.
+func (s *ExpiringStock) SetLot(val string) {
+	s.Lot = val
+}
+
+// SetOnHand sets the value of OnHand.
+func (s *ExpiringStock) SetOnHand(val float64) {
+	s.OnHand = val
+}
+
+// SetReserved sets the value of Reserved.
+func (s *ExpiringStock) SetReserved(val float64) {
+	s.Reserved = val
+}
+
+// SetSku sets the value of Sku.
+func (s *ExpiringStock) SetSku(val string) {
+	s.Sku = val
+}
+
 // Ref: #/components/schemas/FieldError
 type FieldError struct {
 	// The field at fault: a body path such as lines[0].qty, or a parameter or header name.
@@ -1783,6 +2065,52 @@ func (*GetMovementInternalServerError) getMovementRes() {}
 type GetMovementNotFound Problem
 
 func (*GetMovementNotFound) getMovementRes() {}
+
+type GetPurchaseOrderBadRequest Problem
+
+func (*GetPurchaseOrderBadRequest) getPurchaseOrderRes() {}
+
+type GetPurchaseOrderForbidden Problem
+
+func (*GetPurchaseOrderForbidden) getPurchaseOrderRes() {}
+
+type GetPurchaseOrderInternalServerError Problem
+
+func (*GetPurchaseOrderInternalServerError) getPurchaseOrderRes() {}
+
+type GetPurchaseOrderNotFound Problem
+
+func (*GetPurchaseOrderNotFound) getPurchaseOrderRes() {}
+
+// GetPurchaseOrderOKHeaders wraps PurchaseOrder with response headers.
+type GetPurchaseOrderOKHeaders struct {
+	ETag     string
+	Response PurchaseOrder
+}
+
+// GetETag returns the value of ETag.
+func (s *GetPurchaseOrderOKHeaders) GetETag() string {
+	return s.ETag
+}
+
+// GetResponse returns the value of Response.
+func (s *GetPurchaseOrderOKHeaders) GetResponse() PurchaseOrder {
+	return s.Response
+}
+
+// SetETag sets the value of ETag.
+func (s *GetPurchaseOrderOKHeaders) SetETag(val string) {
+	s.ETag = val
+}
+
+// SetResponse sets the value of Response.
+func (s *GetPurchaseOrderOKHeaders) SetResponse(val PurchaseOrder) {
+	s.Response = val
+}
+
+func (*GetPurchaseOrderOKHeaders) cancelPurchaseOrderRes()  {}
+func (*GetPurchaseOrderOKHeaders) confirmPurchaseOrderRes() {}
+func (*GetPurchaseOrderOKHeaders) getPurchaseOrderRes()     {}
 
 type GetUserBadRequest Problem
 
@@ -2415,6 +2743,22 @@ func (s *ItemHeaders) SetResponse(val Item) {
 }
 
 func (*ItemHeaders) createItemRes() {}
+
+type ItemLotsBadRequest Problem
+
+func (*ItemLotsBadRequest) itemLotsRes() {}
+
+type ItemLotsForbidden Problem
+
+func (*ItemLotsForbidden) itemLotsRes() {}
+
+type ItemLotsInternalServerError Problem
+
+func (*ItemLotsInternalServerError) itemLotsRes() {}
+
+type ItemLotsNotFound Problem
+
+func (*ItemLotsNotFound) itemLotsRes() {}
 
 // Ref: #/components/schemas/ItemPatchBody
 type ItemPatchBody struct {
@@ -3813,6 +4157,80 @@ func (s *ListMovementsType) UnmarshalText(data []byte) error {
 	}
 }
 
+type ListPurchaseOrdersBadRequest Problem
+
+func (*ListPurchaseOrdersBadRequest) listPurchaseOrdersRes() {}
+
+type ListPurchaseOrdersForbidden Problem
+
+func (*ListPurchaseOrdersForbidden) listPurchaseOrdersRes() {}
+
+type ListPurchaseOrdersInternalServerError Problem
+
+func (*ListPurchaseOrdersInternalServerError) listPurchaseOrdersRes() {}
+
+type ListPurchaseOrdersStatus string
+
+const (
+	ListPurchaseOrdersStatusDraft             ListPurchaseOrdersStatus = "draft"
+	ListPurchaseOrdersStatusConfirmed         ListPurchaseOrdersStatus = "confirmed"
+	ListPurchaseOrdersStatusPartiallyReceived ListPurchaseOrdersStatus = "partially_received"
+	ListPurchaseOrdersStatusReceived          ListPurchaseOrdersStatus = "received"
+	ListPurchaseOrdersStatusCancelled         ListPurchaseOrdersStatus = "cancelled"
+)
+
+// AllValues returns all ListPurchaseOrdersStatus values.
+func (ListPurchaseOrdersStatus) AllValues() []ListPurchaseOrdersStatus {
+	return []ListPurchaseOrdersStatus{
+		ListPurchaseOrdersStatusDraft,
+		ListPurchaseOrdersStatusConfirmed,
+		ListPurchaseOrdersStatusPartiallyReceived,
+		ListPurchaseOrdersStatusReceived,
+		ListPurchaseOrdersStatusCancelled,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ListPurchaseOrdersStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case ListPurchaseOrdersStatusDraft:
+		return []byte(s), nil
+	case ListPurchaseOrdersStatusConfirmed:
+		return []byte(s), nil
+	case ListPurchaseOrdersStatusPartiallyReceived:
+		return []byte(s), nil
+	case ListPurchaseOrdersStatusReceived:
+		return []byte(s), nil
+	case ListPurchaseOrdersStatusCancelled:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ListPurchaseOrdersStatus) UnmarshalText(data []byte) error {
+	switch ListPurchaseOrdersStatus(data) {
+	case ListPurchaseOrdersStatusDraft:
+		*s = ListPurchaseOrdersStatusDraft
+		return nil
+	case ListPurchaseOrdersStatusConfirmed:
+		*s = ListPurchaseOrdersStatusConfirmed
+		return nil
+	case ListPurchaseOrdersStatusPartiallyReceived:
+		*s = ListPurchaseOrdersStatusPartiallyReceived
+		return nil
+	case ListPurchaseOrdersStatusReceived:
+		*s = ListPurchaseOrdersStatusReceived
+		return nil
+	case ListPurchaseOrdersStatusCancelled:
+		*s = ListPurchaseOrdersStatusCancelled
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 type ListSessionsOKApplicationJSON []SessionBody
 
 func (*ListSessionsOKApplicationJSON) listSessionsRes() {}
@@ -4652,6 +5070,145 @@ func (*LookupInternalServerError) lookupRes() {}
 type LookupNotFound Problem
 
 func (*LookupNotFound) lookupRes() {}
+
+// Ref: #/components/schemas/Lot
+type Lot struct {
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	// ISO date (YYYY-MM-DD) the lot expires on; absent when it does not expire.
+	ExpiresOn OptString `json:"expires_on"`
+	ItemID    int64     `json:"item_id"`
+	Lot       string    `json:"lot"`
+	Sku       string    `json:"sku"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *Lot) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *Lot) GetCreatedBy() string {
+	return s.CreatedBy
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *Lot) GetExpiresOn() OptString {
+	return s.ExpiresOn
+}
+
+// GetItemID returns the value of ItemID.
+func (s *Lot) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLot returns the value of Lot.
+func (s *Lot) GetLot() string {
+	return s.Lot
+}
+
+// GetSku returns the value of Sku.
+func (s *Lot) GetSku() string {
+	return s.Sku
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *Lot) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// GetUpdatedBy returns the value of UpdatedBy.
+func (s *Lot) GetUpdatedBy() string {
+	return s.UpdatedBy
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *Lot) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *Lot) SetCreatedBy(val string) {
+	s.CreatedBy = val
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *Lot) SetExpiresOn(val OptString) {
+	s.ExpiresOn = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *Lot) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLot sets the value of Lot.
+func (s *Lot) SetLot(val string) {
+	s.Lot = val
+}
+
+// SetSku sets the value of Sku.
+func (s *Lot) SetSku(val string) {
+	s.Sku = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *Lot) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+// SetUpdatedBy sets the value of UpdatedBy.
+func (s *Lot) SetUpdatedBy(val string) {
+	s.UpdatedBy = val
+}
+
+func (*Lot) setLotRes() {}
+
+// Ref: #/components/schemas/LotBody
+type LotBody struct {
+	// ISO date (YYYY-MM-DD) the lot expires on; null for a lot that does not expire.
+	ExpiresOn NilString `json:"expires_on"`
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *LotBody) GetExpiresOn() NilString {
+	return s.ExpiresOn
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *LotBody) SetExpiresOn(val NilString) {
+	s.ExpiresOn = val
+}
+
+// Ref: #/components/schemas/LotsBody
+type LotsBody struct {
+	ItemID int64 `json:"item_id"`
+	Lots   []Lot `json:"lots"`
+}
+
+// GetItemID returns the value of ItemID.
+func (s *LotsBody) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLots returns the value of Lots.
+func (s *LotsBody) GetLots() []Lot {
+	return s.Lots
+}
+
+// SetItemID sets the value of ItemID.
+func (s *LotsBody) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLots sets the value of Lots.
+func (s *LotsBody) SetLots(val []Lot) {
+	s.Lots = val
+}
+
+func (*LotsBody) itemLotsRes() {}
 
 // Ref: #/components/schemas/LowStock
 type LowStock struct {
@@ -6659,6 +7216,52 @@ func (o OptListMovementsType) Or(d ListMovementsType) ListMovementsType {
 	return d
 }
 
+// NewOptListPurchaseOrdersStatus returns new OptListPurchaseOrdersStatus with value set to v.
+func NewOptListPurchaseOrdersStatus(v ListPurchaseOrdersStatus) OptListPurchaseOrdersStatus {
+	return OptListPurchaseOrdersStatus{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptListPurchaseOrdersStatus is optional ListPurchaseOrdersStatus.
+type OptListPurchaseOrdersStatus struct {
+	Value ListPurchaseOrdersStatus
+	Set   bool
+}
+
+// IsSet returns true if OptListPurchaseOrdersStatus was set.
+func (o OptListPurchaseOrdersStatus) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptListPurchaseOrdersStatus) Reset() {
+	var v ListPurchaseOrdersStatus
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptListPurchaseOrdersStatus) SetTo(v ListPurchaseOrdersStatus) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptListPurchaseOrdersStatus) Get() (v ListPurchaseOrdersStatus, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptListPurchaseOrdersStatus) Or(d ListPurchaseOrdersStatus) ListPurchaseOrdersStatus {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptListStockFormat returns new OptListStockFormat with value set to v.
 func NewOptListStockFormat(v ListStockFormat) OptListStockFormat {
 	return OptListStockFormat{
@@ -7649,6 +8252,61 @@ func (s *PageBodyBalanceHeaders) SetResponse(val PageBodyBalance) {
 func (*PageBodyBalanceHeaders) listStockRes()     {}
 func (*PageBodyBalanceHeaders) locationStockRes() {}
 
+// Ref: #/components/schemas/PageBodyExpiringStock
+type PageBodyExpiringStock struct {
+	Items []ExpiringStock `json:"items"`
+	// Cursor of the next page; null on the last.
+	NextCursor NilString `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *PageBodyExpiringStock) GetItems() []ExpiringStock {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *PageBodyExpiringStock) GetNextCursor() NilString {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *PageBodyExpiringStock) SetItems(val []ExpiringStock) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *PageBodyExpiringStock) SetNextCursor(val NilString) {
+	s.NextCursor = val
+}
+
+// PageBodyExpiringStockHeaders wraps PageBodyExpiringStock with response headers.
+type PageBodyExpiringStockHeaders struct {
+	Link     OptString
+	Response PageBodyExpiringStock
+}
+
+// GetLink returns the value of Link.
+func (s *PageBodyExpiringStockHeaders) GetLink() OptString {
+	return s.Link
+}
+
+// GetResponse returns the value of Response.
+func (s *PageBodyExpiringStockHeaders) GetResponse() PageBodyExpiringStock {
+	return s.Response
+}
+
+// SetLink sets the value of Link.
+func (s *PageBodyExpiringStockHeaders) SetLink(val OptString) {
+	s.Link = val
+}
+
+// SetResponse sets the value of Response.
+func (s *PageBodyExpiringStockHeaders) SetResponse(val PageBodyExpiringStock) {
+	s.Response = val
+}
+
+func (*PageBodyExpiringStockHeaders) expiringRes() {}
+
 // Ref: #/components/schemas/PageBodyItem
 type PageBodyItem struct {
 	Items []Item `json:"items"`
@@ -7968,6 +8626,61 @@ func (s *PageBodyMovementHeaders) SetResponse(val PageBodyMovement) {
 
 func (*PageBodyMovementHeaders) listMovementsRes() {}
 
+// Ref: #/components/schemas/PageBodyPurchaseOrder
+type PageBodyPurchaseOrder struct {
+	Items []PurchaseOrder `json:"items"`
+	// Cursor of the next page; null on the last.
+	NextCursor NilString `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *PageBodyPurchaseOrder) GetItems() []PurchaseOrder {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *PageBodyPurchaseOrder) GetNextCursor() NilString {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *PageBodyPurchaseOrder) SetItems(val []PurchaseOrder) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *PageBodyPurchaseOrder) SetNextCursor(val NilString) {
+	s.NextCursor = val
+}
+
+// PageBodyPurchaseOrderHeaders wraps PageBodyPurchaseOrder with response headers.
+type PageBodyPurchaseOrderHeaders struct {
+	Link     OptString
+	Response PageBodyPurchaseOrder
+}
+
+// GetLink returns the value of Link.
+func (s *PageBodyPurchaseOrderHeaders) GetLink() OptString {
+	return s.Link
+}
+
+// GetResponse returns the value of Response.
+func (s *PageBodyPurchaseOrderHeaders) GetResponse() PageBodyPurchaseOrder {
+	return s.Response
+}
+
+// SetLink sets the value of Link.
+func (s *PageBodyPurchaseOrderHeaders) SetLink(val OptString) {
+	s.Link = val
+}
+
+// SetResponse sets the value of Response.
+func (s *PageBodyPurchaseOrderHeaders) SetResponse(val PageBodyPurchaseOrder) {
+	s.Response = val
+}
+
+func (*PageBodyPurchaseOrderHeaders) listPurchaseOrdersRes() {}
+
 // Ref: #/components/schemas/PageBodyUserAdminBody
 type PageBodyUserAdminBody struct {
 	Items []UserAdminBody `json:"items"`
@@ -8227,42 +8940,588 @@ func (s *ProblemHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*ProblemHeaders) accessRevokeRes()    {}
-func (*ProblemHeaders) archiveItemRes()     {}
-func (*ProblemHeaders) archiveLocationRes() {}
-func (*ProblemHeaders) changePasswordRes()  {}
-func (*ProblemHeaders) createItemRes()      {}
-func (*ProblemHeaders) createLocationRes()  {}
-func (*ProblemHeaders) createUserRes()      {}
-func (*ProblemHeaders) deactivateUserRes()  {}
-func (*ProblemHeaders) endSessionRes()      {}
-func (*ProblemHeaders) getItemRes()         {}
-func (*ProblemHeaders) getLocationRes()     {}
-func (*ProblemHeaders) getMovementRes()     {}
-func (*ProblemHeaders) getUserRes()         {}
-func (*ProblemHeaders) importRes()          {}
-func (*ProblemHeaders) itemStockRes()       {}
-func (*ProblemHeaders) listAuditEventsRes() {}
-func (*ProblemHeaders) listItemsRes()       {}
-func (*ProblemHeaders) listLedgerRes()      {}
-func (*ProblemHeaders) listLocationsRes()   {}
-func (*ProblemHeaders) listMovementsRes()   {}
-func (*ProblemHeaders) listSessionsRes()    {}
-func (*ProblemHeaders) listStockRes()       {}
-func (*ProblemHeaders) listUsersRes()       {}
-func (*ProblemHeaders) locationStockRes()   {}
-func (*ProblemHeaders) logoutRes()          {}
-func (*ProblemHeaders) lookupRes()          {}
-func (*ProblemHeaders) lowStockRes()        {}
-func (*ProblemHeaders) postMovementRes()    {}
-func (*ProblemHeaders) refreshRes()         {}
-func (*ProblemHeaders) refreshRevokeRes()   {}
-func (*ProblemHeaders) reverseMovementRes() {}
-func (*ProblemHeaders) unlockUserRes()      {}
-func (*ProblemHeaders) updateItemRes()      {}
-func (*ProblemHeaders) updateLocationRes()  {}
-func (*ProblemHeaders) updateUserRes()      {}
-func (*ProblemHeaders) userRes()            {}
+func (*ProblemHeaders) accessRevokeRes()         {}
+func (*ProblemHeaders) archiveItemRes()          {}
+func (*ProblemHeaders) archiveLocationRes()      {}
+func (*ProblemHeaders) cancelPurchaseOrderRes()  {}
+func (*ProblemHeaders) changePasswordRes()       {}
+func (*ProblemHeaders) confirmPurchaseOrderRes() {}
+func (*ProblemHeaders) createItemRes()           {}
+func (*ProblemHeaders) createLocationRes()       {}
+func (*ProblemHeaders) createPurchaseOrderRes()  {}
+func (*ProblemHeaders) createUserRes()           {}
+func (*ProblemHeaders) deactivateUserRes()       {}
+func (*ProblemHeaders) endSessionRes()           {}
+func (*ProblemHeaders) expiringRes()             {}
+func (*ProblemHeaders) getItemRes()              {}
+func (*ProblemHeaders) getLocationRes()          {}
+func (*ProblemHeaders) getMovementRes()          {}
+func (*ProblemHeaders) getPurchaseOrderRes()     {}
+func (*ProblemHeaders) getUserRes()              {}
+func (*ProblemHeaders) importRes()               {}
+func (*ProblemHeaders) itemLotsRes()             {}
+func (*ProblemHeaders) itemStockRes()            {}
+func (*ProblemHeaders) listAuditEventsRes()      {}
+func (*ProblemHeaders) listItemsRes()            {}
+func (*ProblemHeaders) listLedgerRes()           {}
+func (*ProblemHeaders) listLocationsRes()        {}
+func (*ProblemHeaders) listMovementsRes()        {}
+func (*ProblemHeaders) listPurchaseOrdersRes()   {}
+func (*ProblemHeaders) listSessionsRes()         {}
+func (*ProblemHeaders) listStockRes()            {}
+func (*ProblemHeaders) listUsersRes()            {}
+func (*ProblemHeaders) locationStockRes()        {}
+func (*ProblemHeaders) logoutRes()               {}
+func (*ProblemHeaders) lookupRes()               {}
+func (*ProblemHeaders) lowStockRes()             {}
+func (*ProblemHeaders) postMovementRes()         {}
+func (*ProblemHeaders) receivePurchaseOrderRes() {}
+func (*ProblemHeaders) refreshRes()              {}
+func (*ProblemHeaders) refreshRevokeRes()        {}
+func (*ProblemHeaders) reverseMovementRes()      {}
+func (*ProblemHeaders) setLotRes()               {}
+func (*ProblemHeaders) unlockUserRes()           {}
+func (*ProblemHeaders) updateItemRes()           {}
+func (*ProblemHeaders) updateLocationRes()       {}
+func (*ProblemHeaders) updateUserRes()           {}
+func (*ProblemHeaders) userRes()                 {}
+
+// Ref: #/components/schemas/PurchaseLine
+type PurchaseLine struct {
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	ExpectedQty float64 `json:"expected_qty"`
+	// ISO date the expected lot expires on.
+	ExpiresOn OptString `json:"expires_on"`
+	ItemID    int64     `json:"item_id"`
+	LineNo    int64     `json:"line_no"`
+	// The lot expected, if known (lot-tracked items).
+	Lot OptString `json:"lot"`
+	// Expected_qty - received_qty, never below 0.
+	OpenQty float64 `json:"open_qty"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	ReceivedQty float64 `json:"received_qty"`
+	Sku         string  `json:"sku"`
+}
+
+// GetExpectedQty returns the value of ExpectedQty.
+func (s *PurchaseLine) GetExpectedQty() float64 {
+	return s.ExpectedQty
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *PurchaseLine) GetExpiresOn() OptString {
+	return s.ExpiresOn
+}
+
+// GetItemID returns the value of ItemID.
+func (s *PurchaseLine) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLineNo returns the value of LineNo.
+func (s *PurchaseLine) GetLineNo() int64 {
+	return s.LineNo
+}
+
+// GetLot returns the value of Lot.
+func (s *PurchaseLine) GetLot() OptString {
+	return s.Lot
+}
+
+// GetOpenQty returns the value of OpenQty.
+func (s *PurchaseLine) GetOpenQty() float64 {
+	return s.OpenQty
+}
+
+// GetReceivedQty returns the value of ReceivedQty.
+func (s *PurchaseLine) GetReceivedQty() float64 {
+	return s.ReceivedQty
+}
+
+// GetSku returns the value of Sku.
+func (s *PurchaseLine) GetSku() string {
+	return s.Sku
+}
+
+// SetExpectedQty sets the value of ExpectedQty.
+func (s *PurchaseLine) SetExpectedQty(val float64) {
+	s.ExpectedQty = val
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *PurchaseLine) SetExpiresOn(val OptString) {
+	s.ExpiresOn = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *PurchaseLine) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLineNo sets the value of LineNo.
+func (s *PurchaseLine) SetLineNo(val int64) {
+	s.LineNo = val
+}
+
+// SetLot sets the value of Lot.
+func (s *PurchaseLine) SetLot(val OptString) {
+	s.Lot = val
+}
+
+// SetOpenQty sets the value of OpenQty.
+func (s *PurchaseLine) SetOpenQty(val float64) {
+	s.OpenQty = val
+}
+
+// SetReceivedQty sets the value of ReceivedQty.
+func (s *PurchaseLine) SetReceivedQty(val float64) {
+	s.ReceivedQty = val
+}
+
+// SetSku sets the value of Sku.
+func (s *PurchaseLine) SetSku(val string) {
+	s.Sku = val
+}
+
+// Ref: #/components/schemas/PurchaseLineBody
+type PurchaseLineBody struct {
+	// 	0, at most the item's qty_precision decimals.
+	ExpectedQty float64 `json:"expected_qty"`
+	// ISO date (YYYY-MM-DD) the expected lot expires on.
+	ExpiresOn OptString `json:"expires_on"`
+	// The item, or give sku.
+	ItemID OptInt64 `json:"item_id"`
+	// The lot expected (lot-tracked items only); a receipt line may name another.
+	Lot OptString `json:"lot"`
+	Sku OptString `json:"sku"`
+}
+
+// GetExpectedQty returns the value of ExpectedQty.
+func (s *PurchaseLineBody) GetExpectedQty() float64 {
+	return s.ExpectedQty
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *PurchaseLineBody) GetExpiresOn() OptString {
+	return s.ExpiresOn
+}
+
+// GetItemID returns the value of ItemID.
+func (s *PurchaseLineBody) GetItemID() OptInt64 {
+	return s.ItemID
+}
+
+// GetLot returns the value of Lot.
+func (s *PurchaseLineBody) GetLot() OptString {
+	return s.Lot
+}
+
+// GetSku returns the value of Sku.
+func (s *PurchaseLineBody) GetSku() OptString {
+	return s.Sku
+}
+
+// SetExpectedQty sets the value of ExpectedQty.
+func (s *PurchaseLineBody) SetExpectedQty(val float64) {
+	s.ExpectedQty = val
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *PurchaseLineBody) SetExpiresOn(val OptString) {
+	s.ExpiresOn = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *PurchaseLineBody) SetItemID(val OptInt64) {
+	s.ItemID = val
+}
+
+// SetLot sets the value of Lot.
+func (s *PurchaseLineBody) SetLot(val OptString) {
+	s.Lot = val
+}
+
+// SetSku sets the value of Sku.
+func (s *PurchaseLineBody) SetSku(val OptString) {
+	s.Sku = val
+}
+
+// Ref: #/components/schemas/PurchaseOrder
+type PurchaseOrder struct {
+	// Why the order was cancelled (closed short).
+	CloseReason OptString      `json:"close_reason"`
+	CreatedAt   time.Time      `json:"created_at"`
+	CreatedBy   string         `json:"created_by"`
+	ID          int64          `json:"id"`
+	Lines       []PurchaseLine `json:"lines"`
+	Note        string         `json:"note"`
+	// The order's business key (1-64 of [A-Za-z0-9._-]).
+	Number string `json:"number"`
+	// Percent of a line's expected quantity it may be over-received by, with a reason; beyond it a receipt
+	// is refused.
+	OverReceiptTolerancePct int64               `json:"over_receipt_tolerance_pct"`
+	Receipts                []PurchaseReceipt   `json:"receipts"`
+	Status                  PurchaseOrderStatus `json:"status"`
+	// The supplier's reference (name or account).
+	Supplier  string    `json:"supplier"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+	Version   int64     `json:"version"`
+}
+
+// GetCloseReason returns the value of CloseReason.
+func (s *PurchaseOrder) GetCloseReason() OptString {
+	return s.CloseReason
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *PurchaseOrder) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *PurchaseOrder) GetCreatedBy() string {
+	return s.CreatedBy
+}
+
+// GetID returns the value of ID.
+func (s *PurchaseOrder) GetID() int64 {
+	return s.ID
+}
+
+// GetLines returns the value of Lines.
+func (s *PurchaseOrder) GetLines() []PurchaseLine {
+	return s.Lines
+}
+
+// GetNote returns the value of Note.
+func (s *PurchaseOrder) GetNote() string {
+	return s.Note
+}
+
+// GetNumber returns the value of Number.
+func (s *PurchaseOrder) GetNumber() string {
+	return s.Number
+}
+
+// GetOverReceiptTolerancePct returns the value of OverReceiptTolerancePct.
+func (s *PurchaseOrder) GetOverReceiptTolerancePct() int64 {
+	return s.OverReceiptTolerancePct
+}
+
+// GetReceipts returns the value of Receipts.
+func (s *PurchaseOrder) GetReceipts() []PurchaseReceipt {
+	return s.Receipts
+}
+
+// GetStatus returns the value of Status.
+func (s *PurchaseOrder) GetStatus() PurchaseOrderStatus {
+	return s.Status
+}
+
+// GetSupplier returns the value of Supplier.
+func (s *PurchaseOrder) GetSupplier() string {
+	return s.Supplier
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *PurchaseOrder) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// GetUpdatedBy returns the value of UpdatedBy.
+func (s *PurchaseOrder) GetUpdatedBy() string {
+	return s.UpdatedBy
+}
+
+// GetVersion returns the value of Version.
+func (s *PurchaseOrder) GetVersion() int64 {
+	return s.Version
+}
+
+// SetCloseReason sets the value of CloseReason.
+func (s *PurchaseOrder) SetCloseReason(val OptString) {
+	s.CloseReason = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *PurchaseOrder) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *PurchaseOrder) SetCreatedBy(val string) {
+	s.CreatedBy = val
+}
+
+// SetID sets the value of ID.
+func (s *PurchaseOrder) SetID(val int64) {
+	s.ID = val
+}
+
+// SetLines sets the value of Lines.
+func (s *PurchaseOrder) SetLines(val []PurchaseLine) {
+	s.Lines = val
+}
+
+// SetNote sets the value of Note.
+func (s *PurchaseOrder) SetNote(val string) {
+	s.Note = val
+}
+
+// SetNumber sets the value of Number.
+func (s *PurchaseOrder) SetNumber(val string) {
+	s.Number = val
+}
+
+// SetOverReceiptTolerancePct sets the value of OverReceiptTolerancePct.
+func (s *PurchaseOrder) SetOverReceiptTolerancePct(val int64) {
+	s.OverReceiptTolerancePct = val
+}
+
+// SetReceipts sets the value of Receipts.
+func (s *PurchaseOrder) SetReceipts(val []PurchaseReceipt) {
+	s.Receipts = val
+}
+
+// SetStatus sets the value of Status.
+func (s *PurchaseOrder) SetStatus(val PurchaseOrderStatus) {
+	s.Status = val
+}
+
+// SetSupplier sets the value of Supplier.
+func (s *PurchaseOrder) SetSupplier(val string) {
+	s.Supplier = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *PurchaseOrder) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+// SetUpdatedBy sets the value of UpdatedBy.
+func (s *PurchaseOrder) SetUpdatedBy(val string) {
+	s.UpdatedBy = val
+}
+
+// SetVersion sets the value of Version.
+func (s *PurchaseOrder) SetVersion(val int64) {
+	s.Version = val
+}
+
+// Ref: #/components/schemas/PurchaseOrderBody
+type PurchaseOrderBody struct {
+	Lines []PurchaseLineBody `json:"lines"`
+	Note  OptString          `json:"note"`
+	// The order's number, unique.
+	Number string `json:"number"`
+	// Percent a line may be over-received by, with a reason (default: the server's, 0).
+	OverReceiptTolerancePct OptInt64 `json:"over_receipt_tolerance_pct"`
+	// The supplier's reference.
+	Supplier string `json:"supplier"`
+}
+
+// GetLines returns the value of Lines.
+func (s *PurchaseOrderBody) GetLines() []PurchaseLineBody {
+	return s.Lines
+}
+
+// GetNote returns the value of Note.
+func (s *PurchaseOrderBody) GetNote() OptString {
+	return s.Note
+}
+
+// GetNumber returns the value of Number.
+func (s *PurchaseOrderBody) GetNumber() string {
+	return s.Number
+}
+
+// GetOverReceiptTolerancePct returns the value of OverReceiptTolerancePct.
+func (s *PurchaseOrderBody) GetOverReceiptTolerancePct() OptInt64 {
+	return s.OverReceiptTolerancePct
+}
+
+// GetSupplier returns the value of Supplier.
+func (s *PurchaseOrderBody) GetSupplier() string {
+	return s.Supplier
+}
+
+// SetLines sets the value of Lines.
+func (s *PurchaseOrderBody) SetLines(val []PurchaseLineBody) {
+	s.Lines = val
+}
+
+// SetNote sets the value of Note.
+func (s *PurchaseOrderBody) SetNote(val OptString) {
+	s.Note = val
+}
+
+// SetNumber sets the value of Number.
+func (s *PurchaseOrderBody) SetNumber(val string) {
+	s.Number = val
+}
+
+// SetOverReceiptTolerancePct sets the value of OverReceiptTolerancePct.
+func (s *PurchaseOrderBody) SetOverReceiptTolerancePct(val OptInt64) {
+	s.OverReceiptTolerancePct = val
+}
+
+// SetSupplier sets the value of Supplier.
+func (s *PurchaseOrderBody) SetSupplier(val string) {
+	s.Supplier = val
+}
+
+// PurchaseOrderHeaders wraps PurchaseOrder with response headers.
+type PurchaseOrderHeaders struct {
+	ETag     string
+	Location string
+	Response PurchaseOrder
+}
+
+// GetETag returns the value of ETag.
+func (s *PurchaseOrderHeaders) GetETag() string {
+	return s.ETag
+}
+
+// GetLocation returns the value of Location.
+func (s *PurchaseOrderHeaders) GetLocation() string {
+	return s.Location
+}
+
+// GetResponse returns the value of Response.
+func (s *PurchaseOrderHeaders) GetResponse() PurchaseOrder {
+	return s.Response
+}
+
+// SetETag sets the value of ETag.
+func (s *PurchaseOrderHeaders) SetETag(val string) {
+	s.ETag = val
+}
+
+// SetLocation sets the value of Location.
+func (s *PurchaseOrderHeaders) SetLocation(val string) {
+	s.Location = val
+}
+
+// SetResponse sets the value of Response.
+func (s *PurchaseOrderHeaders) SetResponse(val PurchaseOrder) {
+	s.Response = val
+}
+
+func (*PurchaseOrderHeaders) createPurchaseOrderRes() {}
+
+type PurchaseOrderStatus string
+
+const (
+	PurchaseOrderStatusDraft             PurchaseOrderStatus = "draft"
+	PurchaseOrderStatusConfirmed         PurchaseOrderStatus = "confirmed"
+	PurchaseOrderStatusPartiallyReceived PurchaseOrderStatus = "partially_received"
+	PurchaseOrderStatusReceived          PurchaseOrderStatus = "received"
+	PurchaseOrderStatusCancelled         PurchaseOrderStatus = "cancelled"
+)
+
+// AllValues returns all PurchaseOrderStatus values.
+func (PurchaseOrderStatus) AllValues() []PurchaseOrderStatus {
+	return []PurchaseOrderStatus{
+		PurchaseOrderStatusDraft,
+		PurchaseOrderStatusConfirmed,
+		PurchaseOrderStatusPartiallyReceived,
+		PurchaseOrderStatusReceived,
+		PurchaseOrderStatusCancelled,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s PurchaseOrderStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case PurchaseOrderStatusDraft:
+		return []byte(s), nil
+	case PurchaseOrderStatusConfirmed:
+		return []byte(s), nil
+	case PurchaseOrderStatusPartiallyReceived:
+		return []byte(s), nil
+	case PurchaseOrderStatusReceived:
+		return []byte(s), nil
+	case PurchaseOrderStatusCancelled:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *PurchaseOrderStatus) UnmarshalText(data []byte) error {
+	switch PurchaseOrderStatus(data) {
+	case PurchaseOrderStatusDraft:
+		*s = PurchaseOrderStatusDraft
+		return nil
+	case PurchaseOrderStatusConfirmed:
+		*s = PurchaseOrderStatusConfirmed
+		return nil
+	case PurchaseOrderStatusPartiallyReceived:
+		*s = PurchaseOrderStatusPartiallyReceived
+		return nil
+	case PurchaseOrderStatusReceived:
+		*s = PurchaseOrderStatusReceived
+		return nil
+	case PurchaseOrderStatusCancelled:
+		*s = PurchaseOrderStatusCancelled
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/components/schemas/PurchaseReceipt
+type PurchaseReceipt struct {
+	CreatedAt  time.Time `json:"created_at"`
+	CreatedBy  string    `json:"created_by"`
+	MovementID int64     `json:"movement_id"`
+	// Why a line was over-received.
+	Reason OptString `json:"reason"`
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *PurchaseReceipt) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *PurchaseReceipt) GetCreatedBy() string {
+	return s.CreatedBy
+}
+
+// GetMovementID returns the value of MovementID.
+func (s *PurchaseReceipt) GetMovementID() int64 {
+	return s.MovementID
+}
+
+// GetReason returns the value of Reason.
+func (s *PurchaseReceipt) GetReason() OptString {
+	return s.Reason
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *PurchaseReceipt) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *PurchaseReceipt) SetCreatedBy(val string) {
+	s.CreatedBy = val
+}
+
+// SetMovementID sets the value of MovementID.
+func (s *PurchaseReceipt) SetMovementID(val int64) {
+	s.MovementID = val
+}
+
+// SetReason sets the value of Reason.
+func (s *PurchaseReceipt) SetReason(val OptString) {
+	s.Reason = val
+}
 
 type Readyz4XX struct {
 	Data io.Reader
@@ -8305,6 +9564,207 @@ func (s *Readyz4XXStatusCode) SetResponse(val Readyz4XX) {
 }
 
 func (*Readyz4XXStatusCode) readyzRes() {}
+
+// Ref: #/components/schemas/ReceiptBody
+type ReceiptBody struct {
+	Lines []ReceiptLineBody `json:"lines"`
+	Note  OptString         `json:"note"`
+	// Required when a line is over-received (within the order's tolerance).
+	Reason OptString `json:"reason"`
+}
+
+// GetLines returns the value of Lines.
+func (s *ReceiptBody) GetLines() []ReceiptLineBody {
+	return s.Lines
+}
+
+// GetNote returns the value of Note.
+func (s *ReceiptBody) GetNote() OptString {
+	return s.Note
+}
+
+// GetReason returns the value of Reason.
+func (s *ReceiptBody) GetReason() OptString {
+	return s.Reason
+}
+
+// SetLines sets the value of Lines.
+func (s *ReceiptBody) SetLines(val []ReceiptLineBody) {
+	s.Lines = val
+}
+
+// SetNote sets the value of Note.
+func (s *ReceiptBody) SetNote(val OptString) {
+	s.Note = val
+}
+
+// SetReason sets the value of Reason.
+func (s *ReceiptBody) SetReason(val OptString) {
+	s.Reason = val
+}
+
+// Ref: #/components/schemas/ReceiptLineBody
+type ReceiptLineBody struct {
+	// ISO date the lot expires on (default: the order line's, for its lot).
+	ExpiresOn OptString `json:"expires_on"`
+	// The order's line_no received.
+	Line int64 `json:"line"`
+	// Where the goods are put.
+	LocationID int64 `json:"location_id"`
+	// Default: the order line's lot.
+	Lot OptString `json:"lot"`
+	// 	0.
+	Qty float64 `json:"qty"`
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *ReceiptLineBody) GetExpiresOn() OptString {
+	return s.ExpiresOn
+}
+
+// GetLine returns the value of Line.
+func (s *ReceiptLineBody) GetLine() int64 {
+	return s.Line
+}
+
+// GetLocationID returns the value of LocationID.
+func (s *ReceiptLineBody) GetLocationID() int64 {
+	return s.LocationID
+}
+
+// GetLot returns the value of Lot.
+func (s *ReceiptLineBody) GetLot() OptString {
+	return s.Lot
+}
+
+// GetQty returns the value of Qty.
+func (s *ReceiptLineBody) GetQty() float64 {
+	return s.Qty
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *ReceiptLineBody) SetExpiresOn(val OptString) {
+	s.ExpiresOn = val
+}
+
+// SetLine sets the value of Line.
+func (s *ReceiptLineBody) SetLine(val int64) {
+	s.Line = val
+}
+
+// SetLocationID sets the value of LocationID.
+func (s *ReceiptLineBody) SetLocationID(val int64) {
+	s.LocationID = val
+}
+
+// SetLot sets the value of Lot.
+func (s *ReceiptLineBody) SetLot(val OptString) {
+	s.Lot = val
+}
+
+// SetQty sets the value of Qty.
+func (s *ReceiptLineBody) SetQty(val float64) {
+	s.Qty = val
+}
+
+type ReceivePurchaseOrderBadRequest Problem
+
+func (*ReceivePurchaseOrderBadRequest) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderConflict Problem
+
+func (*ReceivePurchaseOrderConflict) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderForbidden Problem
+
+func (*ReceivePurchaseOrderForbidden) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderInternalServerError Problem
+
+func (*ReceivePurchaseOrderInternalServerError) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderNotFound Problem
+
+func (*ReceivePurchaseOrderNotFound) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderRequestEntityTooLarge Problem
+
+func (*ReceivePurchaseOrderRequestEntityTooLarge) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderUnprocessableEntity Problem
+
+func (*ReceivePurchaseOrderUnprocessableEntity) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderUnsupportedMediaType Problem
+
+func (*ReceivePurchaseOrderUnsupportedMediaType) receivePurchaseOrderRes() {}
+
+// Ref: #/components/schemas/ReceivedBody
+type ReceivedBody struct {
+	// The receipt movement posted (on a replay, the one the first request posted).
+	Movement Movement `json:"movement"`
+	// The order now, with each line's open quantity.
+	PurchaseOrder PurchaseOrder `json:"purchase_order"`
+}
+
+// GetMovement returns the value of Movement.
+func (s *ReceivedBody) GetMovement() Movement {
+	return s.Movement
+}
+
+// GetPurchaseOrder returns the value of PurchaseOrder.
+func (s *ReceivedBody) GetPurchaseOrder() PurchaseOrder {
+	return s.PurchaseOrder
+}
+
+// SetMovement sets the value of Movement.
+func (s *ReceivedBody) SetMovement(val Movement) {
+	s.Movement = val
+}
+
+// SetPurchaseOrder sets the value of PurchaseOrder.
+func (s *ReceivedBody) SetPurchaseOrder(val PurchaseOrder) {
+	s.PurchaseOrder = val
+}
+
+// ReceivedBodyHeaders wraps ReceivedBody with response headers.
+type ReceivedBodyHeaders struct {
+	IdempotentReplayed OptString
+	Location           string
+	Response           ReceivedBody
+}
+
+// GetIdempotentReplayed returns the value of IdempotentReplayed.
+func (s *ReceivedBodyHeaders) GetIdempotentReplayed() OptString {
+	return s.IdempotentReplayed
+}
+
+// GetLocation returns the value of Location.
+func (s *ReceivedBodyHeaders) GetLocation() string {
+	return s.Location
+}
+
+// GetResponse returns the value of Response.
+func (s *ReceivedBodyHeaders) GetResponse() ReceivedBody {
+	return s.Response
+}
+
+// SetIdempotentReplayed sets the value of IdempotentReplayed.
+func (s *ReceivedBodyHeaders) SetIdempotentReplayed(val OptString) {
+	s.IdempotentReplayed = val
+}
+
+// SetLocation sets the value of Location.
+func (s *ReceivedBodyHeaders) SetLocation(val string) {
+	s.Location = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ReceivedBodyHeaders) SetResponse(val ReceivedBody) {
+	s.Response = val
+}
+
+func (*ReceivedBodyHeaders) receivePurchaseOrderRes() {}
 
 // Ref: #/components/schemas/ReverseBody
 type ReverseBody struct {
@@ -8752,6 +10212,34 @@ func (s *SessionBody) SetUserAgent(val string) {
 func (s *SessionBody) SetViaCookies(val bool) {
 	s.ViaCookies = val
 }
+
+type SetLotBadRequest Problem
+
+func (*SetLotBadRequest) setLotRes() {}
+
+type SetLotForbidden Problem
+
+func (*SetLotForbidden) setLotRes() {}
+
+type SetLotInternalServerError Problem
+
+func (*SetLotInternalServerError) setLotRes() {}
+
+type SetLotNotFound Problem
+
+func (*SetLotNotFound) setLotRes() {}
+
+type SetLotRequestEntityTooLarge Problem
+
+func (*SetLotRequestEntityTooLarge) setLotRes() {}
+
+type SetLotUnprocessableEntity Problem
+
+func (*SetLotUnprocessableEntity) setLotRes() {}
+
+type SetLotUnsupportedMediaType Problem
+
+func (*SetLotUnsupportedMediaType) setLotRes() {}
 
 // Ref: #/components/schemas/Shortage
 type Shortage struct {

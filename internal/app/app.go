@@ -228,7 +228,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	// (CookieAuth): the console's sign-in, CSRF and refresh are the
 	// API's, and its reads are the store's through console.Reader.
 	mkConsole := func(ca *httpapi.CookieAuth) httpapi.Console {
-		return console.New(console.Deps{Auth: ca, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Read: a.db, Log: a.log, Version: cfg.Version})
+		return console.New(console.Deps{Auth: ca, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Receiving: recv, Read: a.db, Log: a.log, Version: cfg.Version})
 	}
 	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Receiving: recv, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics(), Tracer: a.tracer})
 	if a.metrics != nil {

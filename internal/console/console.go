@@ -26,6 +26,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
+	"github.com/warehouse-api/warehouse/internal/receiving"
 	"github.com/warehouse-api/warehouse/internal/session"
 )
 
@@ -60,9 +61,11 @@ type Deps struct {
 	Inventory *inventory.Service
 	// Imports is the bulk import service of the API and the CLI.
 	Imports *importer.Service
-	Read    Reader
-	Log     *slog.Logger
-	Version string
+	// Receiving is purchase orders and receipts, as the API's.
+	Receiving *receiving.Service
+	Read      Reader
+	Log       *slog.Logger
+	Version   string
 }
 
 // Console serves the pages.
@@ -71,6 +74,7 @@ type Console struct {
 	sessions  *session.Service
 	inventory *inventory.Service
 	imports   *importer.Service
+	receiving *receiving.Service
 	read      Reader
 	log       *slog.Logger
 	version   string
@@ -90,7 +94,7 @@ func New(d Deps) *Console {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{auth: d.Auth, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, read: d.Read, log: d.Log, version: d.Version,
+	c := &Console{auth: d.Auth, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, receiving: d.Receiving, read: d.Read, log: d.Log, version: d.Version,
 		pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"qty":     func(q warehouse.Qty) string { return q.String() },

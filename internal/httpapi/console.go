@@ -31,6 +31,10 @@ type Console interface {
 	// Imports is GET (the upload form) and POST (a multipart upload,
 	// imported through the same importer.Service as the API) of /imports.
 	Imports() http.Handler
+	// Receiving lists the purchase orders open for receiving (GET
+	// /receive); ReceiveForm receives against one (/receive/{number}).
+	Receiving() http.Handler
+	ReceiveForm() http.Handler
 	Static() http.Handler
 }
 

@@ -136,6 +136,9 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 		{"POST /admin/users/{username}", "", nil, s.consoleRoute(Console.UpdateUser, mux)},
 		{"GET /imports", "", nil, s.consoleRoute(Console.Imports, mux)},
 		{"POST /imports", "", nil, s.consoleRoute(Console.Imports, mux)},
+		{"GET /receive", "", nil, s.consoleRoute(Console.Receiving, mux)},
+		{"GET /receive/{number}", "", nil, s.consoleRoute(Console.ReceiveForm, mux)},
+		{"POST /receive/{number}", "", nil, s.consoleRoute(Console.ReceiveForm, mux)},
 		{"GET /static/{file}", "", nil, s.consoleRoute(Console.Static, mux)},
 
 		// What no route matched: JSON 404, or 405 with Allow (server.go).

@@ -17,6 +17,8 @@ type receiveRow struct {
 	L warehouse.PurchaseLine
 	// Name and Barcode of the line's item: what a scan matches.
 	Name, Barcode string
+	// LotTracked: the line asks for a lot and its expiry.
+	LotTracked bool
 	// What the form carries for the line.
 	Qty, Lot, ExpiresOn string
 }
@@ -106,7 +108,7 @@ func (c *Console) receiveForm(ctx context.Context, number string) (*receiveForm,
 	for _, l := range po.Lines {
 		row := &receiveRow{L: l, Lot: l.Lot, ExpiresOn: l.ExpiresOn}
 		if it, err := c.read.Item(ctx, l.ItemID); err == nil {
-			row.Name, row.Barcode = it.Name, it.Barcode
+			row.Name, row.Barcode, row.LotTracked = it.Name, it.Barcode, it.LotTracked
 		}
 		f.Rows = append(f.Rows, row)
 	}

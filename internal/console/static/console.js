@@ -49,6 +49,9 @@ document.addEventListener("DOMContentLoaded", () => {
     const field = form.querySelector("#scan");
     const status = form.querySelector("#scan-status");
     if (!field) continue;
+    // The Enter's own keypress would submit the form (implicit
+    // submission) where a keydown's preventDefault does not reach it.
+    field.addEventListener("keypress", (e) => { if (e.key === "Enter") e.preventDefault(); });
     field.addEventListener("keydown", (e) => {
       if (e.key !== "Enter") return;
       e.preventDefault();

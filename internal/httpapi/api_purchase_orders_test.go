@@ -78,6 +78,12 @@ func TestPurchaseOrderReceiving(t *testing.T) {
 		if e.onHandAt(f.wid, f.a, "") != 4 || e.onHandAt(f.lotIt, f.b, "L1") != 5 {
 			t.Fatalf("balances after the first receipt")
 		}
+		if b := e.do("GET", fmt.Sprintf("/api/v1/stock?item_id=%d", f.lotIt), v, nil).must(200).items()[0].(map[string]any); b["expires_on"] != "2030-01-31" {
+			t.Fatalf("the balance of L1 shows no expiry: %v", b)
+		}
+		if b := e.do("GET", fmt.Sprintf("/api/v1/stock?item_id=%d", f.wid), v, nil).must(200).items()[0].(map[string]any); b["expires_on"] != nil {
+			t.Fatalf("a balance without a lot has an expiry: %v", b)
+		}
 		lots := e.do("GET", fmt.Sprintf("/api/v1/items/%d/lots", f.lotIt), v, nil).must(200).json()["lots"].([]any)
 		if len(lots) != 1 || lots[0].(map[string]any)["expires_on"] != "2030-01-31" {
 			t.Fatalf("lots after the receipt: %v", lots)

@@ -1190,6 +1190,12 @@ func (s *Balance) encodeFields(e *jx.Encoder) {
 		e.Float64(s.Available)
 	}
 	{
+		if s.ExpiresOn.Set {
+			e.FieldStart("expires_on")
+			s.ExpiresOn.Encode(e)
+		}
+	}
+	{
 		e.FieldStart("item_id")
 		e.Int64(s.ItemID)
 	}
@@ -1231,18 +1237,19 @@ func (s *Balance) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfBalance = [11]string{
+var jsonFieldsNameOfBalance = [12]string{
 	0:  "available",
-	1:  "item_id",
-	2:  "last_counted_at",
-	3:  "last_movement_at",
-	4:  "location_code",
-	5:  "location_id",
-	6:  "location_path",
-	7:  "lot",
-	8:  "on_hand",
-	9:  "reserved",
-	10: "sku",
+	1:  "expires_on",
+	2:  "item_id",
+	3:  "last_counted_at",
+	4:  "last_movement_at",
+	5:  "location_code",
+	6:  "location_id",
+	7:  "location_path",
+	8:  "lot",
+	9:  "on_hand",
+	10: "reserved",
+	11: "sku",
 }
 
 // Decode decodes Balance from json.
@@ -1266,8 +1273,18 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"available\"")
 			}
+		case "expires_on":
+			if err := func() error {
+				s.ExpiresOn.Reset()
+				if err := s.ExpiresOn.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"expires_on\"")
+			}
 		case "item_id":
-			requiredBitSet[0] |= 1 << 1
+			requiredBitSet[0] |= 1 << 2
 			if err := func() error {
 				v, err := d.Int64()
 				s.ItemID = int64(v)
@@ -1279,7 +1296,7 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"item_id\"")
 			}
 		case "last_counted_at":
-			requiredBitSet[0] |= 1 << 2
+			requiredBitSet[0] |= 1 << 3
 			if err := func() error {
 				if err := s.LastCountedAt.Decode(d, json.DecodeDateTime); err != nil {
 					return err
@@ -1289,7 +1306,7 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"last_counted_at\"")
 			}
 		case "last_movement_at":
-			requiredBitSet[0] |= 1 << 3
+			requiredBitSet[0] |= 1 << 4
 			if err := func() error {
 				if err := s.LastMovementAt.Decode(d, json.DecodeDateTime); err != nil {
 					return err
@@ -1299,7 +1316,7 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"last_movement_at\"")
 			}
 		case "location_code":
-			requiredBitSet[0] |= 1 << 4
+			requiredBitSet[0] |= 1 << 5
 			if err := func() error {
 				v, err := d.Str()
 				s.LocationCode = string(v)
@@ -1311,7 +1328,7 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"location_code\"")
 			}
 		case "location_id":
-			requiredBitSet[0] |= 1 << 5
+			requiredBitSet[0] |= 1 << 6
 			if err := func() error {
 				v, err := d.Int64()
 				s.LocationID = int64(v)
@@ -1323,7 +1340,7 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"location_id\"")
 			}
 		case "location_path":
-			requiredBitSet[0] |= 1 << 6
+			requiredBitSet[0] |= 1 << 7
 			if err := func() error {
 				v, err := d.Str()
 				s.LocationPath = string(v)
@@ -1335,7 +1352,7 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"location_path\"")
 			}
 		case "lot":
-			requiredBitSet[0] |= 1 << 7
+			requiredBitSet[1] |= 1 << 0
 			if err := func() error {
 				v, err := d.Str()
 				s.Lot = string(v)
@@ -1347,7 +1364,7 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"lot\"")
 			}
 		case "on_hand":
-			requiredBitSet[1] |= 1 << 0
+			requiredBitSet[1] |= 1 << 1
 			if err := func() error {
 				v, err := d.Float64()
 				s.OnHand = float64(v)
@@ -1359,7 +1376,7 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"on_hand\"")
 			}
 		case "reserved":
-			requiredBitSet[1] |= 1 << 1
+			requiredBitSet[1] |= 1 << 2
 			if err := func() error {
 				v, err := d.Float64()
 				s.Reserved = float64(v)
@@ -1371,7 +1388,7 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"reserved\"")
 			}
 		case "sku":
-			requiredBitSet[1] |= 1 << 2
+			requiredBitSet[1] |= 1 << 3
 			if err := func() error {
 				v, err := d.Str()
 				s.Sku = string(v)
@@ -1392,8 +1409,8 @@ func (s *Balance) Decode(d *jx.Decoder) error {
 	// Validate required fields.
 	var failures []validate.FieldError
 	for i, mask := range [2]uint8{
-		0b11111111,
-		0b00000111,
+		0b11111101,
+		0b00001111,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.

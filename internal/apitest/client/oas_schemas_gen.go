@@ -458,7 +458,9 @@ func (*AuthServerMetadataHeaders) oAuthAuthorizationServerRes() {}
 type Balance struct {
 	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
 	// value.
-	Available      float64     `json:"available"`
+	Available float64 `json:"available"`
+	// The lot's expiry date (YYYY-MM-DD), when it has one.
+	ExpiresOn      OptString   `json:"expires_on"`
 	ItemID         int64       `json:"item_id"`
 	LastCountedAt  NilDateTime `json:"last_counted_at"`
 	LastMovementAt NilDateTime `json:"last_movement_at"`
@@ -478,6 +480,11 @@ type Balance struct {
 // GetAvailable returns the value of Available.
 func (s *Balance) GetAvailable() float64 {
 	return s.Available
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *Balance) GetExpiresOn() OptString {
+	return s.ExpiresOn
 }
 
 // GetItemID returns the value of ItemID.
@@ -533,6 +540,11 @@ func (s *Balance) GetSku() string {
 // SetAvailable sets the value of Available.
 func (s *Balance) SetAvailable(val float64) {
 	s.Available = val
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *Balance) SetExpiresOn(val OptString) {
+	s.ExpiresOn = val
 }
 
 // SetItemID sets the value of ItemID.

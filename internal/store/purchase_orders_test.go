@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -114,4 +115,48 @@ func TestReceiptEventsAndConcurrency(t *testing.T) {
 			t.Fatalf("receipt on a received order: %v", err)
 		}
 	})
+}
+
+// BenchmarkReceivePurchaseOrder measures a receipt against a purchase
+// order (the order locked and read with its lines and receipts, the
+// receipt movement with its idempotency record, the line's received
+// quantity, the receipt row and its event, in one transaction), to compare
+// with BenchmarkPostMovement's bare movements. An order takes 20 receipts
+// (reading an order reads its receipts), then the next one is used.
+// Run: go test ./internal/store -run '^$' -bench ReceivePurchaseOrder -benchtime 3s
+func BenchmarkReceivePurchaseOrder(b *testing.B) {
+	for _, engine := range pgtest.Engines {
+		b.Run(engine, func(b *testing.B) {
+			ctx := context.Background()
+			db := openTestDB(b, engine)
+			it, a, _ := seedStock(b, db)
+			order := func(i int) string {
+				po, err := db.CreatePurchaseOrder(ctx, warehouse.NewPurchaseOrder{Number: fmt.Sprintf("PO-%d", i), Supplier: "S",
+					Lines: []warehouse.NewPurchaseLine{{ItemID: it.ID, Expected: warehouse.MaxQty}}}, "m")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := db.ConfirmPurchaseOrder(ctx, po.Number, warehouse.AnyVersion, "m"); err != nil {
+					b.Fatal(err)
+				}
+				return po.Number
+			}
+			r := warehouse.NewReceipt{Lines: []warehouse.ReceiptLine{{LineNo: 1, Qty: *qty(1), LocationID: a.ID}}}
+			n, number := 0, order(0)
+			b.ReportAllocs()
+			for b.Loop() {
+				n++
+				if n%20 == 0 {
+					b.StopTimer()
+					number = order(n)
+					b.StartTimer()
+				}
+				idem := &warehouse.Idempotency{User: "c", Key: fmt.Sprintf("k%d", n), Hash: []byte{1}}
+				if _, _, err := db.ReceivePurchaseOrder(ctx, number, r, "c", idem); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "receipts/s")
+		})
+	}
 }

@@ -101,6 +101,8 @@ type Balance struct {
 	Available      Qty        `json:"available"`
 	LastMovementAt *time.Time `json:"last_movement_at" nullable:"true"`
 	LastCountedAt  *time.Time `json:"last_counted_at" nullable:"true"`
+	// ExpiresOn is the lot's expiry date, when it has one.
+	ExpiresOn string `json:"expires_on,omitempty" doc:"The lot's expiry date (YYYY-MM-DD), when it has one"`
 }
 
 // NewMovement is what a client posts. Lines name items by ID or SKU.

@@ -30,6 +30,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/metrics"
 	"github.com/warehouse-api/warehouse/internal/orders"
+	"github.com/warehouse-api/warehouse/internal/receiving"
 	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 	"github.com/warehouse-api/warehouse/internal/tracing"
@@ -225,13 +226,14 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	inv := inventory.New(a.db, a.inventoryOptions()...)
 	ords := orders.New(a.db)
 	a.goLoop(bg, "order expiry", func(ctx context.Context) { a.expiryLoop(ctx, ords) })
+	recv := receiving.New(a.db)
 	// The console is built by the server, which hands it its cookie mode
 	// (CookieAuth): the console's sign-in, CSRF and refresh are the
 	// API's, and its reads are the store's through console.Reader.
 	mkConsole := func(ca *httpapi.CookieAuth) httpapi.Console {
-		return console.New(console.Deps{Auth: ca, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Orders: ords, Read: a.db, Log: a.log, Version: cfg.Version})
+		return console.New(console.Deps{Auth: ca, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Orders: ords, Receiving: recv, Read: a.db, Log: a.log, Version: cfg.Version})
 	}
-	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Orders: ords, Imports: a.imports, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics(), Tracer: a.tracer})
+	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Orders: ords, Imports: a.imports, Receiving: recv, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics(), Tracer: a.tracer})
 	if a.metrics != nil {
 		a.serveMetrics()
 	}

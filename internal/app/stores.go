@@ -8,6 +8,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/keystore"
 	"github.com/warehouse-api/warehouse/internal/orders"
+	"github.com/warehouse-api/warehouse/internal/receiving"
 	"github.com/warehouse-api/warehouse/internal/session"
 	"github.com/warehouse-api/warehouse/internal/store"
 )
@@ -24,5 +25,6 @@ var (
 	_ inventory.Store  = (*store.DB)(nil)
 	_ keystore.Store   = (*store.DB)(nil)
 	_ orders.Store     = (*store.DB)(nil)
+	_ receiving.Store  = (*store.DB)(nil)
 	_ session.Store    = (*store.DB)(nil)
 )

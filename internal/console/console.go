@@ -27,6 +27,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/orders"
+	"github.com/warehouse-api/warehouse/internal/receiving"
 	"github.com/warehouse-api/warehouse/internal/session"
 )
 
@@ -63,10 +64,12 @@ type Deps struct {
 	Imports *importer.Service
 	// Orders is the outbound order service of the API (orders, allocation,
 	// pick lists, picks).
-	Orders  *orders.Service
-	Read    Reader
-	Log     *slog.Logger
-	Version string
+	Orders *orders.Service
+	// Receiving is purchase orders and receipts, as the API's.
+	Receiving *receiving.Service
+	Read      Reader
+	Log       *slog.Logger
+	Version   string
 }
 
 // Console serves the pages.
@@ -76,6 +79,7 @@ type Console struct {
 	inventory *inventory.Service
 	imports   *importer.Service
 	orders    *orders.Service
+	receiving *receiving.Service
 	read      Reader
 	log       *slog.Logger
 	version   string
@@ -95,7 +99,7 @@ func New(d Deps) *Console {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{auth: d.Auth, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, orders: d.Orders, read: d.Read, log: d.Log, version: d.Version,
+	c := &Console{auth: d.Auth, sessions: d.Sessions, inventory: d.Inventory, imports: d.Imports, orders: d.Orders, receiving: d.Receiving, read: d.Read, log: d.Log, version: d.Version,
 		pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"qty":     func(q warehouse.Qty) string { return q.String() },

@@ -38,6 +38,10 @@ type Console interface {
 	Order() http.Handler
 	OrderAction() http.Handler
 	PickList() http.Handler
+	// Receiving lists the purchase orders open for receiving (GET
+	// /receive); ReceiveForm receives against one (/receive/{number}).
+	Receiving() http.Handler
+	ReceiveForm() http.Handler
 	Static() http.Handler
 }
 

@@ -40,7 +40,7 @@ func TestContractCSVWhereDeclared(t *testing.T) {
 			map[string]any{"item_id": f.flour, "from_location_id": f.a, "to_location_id": f.b, "qty": 1},
 		}}).must(201).id()
 		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "locations": strconv.FormatInt(f.a, 10),
-			"movements": strconv.FormatInt(mv, 10), "users": "viewer", "orders": "SO-1"}
+			"movements": strconv.FormatInt(mv, 10), "users": "viewer", "orders": "SO-1", "purchase-orders": "PO-CSV"}
 
 		c := loadContract(t, d.srv)
 		csvOps := 0
@@ -164,6 +164,10 @@ func TestQtyFieldErrorsNameTheField(t *testing.T) {
 					fmt.Sprintf(`{"sku":"NEW","name":"New","uom":"ea","reorder_point":%s}`, bad.v), "reorder_point", nil},
 				tc{bad.name + ": item patch reorder_point", "PATCH", fmt.Sprintf("/api/v1/items/%d", f.wid), m,
 					fmt.Sprintf(`{"reorder_point":%s}`, bad.v), "reorder_point", []string{"If-Match", `"v1"`}},
+				tc{bad.name + ": purchase order expected_qty", "POST", "/api/v1/purchase-orders", m,
+					fmt.Sprintf(`{"number":"PO-Q","supplier":"S","lines":[{"sku":"WID","expected_qty":1},{"sku":"WID","expected_qty":%s}]}`, bad.v), "lines[1].expected_qty", nil},
+				tc{bad.name + ": receipt line qty", "POST", "/api/v1/purchase-orders/PO-Q/receipts", c,
+					fmt.Sprintf(`{"lines":[{"line":1,"location_id":%d,"qty":%s}]}`, f.a, bad.v), "lines[0].qty", nil},
 			)
 		}
 		// A negative reorder point is refused by the schema, in a change as
@@ -204,7 +208,7 @@ func TestQtyFieldErrorsNameTheField(t *testing.T) {
 
 		// Every number in a request body is a quantity: each must be in the table.
 		cl := loadContract(t, d.srv)
-		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "orders": "SO-1"}
+		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "orders": "SO-1", "purchase-orders": "PO-Q"}
 		for path, item := range cl.doc.Paths.PathItems.FromOldest() {
 			for method, op := range item.GetOperations().FromOldest() {
 				if op.RequestBody == nil || op.RequestBody.Content == nil {

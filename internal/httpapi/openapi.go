@@ -45,6 +45,7 @@ var tagDocs = []*huma.Tag{
 	{Name: "movements", Description: "Receipts, issues, transfers, adjustments and counts: the only way stock changes."},
 	{Name: "ledger", Description: "The append-only ledger of posted movement lines."},
 	{Name: "orders", Description: "Outbound orders: allocation (reservations), pick lists, picks through the ledger, shipping."},
+	{Name: "purchase-orders", Description: "Inbound orders: expected lines, receiving against them (partial, over-receipt within a tolerance), open quantities."},
 	{Name: "imports", Description: "Bulk import of items, locations and stock from CSV files."},
 	{Name: "lookup", Description: "Resolve a scanned barcode or code."},
 	{Name: "reports", Description: "Derived views of stock, such as items below their reorder point."},

@@ -252,6 +252,7 @@ var kinds = map[string]kind{
 	warehouse.EINSUFFICIENT:  {status: http.StatusConflict, title: "Insufficient stock", typ: "/problems/insufficient-stock", extend: withShortages},
 	warehouse.ECOUNTOUTDATED: {status: http.StatusConflict, title: "Count outdated", extend: withOnHand},
 	warehouse.EORDERSTATE:    {status: http.StatusConflict, title: "Order state"},
+	warehouse.EOVERRECEIPT:   {status: http.StatusConflict, title: "Over-receipt"},
 
 	// The token lifecycle's outcomes (internal/session). A token problem
 	// carries RFC 6750's challenge.

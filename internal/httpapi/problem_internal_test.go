@@ -107,6 +107,7 @@ func TestErrorTable(t *testing.T) {
 		{warehouse.EINSUFFICIENT, 409, "Insufficient stock", "", 400, "invalid_request"},
 		{warehouse.ECOUNTOUTDATED, 409, "Count outdated", "", 400, "invalid_request"},
 		{warehouse.EORDERSTATE, 409, "Order state", "", 400, "invalid_request"},
+		{warehouse.EOVERRECEIPT, 409, "Over-receipt", "", 400, "invalid_request"},
 		{warehouse.EBADCREDENTIALS, 401, "Unauthorized", "", 400, "invalid_grant"},
 		{warehouse.ELOGINTHROTTLED, 429, "Too Many Requests", "", 429, "temporarily_unavailable"},
 		{warehouse.ETOKENREVOKED, 401, "Unauthorized", "", 400, "invalid_grant"},

@@ -98,6 +98,17 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 
 		{"GET /api/v1/audit-events", "list-audit-events", s.opListAuditEvents, typed(s.listAuditEvents)},
 
+		// Inbound: purchase orders, receiving, lots (api_purchase_orders.go, api_lots.go).
+		{"GET /api/v1/purchase-orders", "list-purchase-orders", s.opListPurchaseOrders, typed(s.listPurchaseOrders)},
+		{"POST /api/v1/purchase-orders", "create-purchase-order", s.opCreatePurchaseOrder, typed(s.createPurchaseOrder)},
+		{"GET /api/v1/purchase-orders/{number}", "get-purchase-order", s.opGetPurchaseOrder, typed(s.getPurchaseOrder)},
+		{"POST /api/v1/purchase-orders/{number}/confirm", "confirm-purchase-order", s.opConfirmPurchaseOrder, typed(s.confirmPurchaseOrder)},
+		{"POST /api/v1/purchase-orders/{number}/cancel", "cancel-purchase-order", s.opCancelPurchaseOrder, typed(s.cancelPurchaseOrder)},
+		{"POST /api/v1/purchase-orders/{number}/receipts", "receive-purchase-order", s.opReceivePurchaseOrder, typed(s.receivePurchaseOrder)},
+		{"GET /api/v1/items/{id}/lots", "item-lots", s.opItemLots, typed(s.itemLots)},
+		{"PUT /api/v1/items/{id}/lots/{lot}", "set-lot", s.opSetLot, typed(s.setLot)},
+		{"GET /api/v1/reports/expiring", "expiring", s.opExpiring, typed(s.expiring)},
+
 		// Served by the mux, outside Huma, with their operations described
 		// by hand. /token is form-encoded, which Huma does not decode
 		// (oauth_token.go); / answers HTML or JSON (home.go).
@@ -143,6 +154,9 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 		{"POST /orders/{number}/{action}", "", nil, s.consoleRoute(Console.OrderAction, mux)},
 		{"GET /orders/{number}/pick", "", nil, s.consoleRoute(Console.PickList, mux)},
 		{"POST /orders/{number}/pick", "", nil, s.consoleRoute(Console.PickList, mux)},
+		{"GET /receive", "", nil, s.consoleRoute(Console.Receiving, mux)},
+		{"GET /receive/{number}", "", nil, s.consoleRoute(Console.ReceiveForm, mux)},
+		{"POST /receive/{number}", "", nil, s.consoleRoute(Console.ReceiveForm, mux)},
 		{"GET /static/{file}", "", nil, s.consoleRoute(Console.Static, mux)},
 
 		// What no route matched: JSON 404, or 405 with Allow (server.go).

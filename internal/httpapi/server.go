@@ -23,6 +23,7 @@ import (
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/orders"
+	"github.com/warehouse-api/warehouse/internal/receiving"
 	"github.com/warehouse-api/warehouse/internal/session"
 )
 
@@ -93,6 +94,8 @@ type Server struct {
 	orders *orders.Service
 	// imports runs bulk imports (POST /api/v1/imports/{kind}).
 	imports *importer.Service
+	// receiving runs purchase orders, receipts and lots.
+	receiving *receiving.Service
 	// console is the web console's pages (nil: none, GET / is the static
 	// home page).
 	console Console
@@ -131,6 +134,8 @@ type Deps struct {
 	Orders *orders.Service
 	// Imports runs bulk imports of CSV files.
 	Imports *importer.Service
+	// Receiving runs purchase orders, receipts and lots.
+	Receiving *receiving.Service
 	// Console, if set, builds the web console on the server's cookie
 	// mode; its pages are lines of the route table.
 	Console func(*CookieAuth) Console
@@ -175,7 +180,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	// One spelling of the base URL, for discovery and for the issuer.
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, orders: d.Orders, imports: d.Imports, log: d.Log, now: d.Now,
+	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, orders: d.Orders, imports: d.Imports, receiving: d.Receiving, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders(cfg.HSTS)}
 	s.verifyOpt = verifyOptions(cfg)
 	if d.Console != nil {

@@ -175,6 +175,18 @@ func (r *resolver) items(ids []int64, skus []string) error {
 	return nil
 }
 
+// item looks up one item by id, else by sku (a use case resolving its
+// lines one at a time); none is a no-op.
+func (r *resolver) item(id int64, sku string) error {
+	switch {
+	case id != 0:
+		return r.items([]int64{id}, nil)
+	case sku != "":
+		return r.items(nil, []string{sku})
+	}
+	return nil
+}
+
 // locations looks up and key-share locks the locations, as items does.
 func (r *resolver) locations(ids []int64) error {
 	ids = slices.DeleteFunc(dedup(ids), func(id int64) bool { _, ok := r.res.Locations[id]; return ok })

@@ -92,16 +92,21 @@ func (db *DB) EachLedger(ctx context.Context, f warehouse.LedgerFilter, fn func(
 	return eachRow(ctx, db.read, `SELECT `+ledgerColumns+ledgerFrom+w.String()+` ORDER BY e.id DESC`, w.args, scanLedger, fn)
 }
 
-const balanceColumns = `b.item_id, i.sku, b.location_id, l.code, l.path, b.lot, b.on_hand, b.reserved, b.last_movement_at, b.last_counted_at`
+// A lot's expiry is one primary-key probe, and none for the balances
+// without a lot.
+const balanceColumns = `b.item_id, i.sku, b.location_id, l.code, l.path, b.lot, b.on_hand, b.reserved, b.last_movement_at, b.last_counted_at,
+	CASE WHEN b.lot = '' THEN NULL ELSE (SELECT lt.expires_on FROM lots lt WHERE lt.item_id = b.item_id AND lt.lot = b.lot) END`
 
 const balanceFrom = ` FROM stock_balances b JOIN items i ON i.id = b.item_id JOIN locations l ON l.id = b.location_id`
 
 func scanBalance(row scanner) (*warehouse.Balance, error) {
 	var b warehouse.Balance
 	var moved, counted sql.NullInt64
-	if err := row.Scan(&b.ItemID, &b.SKU, &b.LocationID, &b.LocationCode, &b.LocationPath, &b.Lot, &b.OnHand, &b.Reserved, &moved, &counted); err != nil {
+	var expires sql.NullString
+	if err := row.Scan(&b.ItemID, &b.SKU, &b.LocationID, &b.LocationCode, &b.LocationPath, &b.Lot, &b.OnHand, &b.Reserved, &moved, &counted, &expires); err != nil {
 		return nil, err
 	}
+	b.ExpiresOn = expires.String
 	b.Available = b.OnHand - b.Reserved
 	b.LastMovementAt, b.LastCountedAt = timePtr(moved), timePtr(counted)
 	return &b, nil

@@ -29,18 +29,6 @@ type Invoker interface {
 	//
 	// DELETE /access-revoke
 	AccessRevoke(ctx context.Context) (AccessRevokeRes, error)
-	// AllocateOrder invokes allocate-order operation.
-	//
-	// Reserves stock at specific locations (and lots) for every line, or the line named: lot-tracked items
-	// first-expiring first (FEFO; lots without expiry last, expired lots never), others first-in
-	// first-out. When stock is short the order is partially_allocated; allocate again later for the rest.
-	// Reserved stock lowers available while on_hand stays; the database never lets reservations exceed
-	// on_hand.
-	//
-	// Requires role: manager (roles: viewer < clerk < manager < admin).
-	//
-	// POST /api/v1/orders/{number}/allocate
-	AllocateOrder(ctx context.Context, request OptOrderLineRef, params AllocateOrderParams) (AllocateOrderRes, error)
 	// ArchiveItem invokes archive-item operation.
 	//
 	// Sets active=false (history stays). Refused with 409 while the item has stock anywhere.
@@ -57,15 +45,15 @@ type Invoker interface {
 	//
 	// DELETE /api/v1/locations/{id}
 	ArchiveLocation(ctx context.Context, params ArchiveLocationParams) (ArchiveLocationRes, error)
-	// CancelOrder invokes cancel-order operation.
+	// CancelPurchaseOrder invokes cancel-purchase-order operation.
 	//
-	// Releases every reservation of the order in the same transaction. A shipped order cannot be
-	// cancelled.
+	// Any state but received or cancelled -> cancelled, with a reason; what was received stays received
+	// (the ledger is never edited). Send If-Match with the ETag of your last GET (or *).
 	//
 	// Requires role: manager (roles: viewer < clerk < manager < admin).
 	//
-	// POST /api/v1/orders/{number}/cancel
-	CancelOrder(ctx context.Context, params CancelOrderParams) (CancelOrderRes, error)
+	// POST /api/v1/purchase-orders/{number}/cancel
+	CancelPurchaseOrder(ctx context.Context, request *CancelBody, params CancelPurchaseOrderParams) (CancelPurchaseOrderRes, error)
 	// ChangePassword invokes change-password operation.
 	//
 	// Needs a fresh access token (from a password login, not a refresh). Ends every session of the user,
@@ -73,27 +61,15 @@ type Invoker interface {
 	//
 	// POST /user/password
 	ChangePassword(ctx context.Context, request *PasswordChange) (ChangePasswordRes, error)
-	// ConfirmOrder invokes confirm-order operation.
+	// ConfirmPurchaseOrder invokes confirm-purchase-order operation.
 	//
-	// Fixes the lines; the order may then be allocated. 409 order_state unless a draft.
+	// Draft -> confirmed: open for receiving. Send If-Match with the ETag of your last GET (or *); only a
+	// draft is confirmed (409).
 	//
 	// Requires role: manager (roles: viewer < clerk < manager < admin).
 	//
-	// POST /api/v1/orders/{number}/confirm
-	ConfirmOrder(ctx context.Context, params ConfirmOrderParams) (ConfirmOrderRes, error)
-	// ConfirmPick invokes confirm-pick operation.
-	//
-	// By reservation_id, or by scanning: the location code, then the item's barcode or SKU. In one
-	// transaction the reservation and the balance's reserved go down and the picked stock is issued (or
-	// transferred to the order's staging location) through the ledger. short: true records what was not
-	// found and releases it; the order goes back to partially_allocated. Idempotency-Key is required: a
-	// retry with the same key and body posts nothing and returns the first answer with
-	// Idempotent-Replayed: true.
-	//
-	// Requires role: clerk (roles: viewer < clerk < manager < admin).
-	//
-	// POST /api/v1/orders/{number}/picks
-	ConfirmPick(ctx context.Context, request *PickBody, params ConfirmPickParams) (ConfirmPickRes, error)
+	// POST /api/v1/purchase-orders/{number}/confirm
+	ConfirmPurchaseOrder(ctx context.Context, params ConfirmPurchaseOrderParams) (ConfirmPurchaseOrderRes, error)
 	// CreateItem invokes create-item operation.
 	//
 	// Requires role: manager (roles: viewer < clerk < manager < admin).
@@ -108,14 +84,14 @@ type Invoker interface {
 	//
 	// POST /api/v1/locations
 	CreateLocation(ctx context.Context, request *LocationCreateBody) (CreateLocationRes, error)
-	// CreateOrder invokes create-order operation.
+	// CreatePurchaseOrder invokes create-purchase-order operation.
 	//
-	// Creates a draft: lines of item and quantity, each item once. Confirm it, then allocate it.
+	// A draft with its expected lines; confirm it to receive against it. A duplicate number is 409.
 	//
 	// Requires role: manager (roles: viewer < clerk < manager < admin).
 	//
-	// POST /api/v1/orders
-	CreateOrder(ctx context.Context, request *OrderCreateBody) (CreateOrderRes, error)
+	// POST /api/v1/purchase-orders
+	CreatePurchaseOrder(ctx context.Context, request *PurchaseOrderBody) (CreatePurchaseOrderRes, error)
 	// CreateUser invokes create-user operation.
 	//
 	// Requires role: admin (roles: viewer < clerk < manager < admin). Needs a fresh access token (from a
@@ -153,6 +129,16 @@ type Invoker interface {
 	//
 	// DELETE /sessions/{id}
 	EndSession(ctx context.Context, params EndSessionParams) (EndSessionRes, error)
+	// Expiring invokes expiring operation.
+	//
+	// Balances of lots that expire within within_days days from today (UTC), already expired ones included
+	// (expired: true), soonest first, with on_hand, reserved and available; under location_id's subtree if
+	// given. Cursor pagination.
+	//
+	// Requires role: viewer (roles: viewer < clerk < manager < admin).
+	//
+	// GET /api/v1/reports/expiring
+	Expiring(ctx context.Context, params ExpiringParams) (ExpiringRes, error)
 	// GetItem invokes get-item operation.
 	//
 	// Requires role: viewer (roles: viewer < clerk < manager < admin).
@@ -171,12 +157,14 @@ type Invoker interface {
 	//
 	// GET /api/v1/movements/{id}
 	GetMovement(ctx context.Context, params GetMovementParams) (GetMovementRes, error)
-	// GetOrder invokes get-order operation.
+	// GetPurchaseOrder invokes get-purchase-order operation.
+	//
+	// With each line's expected, received and open quantity, and the receipts posted.
 	//
 	// Requires role: viewer (roles: viewer < clerk < manager < admin).
 	//
-	// GET /api/v1/orders/{number}
-	GetOrder(ctx context.Context, params GetOrderParams) (GetOrderRes, error)
+	// GET /api/v1/purchase-orders/{number}
+	GetPurchaseOrder(ctx context.Context, params GetPurchaseOrderParams) (GetPurchaseOrderRes, error)
 	// GetUser invokes get-user operation.
 	//
 	// Requires role: admin (roles: viewer < clerk < manager < admin).
@@ -219,6 +207,14 @@ type Invoker interface {
 	//
 	// POST /api/v1/imports/{kind}
 	Import(ctx context.Context, request ImportReq, params ImportParams) (ImportRes, error)
+	// ItemLots invokes item-lots operation.
+	//
+	// The lots that carry an expiry record (set by PUT or by a receipt), by lot.
+	//
+	// Requires role: viewer (roles: viewer < clerk < manager < admin).
+	//
+	// GET /api/v1/items/{id}/lots
+	ItemLots(ctx context.Context, params ItemLotsParams) (ItemLotsRes, error)
 	// ItemStock invokes item-stock operation.
 	//
 	// Requires role: viewer (roles: viewer < clerk < manager < admin).
@@ -278,23 +274,14 @@ type Invoker interface {
 	//
 	// GET /api/v1/movements
 	ListMovements(ctx context.Context, params ListMovementsParams) (ListMovementsRes, error)
-	// ListOrders invokes list-orders operation.
+	// ListPurchaseOrders invokes list-purchase-orders operation.
 	//
-	// Newest first, with their lines.
-	//
-	// Requires role: viewer (roles: viewer < clerk < manager < admin).
-	//
-	// GET /api/v1/orders
-	ListOrders(ctx context.Context, params ListOrdersParams) (ListOrdersRes, error)
-	// ListReservations invokes list-reservations operation.
-	//
-	// Oldest first. qty was reserved; picked, short and released say where it went; the rest is still held
-	// (stock_balances.reserved is the sum of that).
+	// By number, with lines (expected, received, open) and receipts. Cursor pagination.
 	//
 	// Requires role: viewer (roles: viewer < clerk < manager < admin).
 	//
-	// GET /api/v1/reservations
-	ListReservations(ctx context.Context, params ListReservationsParams) (ListReservationsRes, error)
+	// GET /api/v1/purchase-orders
+	ListPurchaseOrders(ctx context.Context, params ListPurchaseOrdersParams) (ListPurchaseOrdersRes, error)
 	// ListSessions invokes list-sessions operation.
 	//
 	// Every session (login) of the caller that has not ended, with where and when it started and was last
@@ -399,15 +386,6 @@ type Invoker interface {
 	//
 	// GET /.well-known/openid-configuration
 	OpenidConfiguration(ctx context.Context) (OpenidConfigurationRes, error)
-	// PickList invokes pick-list operation.
-	//
-	// Open reservations in walking order (by location path). With pickers=ann,bob each top-level zone goes
-	// to one picker; picker=ann keeps ann's stops.
-	//
-	// Requires role: viewer (roles: viewer < clerk < manager < admin).
-	//
-	// GET /api/v1/orders/{number}/pick-list
-	PickList(ctx context.Context, params PickListParams) (PickListRes, error)
 	// PostMovement invokes post-movement operation.
 	//
 	// Receipts, issues, transfers and counts need clerk; adjustments need manager. All lines or none: a
@@ -425,6 +403,20 @@ type Invoker interface {
 	//
 	// GET /readyz
 	Readyz(ctx context.Context) (ReadyzRes, error)
+	// ReceivePurchaseOrder invokes receive-purchase-order operation.
+	//
+	// Posts one receipt movement (reference = the order's number), records the lots' expiry dates and each
+	// line's received quantity, all in one transaction. Partial receipts leave the order
+	// partially_received; when every line is received in full it is received. A line may be over-received
+	// by at most the order's over_receipt_tolerance_pct, and only with a reason (422 without); beyond it
+	// the receipt is refused whole with 409 over_receipt naming the line. Idempotency-Key is required: a
+	// retry with the same key and body returns the first receipt's movement (and the order as it is now)
+	// with Idempotent-Replayed: true, and receives nothing again.
+	//
+	// Requires role: clerk (roles: viewer < clerk < manager < admin).
+	//
+	// POST /api/v1/purchase-orders/{number}/receipts
+	ReceivePurchaseOrder(ctx context.Context, request *ReceiptBody, params ReceivePurchaseOrderParams) (ReceivePurchaseOrderRes, error)
 	// Refresh invokes refresh operation.
 	//
 	// Send the refresh token as the bearer token (or in `refresh_token_cookie` with `X-CSRF-Token`).
@@ -441,14 +433,6 @@ type Invoker interface {
 	//
 	// DELETE /refresh-revoke
 	RefreshRevoke(ctx context.Context) (RefreshRevokeRes, error)
-	// ReleaseOrder invokes release-order operation.
-	//
-	// Gives back what the open reservations of the order (or the line named) hold.
-	//
-	// Requires role: manager (roles: viewer < clerk < manager < admin).
-	//
-	// POST /api/v1/orders/{number}/release
-	ReleaseOrder(ctx context.Context, request OptOrderLineRef, params ReleaseOrderParams) (ReleaseOrderRes, error)
 	// ReverseMovement invokes reverse-movement operation.
 	//
 	// Posts the compensating movement (every ledger entry negated); history is never edited. A movement is
@@ -468,15 +452,15 @@ type Invoker interface {
 	//
 	// POST /revoke
 	Revoke(ctx context.Context, request OptRevokeReq) (RevokeRes, error)
-	// ShipOrder invokes ship-order operation.
+	// SetLot invokes set-lot operation.
 	//
-	// Ships what was picked: with a staging location, an issue of the picked stock from there; without,
-	// the picks issued it already. Refused (409 order_state) while anything is still reserved to pick.
+	// Creates the lot's record or changes its expiry (null clears it). Only lot-tracked items have lots
+	// (422).
 	//
-	// Requires role: clerk (roles: viewer < clerk < manager < admin).
+	// Requires role: manager (roles: viewer < clerk < manager < admin).
 	//
-	// POST /api/v1/orders/{number}/ship
-	ShipOrder(ctx context.Context, params ShipOrderParams) (ShipOrderRes, error)
+	// PUT /api/v1/items/{id}/lots/{lot}
+	SetLot(ctx context.Context, request *LotBody, params SetLotParams) (SetLotRes, error)
 	// Token invokes token operation.
 	//
 	// Form-encoded, as RFC 6749 sections 4.3 and 6 define. Errors are RFC 6749 section 5.2 objects.
@@ -513,14 +497,6 @@ type Invoker interface {
 	//
 	// PATCH /api/v1/locations/{id}
 	UpdateLocation(ctx context.Context, request UpdateLocationReq, params UpdateLocationParams) (UpdateLocationRes, error)
-	// UpdateOrder invokes update-order operation.
-	//
-	// Send If-Match with the ETag of your last GET. Only a draft can be edited (409 order_state).
-	//
-	// Requires role: manager (roles: viewer < clerk < manager < admin).
-	//
-	// PATCH /api/v1/orders/{number}
-	UpdateOrder(ctx context.Context, request *OrderPatchBody, params UpdateOrderParams) (UpdateOrderRes, error)
 	// UpdateUser invokes update-user operation.
 	//
 	// Send If-Match with the ETag of your last GET (or `*`). Deactivation and role changes apply to the
@@ -693,145 +669,6 @@ func (c *Client) sendAccessRevoke(ctx context.Context) (res AccessRevokeRes, err
 	}()
 
 	result, err := decodeAccessRevokeResponse(resp)
-	if err != nil {
-		return res, errors.Wrap(err, "decode response")
-	}
-
-	return result, nil
-}
-
-// AllocateOrder invokes allocate-order operation.
-//
-// Reserves stock at specific locations (and lots) for every line, or the line named: lot-tracked items
-// first-expiring first (FEFO; lots without expiry last, expired lots never), others first-in
-// first-out. When stock is short the order is partially_allocated; allocate again later for the rest.
-// Reserved stock lowers available while on_hand stays; the database never lets reservations exceed
-// on_hand.
-//
-// Requires role: manager (roles: viewer < clerk < manager < admin).
-//
-// POST /api/v1/orders/{number}/allocate
-func (c *Client) AllocateOrder(ctx context.Context, request OptOrderLineRef, params AllocateOrderParams) (AllocateOrderRes, error) {
-	res, err := c.sendAllocateOrder(ctx, request, params)
-	return res, err
-}
-
-func (c *Client) sendAllocateOrder(ctx context.Context, request OptOrderLineRef, params AllocateOrderParams) (res AllocateOrderRes, err error) {
-
-	u := uri.Clone(c.requestURL(ctx))
-	var pathParts [3]string
-	pathParts[0] = "/api/v1/orders/"
-	{
-		// Encode "number" parameter.
-		e := uri.NewPathEncoder(uri.PathEncoderConfig{
-			Param:   "number",
-			Style:   uri.PathStyleSimple,
-			Explode: false,
-		})
-		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.Number))
-		}(); err != nil {
-			return res, errors.Wrap(err, "encode path")
-		}
-		encoded, err := e.Result()
-		if err != nil {
-			return res, errors.Wrap(err, "encode path")
-		}
-		pathParts[1] = encoded
-	}
-	pathParts[2] = "/allocate"
-	uri.AddPathParts(u, pathParts[:]...)
-
-	r, err := ht.NewRequest(ctx, "POST", u)
-	if err != nil {
-		return res, errors.Wrap(err, "create request")
-	}
-	if err := encodeAllocateOrderRequest(request, r); err != nil {
-		return res, errors.Wrap(err, "encode request")
-	}
-
-	{
-		type bitset = [1]uint8
-		var satisfied bitset
-		{
-
-			switch err := c.securityOAuth2PasswordBearer(ctx, AllocateOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 0
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityBearer(ctx, AllocateOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"Bearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityCookieAccessToken(ctx, AllocateOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 2
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
-			}
-		}
-		{
-
-			switch err := c.securityCsrfHeader(ctx, AllocateOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 3
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"CsrfHeader\"")
-			}
-		}
-
-		if ok := func() bool {
-		nextRequirement:
-			for _, requirement := range []bitset{
-				{0b00000001},
-				{0b00000010},
-				{0b00001100},
-			} {
-				for i, mask := range requirement {
-					if satisfied[i]&mask != mask {
-						continue nextRequirement
-					}
-				}
-				return true
-			}
-			return false
-		}(); !ok {
-			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
-		}
-	}
-
-	resp, err := c.cfg.Client.Do(r)
-	if err != nil {
-		return res, errors.Wrap(err, "do request")
-	}
-	body := resp.Body
-	defer func() {
-		// Drain the body to EOF before closing, so the underlying
-		// connection can be reused by the Transport regardless of the
-		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
-		_, _ = io.Copy(io.Discard, body)
-		_ = body.Close()
-	}()
-
-	result, err := decodeAllocateOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -1127,24 +964,24 @@ func (c *Client) sendArchiveLocation(ctx context.Context, params ArchiveLocation
 	return result, nil
 }
 
-// CancelOrder invokes cancel-order operation.
+// CancelPurchaseOrder invokes cancel-purchase-order operation.
 //
-// Releases every reservation of the order in the same transaction. A shipped order cannot be
-// cancelled.
+// Any state but received or cancelled -> cancelled, with a reason; what was received stays received
+// (the ledger is never edited). Send If-Match with the ETag of your last GET (or *).
 //
 // Requires role: manager (roles: viewer < clerk < manager < admin).
 //
-// POST /api/v1/orders/{number}/cancel
-func (c *Client) CancelOrder(ctx context.Context, params CancelOrderParams) (CancelOrderRes, error) {
-	res, err := c.sendCancelOrder(ctx, params)
+// POST /api/v1/purchase-orders/{number}/cancel
+func (c *Client) CancelPurchaseOrder(ctx context.Context, request *CancelBody, params CancelPurchaseOrderParams) (CancelPurchaseOrderRes, error) {
+	res, err := c.sendCancelPurchaseOrder(ctx, request, params)
 	return res, err
 }
 
-func (c *Client) sendCancelOrder(ctx context.Context, params CancelOrderParams) (res CancelOrderRes, err error) {
+func (c *Client) sendCancelPurchaseOrder(ctx context.Context, request *CancelBody, params CancelPurchaseOrderParams) (res CancelPurchaseOrderRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [3]string
-	pathParts[0] = "/api/v1/orders/"
+	pathParts[0] = "/api/v1/purchase-orders/"
 	{
 		// Encode "number" parameter.
 		e := uri.NewPathEncoder(uri.PathEncoderConfig{
@@ -1170,13 +1007,29 @@ func (c *Client) sendCancelOrder(ctx context.Context, params CancelOrderParams) 
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
 	}
+	if err := encodeCancelPurchaseOrderRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	h := uri.NewHeaderEncoder(r.Header)
+	{
+		cfg := uri.HeaderParameterEncodingConfig{
+			Name:    "If-Match",
+			Explode: false,
+		}
+		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
+		}); err != nil {
+			return res, errors.Wrap(err, "encode header")
+		}
+	}
 
 	{
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
 
-			switch err := c.securityOAuth2PasswordBearer(ctx, CancelOrderOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, CancelPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1187,7 +1040,7 @@ func (c *Client) sendCancelOrder(ctx context.Context, params CancelOrderParams) 
 		}
 		{
 
-			switch err := c.securityBearer(ctx, CancelOrderOperation, r); {
+			switch err := c.securityBearer(ctx, CancelPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1198,7 +1051,7 @@ func (c *Client) sendCancelOrder(ctx context.Context, params CancelOrderParams) 
 		}
 		{
 
-			switch err := c.securityCookieAccessToken(ctx, CancelOrderOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, CancelPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1209,7 +1062,7 @@ func (c *Client) sendCancelOrder(ctx context.Context, params CancelOrderParams) 
 		}
 		{
 
-			switch err := c.securityCsrfHeader(ctx, CancelOrderOperation, r); {
+			switch err := c.securityCsrfHeader(ctx, CancelPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 3
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1252,7 +1105,7 @@ func (c *Client) sendCancelOrder(ctx context.Context, params CancelOrderParams) 
 		_ = body.Close()
 	}()
 
-	result, err := decodeCancelOrderResponse(resp)
+	result, err := decodeCancelPurchaseOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -1375,23 +1228,24 @@ func (c *Client) sendChangePassword(ctx context.Context, request *PasswordChange
 	return result, nil
 }
 
-// ConfirmOrder invokes confirm-order operation.
+// ConfirmPurchaseOrder invokes confirm-purchase-order operation.
 //
-// Fixes the lines; the order may then be allocated. 409 order_state unless a draft.
+// Draft -> confirmed: open for receiving. Send If-Match with the ETag of your last GET (or *); only a
+// draft is confirmed (409).
 //
 // Requires role: manager (roles: viewer < clerk < manager < admin).
 //
-// POST /api/v1/orders/{number}/confirm
-func (c *Client) ConfirmOrder(ctx context.Context, params ConfirmOrderParams) (ConfirmOrderRes, error) {
-	res, err := c.sendConfirmOrder(ctx, params)
+// POST /api/v1/purchase-orders/{number}/confirm
+func (c *Client) ConfirmPurchaseOrder(ctx context.Context, params ConfirmPurchaseOrderParams) (ConfirmPurchaseOrderRes, error) {
+	res, err := c.sendConfirmPurchaseOrder(ctx, params)
 	return res, err
 }
 
-func (c *Client) sendConfirmOrder(ctx context.Context, params ConfirmOrderParams) (res ConfirmOrderRes, err error) {
+func (c *Client) sendConfirmPurchaseOrder(ctx context.Context, params ConfirmPurchaseOrderParams) (res ConfirmPurchaseOrderRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [3]string
-	pathParts[0] = "/api/v1/orders/"
+	pathParts[0] = "/api/v1/purchase-orders/"
 	{
 		// Encode "number" parameter.
 		e := uri.NewPathEncoder(uri.PathEncoderConfig{
@@ -1418,154 +1272,14 @@ func (c *Client) sendConfirmOrder(ctx context.Context, params ConfirmOrderParams
 		return res, errors.Wrap(err, "create request")
 	}
 
-	{
-		type bitset = [1]uint8
-		var satisfied bitset
-		{
-
-			switch err := c.securityOAuth2PasswordBearer(ctx, ConfirmOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 0
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityBearer(ctx, ConfirmOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"Bearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityCookieAccessToken(ctx, ConfirmOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 2
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
-			}
-		}
-		{
-
-			switch err := c.securityCsrfHeader(ctx, ConfirmOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 3
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"CsrfHeader\"")
-			}
-		}
-
-		if ok := func() bool {
-		nextRequirement:
-			for _, requirement := range []bitset{
-				{0b00000001},
-				{0b00000010},
-				{0b00001100},
-			} {
-				for i, mask := range requirement {
-					if satisfied[i]&mask != mask {
-						continue nextRequirement
-					}
-				}
-				return true
-			}
-			return false
-		}(); !ok {
-			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
-		}
-	}
-
-	resp, err := c.cfg.Client.Do(r)
-	if err != nil {
-		return res, errors.Wrap(err, "do request")
-	}
-	body := resp.Body
-	defer func() {
-		// Drain the body to EOF before closing, so the underlying
-		// connection can be reused by the Transport regardless of the
-		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
-		_, _ = io.Copy(io.Discard, body)
-		_ = body.Close()
-	}()
-
-	result, err := decodeConfirmOrderResponse(resp)
-	if err != nil {
-		return res, errors.Wrap(err, "decode response")
-	}
-
-	return result, nil
-}
-
-// ConfirmPick invokes confirm-pick operation.
-//
-// By reservation_id, or by scanning: the location code, then the item's barcode or SKU. In one
-// transaction the reservation and the balance's reserved go down and the picked stock is issued (or
-// transferred to the order's staging location) through the ledger. short: true records what was not
-// found and releases it; the order goes back to partially_allocated. Idempotency-Key is required: a
-// retry with the same key and body posts nothing and returns the first answer with
-// Idempotent-Replayed: true.
-//
-// Requires role: clerk (roles: viewer < clerk < manager < admin).
-//
-// POST /api/v1/orders/{number}/picks
-func (c *Client) ConfirmPick(ctx context.Context, request *PickBody, params ConfirmPickParams) (ConfirmPickRes, error) {
-	res, err := c.sendConfirmPick(ctx, request, params)
-	return res, err
-}
-
-func (c *Client) sendConfirmPick(ctx context.Context, request *PickBody, params ConfirmPickParams) (res ConfirmPickRes, err error) {
-
-	u := uri.Clone(c.requestURL(ctx))
-	var pathParts [3]string
-	pathParts[0] = "/api/v1/orders/"
-	{
-		// Encode "number" parameter.
-		e := uri.NewPathEncoder(uri.PathEncoderConfig{
-			Param:   "number",
-			Style:   uri.PathStyleSimple,
-			Explode: false,
-		})
-		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.Number))
-		}(); err != nil {
-			return res, errors.Wrap(err, "encode path")
-		}
-		encoded, err := e.Result()
-		if err != nil {
-			return res, errors.Wrap(err, "encode path")
-		}
-		pathParts[1] = encoded
-	}
-	pathParts[2] = "/picks"
-	uri.AddPathParts(u, pathParts[:]...)
-
-	r, err := ht.NewRequest(ctx, "POST", u)
-	if err != nil {
-		return res, errors.Wrap(err, "create request")
-	}
-	if err := encodeConfirmPickRequest(request, r); err != nil {
-		return res, errors.Wrap(err, "encode request")
-	}
-
 	h := uri.NewHeaderEncoder(r.Header)
 	{
 		cfg := uri.HeaderParameterEncodingConfig{
-			Name:    "Idempotency-Key",
+			Name:    "If-Match",
 			Explode: false,
 		}
 		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			return e.EncodeValue(conv.StringToString(params.IdempotencyKey))
+			return e.EncodeValue(conv.StringToString(params.IfMatch))
 		}); err != nil {
 			return res, errors.Wrap(err, "encode header")
 		}
@@ -1576,7 +1290,7 @@ func (c *Client) sendConfirmPick(ctx context.Context, request *PickBody, params 
 		var satisfied bitset
 		{
 
-			switch err := c.securityOAuth2PasswordBearer(ctx, ConfirmPickOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ConfirmPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1587,7 +1301,7 @@ func (c *Client) sendConfirmPick(ctx context.Context, request *PickBody, params 
 		}
 		{
 
-			switch err := c.securityBearer(ctx, ConfirmPickOperation, r); {
+			switch err := c.securityBearer(ctx, ConfirmPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1598,7 +1312,7 @@ func (c *Client) sendConfirmPick(ctx context.Context, request *PickBody, params 
 		}
 		{
 
-			switch err := c.securityCookieAccessToken(ctx, ConfirmPickOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ConfirmPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1609,7 +1323,7 @@ func (c *Client) sendConfirmPick(ctx context.Context, request *PickBody, params 
 		}
 		{
 
-			switch err := c.securityCsrfHeader(ctx, ConfirmPickOperation, r); {
+			switch err := c.securityCsrfHeader(ctx, ConfirmPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 3
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1652,7 +1366,7 @@ func (c *Client) sendConfirmPick(ctx context.Context, request *PickBody, params 
 		_ = body.Close()
 	}()
 
-	result, err := decodeConfirmPickResponse(resp)
+	result, err := decodeConfirmPurchaseOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -1890,30 +1604,30 @@ func (c *Client) sendCreateLocation(ctx context.Context, request *LocationCreate
 	return result, nil
 }
 
-// CreateOrder invokes create-order operation.
+// CreatePurchaseOrder invokes create-purchase-order operation.
 //
-// Creates a draft: lines of item and quantity, each item once. Confirm it, then allocate it.
+// A draft with its expected lines; confirm it to receive against it. A duplicate number is 409.
 //
 // Requires role: manager (roles: viewer < clerk < manager < admin).
 //
-// POST /api/v1/orders
-func (c *Client) CreateOrder(ctx context.Context, request *OrderCreateBody) (CreateOrderRes, error) {
-	res, err := c.sendCreateOrder(ctx, request)
+// POST /api/v1/purchase-orders
+func (c *Client) CreatePurchaseOrder(ctx context.Context, request *PurchaseOrderBody) (CreatePurchaseOrderRes, error) {
+	res, err := c.sendCreatePurchaseOrder(ctx, request)
 	return res, err
 }
 
-func (c *Client) sendCreateOrder(ctx context.Context, request *OrderCreateBody) (res CreateOrderRes, err error) {
+func (c *Client) sendCreatePurchaseOrder(ctx context.Context, request *PurchaseOrderBody) (res CreatePurchaseOrderRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [1]string
-	pathParts[0] = "/api/v1/orders"
+	pathParts[0] = "/api/v1/purchase-orders"
 	uri.AddPathParts(u, pathParts[:]...)
 
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
 	}
-	if err := encodeCreateOrderRequest(request, r); err != nil {
+	if err := encodeCreatePurchaseOrderRequest(request, r); err != nil {
 		return res, errors.Wrap(err, "encode request")
 	}
 
@@ -1922,7 +1636,7 @@ func (c *Client) sendCreateOrder(ctx context.Context, request *OrderCreateBody) 
 		var satisfied bitset
 		{
 
-			switch err := c.securityOAuth2PasswordBearer(ctx, CreateOrderOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, CreatePurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1933,7 +1647,7 @@ func (c *Client) sendCreateOrder(ctx context.Context, request *OrderCreateBody) 
 		}
 		{
 
-			switch err := c.securityBearer(ctx, CreateOrderOperation, r); {
+			switch err := c.securityBearer(ctx, CreatePurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1944,7 +1658,7 @@ func (c *Client) sendCreateOrder(ctx context.Context, request *OrderCreateBody) 
 		}
 		{
 
-			switch err := c.securityCookieAccessToken(ctx, CreateOrderOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, CreatePurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1955,7 +1669,7 @@ func (c *Client) sendCreateOrder(ctx context.Context, request *OrderCreateBody) 
 		}
 		{
 
-			switch err := c.securityCsrfHeader(ctx, CreateOrderOperation, r); {
+			switch err := c.securityCsrfHeader(ctx, CreatePurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 3
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1998,7 +1712,7 @@ func (c *Client) sendCreateOrder(ctx context.Context, request *OrderCreateBody) 
 		_ = body.Close()
 	}()
 
-	result, err := decodeCreateOrderResponse(resp)
+	result, err := decodeCreatePurchaseOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -2502,6 +2216,181 @@ func (c *Client) sendEndSession(ctx context.Context, params EndSessionParams) (r
 	return result, nil
 }
 
+// Expiring invokes expiring operation.
+//
+// Balances of lots that expire within within_days days from today (UTC), already expired ones included
+// (expired: true), soonest first, with on_hand, reserved and available; under location_id's subtree if
+// given. Cursor pagination.
+//
+// Requires role: viewer (roles: viewer < clerk < manager < admin).
+//
+// GET /api/v1/reports/expiring
+func (c *Client) Expiring(ctx context.Context, params ExpiringParams) (ExpiringRes, error) {
+	res, err := c.sendExpiring(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendExpiring(ctx context.Context, params ExpiringParams) (res ExpiringRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v1/reports/expiring"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "limit" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "limit",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Limit.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "cursor" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "cursor",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Cursor.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "within_days" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "within_days",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.WithinDays.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "location_id" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "location_id",
+			Style:   uri.QueryStyleForm,
+			Explode: false,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.LocationID.Get(); ok {
+				return e.EncodeValue(conv.Int64ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ExpiringOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ExpiringOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ExpiringOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00000100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeExpiringResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // GetItem invokes get-item operation.
 //
 // Requires role: viewer (roles: viewer < clerk < manager < admin).
@@ -2856,21 +2745,23 @@ func (c *Client) sendGetMovement(ctx context.Context, params GetMovementParams) 
 	return result, nil
 }
 
-// GetOrder invokes get-order operation.
+// GetPurchaseOrder invokes get-purchase-order operation.
+//
+// With each line's expected, received and open quantity, and the receipts posted.
 //
 // Requires role: viewer (roles: viewer < clerk < manager < admin).
 //
-// GET /api/v1/orders/{number}
-func (c *Client) GetOrder(ctx context.Context, params GetOrderParams) (GetOrderRes, error) {
-	res, err := c.sendGetOrder(ctx, params)
+// GET /api/v1/purchase-orders/{number}
+func (c *Client) GetPurchaseOrder(ctx context.Context, params GetPurchaseOrderParams) (GetPurchaseOrderRes, error) {
+	res, err := c.sendGetPurchaseOrder(ctx, params)
 	return res, err
 }
 
-func (c *Client) sendGetOrder(ctx context.Context, params GetOrderParams) (res GetOrderRes, err error) {
+func (c *Client) sendGetPurchaseOrder(ctx context.Context, params GetPurchaseOrderParams) (res GetPurchaseOrderRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [2]string
-	pathParts[0] = "/api/v1/orders/"
+	pathParts[0] = "/api/v1/purchase-orders/"
 	{
 		// Encode "number" parameter.
 		e := uri.NewPathEncoder(uri.PathEncoderConfig{
@@ -2901,7 +2792,7 @@ func (c *Client) sendGetOrder(ctx context.Context, params GetOrderParams) (res G
 		var satisfied bitset
 		{
 
-			switch err := c.securityOAuth2PasswordBearer(ctx, GetOrderOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, GetPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -2912,7 +2803,7 @@ func (c *Client) sendGetOrder(ctx context.Context, params GetOrderParams) (res G
 		}
 		{
 
-			switch err := c.securityBearer(ctx, GetOrderOperation, r); {
+			switch err := c.securityBearer(ctx, GetPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -2923,7 +2814,7 @@ func (c *Client) sendGetOrder(ctx context.Context, params GetOrderParams) (res G
 		}
 		{
 
-			switch err := c.securityCookieAccessToken(ctx, GetOrderOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, GetPurchaseOrderOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -2966,7 +2857,7 @@ func (c *Client) sendGetOrder(ctx context.Context, params GetOrderParams) (res G
 		_ = body.Close()
 	}()
 
-	result, err := decodeGetOrderResponse(resp)
+	result, err := decodeGetPurchaseOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -3341,6 +3232,127 @@ func (c *Client) sendImport(ctx context.Context, request ImportReq, params Impor
 	}()
 
 	result, err := decodeImportResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ItemLots invokes item-lots operation.
+//
+// The lots that carry an expiry record (set by PUT or by a receipt), by lot.
+//
+// Requires role: viewer (roles: viewer < clerk < manager < admin).
+//
+// GET /api/v1/items/{id}/lots
+func (c *Client) ItemLots(ctx context.Context, params ItemLotsParams) (ItemLotsRes, error) {
+	res, err := c.sendItemLots(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendItemLots(ctx context.Context, params ItemLotsParams) (res ItemLotsRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/items/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.Int64ToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/lots"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ItemLotsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ItemLotsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ItemLotsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00000100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeItemLotsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -4913,23 +4925,23 @@ func (c *Client) sendListMovements(ctx context.Context, params ListMovementsPara
 	return result, nil
 }
 
-// ListOrders invokes list-orders operation.
+// ListPurchaseOrders invokes list-purchase-orders operation.
 //
-// Newest first, with their lines.
+// By number, with lines (expected, received, open) and receipts. Cursor pagination.
 //
 // Requires role: viewer (roles: viewer < clerk < manager < admin).
 //
-// GET /api/v1/orders
-func (c *Client) ListOrders(ctx context.Context, params ListOrdersParams) (ListOrdersRes, error) {
-	res, err := c.sendListOrders(ctx, params)
+// GET /api/v1/purchase-orders
+func (c *Client) ListPurchaseOrders(ctx context.Context, params ListPurchaseOrdersParams) (ListPurchaseOrdersRes, error) {
+	res, err := c.sendListPurchaseOrders(ctx, params)
 	return res, err
 }
 
-func (c *Client) sendListOrders(ctx context.Context, params ListOrdersParams) (res ListOrdersRes, err error) {
+func (c *Client) sendListPurchaseOrders(ctx context.Context, params ListPurchaseOrdersParams) (res ListPurchaseOrdersRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [1]string
-	pathParts[0] = "/api/v1/orders"
+	pathParts[0] = "/api/v1/purchase-orders"
 	uri.AddPathParts(u, pathParts[:]...)
 
 	q := uri.NewQueryEncoder()
@@ -4968,15 +4980,15 @@ func (c *Client) sendListOrders(ctx context.Context, params ListOrdersParams) (r
 		}
 	}
 	{
-		// Encode "state" parameter.
+		// Encode "status" parameter.
 		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "state",
+			Name:    "status",
 			Style:   uri.QueryStyleForm,
 			Explode: false,
 		}
 
 		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.State.Get(); ok {
+			if val, ok := params.Status.Get(); ok {
 				return e.EncodeValue(conv.StringToString(string(val)))
 			}
 			return nil
@@ -4985,33 +4997,16 @@ func (c *Client) sendListOrders(ctx context.Context, params ListOrdersParams) (r
 		}
 	}
 	{
-		// Encode "customer" parameter.
+		// Encode "supplier" parameter.
 		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "customer",
+			Name:    "supplier",
 			Style:   uri.QueryStyleForm,
 			Explode: false,
 		}
 
 		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.Customer.Get(); ok {
+			if val, ok := params.Supplier.Get(); ok {
 				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode query")
-		}
-	}
-	{
-		// Encode "item_id" parameter.
-		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "item_id",
-			Style:   uri.QueryStyleForm,
-			Explode: false,
-		}
-
-		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.ItemID.Get(); ok {
-				return e.EncodeValue(conv.Int64ToString(val))
 			}
 			return nil
 		}); err != nil {
@@ -5030,7 +5025,7 @@ func (c *Client) sendListOrders(ctx context.Context, params ListOrdersParams) (r
 		var satisfied bitset
 		{
 
-			switch err := c.securityOAuth2PasswordBearer(ctx, ListOrdersOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, ListPurchaseOrdersOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -5041,7 +5036,7 @@ func (c *Client) sendListOrders(ctx context.Context, params ListOrdersParams) (r
 		}
 		{
 
-			switch err := c.securityBearer(ctx, ListOrdersOperation, r); {
+			switch err := c.securityBearer(ctx, ListPurchaseOrdersOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -5052,7 +5047,7 @@ func (c *Client) sendListOrders(ctx context.Context, params ListOrdersParams) (r
 		}
 		{
 
-			switch err := c.securityCookieAccessToken(ctx, ListOrdersOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, ListPurchaseOrdersOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -5095,215 +5090,7 @@ func (c *Client) sendListOrders(ctx context.Context, params ListOrdersParams) (r
 		_ = body.Close()
 	}()
 
-	result, err := decodeListOrdersResponse(resp)
-	if err != nil {
-		return res, errors.Wrap(err, "decode response")
-	}
-
-	return result, nil
-}
-
-// ListReservations invokes list-reservations operation.
-//
-// Oldest first. qty was reserved; picked, short and released say where it went; the rest is still held
-// (stock_balances.reserved is the sum of that).
-//
-// Requires role: viewer (roles: viewer < clerk < manager < admin).
-//
-// GET /api/v1/reservations
-func (c *Client) ListReservations(ctx context.Context, params ListReservationsParams) (ListReservationsRes, error) {
-	res, err := c.sendListReservations(ctx, params)
-	return res, err
-}
-
-func (c *Client) sendListReservations(ctx context.Context, params ListReservationsParams) (res ListReservationsRes, err error) {
-
-	u := uri.Clone(c.requestURL(ctx))
-	var pathParts [1]string
-	pathParts[0] = "/api/v1/reservations"
-	uri.AddPathParts(u, pathParts[:]...)
-
-	q := uri.NewQueryEncoder()
-	{
-		// Encode "limit" parameter.
-		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "limit",
-			Style:   uri.QueryStyleForm,
-			Explode: false,
-		}
-
-		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.Limit.Get(); ok {
-				return e.EncodeValue(conv.Int64ToString(val))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode query")
-		}
-	}
-	{
-		// Encode "cursor" parameter.
-		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "cursor",
-			Style:   uri.QueryStyleForm,
-			Explode: false,
-		}
-
-		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.Cursor.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode query")
-		}
-	}
-	{
-		// Encode "item_id" parameter.
-		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "item_id",
-			Style:   uri.QueryStyleForm,
-			Explode: false,
-		}
-
-		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.ItemID.Get(); ok {
-				return e.EncodeValue(conv.Int64ToString(val))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode query")
-		}
-	}
-	{
-		// Encode "location_id" parameter.
-		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "location_id",
-			Style:   uri.QueryStyleForm,
-			Explode: false,
-		}
-
-		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.LocationID.Get(); ok {
-				return e.EncodeValue(conv.Int64ToString(val))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode query")
-		}
-	}
-	{
-		// Encode "order" parameter.
-		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "order",
-			Style:   uri.QueryStyleForm,
-			Explode: false,
-		}
-
-		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.Order.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode query")
-		}
-	}
-	{
-		// Encode "state" parameter.
-		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "state",
-			Style:   uri.QueryStyleForm,
-			Explode: false,
-		}
-
-		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.State.Get(); ok {
-				return e.EncodeValue(conv.StringToString(string(val)))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode query")
-		}
-	}
-	u.RawQuery = q.Values().Encode()
-
-	r, err := ht.NewRequest(ctx, "GET", u)
-	if err != nil {
-		return res, errors.Wrap(err, "create request")
-	}
-
-	{
-		type bitset = [1]uint8
-		var satisfied bitset
-		{
-
-			switch err := c.securityOAuth2PasswordBearer(ctx, ListReservationsOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 0
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityBearer(ctx, ListReservationsOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"Bearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityCookieAccessToken(ctx, ListReservationsOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 2
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
-			}
-		}
-
-		if ok := func() bool {
-		nextRequirement:
-			for _, requirement := range []bitset{
-				{0b00000001},
-				{0b00000010},
-				{0b00000100},
-			} {
-				for i, mask := range requirement {
-					if satisfied[i]&mask != mask {
-						continue nextRequirement
-					}
-				}
-				return true
-			}
-			return false
-		}(); !ok {
-			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
-		}
-	}
-
-	resp, err := c.cfg.Client.Do(r)
-	if err != nil {
-		return res, errors.Wrap(err, "do request")
-	}
-	body := resp.Body
-	defer func() {
-		// Drain the body to EOF before closing, so the underlying
-		// connection can be reused by the Transport regardless of the
-		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
-		_, _ = io.Copy(io.Discard, body)
-		_ = body.Close()
-	}()
-
-	result, err := decodeListReservationsResponse(resp)
+	result, err := decodeListPurchaseOrdersResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -6772,165 +6559,6 @@ func (c *Client) sendOpenidConfiguration(ctx context.Context) (res OpenidConfigu
 	return result, nil
 }
 
-// PickList invokes pick-list operation.
-//
-// Open reservations in walking order (by location path). With pickers=ann,bob each top-level zone goes
-// to one picker; picker=ann keeps ann's stops.
-//
-// Requires role: viewer (roles: viewer < clerk < manager < admin).
-//
-// GET /api/v1/orders/{number}/pick-list
-func (c *Client) PickList(ctx context.Context, params PickListParams) (PickListRes, error) {
-	res, err := c.sendPickList(ctx, params)
-	return res, err
-}
-
-func (c *Client) sendPickList(ctx context.Context, params PickListParams) (res PickListRes, err error) {
-
-	u := uri.Clone(c.requestURL(ctx))
-	var pathParts [3]string
-	pathParts[0] = "/api/v1/orders/"
-	{
-		// Encode "number" parameter.
-		e := uri.NewPathEncoder(uri.PathEncoderConfig{
-			Param:   "number",
-			Style:   uri.PathStyleSimple,
-			Explode: false,
-		})
-		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.Number))
-		}(); err != nil {
-			return res, errors.Wrap(err, "encode path")
-		}
-		encoded, err := e.Result()
-		if err != nil {
-			return res, errors.Wrap(err, "encode path")
-		}
-		pathParts[1] = encoded
-	}
-	pathParts[2] = "/pick-list"
-	uri.AddPathParts(u, pathParts[:]...)
-
-	q := uri.NewQueryEncoder()
-	{
-		// Encode "picker" parameter.
-		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "picker",
-			Style:   uri.QueryStyleForm,
-			Explode: false,
-		}
-
-		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.Picker.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode query")
-		}
-	}
-	{
-		// Encode "pickers" parameter.
-		cfg := uri.QueryParameterEncodingConfig{
-			Name:    "pickers",
-			Style:   uri.QueryStyleForm,
-			Explode: false,
-		}
-
-		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.Pickers.Get(); ok {
-				return e.EncodeValue(conv.StringToString(val))
-			}
-			return nil
-		}); err != nil {
-			return res, errors.Wrap(err, "encode query")
-		}
-	}
-	u.RawQuery = q.Values().Encode()
-
-	r, err := ht.NewRequest(ctx, "GET", u)
-	if err != nil {
-		return res, errors.Wrap(err, "create request")
-	}
-
-	{
-		type bitset = [1]uint8
-		var satisfied bitset
-		{
-
-			switch err := c.securityOAuth2PasswordBearer(ctx, PickListOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 0
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityBearer(ctx, PickListOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"Bearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityCookieAccessToken(ctx, PickListOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 2
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
-			}
-		}
-
-		if ok := func() bool {
-		nextRequirement:
-			for _, requirement := range []bitset{
-				{0b00000001},
-				{0b00000010},
-				{0b00000100},
-			} {
-				for i, mask := range requirement {
-					if satisfied[i]&mask != mask {
-						continue nextRequirement
-					}
-				}
-				return true
-			}
-			return false
-		}(); !ok {
-			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
-		}
-	}
-
-	resp, err := c.cfg.Client.Do(r)
-	if err != nil {
-		return res, errors.Wrap(err, "do request")
-	}
-	body := resp.Body
-	defer func() {
-		// Drain the body to EOF before closing, so the underlying
-		// connection can be reused by the Transport regardless of the
-		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
-		_, _ = io.Copy(io.Discard, body)
-		_ = body.Close()
-	}()
-
-	result, err := decodePickListResponse(resp)
-	if err != nil {
-		return res, errors.Wrap(err, "decode response")
-	}
-
-	return result, nil
-}
-
 // PostMovement invokes post-movement operation.
 //
 // Receipts, issues, transfers and counts need clerk; adjustments need manager. All lines or none: a
@@ -7099,6 +6727,160 @@ func (c *Client) sendReadyz(ctx context.Context) (res ReadyzRes, err error) {
 	}()
 
 	result, err := decodeReadyzResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ReceivePurchaseOrder invokes receive-purchase-order operation.
+//
+// Posts one receipt movement (reference = the order's number), records the lots' expiry dates and each
+// line's received quantity, all in one transaction. Partial receipts leave the order
+// partially_received; when every line is received in full it is received. A line may be over-received
+// by at most the order's over_receipt_tolerance_pct, and only with a reason (422 without); beyond it
+// the receipt is refused whole with 409 over_receipt naming the line. Idempotency-Key is required: a
+// retry with the same key and body returns the first receipt's movement (and the order as it is now)
+// with Idempotent-Replayed: true, and receives nothing again.
+//
+// Requires role: clerk (roles: viewer < clerk < manager < admin).
+//
+// POST /api/v1/purchase-orders/{number}/receipts
+func (c *Client) ReceivePurchaseOrder(ctx context.Context, request *ReceiptBody, params ReceivePurchaseOrderParams) (ReceivePurchaseOrderRes, error) {
+	res, err := c.sendReceivePurchaseOrder(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendReceivePurchaseOrder(ctx context.Context, request *ReceiptBody, params ReceivePurchaseOrderParams) (res ReceivePurchaseOrderRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/purchase-orders/"
+	{
+		// Encode "number" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "number",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Number))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/receipts"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeReceivePurchaseOrderRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	h := uri.NewHeaderEncoder(r.Header)
+	{
+		cfg := uri.HeaderParameterEncodingConfig{
+			Name:    "Idempotency-Key",
+			Explode: false,
+		}
+		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+			return e.EncodeValue(conv.StringToString(params.IdempotencyKey))
+		}); err != nil {
+			return res, errors.Wrap(err, "encode header")
+		}
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityOAuth2PasswordBearer(ctx, ReceivePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityBearer(ctx, ReceivePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 1
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"Bearer\"")
+			}
+		}
+		{
+
+			switch err := c.securityCookieAccessToken(ctx, ReceivePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 2
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
+			}
+		}
+		{
+
+			switch err := c.securityCsrfHeader(ctx, ReceivePurchaseOrderOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 3
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"CsrfHeader\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{0b00000010},
+				{0b00001100},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeReceivePurchaseOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -7332,141 +7114,6 @@ func (c *Client) sendRefreshRevoke(ctx context.Context) (res RefreshRevokeRes, e
 	return result, nil
 }
 
-// ReleaseOrder invokes release-order operation.
-//
-// Gives back what the open reservations of the order (or the line named) hold.
-//
-// Requires role: manager (roles: viewer < clerk < manager < admin).
-//
-// POST /api/v1/orders/{number}/release
-func (c *Client) ReleaseOrder(ctx context.Context, request OptOrderLineRef, params ReleaseOrderParams) (ReleaseOrderRes, error) {
-	res, err := c.sendReleaseOrder(ctx, request, params)
-	return res, err
-}
-
-func (c *Client) sendReleaseOrder(ctx context.Context, request OptOrderLineRef, params ReleaseOrderParams) (res ReleaseOrderRes, err error) {
-
-	u := uri.Clone(c.requestURL(ctx))
-	var pathParts [3]string
-	pathParts[0] = "/api/v1/orders/"
-	{
-		// Encode "number" parameter.
-		e := uri.NewPathEncoder(uri.PathEncoderConfig{
-			Param:   "number",
-			Style:   uri.PathStyleSimple,
-			Explode: false,
-		})
-		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.Number))
-		}(); err != nil {
-			return res, errors.Wrap(err, "encode path")
-		}
-		encoded, err := e.Result()
-		if err != nil {
-			return res, errors.Wrap(err, "encode path")
-		}
-		pathParts[1] = encoded
-	}
-	pathParts[2] = "/release"
-	uri.AddPathParts(u, pathParts[:]...)
-
-	r, err := ht.NewRequest(ctx, "POST", u)
-	if err != nil {
-		return res, errors.Wrap(err, "create request")
-	}
-	if err := encodeReleaseOrderRequest(request, r); err != nil {
-		return res, errors.Wrap(err, "encode request")
-	}
-
-	{
-		type bitset = [1]uint8
-		var satisfied bitset
-		{
-
-			switch err := c.securityOAuth2PasswordBearer(ctx, ReleaseOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 0
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityBearer(ctx, ReleaseOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"Bearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityCookieAccessToken(ctx, ReleaseOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 2
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
-			}
-		}
-		{
-
-			switch err := c.securityCsrfHeader(ctx, ReleaseOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 3
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"CsrfHeader\"")
-			}
-		}
-
-		if ok := func() bool {
-		nextRequirement:
-			for _, requirement := range []bitset{
-				{0b00000001},
-				{0b00000010},
-				{0b00001100},
-			} {
-				for i, mask := range requirement {
-					if satisfied[i]&mask != mask {
-						continue nextRequirement
-					}
-				}
-				return true
-			}
-			return false
-		}(); !ok {
-			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
-		}
-	}
-
-	resp, err := c.cfg.Client.Do(r)
-	if err != nil {
-		return res, errors.Wrap(err, "do request")
-	}
-	body := resp.Body
-	defer func() {
-		// Drain the body to EOF before closing, so the underlying
-		// connection can be reused by the Transport regardless of the
-		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
-		_, _ = io.Copy(io.Discard, body)
-		_ = body.Close()
-	}()
-
-	result, err := decodeReleaseOrderResponse(resp)
-	if err != nil {
-		return res, errors.Wrap(err, "decode response")
-	}
-
-	return result, nil
-}
-
 // ReverseMovement invokes reverse-movement operation.
 //
 // Posts the compensating movement (every ledger entry negated); history is never edited. A movement is
@@ -7666,33 +7313,33 @@ func (c *Client) sendRevoke(ctx context.Context, request OptRevokeReq) (res Revo
 	return result, nil
 }
 
-// ShipOrder invokes ship-order operation.
+// SetLot invokes set-lot operation.
 //
-// Ships what was picked: with a staging location, an issue of the picked stock from there; without,
-// the picks issued it already. Refused (409 order_state) while anything is still reserved to pick.
+// Creates the lot's record or changes its expiry (null clears it). Only lot-tracked items have lots
+// (422).
 //
-// Requires role: clerk (roles: viewer < clerk < manager < admin).
+// Requires role: manager (roles: viewer < clerk < manager < admin).
 //
-// POST /api/v1/orders/{number}/ship
-func (c *Client) ShipOrder(ctx context.Context, params ShipOrderParams) (ShipOrderRes, error) {
-	res, err := c.sendShipOrder(ctx, params)
+// PUT /api/v1/items/{id}/lots/{lot}
+func (c *Client) SetLot(ctx context.Context, request *LotBody, params SetLotParams) (SetLotRes, error) {
+	res, err := c.sendSetLot(ctx, request, params)
 	return res, err
 }
 
-func (c *Client) sendShipOrder(ctx context.Context, params ShipOrderParams) (res ShipOrderRes, err error) {
+func (c *Client) sendSetLot(ctx context.Context, request *LotBody, params SetLotParams) (res SetLotRes, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
-	var pathParts [3]string
-	pathParts[0] = "/api/v1/orders/"
+	var pathParts [4]string
+	pathParts[0] = "/api/v1/items/"
 	{
-		// Encode "number" parameter.
+		// Encode "id" parameter.
 		e := uri.NewPathEncoder(uri.PathEncoderConfig{
-			Param:   "number",
+			Param:   "id",
 			Style:   uri.PathStyleSimple,
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.Number))
+			return e.EncodeValue(conv.Int64ToString(params.ID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -7702,12 +7349,33 @@ func (c *Client) sendShipOrder(ctx context.Context, params ShipOrderParams) (res
 		}
 		pathParts[1] = encoded
 	}
-	pathParts[2] = "/ship"
+	pathParts[2] = "/lots/"
+	{
+		// Encode "lot" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "lot",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.Lot))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[3] = encoded
+	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	r, err := ht.NewRequest(ctx, "POST", u)
+	r, err := ht.NewRequest(ctx, "PUT", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeSetLotRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
 	}
 
 	{
@@ -7715,7 +7383,7 @@ func (c *Client) sendShipOrder(ctx context.Context, params ShipOrderParams) (res
 		var satisfied bitset
 		{
 
-			switch err := c.securityOAuth2PasswordBearer(ctx, ShipOrderOperation, r); {
+			switch err := c.securityOAuth2PasswordBearer(ctx, SetLotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -7726,7 +7394,7 @@ func (c *Client) sendShipOrder(ctx context.Context, params ShipOrderParams) (res
 		}
 		{
 
-			switch err := c.securityBearer(ctx, ShipOrderOperation, r); {
+			switch err := c.securityBearer(ctx, SetLotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 1
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -7737,7 +7405,7 @@ func (c *Client) sendShipOrder(ctx context.Context, params ShipOrderParams) (res
 		}
 		{
 
-			switch err := c.securityCookieAccessToken(ctx, ShipOrderOperation, r); {
+			switch err := c.securityCookieAccessToken(ctx, SetLotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 2
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -7748,7 +7416,7 @@ func (c *Client) sendShipOrder(ctx context.Context, params ShipOrderParams) (res
 		}
 		{
 
-			switch err := c.securityCsrfHeader(ctx, ShipOrderOperation, r); {
+			switch err := c.securityCsrfHeader(ctx, SetLotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 3
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -7791,7 +7459,7 @@ func (c *Client) sendShipOrder(ctx context.Context, params ShipOrderParams) (res
 		_ = body.Close()
 	}()
 
-	result, err := decodeShipOrderResponse(resp)
+	result, err := decodeSetLotResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -8270,153 +7938,6 @@ func (c *Client) sendUpdateLocation(ctx context.Context, request UpdateLocationR
 	}()
 
 	result, err := decodeUpdateLocationResponse(resp)
-	if err != nil {
-		return res, errors.Wrap(err, "decode response")
-	}
-
-	return result, nil
-}
-
-// UpdateOrder invokes update-order operation.
-//
-// Send If-Match with the ETag of your last GET. Only a draft can be edited (409 order_state).
-//
-// Requires role: manager (roles: viewer < clerk < manager < admin).
-//
-// PATCH /api/v1/orders/{number}
-func (c *Client) UpdateOrder(ctx context.Context, request *OrderPatchBody, params UpdateOrderParams) (UpdateOrderRes, error) {
-	res, err := c.sendUpdateOrder(ctx, request, params)
-	return res, err
-}
-
-func (c *Client) sendUpdateOrder(ctx context.Context, request *OrderPatchBody, params UpdateOrderParams) (res UpdateOrderRes, err error) {
-
-	u := uri.Clone(c.requestURL(ctx))
-	var pathParts [2]string
-	pathParts[0] = "/api/v1/orders/"
-	{
-		// Encode "number" parameter.
-		e := uri.NewPathEncoder(uri.PathEncoderConfig{
-			Param:   "number",
-			Style:   uri.PathStyleSimple,
-			Explode: false,
-		})
-		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.Number))
-		}(); err != nil {
-			return res, errors.Wrap(err, "encode path")
-		}
-		encoded, err := e.Result()
-		if err != nil {
-			return res, errors.Wrap(err, "encode path")
-		}
-		pathParts[1] = encoded
-	}
-	uri.AddPathParts(u, pathParts[:]...)
-
-	r, err := ht.NewRequest(ctx, "PATCH", u)
-	if err != nil {
-		return res, errors.Wrap(err, "create request")
-	}
-	if err := encodeUpdateOrderRequest(request, r); err != nil {
-		return res, errors.Wrap(err, "encode request")
-	}
-
-	h := uri.NewHeaderEncoder(r.Header)
-	{
-		cfg := uri.HeaderParameterEncodingConfig{
-			Name:    "If-Match",
-			Explode: false,
-		}
-		if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-			return e.EncodeValue(conv.StringToString(params.IfMatch))
-		}); err != nil {
-			return res, errors.Wrap(err, "encode header")
-		}
-	}
-
-	{
-		type bitset = [1]uint8
-		var satisfied bitset
-		{
-
-			switch err := c.securityOAuth2PasswordBearer(ctx, UpdateOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 0
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"OAuth2PasswordBearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityBearer(ctx, UpdateOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 1
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"Bearer\"")
-			}
-		}
-		{
-
-			switch err := c.securityCookieAccessToken(ctx, UpdateOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 2
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"CookieAccessToken\"")
-			}
-		}
-		{
-
-			switch err := c.securityCsrfHeader(ctx, UpdateOrderOperation, r); {
-			case err == nil: // if NO error
-				satisfied[0] |= 1 << 3
-			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
-				// Skip this security.
-			default:
-				return res, errors.Wrap(err, "security \"CsrfHeader\"")
-			}
-		}
-
-		if ok := func() bool {
-		nextRequirement:
-			for _, requirement := range []bitset{
-				{0b00000001},
-				{0b00000010},
-				{0b00001100},
-			} {
-				for i, mask := range requirement {
-					if satisfied[i]&mask != mask {
-						continue nextRequirement
-					}
-				}
-				return true
-			}
-			return false
-		}(); !ok {
-			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
-		}
-	}
-
-	resp, err := c.cfg.Client.Do(r)
-	if err != nil {
-		return res, errors.Wrap(err, "do request")
-	}
-	body := resp.Body
-	defer func() {
-		// Drain the body to EOF before closing, so the underlying
-		// connection can be reused by the Transport regardless of the
-		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
-		_, _ = io.Copy(io.Discard, body)
-		_ = body.Close()
-	}()
-
-	result, err := decodeUpdateOrderResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

@@ -5,10 +5,6 @@ type AccessRevokeRes interface {
 	accessRevokeRes()
 }
 
-type AllocateOrderRes interface {
-	allocateOrderRes()
-}
-
 type ArchiveItemRes interface {
 	archiveItemRes()
 }
@@ -17,20 +13,16 @@ type ArchiveLocationRes interface {
 	archiveLocationRes()
 }
 
-type CancelOrderRes interface {
-	cancelOrderRes()
+type CancelPurchaseOrderRes interface {
+	cancelPurchaseOrderRes()
 }
 
 type ChangePasswordRes interface {
 	changePasswordRes()
 }
 
-type ConfirmOrderRes interface {
-	confirmOrderRes()
-}
-
-type ConfirmPickRes interface {
-	confirmPickRes()
+type ConfirmPurchaseOrderRes interface {
+	confirmPurchaseOrderRes()
 }
 
 type CreateItemRes interface {
@@ -41,8 +33,8 @@ type CreateLocationRes interface {
 	createLocationRes()
 }
 
-type CreateOrderRes interface {
-	createOrderRes()
+type CreatePurchaseOrderRes interface {
+	createPurchaseOrderRes()
 }
 
 type CreateUserRes interface {
@@ -65,6 +57,10 @@ type EndSessionRes interface {
 	endSessionRes()
 }
 
+type ExpiringRes interface {
+	expiringRes()
+}
+
 type GetItemRes interface {
 	getItemRes()
 }
@@ -77,8 +73,8 @@ type GetMovementRes interface {
 	getMovementRes()
 }
 
-type GetOrderRes interface {
-	getOrderRes()
+type GetPurchaseOrderRes interface {
+	getPurchaseOrderRes()
 }
 
 type GetUserRes interface {
@@ -95,6 +91,10 @@ type HomeRes interface {
 
 type ImportRes interface {
 	importRes()
+}
+
+type ItemLotsRes interface {
+	itemLotsRes()
 }
 
 type ItemStockRes interface {
@@ -125,12 +125,8 @@ type ListMovementsRes interface {
 	listMovementsRes()
 }
 
-type ListOrdersRes interface {
-	listOrdersRes()
-}
-
-type ListReservationsRes interface {
-	listReservationsRes()
+type ListPurchaseOrdersRes interface {
+	listPurchaseOrdersRes()
 }
 
 type ListSessionsRes interface {
@@ -189,16 +185,16 @@ type OpenidConfigurationRes interface {
 	openidConfigurationRes()
 }
 
-type PickListRes interface {
-	pickListRes()
-}
-
 type PostMovementRes interface {
 	postMovementRes()
 }
 
 type ReadyzRes interface {
 	readyzRes()
+}
+
+type ReceivePurchaseOrderRes interface {
+	receivePurchaseOrderRes()
 }
 
 type RefreshRes interface {
@@ -209,10 +205,6 @@ type RefreshRevokeRes interface {
 	refreshRevokeRes()
 }
 
-type ReleaseOrderRes interface {
-	releaseOrderRes()
-}
-
 type ReverseMovementRes interface {
 	reverseMovementRes()
 }
@@ -221,8 +213,8 @@ type RevokeRes interface {
 	revokeRes()
 }
 
-type ShipOrderRes interface {
-	shipOrderRes()
+type SetLotRes interface {
+	setLotRes()
 }
 
 type TokenRes interface {
@@ -247,10 +239,6 @@ type UpdateLocationReq interface {
 
 type UpdateLocationRes interface {
 	updateLocationRes()
-}
-
-type UpdateOrderRes interface {
-	updateOrderRes()
 }
 
 type UpdateUserRes interface {

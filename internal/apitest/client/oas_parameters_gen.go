@@ -2,11 +2,6 @@
 
 package client
 
-// AllocateOrderParams is parameters of allocate-order operation.
-type AllocateOrderParams struct {
-	Number string
-}
-
 // ArchiveItemParams is parameters of archive-item operation.
 type ArchiveItemParams struct {
 	ID int64
@@ -21,21 +16,18 @@ type ArchiveLocationParams struct {
 	IfMatch string
 }
 
-// CancelOrderParams is parameters of cancel-order operation.
-type CancelOrderParams struct {
+// CancelPurchaseOrderParams is parameters of cancel-purchase-order operation.
+type CancelPurchaseOrderParams struct {
 	Number string
+	// ETag of the version you changed, e.g. "v1", or * for any.
+	IfMatch string
 }
 
-// ConfirmOrderParams is parameters of confirm-order operation.
-type ConfirmOrderParams struct {
+// ConfirmPurchaseOrderParams is parameters of confirm-purchase-order operation.
+type ConfirmPurchaseOrderParams struct {
 	Number string
-}
-
-// ConfirmPickParams is parameters of confirm-pick operation.
-type ConfirmPickParams struct {
-	Number string
-	// Required: 1-255 characters, unique per request (e.g. a UUID).
-	IdempotencyKey string
+	// ETag of the version you changed, e.g. "v1", or * for any.
+	IfMatch string
 }
 
 // DeactivateUserParams is parameters of deactivate-user operation.
@@ -56,6 +48,15 @@ type EndSessionParams struct {
 	ID string
 }
 
+// ExpiringParams is parameters of expiring operation.
+type ExpiringParams struct {
+	Limit  OptInt64  `json:",omitempty,omitzero"`
+	Cursor OptString `json:",omitempty,omitzero"`
+	// Horizon in days from today (0: expiring today or expired).
+	WithinDays OptInt64 `json:",omitempty,omitzero"`
+	LocationID OptInt64 `json:",omitempty,omitzero"`
+}
+
 // GetItemParams is parameters of get-item operation.
 type GetItemParams struct {
 	ID int64
@@ -71,8 +72,8 @@ type GetMovementParams struct {
 	ID int64
 }
 
-// GetOrderParams is parameters of get-order operation.
-type GetOrderParams struct {
+// GetPurchaseOrderParams is parameters of get-purchase-order operation.
+type GetPurchaseOrderParams struct {
 	Number string
 }
 
@@ -87,6 +88,11 @@ type ImportParams struct {
 	Kind ImportKind
 	// Check and count everything, write nothing.
 	DryRun OptBool `json:",omitempty,omitzero"`
+}
+
+// ItemLotsParams is parameters of item-lots operation.
+type ItemLotsParams struct {
+	ID int64
 }
 
 // ItemStockParams is parameters of item-stock operation.
@@ -193,29 +199,12 @@ type ListMovementsParams struct {
 	Until OptDateTime `json:",omitempty,omitzero"`
 }
 
-// ListOrdersParams is parameters of list-orders operation.
-type ListOrdersParams struct {
-	// Page size.
-	Limit OptInt64 `json:",omitempty,omitzero"`
-	// Opaque cursor: next_cursor of the previous page.
-	Cursor   OptString          `json:",omitempty,omitzero"`
-	State    OptListOrdersState `json:",omitempty,omitzero"`
-	Customer OptString          `json:",omitempty,omitzero"`
-	// Orders with a line of this item.
-	ItemID OptInt64 `json:",omitempty,omitzero"`
-}
-
-// ListReservationsParams is parameters of list-reservations operation.
-type ListReservationsParams struct {
-	// Page size.
-	Limit OptInt64 `json:",omitempty,omitzero"`
-	// Opaque cursor: next_cursor of the previous page.
-	Cursor     OptString `json:",omitempty,omitzero"`
-	ItemID     OptInt64  `json:",omitempty,omitzero"`
-	LocationID OptInt64  `json:",omitempty,omitzero"`
-	// Order number.
-	Order OptString                `json:",omitempty,omitzero"`
-	State OptListReservationsState `json:",omitempty,omitzero"`
+// ListPurchaseOrdersParams is parameters of list-purchase-orders operation.
+type ListPurchaseOrdersParams struct {
+	Limit    OptInt64                    `json:",omitempty,omitzero"`
+	Cursor   OptString                   `json:",omitempty,omitzero"`
+	Status   OptListPurchaseOrdersStatus `json:",omitempty,omitzero"`
+	Supplier OptString                   `json:",omitempty,omitzero"`
 }
 
 // ListStockParams is parameters of list-stock operation.
@@ -279,24 +268,17 @@ type LowStockParams struct {
 	LocationID OptInt64  `json:",omitempty,omitzero"`
 }
 
-// PickListParams is parameters of pick-list operation.
-type PickListParams struct {
-	Number string
-	// Only this picker's stops.
-	Picker OptString `json:",omitempty,omitzero"`
-	// Comma-separated pickers to deal the zones to.
-	Pickers OptString `json:",omitempty,omitzero"`
-}
-
 // PostMovementParams is parameters of post-movement operation.
 type PostMovementParams struct {
 	// Required: 1-255 characters, unique per request (e.g. a UUID).
 	IdempotencyKey string
 }
 
-// ReleaseOrderParams is parameters of release-order operation.
-type ReleaseOrderParams struct {
+// ReceivePurchaseOrderParams is parameters of receive-purchase-order operation.
+type ReceivePurchaseOrderParams struct {
 	Number string
+	// Required: 1-255 characters, unique per request (e.g. a UUID).
+	IdempotencyKey string
 }
 
 // ReverseMovementParams is parameters of reverse-movement operation.
@@ -306,9 +288,10 @@ type ReverseMovementParams struct {
 	IdempotencyKey string
 }
 
-// ShipOrderParams is parameters of ship-order operation.
-type ShipOrderParams struct {
-	Number string
+// SetLotParams is parameters of set-lot operation.
+type SetLotParams struct {
+	ID  int64
+	Lot string
 }
 
 // UnlockUserParams is parameters of unlock-user operation.
@@ -326,13 +309,6 @@ type UpdateItemParams struct {
 // UpdateLocationParams is parameters of update-location operation.
 type UpdateLocationParams struct {
 	ID int64
-	// ETag of the version you changed, e.g. "v3", or * for any.
-	IfMatch string
-}
-
-// UpdateOrderParams is parameters of update-order operation.
-type UpdateOrderParams struct {
-	Number string
 	// ETag of the version you changed, e.g. "v3", or * for any.
 	IfMatch string
 }

@@ -14,28 +14,8 @@ import (
 	"github.com/ogen-go/ogen/uri"
 )
 
-func encodeAllocateOrderRequest(
-	req OptOrderLineRef,
-	r *http.Request,
-) error {
-	const contentType = "application/json"
-	if !req.Set {
-		// Keep request with empty body if value is not set.
-		return nil
-	}
-	e := new(jx.Encoder)
-	{
-		if req.Set {
-			req.Encode(e)
-		}
-	}
-	encoded := e.Bytes()
-	ht.SetBody(r, bytes.NewReader(encoded), contentType)
-	return nil
-}
-
-func encodeChangePasswordRequest(
-	req *PasswordChange,
+func encodeCancelPurchaseOrderRequest(
+	req *CancelBody,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -48,8 +28,8 @@ func encodeChangePasswordRequest(
 	return nil
 }
 
-func encodeConfirmPickRequest(
-	req *PickBody,
+func encodeChangePasswordRequest(
+	req *PasswordChange,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -90,8 +70,8 @@ func encodeCreateLocationRequest(
 	return nil
 }
 
-func encodeCreateOrderRequest(
-	req *OrderCreateBody,
+func encodeCreatePurchaseOrderRequest(
+	req *PurchaseOrderBody,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -156,20 +136,14 @@ func encodePostMovementRequest(
 	return nil
 }
 
-func encodeReleaseOrderRequest(
-	req OptOrderLineRef,
+func encodeReceivePurchaseOrderRequest(
+	req *ReceiptBody,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
-	if !req.Set {
-		// Keep request with empty body if value is not set.
-		return nil
-	}
 	e := new(jx.Encoder)
 	{
-		if req.Set {
-			req.Encode(e)
-		}
+		req.Encode(e)
 	}
 	encoded := e.Bytes()
 	ht.SetBody(r, bytes.NewReader(encoded), contentType)
@@ -239,6 +213,20 @@ func encodeRevokeRequest(
 	}
 	encoded := q.Values().Encode()
 	ht.SetBody(r, strings.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeSetLotRequest(
+	req *LotBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
 	return nil
 }
 
@@ -378,20 +366,6 @@ func encodeUpdateLocationRequest(
 	default:
 		return errors.Errorf("unexpected request type: %T", req)
 	}
-}
-
-func encodeUpdateOrderRequest(
-	req *OrderPatchBody,
-	r *http.Request,
-) error {
-	const contentType = "application/json"
-	e := new(jx.Encoder)
-	{
-		req.Encode(e)
-	}
-	encoded := e.Bytes()
-	ht.SetBody(r, bytes.NewReader(encoded), contentType)
-	return nil
 }
 
 func encodeUpdateUserRequest(

@@ -36,86 +36,51 @@ func (s *AccessRevokeServiceUnavailableHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*AccessRevokeServiceUnavailableHeaders) accessRevokeRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) allocateOrderRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) archiveItemRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) archiveLocationRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) cancelOrderRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) changePasswordRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) confirmOrderRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) confirmPickRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) createItemRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) createLocationRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) createOrderRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) createUserRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) deactivateUserRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) endSessionRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) getItemRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) getLocationRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) getMovementRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) getOrderRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) getUserRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) importRes()           {}
-func (*AccessRevokeServiceUnavailableHeaders) itemStockRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) listAuditEventsRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) listItemsRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) listLedgerRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) listLocationsRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) listMovementsRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) listOrdersRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) listReservationsRes() {}
-func (*AccessRevokeServiceUnavailableHeaders) listSessionsRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) listStockRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) listUsersRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) locationStockRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) logoutRes()           {}
-func (*AccessRevokeServiceUnavailableHeaders) lookupRes()           {}
-func (*AccessRevokeServiceUnavailableHeaders) lowStockRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) pickListRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) postMovementRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) readyzRes()           {}
-func (*AccessRevokeServiceUnavailableHeaders) refreshRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) refreshRevokeRes()    {}
-func (*AccessRevokeServiceUnavailableHeaders) releaseOrderRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) reverseMovementRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) shipOrderRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) unlockUserRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) updateItemRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) updateLocationRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) updateOrderRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) updateUserRes()       {}
-
-type AllocateOrderBadRequest Problem
-
-func (*AllocateOrderBadRequest) allocateOrderRes() {}
-
-type AllocateOrderConflict Problem
-
-func (*AllocateOrderConflict) allocateOrderRes() {}
-
-type AllocateOrderForbidden Problem
-
-func (*AllocateOrderForbidden) allocateOrderRes() {}
-
-type AllocateOrderInternalServerError Problem
-
-func (*AllocateOrderInternalServerError) allocateOrderRes() {}
-
-type AllocateOrderNotFound Problem
-
-func (*AllocateOrderNotFound) allocateOrderRes() {}
-
-type AllocateOrderRequestEntityTooLarge Problem
-
-func (*AllocateOrderRequestEntityTooLarge) allocateOrderRes() {}
-
-type AllocateOrderUnprocessableEntity Problem
-
-func (*AllocateOrderUnprocessableEntity) allocateOrderRes() {}
-
-type AllocateOrderUnsupportedMediaType Problem
-
-func (*AllocateOrderUnsupportedMediaType) allocateOrderRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) accessRevokeRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) archiveItemRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) archiveLocationRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) cancelPurchaseOrderRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) changePasswordRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) confirmPurchaseOrderRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) createItemRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) createLocationRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) createPurchaseOrderRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) createUserRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) deactivateUserRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) endSessionRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) expiringRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) getItemRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) getLocationRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) getMovementRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) getPurchaseOrderRes()     {}
+func (*AccessRevokeServiceUnavailableHeaders) getUserRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) importRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) itemLotsRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) itemStockRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) listAuditEventsRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) listItemsRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) listLedgerRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) listLocationsRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) listMovementsRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) listPurchaseOrdersRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) listSessionsRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) listStockRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) listUsersRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) locationStockRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) logoutRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) lookupRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) lowStockRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) postMovementRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) readyzRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) receivePurchaseOrderRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) refreshRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) refreshRevokeRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) reverseMovementRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) setLotRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) unlockUserRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) updateItemRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) updateLocationRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) updateUserRes()           {}
 
 type ArchiveItemBadRequest Problem
 
@@ -493,7 +458,9 @@ func (*AuthServerMetadataHeaders) oAuthAuthorizationServerRes() {}
 type Balance struct {
 	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
 	// value.
-	Available      float64     `json:"available"`
+	Available float64 `json:"available"`
+	// The lot's expiry date (YYYY-MM-DD), when it has one.
+	ExpiresOn      OptString   `json:"expires_on"`
 	ItemID         int64       `json:"item_id"`
 	LastCountedAt  NilDateTime `json:"last_counted_at"`
 	LastMovementAt NilDateTime `json:"last_movement_at"`
@@ -513,6 +480,11 @@ type Balance struct {
 // GetAvailable returns the value of Available.
 func (s *Balance) GetAvailable() float64 {
 	return s.Available
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *Balance) GetExpiresOn() OptString {
+	return s.ExpiresOn
 }
 
 // GetItemID returns the value of ItemID.
@@ -568,6 +540,11 @@ func (s *Balance) GetSku() string {
 // SetAvailable sets the value of Available.
 func (s *Balance) SetAvailable(val float64) {
 	s.Available = val
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *Balance) SetExpiresOn(val OptString) {
+	s.ExpiresOn = val
 }
 
 // SetItemID sets the value of ItemID.
@@ -645,25 +622,61 @@ func (s *Bearer) SetRoles(val []string) {
 	s.Roles = val
 }
 
-type CancelOrderBadRequest Problem
+// Ref: #/components/schemas/CancelBody
+type CancelBody struct {
+	// Why the order is closed short.
+	Reason string `json:"reason"`
+}
 
-func (*CancelOrderBadRequest) cancelOrderRes() {}
+// GetReason returns the value of Reason.
+func (s *CancelBody) GetReason() string {
+	return s.Reason
+}
 
-type CancelOrderConflict Problem
+// SetReason sets the value of Reason.
+func (s *CancelBody) SetReason(val string) {
+	s.Reason = val
+}
 
-func (*CancelOrderConflict) cancelOrderRes() {}
+type CancelPurchaseOrderBadRequest Problem
 
-type CancelOrderForbidden Problem
+func (*CancelPurchaseOrderBadRequest) cancelPurchaseOrderRes() {}
 
-func (*CancelOrderForbidden) cancelOrderRes() {}
+type CancelPurchaseOrderConflict Problem
 
-type CancelOrderInternalServerError Problem
+func (*CancelPurchaseOrderConflict) cancelPurchaseOrderRes() {}
 
-func (*CancelOrderInternalServerError) cancelOrderRes() {}
+type CancelPurchaseOrderForbidden Problem
 
-type CancelOrderNotFound Problem
+func (*CancelPurchaseOrderForbidden) cancelPurchaseOrderRes() {}
 
-func (*CancelOrderNotFound) cancelOrderRes() {}
+type CancelPurchaseOrderInternalServerError Problem
+
+func (*CancelPurchaseOrderInternalServerError) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderNotFound Problem
+
+func (*CancelPurchaseOrderNotFound) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderPreconditionFailed Problem
+
+func (*CancelPurchaseOrderPreconditionFailed) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderPreconditionRequired Problem
+
+func (*CancelPurchaseOrderPreconditionRequired) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderRequestEntityTooLarge Problem
+
+func (*CancelPurchaseOrderRequestEntityTooLarge) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderUnprocessableEntity Problem
+
+func (*CancelPurchaseOrderUnprocessableEntity) cancelPurchaseOrderRes() {}
+
+type CancelPurchaseOrderUnsupportedMediaType Problem
+
+func (*CancelPurchaseOrderUnsupportedMediaType) cancelPurchaseOrderRes() {}
 
 type ChangePasswordBadRequest Problem
 
@@ -689,57 +702,33 @@ type ChangePasswordUnsupportedMediaType Problem
 
 func (*ChangePasswordUnsupportedMediaType) changePasswordRes() {}
 
-type ConfirmOrderBadRequest Problem
+type ConfirmPurchaseOrderBadRequest Problem
 
-func (*ConfirmOrderBadRequest) confirmOrderRes() {}
+func (*ConfirmPurchaseOrderBadRequest) confirmPurchaseOrderRes() {}
 
-type ConfirmOrderConflict Problem
+type ConfirmPurchaseOrderConflict Problem
 
-func (*ConfirmOrderConflict) confirmOrderRes() {}
+func (*ConfirmPurchaseOrderConflict) confirmPurchaseOrderRes() {}
 
-type ConfirmOrderForbidden Problem
+type ConfirmPurchaseOrderForbidden Problem
 
-func (*ConfirmOrderForbidden) confirmOrderRes() {}
+func (*ConfirmPurchaseOrderForbidden) confirmPurchaseOrderRes() {}
 
-type ConfirmOrderInternalServerError Problem
+type ConfirmPurchaseOrderInternalServerError Problem
 
-func (*ConfirmOrderInternalServerError) confirmOrderRes() {}
+func (*ConfirmPurchaseOrderInternalServerError) confirmPurchaseOrderRes() {}
 
-type ConfirmOrderNotFound Problem
+type ConfirmPurchaseOrderNotFound Problem
 
-func (*ConfirmOrderNotFound) confirmOrderRes() {}
+func (*ConfirmPurchaseOrderNotFound) confirmPurchaseOrderRes() {}
 
-type ConfirmPickBadRequest Problem
+type ConfirmPurchaseOrderPreconditionFailed Problem
 
-func (*ConfirmPickBadRequest) confirmPickRes() {}
+func (*ConfirmPurchaseOrderPreconditionFailed) confirmPurchaseOrderRes() {}
 
-type ConfirmPickConflict Problem
+type ConfirmPurchaseOrderPreconditionRequired Problem
 
-func (*ConfirmPickConflict) confirmPickRes() {}
-
-type ConfirmPickForbidden Problem
-
-func (*ConfirmPickForbidden) confirmPickRes() {}
-
-type ConfirmPickInternalServerError Problem
-
-func (*ConfirmPickInternalServerError) confirmPickRes() {}
-
-type ConfirmPickNotFound Problem
-
-func (*ConfirmPickNotFound) confirmPickRes() {}
-
-type ConfirmPickRequestEntityTooLarge Problem
-
-func (*ConfirmPickRequestEntityTooLarge) confirmPickRes() {}
-
-type ConfirmPickUnprocessableEntity Problem
-
-func (*ConfirmPickUnprocessableEntity) confirmPickRes() {}
-
-type ConfirmPickUnsupportedMediaType Problem
-
-func (*ConfirmPickUnsupportedMediaType) confirmPickRes() {}
+func (*ConfirmPurchaseOrderPreconditionRequired) confirmPurchaseOrderRes() {}
 
 type CookieAccessToken struct {
 	APIKey string
@@ -847,33 +836,33 @@ type CreateLocationUnsupportedMediaType Problem
 
 func (*CreateLocationUnsupportedMediaType) createLocationRes() {}
 
-type CreateOrderBadRequest Problem
+type CreatePurchaseOrderBadRequest Problem
 
-func (*CreateOrderBadRequest) createOrderRes() {}
+func (*CreatePurchaseOrderBadRequest) createPurchaseOrderRes() {}
 
-type CreateOrderConflict Problem
+type CreatePurchaseOrderConflict Problem
 
-func (*CreateOrderConflict) createOrderRes() {}
+func (*CreatePurchaseOrderConflict) createPurchaseOrderRes() {}
 
-type CreateOrderForbidden Problem
+type CreatePurchaseOrderForbidden Problem
 
-func (*CreateOrderForbidden) createOrderRes() {}
+func (*CreatePurchaseOrderForbidden) createPurchaseOrderRes() {}
 
-type CreateOrderInternalServerError Problem
+type CreatePurchaseOrderInternalServerError Problem
 
-func (*CreateOrderInternalServerError) createOrderRes() {}
+func (*CreatePurchaseOrderInternalServerError) createPurchaseOrderRes() {}
 
-type CreateOrderRequestEntityTooLarge Problem
+type CreatePurchaseOrderRequestEntityTooLarge Problem
 
-func (*CreateOrderRequestEntityTooLarge) createOrderRes() {}
+func (*CreatePurchaseOrderRequestEntityTooLarge) createPurchaseOrderRes() {}
 
-type CreateOrderUnprocessableEntity Problem
+type CreatePurchaseOrderUnprocessableEntity Problem
 
-func (*CreateOrderUnprocessableEntity) createOrderRes() {}
+func (*CreatePurchaseOrderUnprocessableEntity) createPurchaseOrderRes() {}
 
-type CreateOrderUnsupportedMediaType Problem
+type CreatePurchaseOrderUnsupportedMediaType Problem
 
-func (*CreateOrderUnsupportedMediaType) createOrderRes() {}
+func (*CreatePurchaseOrderUnsupportedMediaType) createPurchaseOrderRes() {}
 
 type CreateUserBadRequest Problem
 
@@ -1715,6 +1704,167 @@ func (s *Entry) SetQtyDelta(val float64) {
 	s.QtyDelta = val
 }
 
+type ExpiringBadRequest Problem
+
+func (*ExpiringBadRequest) expiringRes() {}
+
+type ExpiringForbidden Problem
+
+func (*ExpiringForbidden) expiringRes() {}
+
+type ExpiringInternalServerError Problem
+
+func (*ExpiringInternalServerError) expiringRes() {}
+
+type ExpiringNotFound Problem
+
+func (*ExpiringNotFound) expiringRes() {}
+
+// Ref: #/components/schemas/ExpiringStock
+type ExpiringStock struct {
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Available float64 `json:"available"`
+	// Days from today (UTC) until expires_on; 0 expires today, negative once expired.
+	DaysLeft int64 `json:"days_left"`
+	// Expires_on is before today.
+	Expired bool `json:"expired"`
+	// ISO date (YYYY-MM-DD).
+	ExpiresOn    string `json:"expires_on"`
+	ItemID       int64  `json:"item_id"`
+	LocationCode string `json:"location_code"`
+	LocationID   int64  `json:"location_id"`
+	LocationPath string `json:"location_path"`
+	Lot          string `json:"lot"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	OnHand float64 `json:"on_hand"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Reserved float64 `json:"reserved"`
+	Sku      string  `json:"sku"`
+}
+
+// GetAvailable returns the value of Available.
+func (s *ExpiringStock) GetAvailable() float64 {
+	return s.Available
+}
+
+// GetDaysLeft returns the value of DaysLeft.
+func (s *ExpiringStock) GetDaysLeft() int64 {
+	return s.DaysLeft
+}
+
+// GetExpired returns the value of Expired.
+func (s *ExpiringStock) GetExpired() bool {
+	return s.Expired
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *ExpiringStock) GetExpiresOn() string {
+	return s.ExpiresOn
+}
+
+// GetItemID returns the value of ItemID.
+func (s *ExpiringStock) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLocationCode returns the value of LocationCode.
+func (s *ExpiringStock) GetLocationCode() string {
+	return s.LocationCode
+}
+
+// GetLocationID returns the value of LocationID.
+func (s *ExpiringStock) GetLocationID() int64 {
+	return s.LocationID
+}
+
+// GetLocationPath returns the value of LocationPath.
+func (s *ExpiringStock) GetLocationPath() string {
+	return s.LocationPath
+}
+
+// GetLot returns the value of Lot.
+func (s *ExpiringStock) GetLot() string {
+	return s.Lot
+}
+
+// GetOnHand returns the value of OnHand.
+func (s *ExpiringStock) GetOnHand() float64 {
+	return s.OnHand
+}
+
+// GetReserved returns the value of Reserved.
+func (s *ExpiringStock) GetReserved() float64 {
+	return s.Reserved
+}
+
+// GetSku returns the value of Sku.
+func (s *ExpiringStock) GetSku() string {
+	return s.Sku
+}
+
+// SetAvailable sets the value of Available.
+func (s *ExpiringStock) SetAvailable(val float64) {
+	s.Available = val
+}
+
+// SetDaysLeft sets the value of DaysLeft.
+func (s *ExpiringStock) SetDaysLeft(val int64) {
+	s.DaysLeft = val
+}
+
+// SetExpired sets the value of Expired.
+func (s *ExpiringStock) SetExpired(val bool) {
+	s.Expired = val
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *ExpiringStock) SetExpiresOn(val string) {
+	s.ExpiresOn = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *ExpiringStock) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLocationCode sets the value of LocationCode.
+func (s *ExpiringStock) SetLocationCode(val string) {
+	s.LocationCode = val
+}
+
+// SetLocationID sets the value of LocationID.
+func (s *ExpiringStock) SetLocationID(val int64) {
+	s.LocationID = val
+}
+
+// SetLocationPath sets the value of LocationPath.
+func (s *ExpiringStock) SetLocationPath(val string) {
+	s.LocationPath = val
+}
+
+// SetLot sets the value of Lot.
+func (s *ExpiringStock) SetLot(val string) {
+	s.Lot = val
+}
+
+// SetOnHand sets the value of OnHand.
+func (s *ExpiringStock) SetOnHand(val float64) {
+	s.OnHand = val
+}
+
+// SetReserved sets the value of Reserved.
+func (s *ExpiringStock) SetReserved(val float64) {
+	s.Reserved = val
+}
+
+// SetSku sets the value of Sku.
+func (s *ExpiringStock) SetSku(val string) {
+	s.Sku = val
+}
+
 // Ref: #/components/schemas/FieldError
 type FieldError struct {
 	// The field at fault: a body path such as lines[0].qty, or a parameter or header name.
@@ -1928,55 +2078,51 @@ type GetMovementNotFound Problem
 
 func (*GetMovementNotFound) getMovementRes() {}
 
-type GetOrderBadRequest Problem
+type GetPurchaseOrderBadRequest Problem
 
-func (*GetOrderBadRequest) getOrderRes() {}
+func (*GetPurchaseOrderBadRequest) getPurchaseOrderRes() {}
 
-type GetOrderForbidden Problem
+type GetPurchaseOrderForbidden Problem
 
-func (*GetOrderForbidden) getOrderRes() {}
+func (*GetPurchaseOrderForbidden) getPurchaseOrderRes() {}
 
-type GetOrderInternalServerError Problem
+type GetPurchaseOrderInternalServerError Problem
 
-func (*GetOrderInternalServerError) getOrderRes() {}
+func (*GetPurchaseOrderInternalServerError) getPurchaseOrderRes() {}
 
-type GetOrderNotFound Problem
+type GetPurchaseOrderNotFound Problem
 
-func (*GetOrderNotFound) getOrderRes() {}
+func (*GetPurchaseOrderNotFound) getPurchaseOrderRes() {}
 
-// GetOrderOKHeaders wraps Order with response headers.
-type GetOrderOKHeaders struct {
+// GetPurchaseOrderOKHeaders wraps PurchaseOrder with response headers.
+type GetPurchaseOrderOKHeaders struct {
 	ETag     string
-	Response Order
+	Response PurchaseOrder
 }
 
 // GetETag returns the value of ETag.
-func (s *GetOrderOKHeaders) GetETag() string {
+func (s *GetPurchaseOrderOKHeaders) GetETag() string {
 	return s.ETag
 }
 
 // GetResponse returns the value of Response.
-func (s *GetOrderOKHeaders) GetResponse() Order {
+func (s *GetPurchaseOrderOKHeaders) GetResponse() PurchaseOrder {
 	return s.Response
 }
 
 // SetETag sets the value of ETag.
-func (s *GetOrderOKHeaders) SetETag(val string) {
+func (s *GetPurchaseOrderOKHeaders) SetETag(val string) {
 	s.ETag = val
 }
 
 // SetResponse sets the value of Response.
-func (s *GetOrderOKHeaders) SetResponse(val Order) {
+func (s *GetPurchaseOrderOKHeaders) SetResponse(val PurchaseOrder) {
 	s.Response = val
 }
 
-func (*GetOrderOKHeaders) allocateOrderRes() {}
-func (*GetOrderOKHeaders) cancelOrderRes()   {}
-func (*GetOrderOKHeaders) confirmOrderRes()  {}
-func (*GetOrderOKHeaders) getOrderRes()      {}
-func (*GetOrderOKHeaders) releaseOrderRes()  {}
-func (*GetOrderOKHeaders) shipOrderRes()     {}
-func (*GetOrderOKHeaders) updateOrderRes()   {}
+func (*GetPurchaseOrderOKHeaders) cancelPurchaseOrderRes()  {}
+func (*GetPurchaseOrderOKHeaders) confirmPurchaseOrderRes() {}
+func (*GetPurchaseOrderOKHeaders) getPurchaseOrderRes()     {}
 
 type GetUserBadRequest Problem
 
@@ -2609,6 +2755,22 @@ func (s *ItemHeaders) SetResponse(val Item) {
 }
 
 func (*ItemHeaders) createItemRes() {}
+
+type ItemLotsBadRequest Problem
+
+func (*ItemLotsBadRequest) itemLotsRes() {}
+
+type ItemLotsForbidden Problem
+
+func (*ItemLotsForbidden) itemLotsRes() {}
+
+type ItemLotsInternalServerError Problem
+
+func (*ItemLotsInternalServerError) itemLotsRes() {}
+
+type ItemLotsNotFound Problem
+
+func (*ItemLotsNotFound) itemLotsRes() {}
 
 // Ref: #/components/schemas/ItemPatchBody
 type ItemPatchBody struct {
@@ -4007,59 +4169,51 @@ func (s *ListMovementsType) UnmarshalText(data []byte) error {
 	}
 }
 
-type ListOrdersBadRequest Problem
+type ListPurchaseOrdersBadRequest Problem
 
-func (*ListOrdersBadRequest) listOrdersRes() {}
+func (*ListPurchaseOrdersBadRequest) listPurchaseOrdersRes() {}
 
-type ListOrdersForbidden Problem
+type ListPurchaseOrdersForbidden Problem
 
-func (*ListOrdersForbidden) listOrdersRes() {}
+func (*ListPurchaseOrdersForbidden) listPurchaseOrdersRes() {}
 
-type ListOrdersInternalServerError Problem
+type ListPurchaseOrdersInternalServerError Problem
 
-func (*ListOrdersInternalServerError) listOrdersRes() {}
+func (*ListPurchaseOrdersInternalServerError) listPurchaseOrdersRes() {}
 
-type ListOrdersState string
+type ListPurchaseOrdersStatus string
 
 const (
-	ListOrdersStateDraft              ListOrdersState = "draft"
-	ListOrdersStateConfirmed          ListOrdersState = "confirmed"
-	ListOrdersStatePartiallyAllocated ListOrdersState = "partially_allocated"
-	ListOrdersStateAllocated          ListOrdersState = "allocated"
-	ListOrdersStatePicking            ListOrdersState = "picking"
-	ListOrdersStateShipped            ListOrdersState = "shipped"
-	ListOrdersStateCancelled          ListOrdersState = "cancelled"
+	ListPurchaseOrdersStatusDraft             ListPurchaseOrdersStatus = "draft"
+	ListPurchaseOrdersStatusConfirmed         ListPurchaseOrdersStatus = "confirmed"
+	ListPurchaseOrdersStatusPartiallyReceived ListPurchaseOrdersStatus = "partially_received"
+	ListPurchaseOrdersStatusReceived          ListPurchaseOrdersStatus = "received"
+	ListPurchaseOrdersStatusCancelled         ListPurchaseOrdersStatus = "cancelled"
 )
 
-// AllValues returns all ListOrdersState values.
-func (ListOrdersState) AllValues() []ListOrdersState {
-	return []ListOrdersState{
-		ListOrdersStateDraft,
-		ListOrdersStateConfirmed,
-		ListOrdersStatePartiallyAllocated,
-		ListOrdersStateAllocated,
-		ListOrdersStatePicking,
-		ListOrdersStateShipped,
-		ListOrdersStateCancelled,
+// AllValues returns all ListPurchaseOrdersStatus values.
+func (ListPurchaseOrdersStatus) AllValues() []ListPurchaseOrdersStatus {
+	return []ListPurchaseOrdersStatus{
+		ListPurchaseOrdersStatusDraft,
+		ListPurchaseOrdersStatusConfirmed,
+		ListPurchaseOrdersStatusPartiallyReceived,
+		ListPurchaseOrdersStatusReceived,
+		ListPurchaseOrdersStatusCancelled,
 	}
 }
 
 // MarshalText implements encoding.TextMarshaler.
-func (s ListOrdersState) MarshalText() ([]byte, error) {
+func (s ListPurchaseOrdersStatus) MarshalText() ([]byte, error) {
 	switch s {
-	case ListOrdersStateDraft:
+	case ListPurchaseOrdersStatusDraft:
 		return []byte(s), nil
-	case ListOrdersStateConfirmed:
+	case ListPurchaseOrdersStatusConfirmed:
 		return []byte(s), nil
-	case ListOrdersStatePartiallyAllocated:
+	case ListPurchaseOrdersStatusPartiallyReceived:
 		return []byte(s), nil
-	case ListOrdersStateAllocated:
+	case ListPurchaseOrdersStatusReceived:
 		return []byte(s), nil
-	case ListOrdersStatePicking:
-		return []byte(s), nil
-	case ListOrdersStateShipped:
-		return []byte(s), nil
-	case ListOrdersStateCancelled:
+	case ListPurchaseOrdersStatusCancelled:
 		return []byte(s), nil
 	default:
 		return nil, errors.Errorf("invalid value: %q", s)
@@ -4067,88 +4221,22 @@ func (s ListOrdersState) MarshalText() ([]byte, error) {
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (s *ListOrdersState) UnmarshalText(data []byte) error {
-	switch ListOrdersState(data) {
-	case ListOrdersStateDraft:
-		*s = ListOrdersStateDraft
+func (s *ListPurchaseOrdersStatus) UnmarshalText(data []byte) error {
+	switch ListPurchaseOrdersStatus(data) {
+	case ListPurchaseOrdersStatusDraft:
+		*s = ListPurchaseOrdersStatusDraft
 		return nil
-	case ListOrdersStateConfirmed:
-		*s = ListOrdersStateConfirmed
+	case ListPurchaseOrdersStatusConfirmed:
+		*s = ListPurchaseOrdersStatusConfirmed
 		return nil
-	case ListOrdersStatePartiallyAllocated:
-		*s = ListOrdersStatePartiallyAllocated
+	case ListPurchaseOrdersStatusPartiallyReceived:
+		*s = ListPurchaseOrdersStatusPartiallyReceived
 		return nil
-	case ListOrdersStateAllocated:
-		*s = ListOrdersStateAllocated
+	case ListPurchaseOrdersStatusReceived:
+		*s = ListPurchaseOrdersStatusReceived
 		return nil
-	case ListOrdersStatePicking:
-		*s = ListOrdersStatePicking
-		return nil
-	case ListOrdersStateShipped:
-		*s = ListOrdersStateShipped
-		return nil
-	case ListOrdersStateCancelled:
-		*s = ListOrdersStateCancelled
-		return nil
-	default:
-		return errors.Errorf("invalid value: %q", data)
-	}
-}
-
-type ListReservationsBadRequest Problem
-
-func (*ListReservationsBadRequest) listReservationsRes() {}
-
-type ListReservationsForbidden Problem
-
-func (*ListReservationsForbidden) listReservationsRes() {}
-
-type ListReservationsInternalServerError Problem
-
-func (*ListReservationsInternalServerError) listReservationsRes() {}
-
-type ListReservationsState string
-
-const (
-	ListReservationsStateOpen     ListReservationsState = "open"
-	ListReservationsStatePicked   ListReservationsState = "picked"
-	ListReservationsStateReleased ListReservationsState = "released"
-)
-
-// AllValues returns all ListReservationsState values.
-func (ListReservationsState) AllValues() []ListReservationsState {
-	return []ListReservationsState{
-		ListReservationsStateOpen,
-		ListReservationsStatePicked,
-		ListReservationsStateReleased,
-	}
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (s ListReservationsState) MarshalText() ([]byte, error) {
-	switch s {
-	case ListReservationsStateOpen:
-		return []byte(s), nil
-	case ListReservationsStatePicked:
-		return []byte(s), nil
-	case ListReservationsStateReleased:
-		return []byte(s), nil
-	default:
-		return nil, errors.Errorf("invalid value: %q", s)
-	}
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (s *ListReservationsState) UnmarshalText(data []byte) error {
-	switch ListReservationsState(data) {
-	case ListReservationsStateOpen:
-		*s = ListReservationsStateOpen
-		return nil
-	case ListReservationsStatePicked:
-		*s = ListReservationsStatePicked
-		return nil
-	case ListReservationsStateReleased:
-		*s = ListReservationsStateReleased
+	case ListPurchaseOrdersStatusCancelled:
+		*s = ListPurchaseOrdersStatusCancelled
 		return nil
 	default:
 		return errors.Errorf("invalid value: %q", data)
@@ -4994,6 +5082,145 @@ func (*LookupInternalServerError) lookupRes() {}
 type LookupNotFound Problem
 
 func (*LookupNotFound) lookupRes() {}
+
+// Ref: #/components/schemas/Lot
+type Lot struct {
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	// ISO date (YYYY-MM-DD) the lot expires on; absent when it does not expire.
+	ExpiresOn OptString `json:"expires_on"`
+	ItemID    int64     `json:"item_id"`
+	Lot       string    `json:"lot"`
+	Sku       string    `json:"sku"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *Lot) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *Lot) GetCreatedBy() string {
+	return s.CreatedBy
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *Lot) GetExpiresOn() OptString {
+	return s.ExpiresOn
+}
+
+// GetItemID returns the value of ItemID.
+func (s *Lot) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLot returns the value of Lot.
+func (s *Lot) GetLot() string {
+	return s.Lot
+}
+
+// GetSku returns the value of Sku.
+func (s *Lot) GetSku() string {
+	return s.Sku
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *Lot) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// GetUpdatedBy returns the value of UpdatedBy.
+func (s *Lot) GetUpdatedBy() string {
+	return s.UpdatedBy
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *Lot) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *Lot) SetCreatedBy(val string) {
+	s.CreatedBy = val
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *Lot) SetExpiresOn(val OptString) {
+	s.ExpiresOn = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *Lot) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLot sets the value of Lot.
+func (s *Lot) SetLot(val string) {
+	s.Lot = val
+}
+
+// SetSku sets the value of Sku.
+func (s *Lot) SetSku(val string) {
+	s.Sku = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *Lot) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+// SetUpdatedBy sets the value of UpdatedBy.
+func (s *Lot) SetUpdatedBy(val string) {
+	s.UpdatedBy = val
+}
+
+func (*Lot) setLotRes() {}
+
+// Ref: #/components/schemas/LotBody
+type LotBody struct {
+	// ISO date (YYYY-MM-DD) the lot expires on; null for a lot that does not expire.
+	ExpiresOn NilString `json:"expires_on"`
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *LotBody) GetExpiresOn() NilString {
+	return s.ExpiresOn
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *LotBody) SetExpiresOn(val NilString) {
+	s.ExpiresOn = val
+}
+
+// Ref: #/components/schemas/LotsBody
+type LotsBody struct {
+	ItemID int64 `json:"item_id"`
+	Lots   []Lot `json:"lots"`
+}
+
+// GetItemID returns the value of ItemID.
+func (s *LotsBody) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLots returns the value of Lots.
+func (s *LotsBody) GetLots() []Lot {
+	return s.Lots
+}
+
+// SetItemID sets the value of ItemID.
+func (s *LotsBody) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLots sets the value of Lots.
+func (s *LotsBody) SetLots(val []Lot) {
+	s.Lots = val
+}
+
+func (*LotsBody) itemLotsRes() {}
 
 // Ref: #/components/schemas/LowStock
 type LowStock struct {
@@ -7001,38 +7228,38 @@ func (o OptListMovementsType) Or(d ListMovementsType) ListMovementsType {
 	return d
 }
 
-// NewOptListOrdersState returns new OptListOrdersState with value set to v.
-func NewOptListOrdersState(v ListOrdersState) OptListOrdersState {
-	return OptListOrdersState{
+// NewOptListPurchaseOrdersStatus returns new OptListPurchaseOrdersStatus with value set to v.
+func NewOptListPurchaseOrdersStatus(v ListPurchaseOrdersStatus) OptListPurchaseOrdersStatus {
+	return OptListPurchaseOrdersStatus{
 		Value: v,
 		Set:   true,
 	}
 }
 
-// OptListOrdersState is optional ListOrdersState.
-type OptListOrdersState struct {
-	Value ListOrdersState
+// OptListPurchaseOrdersStatus is optional ListPurchaseOrdersStatus.
+type OptListPurchaseOrdersStatus struct {
+	Value ListPurchaseOrdersStatus
 	Set   bool
 }
 
-// IsSet returns true if OptListOrdersState was set.
-func (o OptListOrdersState) IsSet() bool { return o.Set }
+// IsSet returns true if OptListPurchaseOrdersStatus was set.
+func (o OptListPurchaseOrdersStatus) IsSet() bool { return o.Set }
 
 // Reset unsets value.
-func (o *OptListOrdersState) Reset() {
-	var v ListOrdersState
+func (o *OptListPurchaseOrdersStatus) Reset() {
+	var v ListPurchaseOrdersStatus
 	o.Value = v
 	o.Set = false
 }
 
 // SetTo sets value to v.
-func (o *OptListOrdersState) SetTo(v ListOrdersState) {
+func (o *OptListPurchaseOrdersStatus) SetTo(v ListPurchaseOrdersStatus) {
 	o.Set = true
 	o.Value = v
 }
 
 // Get returns value and boolean that denotes whether value was set.
-func (o OptListOrdersState) Get() (v ListOrdersState, ok bool) {
+func (o OptListPurchaseOrdersStatus) Get() (v ListPurchaseOrdersStatus, ok bool) {
 	if !o.Set {
 		return v, false
 	}
@@ -7040,53 +7267,7 @@ func (o OptListOrdersState) Get() (v ListOrdersState, ok bool) {
 }
 
 // Or returns value if set, or given parameter if does not.
-func (o OptListOrdersState) Or(d ListOrdersState) ListOrdersState {
-	if v, ok := o.Get(); ok {
-		return v
-	}
-	return d
-}
-
-// NewOptListReservationsState returns new OptListReservationsState with value set to v.
-func NewOptListReservationsState(v ListReservationsState) OptListReservationsState {
-	return OptListReservationsState{
-		Value: v,
-		Set:   true,
-	}
-}
-
-// OptListReservationsState is optional ListReservationsState.
-type OptListReservationsState struct {
-	Value ListReservationsState
-	Set   bool
-}
-
-// IsSet returns true if OptListReservationsState was set.
-func (o OptListReservationsState) IsSet() bool { return o.Set }
-
-// Reset unsets value.
-func (o *OptListReservationsState) Reset() {
-	var v ListReservationsState
-	o.Value = v
-	o.Set = false
-}
-
-// SetTo sets value to v.
-func (o *OptListReservationsState) SetTo(v ListReservationsState) {
-	o.Set = true
-	o.Value = v
-}
-
-// Get returns value and boolean that denotes whether value was set.
-func (o OptListReservationsState) Get() (v ListReservationsState, ok bool) {
-	if !o.Set {
-		return v, false
-	}
-	return o.Value, true
-}
-
-// Or returns value if set, or given parameter if does not.
-func (o OptListReservationsState) Or(d ListReservationsState) ListReservationsState {
+func (o OptListPurchaseOrdersStatus) Or(d ListPurchaseOrdersStatus) ListPurchaseOrdersStatus {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -7641,142 +7822,6 @@ func (o OptNilListAuditEventsKindItemArray) Or(d []ListAuditEventsKindItem) []Li
 	return d
 }
 
-// NewOptNilPickArray returns new OptNilPickArray with value set to v.
-func NewOptNilPickArray(v []Pick) OptNilPickArray {
-	return OptNilPickArray{
-		Value: v,
-		Set:   true,
-	}
-}
-
-// OptNilPickArray is optional nullable []Pick.
-type OptNilPickArray struct {
-	Value []Pick
-	Set   bool
-	Null  bool
-}
-
-// IsSet returns true if OptNilPickArray was set.
-func (o OptNilPickArray) IsSet() bool { return o.Set }
-
-// Reset unsets value.
-func (o *OptNilPickArray) Reset() {
-	var v []Pick
-	o.Value = v
-	o.Set = false
-	o.Null = false
-}
-
-// SetTo sets value to v.
-func (o *OptNilPickArray) SetTo(v []Pick) {
-	o.Set = true
-	o.Null = false
-	o.Value = v
-}
-
-// IsNull returns true if value is Null.
-func (o OptNilPickArray) IsNull() bool { return o.Null }
-
-// SetToNull sets value to null.
-func (o *OptNilPickArray) SetToNull() {
-	o.Set = true
-	o.Null = true
-	var v []Pick
-	o.Value = v
-}
-
-// IsEmpty returns true if the field was omitted from the payload (not Set and not Null).
-func (o OptNilPickArray) IsEmpty() bool {
-	return !o.Set && !o.Null
-}
-
-// Get returns value and boolean that denotes whether value was set.
-func (o OptNilPickArray) Get() (v []Pick, ok bool) {
-	if o.Null {
-		return v, false
-	}
-	if !o.Set {
-		return v, false
-	}
-	return o.Value, true
-}
-
-// Or returns value if set, or given parameter if does not.
-func (o OptNilPickArray) Or(d []Pick) []Pick {
-	if v, ok := o.Get(); ok {
-		return v
-	}
-	return d
-}
-
-// NewOptNilReservationArray returns new OptNilReservationArray with value set to v.
-func NewOptNilReservationArray(v []Reservation) OptNilReservationArray {
-	return OptNilReservationArray{
-		Value: v,
-		Set:   true,
-	}
-}
-
-// OptNilReservationArray is optional nullable []Reservation.
-type OptNilReservationArray struct {
-	Value []Reservation
-	Set   bool
-	Null  bool
-}
-
-// IsSet returns true if OptNilReservationArray was set.
-func (o OptNilReservationArray) IsSet() bool { return o.Set }
-
-// Reset unsets value.
-func (o *OptNilReservationArray) Reset() {
-	var v []Reservation
-	o.Value = v
-	o.Set = false
-	o.Null = false
-}
-
-// SetTo sets value to v.
-func (o *OptNilReservationArray) SetTo(v []Reservation) {
-	o.Set = true
-	o.Null = false
-	o.Value = v
-}
-
-// IsNull returns true if value is Null.
-func (o OptNilReservationArray) IsNull() bool { return o.Null }
-
-// SetToNull sets value to null.
-func (o *OptNilReservationArray) SetToNull() {
-	o.Set = true
-	o.Null = true
-	var v []Reservation
-	o.Value = v
-}
-
-// IsEmpty returns true if the field was omitted from the payload (not Set and not Null).
-func (o OptNilReservationArray) IsEmpty() bool {
-	return !o.Set && !o.Null
-}
-
-// Get returns value and boolean that denotes whether value was set.
-func (o OptNilReservationArray) Get() (v []Reservation, ok bool) {
-	if o.Null {
-		return v, false
-	}
-	if !o.Set {
-		return v, false
-	}
-	return o.Value, true
-}
-
-// Or returns value if set, or given parameter if does not.
-func (o OptNilReservationArray) Or(d []Reservation) []Reservation {
-	if v, ok := o.Get(); ok {
-		return v
-	}
-	return d
-}
-
 // NewOptNilShortageArray returns new OptNilShortageArray with value set to v.
 func NewOptNilShortageArray(v []Shortage) OptNilShortageArray {
 	return OptNilShortageArray{
@@ -7907,52 +7952,6 @@ func (o OptNilStringArray) Get() (v []string, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptNilStringArray) Or(d []string) []string {
-	if v, ok := o.Get(); ok {
-		return v
-	}
-	return d
-}
-
-// NewOptOrderLineRef returns new OptOrderLineRef with value set to v.
-func NewOptOrderLineRef(v OrderLineRef) OptOrderLineRef {
-	return OptOrderLineRef{
-		Value: v,
-		Set:   true,
-	}
-}
-
-// OptOrderLineRef is optional OrderLineRef.
-type OptOrderLineRef struct {
-	Value OrderLineRef
-	Set   bool
-}
-
-// IsSet returns true if OptOrderLineRef was set.
-func (o OptOrderLineRef) IsSet() bool { return o.Set }
-
-// Reset unsets value.
-func (o *OptOrderLineRef) Reset() {
-	var v OrderLineRef
-	o.Value = v
-	o.Set = false
-}
-
-// SetTo sets value to v.
-func (o *OptOrderLineRef) SetTo(v OrderLineRef) {
-	o.Set = true
-	o.Value = v
-}
-
-// Get returns value and boolean that denotes whether value was set.
-func (o OptOrderLineRef) Get() (v OrderLineRef, ok bool) {
-	if !o.Set {
-		return v, false
-	}
-	return o.Value, true
-}
-
-// Or returns value if set, or given parameter if does not.
-func (o OptOrderLineRef) Or(d OrderLineRef) OrderLineRef {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -8143,538 +8142,6 @@ func (o OptString) Or(d string) string {
 	return d
 }
 
-// Ref: #/components/schemas/Order
-type Order struct {
-	CreatedAt time.Time `json:"created_at"`
-	CreatedBy string    `json:"created_by"`
-	// Customer or destination reference.
-	Customer string `json:"customer"`
-	// Hold expiry: the order is cancelled and its reservations released when it passes.
-	ExpiresAt NilDateTime `json:"expires_at"`
-	ID        int64       `json:"id"`
-	Lines     []OrderLine `json:"lines"`
-	Note      string      `json:"note"`
-	// The order's number, unique (e.g. SO-1001).
-	Number       string                 `json:"number"`
-	Picks        OptNilPickArray        `json:"picks"`
-	Reservations OptNilReservationArray `json:"reservations"`
-	// Packing/staging location picks transfer to; null: a pick issues the stock.
-	StagingLocationID NilInt64   `json:"staging_location_id"`
-	State             OrderState `json:"state"`
-	UpdatedAt         time.Time  `json:"updated_at"`
-	UpdatedBy         string     `json:"updated_by"`
-	Version           int64      `json:"version"`
-}
-
-// GetCreatedAt returns the value of CreatedAt.
-func (s *Order) GetCreatedAt() time.Time {
-	return s.CreatedAt
-}
-
-// GetCreatedBy returns the value of CreatedBy.
-func (s *Order) GetCreatedBy() string {
-	return s.CreatedBy
-}
-
-// GetCustomer returns the value of Customer.
-func (s *Order) GetCustomer() string {
-	return s.Customer
-}
-
-// GetExpiresAt returns the value of ExpiresAt.
-func (s *Order) GetExpiresAt() NilDateTime {
-	return s.ExpiresAt
-}
-
-// GetID returns the value of ID.
-func (s *Order) GetID() int64 {
-	return s.ID
-}
-
-// GetLines returns the value of Lines.
-func (s *Order) GetLines() []OrderLine {
-	return s.Lines
-}
-
-// GetNote returns the value of Note.
-func (s *Order) GetNote() string {
-	return s.Note
-}
-
-// GetNumber returns the value of Number.
-func (s *Order) GetNumber() string {
-	return s.Number
-}
-
-// GetPicks returns the value of Picks.
-func (s *Order) GetPicks() OptNilPickArray {
-	return s.Picks
-}
-
-// GetReservations returns the value of Reservations.
-func (s *Order) GetReservations() OptNilReservationArray {
-	return s.Reservations
-}
-
-// GetStagingLocationID returns the value of StagingLocationID.
-func (s *Order) GetStagingLocationID() NilInt64 {
-	return s.StagingLocationID
-}
-
-// GetState returns the value of State.
-func (s *Order) GetState() OrderState {
-	return s.State
-}
-
-// GetUpdatedAt returns the value of UpdatedAt.
-func (s *Order) GetUpdatedAt() time.Time {
-	return s.UpdatedAt
-}
-
-// GetUpdatedBy returns the value of UpdatedBy.
-func (s *Order) GetUpdatedBy() string {
-	return s.UpdatedBy
-}
-
-// GetVersion returns the value of Version.
-func (s *Order) GetVersion() int64 {
-	return s.Version
-}
-
-// SetCreatedAt sets the value of CreatedAt.
-func (s *Order) SetCreatedAt(val time.Time) {
-	s.CreatedAt = val
-}
-
-// SetCreatedBy sets the value of CreatedBy.
-func (s *Order) SetCreatedBy(val string) {
-	s.CreatedBy = val
-}
-
-// SetCustomer sets the value of Customer.
-func (s *Order) SetCustomer(val string) {
-	s.Customer = val
-}
-
-// SetExpiresAt sets the value of ExpiresAt.
-func (s *Order) SetExpiresAt(val NilDateTime) {
-	s.ExpiresAt = val
-}
-
-// SetID sets the value of ID.
-func (s *Order) SetID(val int64) {
-	s.ID = val
-}
-
-// SetLines sets the value of Lines.
-func (s *Order) SetLines(val []OrderLine) {
-	s.Lines = val
-}
-
-// SetNote sets the value of Note.
-func (s *Order) SetNote(val string) {
-	s.Note = val
-}
-
-// SetNumber sets the value of Number.
-func (s *Order) SetNumber(val string) {
-	s.Number = val
-}
-
-// SetPicks sets the value of Picks.
-func (s *Order) SetPicks(val OptNilPickArray) {
-	s.Picks = val
-}
-
-// SetReservations sets the value of Reservations.
-func (s *Order) SetReservations(val OptNilReservationArray) {
-	s.Reservations = val
-}
-
-// SetStagingLocationID sets the value of StagingLocationID.
-func (s *Order) SetStagingLocationID(val NilInt64) {
-	s.StagingLocationID = val
-}
-
-// SetState sets the value of State.
-func (s *Order) SetState(val OrderState) {
-	s.State = val
-}
-
-// SetUpdatedAt sets the value of UpdatedAt.
-func (s *Order) SetUpdatedAt(val time.Time) {
-	s.UpdatedAt = val
-}
-
-// SetUpdatedBy sets the value of UpdatedBy.
-func (s *Order) SetUpdatedBy(val string) {
-	s.UpdatedBy = val
-}
-
-// SetVersion sets the value of Version.
-func (s *Order) SetVersion(val int64) {
-	s.Version = val
-}
-
-// Ref: #/components/schemas/OrderCreateBody
-type OrderCreateBody struct {
-	// Customer or destination reference.
-	Customer OptString `json:"customer"`
-	// Hold expiry (RFC 3339): the order is cancelled and its reservations released when it passes.
-	ExpiresAt OptDateTime     `json:"expires_at"`
-	Lines     []OrderLineBody `json:"lines"`
-	Note      OptString       `json:"note"`
-	// The order's number, unique.
-	Number string `json:"number"`
-	// Packing/staging location: picks transfer there and the ship issues from there; absent: a pick issues
-	// the stock.
-	StagingLocationID OptInt64 `json:"staging_location_id"`
-}
-
-// GetCustomer returns the value of Customer.
-func (s *OrderCreateBody) GetCustomer() OptString {
-	return s.Customer
-}
-
-// GetExpiresAt returns the value of ExpiresAt.
-func (s *OrderCreateBody) GetExpiresAt() OptDateTime {
-	return s.ExpiresAt
-}
-
-// GetLines returns the value of Lines.
-func (s *OrderCreateBody) GetLines() []OrderLineBody {
-	return s.Lines
-}
-
-// GetNote returns the value of Note.
-func (s *OrderCreateBody) GetNote() OptString {
-	return s.Note
-}
-
-// GetNumber returns the value of Number.
-func (s *OrderCreateBody) GetNumber() string {
-	return s.Number
-}
-
-// GetStagingLocationID returns the value of StagingLocationID.
-func (s *OrderCreateBody) GetStagingLocationID() OptInt64 {
-	return s.StagingLocationID
-}
-
-// SetCustomer sets the value of Customer.
-func (s *OrderCreateBody) SetCustomer(val OptString) {
-	s.Customer = val
-}
-
-// SetExpiresAt sets the value of ExpiresAt.
-func (s *OrderCreateBody) SetExpiresAt(val OptDateTime) {
-	s.ExpiresAt = val
-}
-
-// SetLines sets the value of Lines.
-func (s *OrderCreateBody) SetLines(val []OrderLineBody) {
-	s.Lines = val
-}
-
-// SetNote sets the value of Note.
-func (s *OrderCreateBody) SetNote(val OptString) {
-	s.Note = val
-}
-
-// SetNumber sets the value of Number.
-func (s *OrderCreateBody) SetNumber(val string) {
-	s.Number = val
-}
-
-// SetStagingLocationID sets the value of StagingLocationID.
-func (s *OrderCreateBody) SetStagingLocationID(val OptInt64) {
-	s.StagingLocationID = val
-}
-
-// OrderHeaders wraps Order with response headers.
-type OrderHeaders struct {
-	ETag     string
-	Location string
-	Response Order
-}
-
-// GetETag returns the value of ETag.
-func (s *OrderHeaders) GetETag() string {
-	return s.ETag
-}
-
-// GetLocation returns the value of Location.
-func (s *OrderHeaders) GetLocation() string {
-	return s.Location
-}
-
-// GetResponse returns the value of Response.
-func (s *OrderHeaders) GetResponse() Order {
-	return s.Response
-}
-
-// SetETag sets the value of ETag.
-func (s *OrderHeaders) SetETag(val string) {
-	s.ETag = val
-}
-
-// SetLocation sets the value of Location.
-func (s *OrderHeaders) SetLocation(val string) {
-	s.Location = val
-}
-
-// SetResponse sets the value of Response.
-func (s *OrderHeaders) SetResponse(val Order) {
-	s.Response = val
-}
-
-func (*OrderHeaders) createOrderRes() {}
-
-// Ref: #/components/schemas/OrderLine
-type OrderLine struct {
-	ID     int64 `json:"id"`
-	ItemID int64 `json:"item_id"`
-	LineNo int64 `json:"line_no"`
-	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
-	// value.
-	Picked float64 `json:"picked"`
-	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
-	// value.
-	Qty float64 `json:"qty"`
-	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
-	// value.
-	Reserved float64 `json:"reserved"`
-	// Found missing by short picks.
-	Short float64 `json:"short"`
-	Sku   string  `json:"sku"`
-}
-
-// GetID returns the value of ID.
-func (s *OrderLine) GetID() int64 {
-	return s.ID
-}
-
-// GetItemID returns the value of ItemID.
-func (s *OrderLine) GetItemID() int64 {
-	return s.ItemID
-}
-
-// GetLineNo returns the value of LineNo.
-func (s *OrderLine) GetLineNo() int64 {
-	return s.LineNo
-}
-
-// GetPicked returns the value of Picked.
-func (s *OrderLine) GetPicked() float64 {
-	return s.Picked
-}
-
-// GetQty returns the value of Qty.
-func (s *OrderLine) GetQty() float64 {
-	return s.Qty
-}
-
-// GetReserved returns the value of Reserved.
-func (s *OrderLine) GetReserved() float64 {
-	return s.Reserved
-}
-
-// GetShort returns the value of Short.
-func (s *OrderLine) GetShort() float64 {
-	return s.Short
-}
-
-// GetSku returns the value of Sku.
-func (s *OrderLine) GetSku() string {
-	return s.Sku
-}
-
-// SetID sets the value of ID.
-func (s *OrderLine) SetID(val int64) {
-	s.ID = val
-}
-
-// SetItemID sets the value of ItemID.
-func (s *OrderLine) SetItemID(val int64) {
-	s.ItemID = val
-}
-
-// SetLineNo sets the value of LineNo.
-func (s *OrderLine) SetLineNo(val int64) {
-	s.LineNo = val
-}
-
-// SetPicked sets the value of Picked.
-func (s *OrderLine) SetPicked(val float64) {
-	s.Picked = val
-}
-
-// SetQty sets the value of Qty.
-func (s *OrderLine) SetQty(val float64) {
-	s.Qty = val
-}
-
-// SetReserved sets the value of Reserved.
-func (s *OrderLine) SetReserved(val float64) {
-	s.Reserved = val
-}
-
-// SetShort sets the value of Short.
-func (s *OrderLine) SetShort(val float64) {
-	s.Short = val
-}
-
-// SetSku sets the value of Sku.
-func (s *OrderLine) SetSku(val string) {
-	s.Sku = val
-}
-
-// Ref: #/components/schemas/OrderLineBody
-type OrderLineBody struct {
-	// The item, or give sku.
-	ItemID OptInt64 `json:"item_id"`
-	// 	0, at most the item's qty_precision decimals.
-	Qty float64   `json:"qty"`
-	Sku OptString `json:"sku"`
-}
-
-// GetItemID returns the value of ItemID.
-func (s *OrderLineBody) GetItemID() OptInt64 {
-	return s.ItemID
-}
-
-// GetQty returns the value of Qty.
-func (s *OrderLineBody) GetQty() float64 {
-	return s.Qty
-}
-
-// GetSku returns the value of Sku.
-func (s *OrderLineBody) GetSku() OptString {
-	return s.Sku
-}
-
-// SetItemID sets the value of ItemID.
-func (s *OrderLineBody) SetItemID(val OptInt64) {
-	s.ItemID = val
-}
-
-// SetQty sets the value of Qty.
-func (s *OrderLineBody) SetQty(val float64) {
-	s.Qty = val
-}
-
-// SetSku sets the value of Sku.
-func (s *OrderLineBody) SetSku(val OptString) {
-	s.Sku = val
-}
-
-// Ref: #/components/schemas/OrderLineRef
-type OrderLineRef struct {
-	// One line of the order; absent: every line.
-	LineID OptInt64 `json:"line_id"`
-}
-
-// GetLineID returns the value of LineID.
-func (s *OrderLineRef) GetLineID() OptInt64 {
-	return s.LineID
-}
-
-// SetLineID sets the value of LineID.
-func (s *OrderLineRef) SetLineID(val OptInt64) {
-	s.LineID = val
-}
-
-// Ref: #/components/schemas/OrderPatchBody
-type OrderPatchBody struct {
-	Lines []OrderLineBody `json:"lines"`
-}
-
-// GetLines returns the value of Lines.
-func (s *OrderPatchBody) GetLines() []OrderLineBody {
-	return s.Lines
-}
-
-// SetLines sets the value of Lines.
-func (s *OrderPatchBody) SetLines(val []OrderLineBody) {
-	s.Lines = val
-}
-
-type OrderState string
-
-const (
-	OrderStateDraft              OrderState = "draft"
-	OrderStateConfirmed          OrderState = "confirmed"
-	OrderStatePartiallyAllocated OrderState = "partially_allocated"
-	OrderStateAllocated          OrderState = "allocated"
-	OrderStatePicking            OrderState = "picking"
-	OrderStateShipped            OrderState = "shipped"
-	OrderStateCancelled          OrderState = "cancelled"
-)
-
-// AllValues returns all OrderState values.
-func (OrderState) AllValues() []OrderState {
-	return []OrderState{
-		OrderStateDraft,
-		OrderStateConfirmed,
-		OrderStatePartiallyAllocated,
-		OrderStateAllocated,
-		OrderStatePicking,
-		OrderStateShipped,
-		OrderStateCancelled,
-	}
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (s OrderState) MarshalText() ([]byte, error) {
-	switch s {
-	case OrderStateDraft:
-		return []byte(s), nil
-	case OrderStateConfirmed:
-		return []byte(s), nil
-	case OrderStatePartiallyAllocated:
-		return []byte(s), nil
-	case OrderStateAllocated:
-		return []byte(s), nil
-	case OrderStatePicking:
-		return []byte(s), nil
-	case OrderStateShipped:
-		return []byte(s), nil
-	case OrderStateCancelled:
-		return []byte(s), nil
-	default:
-		return nil, errors.Errorf("invalid value: %q", s)
-	}
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (s *OrderState) UnmarshalText(data []byte) error {
-	switch OrderState(data) {
-	case OrderStateDraft:
-		*s = OrderStateDraft
-		return nil
-	case OrderStateConfirmed:
-		*s = OrderStateConfirmed
-		return nil
-	case OrderStatePartiallyAllocated:
-		*s = OrderStatePartiallyAllocated
-		return nil
-	case OrderStateAllocated:
-		*s = OrderStateAllocated
-		return nil
-	case OrderStatePicking:
-		*s = OrderStatePicking
-		return nil
-	case OrderStateShipped:
-		*s = OrderStateShipped
-		return nil
-	case OrderStateCancelled:
-		*s = OrderStateCancelled
-		return nil
-	default:
-		return errors.Errorf("invalid value: %q", data)
-	}
-}
-
 // Ref: #/components/schemas/PageBodyAuditEvent
 type PageBodyAuditEvent struct {
 	Items []AuditEvent `json:"items"`
@@ -8796,6 +8263,61 @@ func (s *PageBodyBalanceHeaders) SetResponse(val PageBodyBalance) {
 
 func (*PageBodyBalanceHeaders) listStockRes()     {}
 func (*PageBodyBalanceHeaders) locationStockRes() {}
+
+// Ref: #/components/schemas/PageBodyExpiringStock
+type PageBodyExpiringStock struct {
+	Items []ExpiringStock `json:"items"`
+	// Cursor of the next page; null on the last.
+	NextCursor NilString `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *PageBodyExpiringStock) GetItems() []ExpiringStock {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *PageBodyExpiringStock) GetNextCursor() NilString {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *PageBodyExpiringStock) SetItems(val []ExpiringStock) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *PageBodyExpiringStock) SetNextCursor(val NilString) {
+	s.NextCursor = val
+}
+
+// PageBodyExpiringStockHeaders wraps PageBodyExpiringStock with response headers.
+type PageBodyExpiringStockHeaders struct {
+	Link     OptString
+	Response PageBodyExpiringStock
+}
+
+// GetLink returns the value of Link.
+func (s *PageBodyExpiringStockHeaders) GetLink() OptString {
+	return s.Link
+}
+
+// GetResponse returns the value of Response.
+func (s *PageBodyExpiringStockHeaders) GetResponse() PageBodyExpiringStock {
+	return s.Response
+}
+
+// SetLink sets the value of Link.
+func (s *PageBodyExpiringStockHeaders) SetLink(val OptString) {
+	s.Link = val
+}
+
+// SetResponse sets the value of Response.
+func (s *PageBodyExpiringStockHeaders) SetResponse(val PageBodyExpiringStock) {
+	s.Response = val
+}
+
+func (*PageBodyExpiringStockHeaders) expiringRes() {}
 
 // Ref: #/components/schemas/PageBodyItem
 type PageBodyItem struct {
@@ -9116,115 +8638,60 @@ func (s *PageBodyMovementHeaders) SetResponse(val PageBodyMovement) {
 
 func (*PageBodyMovementHeaders) listMovementsRes() {}
 
-// Ref: #/components/schemas/PageBodyOrder
-type PageBodyOrder struct {
-	Items []Order `json:"items"`
+// Ref: #/components/schemas/PageBodyPurchaseOrder
+type PageBodyPurchaseOrder struct {
+	Items []PurchaseOrder `json:"items"`
 	// Cursor of the next page; null on the last.
 	NextCursor NilString `json:"next_cursor"`
 }
 
 // GetItems returns the value of Items.
-func (s *PageBodyOrder) GetItems() []Order {
+func (s *PageBodyPurchaseOrder) GetItems() []PurchaseOrder {
 	return s.Items
 }
 
 // GetNextCursor returns the value of NextCursor.
-func (s *PageBodyOrder) GetNextCursor() NilString {
+func (s *PageBodyPurchaseOrder) GetNextCursor() NilString {
 	return s.NextCursor
 }
 
 // SetItems sets the value of Items.
-func (s *PageBodyOrder) SetItems(val []Order) {
+func (s *PageBodyPurchaseOrder) SetItems(val []PurchaseOrder) {
 	s.Items = val
 }
 
 // SetNextCursor sets the value of NextCursor.
-func (s *PageBodyOrder) SetNextCursor(val NilString) {
+func (s *PageBodyPurchaseOrder) SetNextCursor(val NilString) {
 	s.NextCursor = val
 }
 
-// PageBodyOrderHeaders wraps PageBodyOrder with response headers.
-type PageBodyOrderHeaders struct {
+// PageBodyPurchaseOrderHeaders wraps PageBodyPurchaseOrder with response headers.
+type PageBodyPurchaseOrderHeaders struct {
 	Link     OptString
-	Response PageBodyOrder
+	Response PageBodyPurchaseOrder
 }
 
 // GetLink returns the value of Link.
-func (s *PageBodyOrderHeaders) GetLink() OptString {
+func (s *PageBodyPurchaseOrderHeaders) GetLink() OptString {
 	return s.Link
 }
 
 // GetResponse returns the value of Response.
-func (s *PageBodyOrderHeaders) GetResponse() PageBodyOrder {
+func (s *PageBodyPurchaseOrderHeaders) GetResponse() PageBodyPurchaseOrder {
 	return s.Response
 }
 
 // SetLink sets the value of Link.
-func (s *PageBodyOrderHeaders) SetLink(val OptString) {
+func (s *PageBodyPurchaseOrderHeaders) SetLink(val OptString) {
 	s.Link = val
 }
 
 // SetResponse sets the value of Response.
-func (s *PageBodyOrderHeaders) SetResponse(val PageBodyOrder) {
+func (s *PageBodyPurchaseOrderHeaders) SetResponse(val PageBodyPurchaseOrder) {
 	s.Response = val
 }
 
-func (*PageBodyOrderHeaders) listOrdersRes() {}
-
-// Ref: #/components/schemas/PageBodyReservation
-type PageBodyReservation struct {
-	Items []Reservation `json:"items"`
-	// Cursor of the next page; null on the last.
-	NextCursor NilString `json:"next_cursor"`
-}
-
-// GetItems returns the value of Items.
-func (s *PageBodyReservation) GetItems() []Reservation {
-	return s.Items
-}
-
-// GetNextCursor returns the value of NextCursor.
-func (s *PageBodyReservation) GetNextCursor() NilString {
-	return s.NextCursor
-}
-
-// SetItems sets the value of Items.
-func (s *PageBodyReservation) SetItems(val []Reservation) {
-	s.Items = val
-}
-
-// SetNextCursor sets the value of NextCursor.
-func (s *PageBodyReservation) SetNextCursor(val NilString) {
-	s.NextCursor = val
-}
-
-// PageBodyReservationHeaders wraps PageBodyReservation with response headers.
-type PageBodyReservationHeaders struct {
-	Link     OptString
-	Response PageBodyReservation
-}
-
-// GetLink returns the value of Link.
-func (s *PageBodyReservationHeaders) GetLink() OptString {
-	return s.Link
-}
-
-// GetResponse returns the value of Response.
-func (s *PageBodyReservationHeaders) GetResponse() PageBodyReservation {
-	return s.Response
-}
-
-// SetLink sets the value of Link.
-func (s *PageBodyReservationHeaders) SetLink(val OptString) {
-	s.Link = val
-}
-
-// SetResponse sets the value of Response.
-func (s *PageBodyReservationHeaders) SetResponse(val PageBodyReservation) {
-	s.Response = val
-}
-
-func (*PageBodyReservationHeaders) listReservationsRes() {}
+func (*PageBodyPurchaseOrderHeaders) listPurchaseOrdersRes() {}
 
 // Ref: #/components/schemas/PageBodyUserAdminBody
 type PageBodyUserAdminBody struct {
@@ -9306,464 +8773,6 @@ func (s *PasswordChange) SetCurrentPassword(val string) {
 func (s *PasswordChange) SetNewPassword(val string) {
 	s.NewPassword = val
 }
-
-// Ref: #/components/schemas/Pick
-type Pick struct {
-	ID           int64  `json:"id"`
-	ItemID       int64  `json:"item_id"`
-	LineID       int64  `json:"line_id"`
-	LocationCode string `json:"location_code"`
-	LocationID   int64  `json:"location_id"`
-	Lot          string `json:"lot"`
-	// The ledger movement of the pick; null when nothing was found.
-	MovementID NilInt64  `json:"movement_id"`
-	OrderID    int64     `json:"order_id"`
-	PickedAt   time.Time `json:"picked_at"`
-	PickedBy   string    `json:"picked_by"`
-	// Picked.
-	Qty           float64 `json:"qty"`
-	ReservationID int64   `json:"reservation_id"`
-	// Found missing; released from the reservation.
-	Short float64 `json:"short"`
-	Sku   string  `json:"sku"`
-}
-
-// GetID returns the value of ID.
-func (s *Pick) GetID() int64 {
-	return s.ID
-}
-
-// GetItemID returns the value of ItemID.
-func (s *Pick) GetItemID() int64 {
-	return s.ItemID
-}
-
-// GetLineID returns the value of LineID.
-func (s *Pick) GetLineID() int64 {
-	return s.LineID
-}
-
-// GetLocationCode returns the value of LocationCode.
-func (s *Pick) GetLocationCode() string {
-	return s.LocationCode
-}
-
-// GetLocationID returns the value of LocationID.
-func (s *Pick) GetLocationID() int64 {
-	return s.LocationID
-}
-
-// GetLot returns the value of Lot.
-func (s *Pick) GetLot() string {
-	return s.Lot
-}
-
-// GetMovementID returns the value of MovementID.
-func (s *Pick) GetMovementID() NilInt64 {
-	return s.MovementID
-}
-
-// GetOrderID returns the value of OrderID.
-func (s *Pick) GetOrderID() int64 {
-	return s.OrderID
-}
-
-// GetPickedAt returns the value of PickedAt.
-func (s *Pick) GetPickedAt() time.Time {
-	return s.PickedAt
-}
-
-// GetPickedBy returns the value of PickedBy.
-func (s *Pick) GetPickedBy() string {
-	return s.PickedBy
-}
-
-// GetQty returns the value of Qty.
-func (s *Pick) GetQty() float64 {
-	return s.Qty
-}
-
-// GetReservationID returns the value of ReservationID.
-func (s *Pick) GetReservationID() int64 {
-	return s.ReservationID
-}
-
-// GetShort returns the value of Short.
-func (s *Pick) GetShort() float64 {
-	return s.Short
-}
-
-// GetSku returns the value of Sku.
-func (s *Pick) GetSku() string {
-	return s.Sku
-}
-
-// SetID sets the value of ID.
-func (s *Pick) SetID(val int64) {
-	s.ID = val
-}
-
-// SetItemID sets the value of ItemID.
-func (s *Pick) SetItemID(val int64) {
-	s.ItemID = val
-}
-
-// SetLineID sets the value of LineID.
-func (s *Pick) SetLineID(val int64) {
-	s.LineID = val
-}
-
-// SetLocationCode sets the value of LocationCode.
-func (s *Pick) SetLocationCode(val string) {
-	s.LocationCode = val
-}
-
-// SetLocationID sets the value of LocationID.
-func (s *Pick) SetLocationID(val int64) {
-	s.LocationID = val
-}
-
-// SetLot sets the value of Lot.
-func (s *Pick) SetLot(val string) {
-	s.Lot = val
-}
-
-// SetMovementID sets the value of MovementID.
-func (s *Pick) SetMovementID(val NilInt64) {
-	s.MovementID = val
-}
-
-// SetOrderID sets the value of OrderID.
-func (s *Pick) SetOrderID(val int64) {
-	s.OrderID = val
-}
-
-// SetPickedAt sets the value of PickedAt.
-func (s *Pick) SetPickedAt(val time.Time) {
-	s.PickedAt = val
-}
-
-// SetPickedBy sets the value of PickedBy.
-func (s *Pick) SetPickedBy(val string) {
-	s.PickedBy = val
-}
-
-// SetQty sets the value of Qty.
-func (s *Pick) SetQty(val float64) {
-	s.Qty = val
-}
-
-// SetReservationID sets the value of ReservationID.
-func (s *Pick) SetReservationID(val int64) {
-	s.ReservationID = val
-}
-
-// SetShort sets the value of Short.
-func (s *Pick) SetShort(val float64) {
-	s.Short = val
-}
-
-// SetSku sets the value of Sku.
-func (s *Pick) SetSku(val string) {
-	s.Sku = val
-}
-
-// Ref: #/components/schemas/PickBody
-type PickBody struct {
-	// Scanned item barcode or SKU.
-	Item OptString `json:"item"`
-	// Scanned location code (barcode).
-	Location OptString `json:"location"`
-	Lot      OptString `json:"lot"`
-	// What was found; absent: all the reservation holds.
-	Qty OptFloat64 `json:"qty"`
-	// The pick-list line's reservation; or give location and item.
-	ReservationID OptInt64 `json:"reservation_id"`
-	// Less was found than reserved: record the rest as missing and release it.
-	Short OptBool `json:"short"`
-}
-
-// GetItem returns the value of Item.
-func (s *PickBody) GetItem() OptString {
-	return s.Item
-}
-
-// GetLocation returns the value of Location.
-func (s *PickBody) GetLocation() OptString {
-	return s.Location
-}
-
-// GetLot returns the value of Lot.
-func (s *PickBody) GetLot() OptString {
-	return s.Lot
-}
-
-// GetQty returns the value of Qty.
-func (s *PickBody) GetQty() OptFloat64 {
-	return s.Qty
-}
-
-// GetReservationID returns the value of ReservationID.
-func (s *PickBody) GetReservationID() OptInt64 {
-	return s.ReservationID
-}
-
-// GetShort returns the value of Short.
-func (s *PickBody) GetShort() OptBool {
-	return s.Short
-}
-
-// SetItem sets the value of Item.
-func (s *PickBody) SetItem(val OptString) {
-	s.Item = val
-}
-
-// SetLocation sets the value of Location.
-func (s *PickBody) SetLocation(val OptString) {
-	s.Location = val
-}
-
-// SetLot sets the value of Lot.
-func (s *PickBody) SetLot(val OptString) {
-	s.Lot = val
-}
-
-// SetQty sets the value of Qty.
-func (s *PickBody) SetQty(val OptFloat64) {
-	s.Qty = val
-}
-
-// SetReservationID sets the value of ReservationID.
-func (s *PickBody) SetReservationID(val OptInt64) {
-	s.ReservationID = val
-}
-
-// SetShort sets the value of Short.
-func (s *PickBody) SetShort(val OptBool) {
-	s.Short = val
-}
-
-// PickHeaders wraps Pick with response headers.
-type PickHeaders struct {
-	IdempotentReplayed OptString
-	Location           string
-	Response           Pick
-}
-
-// GetIdempotentReplayed returns the value of IdempotentReplayed.
-func (s *PickHeaders) GetIdempotentReplayed() OptString {
-	return s.IdempotentReplayed
-}
-
-// GetLocation returns the value of Location.
-func (s *PickHeaders) GetLocation() string {
-	return s.Location
-}
-
-// GetResponse returns the value of Response.
-func (s *PickHeaders) GetResponse() Pick {
-	return s.Response
-}
-
-// SetIdempotentReplayed sets the value of IdempotentReplayed.
-func (s *PickHeaders) SetIdempotentReplayed(val OptString) {
-	s.IdempotentReplayed = val
-}
-
-// SetLocation sets the value of Location.
-func (s *PickHeaders) SetLocation(val string) {
-	s.Location = val
-}
-
-// SetResponse sets the value of Response.
-func (s *PickHeaders) SetResponse(val Pick) {
-	s.Response = val
-}
-
-func (*PickHeaders) confirmPickRes() {}
-
-// Ref: #/components/schemas/PickList
-type PickList struct {
-	Lines []PickListLine `json:"lines"`
-	Order string         `json:"order"`
-	State string         `json:"state"`
-}
-
-// GetLines returns the value of Lines.
-func (s *PickList) GetLines() []PickListLine {
-	return s.Lines
-}
-
-// GetOrder returns the value of Order.
-func (s *PickList) GetOrder() string {
-	return s.Order
-}
-
-// GetState returns the value of State.
-func (s *PickList) GetState() string {
-	return s.State
-}
-
-// SetLines sets the value of Lines.
-func (s *PickList) SetLines(val []PickListLine) {
-	s.Lines = val
-}
-
-// SetOrder sets the value of Order.
-func (s *PickList) SetOrder(val string) {
-	s.Order = val
-}
-
-// SetState sets the value of State.
-func (s *PickList) SetState(val string) {
-	s.State = val
-}
-
-func (*PickList) pickListRes() {}
-
-type PickListBadRequest Problem
-
-func (*PickListBadRequest) pickListRes() {}
-
-type PickListForbidden Problem
-
-func (*PickListForbidden) pickListRes() {}
-
-type PickListInternalServerError Problem
-
-func (*PickListInternalServerError) pickListRes() {}
-
-// Ref: #/components/schemas/PickListLine
-type PickListLine struct {
-	ItemID       int64  `json:"item_id"`
-	LineID       int64  `json:"line_id"`
-	LocationCode string `json:"location_code"`
-	LocationID   int64  `json:"location_id"`
-	LocationPath string `json:"location_path"`
-	Lot          string `json:"lot"`
-	// Who walks this stop; empty when no pickers were named.
-	Picker string `json:"picker"`
-	// Still to pick.
-	Qty           float64 `json:"qty"`
-	ReservationID int64   `json:"reservation_id"`
-	// Walking order, from 1.
-	Seq int64  `json:"seq"`
-	Sku string `json:"sku"`
-}
-
-// GetItemID returns the value of ItemID.
-func (s *PickListLine) GetItemID() int64 {
-	return s.ItemID
-}
-
-// GetLineID returns the value of LineID.
-func (s *PickListLine) GetLineID() int64 {
-	return s.LineID
-}
-
-// GetLocationCode returns the value of LocationCode.
-func (s *PickListLine) GetLocationCode() string {
-	return s.LocationCode
-}
-
-// GetLocationID returns the value of LocationID.
-func (s *PickListLine) GetLocationID() int64 {
-	return s.LocationID
-}
-
-// GetLocationPath returns the value of LocationPath.
-func (s *PickListLine) GetLocationPath() string {
-	return s.LocationPath
-}
-
-// GetLot returns the value of Lot.
-func (s *PickListLine) GetLot() string {
-	return s.Lot
-}
-
-// GetPicker returns the value of Picker.
-func (s *PickListLine) GetPicker() string {
-	return s.Picker
-}
-
-// GetQty returns the value of Qty.
-func (s *PickListLine) GetQty() float64 {
-	return s.Qty
-}
-
-// GetReservationID returns the value of ReservationID.
-func (s *PickListLine) GetReservationID() int64 {
-	return s.ReservationID
-}
-
-// GetSeq returns the value of Seq.
-func (s *PickListLine) GetSeq() int64 {
-	return s.Seq
-}
-
-// GetSku returns the value of Sku.
-func (s *PickListLine) GetSku() string {
-	return s.Sku
-}
-
-// SetItemID sets the value of ItemID.
-func (s *PickListLine) SetItemID(val int64) {
-	s.ItemID = val
-}
-
-// SetLineID sets the value of LineID.
-func (s *PickListLine) SetLineID(val int64) {
-	s.LineID = val
-}
-
-// SetLocationCode sets the value of LocationCode.
-func (s *PickListLine) SetLocationCode(val string) {
-	s.LocationCode = val
-}
-
-// SetLocationID sets the value of LocationID.
-func (s *PickListLine) SetLocationID(val int64) {
-	s.LocationID = val
-}
-
-// SetLocationPath sets the value of LocationPath.
-func (s *PickListLine) SetLocationPath(val string) {
-	s.LocationPath = val
-}
-
-// SetLot sets the value of Lot.
-func (s *PickListLine) SetLot(val string) {
-	s.Lot = val
-}
-
-// SetPicker sets the value of Picker.
-func (s *PickListLine) SetPicker(val string) {
-	s.Picker = val
-}
-
-// SetQty sets the value of Qty.
-func (s *PickListLine) SetQty(val float64) {
-	s.Qty = val
-}
-
-// SetReservationID sets the value of ReservationID.
-func (s *PickListLine) SetReservationID(val int64) {
-	s.ReservationID = val
-}
-
-// SetSeq sets the value of Seq.
-func (s *PickListLine) SetSeq(val int64) {
-	s.Seq = val
-}
-
-// SetSku sets the value of Sku.
-func (s *PickListLine) SetSku(val string) {
-	s.Sku = val
-}
-
-type PickListNotFound Problem
-
-func (*PickListNotFound) pickListRes() {}
 
 type PostMovementBadRequest Problem
 
@@ -9943,54 +8952,588 @@ func (s *ProblemHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*ProblemHeaders) accessRevokeRes()     {}
-func (*ProblemHeaders) allocateOrderRes()    {}
-func (*ProblemHeaders) archiveItemRes()      {}
-func (*ProblemHeaders) archiveLocationRes()  {}
-func (*ProblemHeaders) cancelOrderRes()      {}
-func (*ProblemHeaders) changePasswordRes()   {}
-func (*ProblemHeaders) confirmOrderRes()     {}
-func (*ProblemHeaders) confirmPickRes()      {}
-func (*ProblemHeaders) createItemRes()       {}
-func (*ProblemHeaders) createLocationRes()   {}
-func (*ProblemHeaders) createOrderRes()      {}
-func (*ProblemHeaders) createUserRes()       {}
-func (*ProblemHeaders) deactivateUserRes()   {}
-func (*ProblemHeaders) endSessionRes()       {}
-func (*ProblemHeaders) getItemRes()          {}
-func (*ProblemHeaders) getLocationRes()      {}
-func (*ProblemHeaders) getMovementRes()      {}
-func (*ProblemHeaders) getOrderRes()         {}
-func (*ProblemHeaders) getUserRes()          {}
-func (*ProblemHeaders) importRes()           {}
-func (*ProblemHeaders) itemStockRes()        {}
-func (*ProblemHeaders) listAuditEventsRes()  {}
-func (*ProblemHeaders) listItemsRes()        {}
-func (*ProblemHeaders) listLedgerRes()       {}
-func (*ProblemHeaders) listLocationsRes()    {}
-func (*ProblemHeaders) listMovementsRes()    {}
-func (*ProblemHeaders) listOrdersRes()       {}
-func (*ProblemHeaders) listReservationsRes() {}
-func (*ProblemHeaders) listSessionsRes()     {}
-func (*ProblemHeaders) listStockRes()        {}
-func (*ProblemHeaders) listUsersRes()        {}
-func (*ProblemHeaders) locationStockRes()    {}
-func (*ProblemHeaders) logoutRes()           {}
-func (*ProblemHeaders) lookupRes()           {}
-func (*ProblemHeaders) lowStockRes()         {}
-func (*ProblemHeaders) pickListRes()         {}
-func (*ProblemHeaders) postMovementRes()     {}
-func (*ProblemHeaders) refreshRes()          {}
-func (*ProblemHeaders) refreshRevokeRes()    {}
-func (*ProblemHeaders) releaseOrderRes()     {}
-func (*ProblemHeaders) reverseMovementRes()  {}
-func (*ProblemHeaders) shipOrderRes()        {}
-func (*ProblemHeaders) unlockUserRes()       {}
-func (*ProblemHeaders) updateItemRes()       {}
-func (*ProblemHeaders) updateLocationRes()   {}
-func (*ProblemHeaders) updateOrderRes()      {}
-func (*ProblemHeaders) updateUserRes()       {}
-func (*ProblemHeaders) userRes()             {}
+func (*ProblemHeaders) accessRevokeRes()         {}
+func (*ProblemHeaders) archiveItemRes()          {}
+func (*ProblemHeaders) archiveLocationRes()      {}
+func (*ProblemHeaders) cancelPurchaseOrderRes()  {}
+func (*ProblemHeaders) changePasswordRes()       {}
+func (*ProblemHeaders) confirmPurchaseOrderRes() {}
+func (*ProblemHeaders) createItemRes()           {}
+func (*ProblemHeaders) createLocationRes()       {}
+func (*ProblemHeaders) createPurchaseOrderRes()  {}
+func (*ProblemHeaders) createUserRes()           {}
+func (*ProblemHeaders) deactivateUserRes()       {}
+func (*ProblemHeaders) endSessionRes()           {}
+func (*ProblemHeaders) expiringRes()             {}
+func (*ProblemHeaders) getItemRes()              {}
+func (*ProblemHeaders) getLocationRes()          {}
+func (*ProblemHeaders) getMovementRes()          {}
+func (*ProblemHeaders) getPurchaseOrderRes()     {}
+func (*ProblemHeaders) getUserRes()              {}
+func (*ProblemHeaders) importRes()               {}
+func (*ProblemHeaders) itemLotsRes()             {}
+func (*ProblemHeaders) itemStockRes()            {}
+func (*ProblemHeaders) listAuditEventsRes()      {}
+func (*ProblemHeaders) listItemsRes()            {}
+func (*ProblemHeaders) listLedgerRes()           {}
+func (*ProblemHeaders) listLocationsRes()        {}
+func (*ProblemHeaders) listMovementsRes()        {}
+func (*ProblemHeaders) listPurchaseOrdersRes()   {}
+func (*ProblemHeaders) listSessionsRes()         {}
+func (*ProblemHeaders) listStockRes()            {}
+func (*ProblemHeaders) listUsersRes()            {}
+func (*ProblemHeaders) locationStockRes()        {}
+func (*ProblemHeaders) logoutRes()               {}
+func (*ProblemHeaders) lookupRes()               {}
+func (*ProblemHeaders) lowStockRes()             {}
+func (*ProblemHeaders) postMovementRes()         {}
+func (*ProblemHeaders) receivePurchaseOrderRes() {}
+func (*ProblemHeaders) refreshRes()              {}
+func (*ProblemHeaders) refreshRevokeRes()        {}
+func (*ProblemHeaders) reverseMovementRes()      {}
+func (*ProblemHeaders) setLotRes()               {}
+func (*ProblemHeaders) unlockUserRes()           {}
+func (*ProblemHeaders) updateItemRes()           {}
+func (*ProblemHeaders) updateLocationRes()       {}
+func (*ProblemHeaders) updateUserRes()           {}
+func (*ProblemHeaders) userRes()                 {}
+
+// Ref: #/components/schemas/PurchaseLine
+type PurchaseLine struct {
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	ExpectedQty float64 `json:"expected_qty"`
+	// ISO date the expected lot expires on.
+	ExpiresOn OptString `json:"expires_on"`
+	ItemID    int64     `json:"item_id"`
+	LineNo    int64     `json:"line_no"`
+	// The lot expected, if known (lot-tracked items).
+	Lot OptString `json:"lot"`
+	// Expected_qty - received_qty, never below 0.
+	OpenQty float64 `json:"open_qty"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	ReceivedQty float64 `json:"received_qty"`
+	Sku         string  `json:"sku"`
+}
+
+// GetExpectedQty returns the value of ExpectedQty.
+func (s *PurchaseLine) GetExpectedQty() float64 {
+	return s.ExpectedQty
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *PurchaseLine) GetExpiresOn() OptString {
+	return s.ExpiresOn
+}
+
+// GetItemID returns the value of ItemID.
+func (s *PurchaseLine) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLineNo returns the value of LineNo.
+func (s *PurchaseLine) GetLineNo() int64 {
+	return s.LineNo
+}
+
+// GetLot returns the value of Lot.
+func (s *PurchaseLine) GetLot() OptString {
+	return s.Lot
+}
+
+// GetOpenQty returns the value of OpenQty.
+func (s *PurchaseLine) GetOpenQty() float64 {
+	return s.OpenQty
+}
+
+// GetReceivedQty returns the value of ReceivedQty.
+func (s *PurchaseLine) GetReceivedQty() float64 {
+	return s.ReceivedQty
+}
+
+// GetSku returns the value of Sku.
+func (s *PurchaseLine) GetSku() string {
+	return s.Sku
+}
+
+// SetExpectedQty sets the value of ExpectedQty.
+func (s *PurchaseLine) SetExpectedQty(val float64) {
+	s.ExpectedQty = val
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *PurchaseLine) SetExpiresOn(val OptString) {
+	s.ExpiresOn = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *PurchaseLine) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLineNo sets the value of LineNo.
+func (s *PurchaseLine) SetLineNo(val int64) {
+	s.LineNo = val
+}
+
+// SetLot sets the value of Lot.
+func (s *PurchaseLine) SetLot(val OptString) {
+	s.Lot = val
+}
+
+// SetOpenQty sets the value of OpenQty.
+func (s *PurchaseLine) SetOpenQty(val float64) {
+	s.OpenQty = val
+}
+
+// SetReceivedQty sets the value of ReceivedQty.
+func (s *PurchaseLine) SetReceivedQty(val float64) {
+	s.ReceivedQty = val
+}
+
+// SetSku sets the value of Sku.
+func (s *PurchaseLine) SetSku(val string) {
+	s.Sku = val
+}
+
+// Ref: #/components/schemas/PurchaseLineBody
+type PurchaseLineBody struct {
+	// 	0, at most the item's qty_precision decimals.
+	ExpectedQty float64 `json:"expected_qty"`
+	// ISO date (YYYY-MM-DD) the expected lot expires on.
+	ExpiresOn OptString `json:"expires_on"`
+	// The item, or give sku.
+	ItemID OptInt64 `json:"item_id"`
+	// The lot expected (lot-tracked items only); a receipt line may name another.
+	Lot OptString `json:"lot"`
+	Sku OptString `json:"sku"`
+}
+
+// GetExpectedQty returns the value of ExpectedQty.
+func (s *PurchaseLineBody) GetExpectedQty() float64 {
+	return s.ExpectedQty
+}
+
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *PurchaseLineBody) GetExpiresOn() OptString {
+	return s.ExpiresOn
+}
+
+// GetItemID returns the value of ItemID.
+func (s *PurchaseLineBody) GetItemID() OptInt64 {
+	return s.ItemID
+}
+
+// GetLot returns the value of Lot.
+func (s *PurchaseLineBody) GetLot() OptString {
+	return s.Lot
+}
+
+// GetSku returns the value of Sku.
+func (s *PurchaseLineBody) GetSku() OptString {
+	return s.Sku
+}
+
+// SetExpectedQty sets the value of ExpectedQty.
+func (s *PurchaseLineBody) SetExpectedQty(val float64) {
+	s.ExpectedQty = val
+}
+
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *PurchaseLineBody) SetExpiresOn(val OptString) {
+	s.ExpiresOn = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *PurchaseLineBody) SetItemID(val OptInt64) {
+	s.ItemID = val
+}
+
+// SetLot sets the value of Lot.
+func (s *PurchaseLineBody) SetLot(val OptString) {
+	s.Lot = val
+}
+
+// SetSku sets the value of Sku.
+func (s *PurchaseLineBody) SetSku(val OptString) {
+	s.Sku = val
+}
+
+// Ref: #/components/schemas/PurchaseOrder
+type PurchaseOrder struct {
+	// Why the order was cancelled (closed short).
+	CloseReason OptString      `json:"close_reason"`
+	CreatedAt   time.Time      `json:"created_at"`
+	CreatedBy   string         `json:"created_by"`
+	ID          int64          `json:"id"`
+	Lines       []PurchaseLine `json:"lines"`
+	Note        string         `json:"note"`
+	// The order's business key (1-64 of [A-Za-z0-9._-]).
+	Number string `json:"number"`
+	// Percent of a line's expected quantity it may be over-received by, with a reason; beyond it a receipt
+	// is refused.
+	OverReceiptTolerancePct int64               `json:"over_receipt_tolerance_pct"`
+	Receipts                []PurchaseReceipt   `json:"receipts"`
+	Status                  PurchaseOrderStatus `json:"status"`
+	// The supplier's reference (name or account).
+	Supplier  string    `json:"supplier"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+	Version   int64     `json:"version"`
+}
+
+// GetCloseReason returns the value of CloseReason.
+func (s *PurchaseOrder) GetCloseReason() OptString {
+	return s.CloseReason
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *PurchaseOrder) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *PurchaseOrder) GetCreatedBy() string {
+	return s.CreatedBy
+}
+
+// GetID returns the value of ID.
+func (s *PurchaseOrder) GetID() int64 {
+	return s.ID
+}
+
+// GetLines returns the value of Lines.
+func (s *PurchaseOrder) GetLines() []PurchaseLine {
+	return s.Lines
+}
+
+// GetNote returns the value of Note.
+func (s *PurchaseOrder) GetNote() string {
+	return s.Note
+}
+
+// GetNumber returns the value of Number.
+func (s *PurchaseOrder) GetNumber() string {
+	return s.Number
+}
+
+// GetOverReceiptTolerancePct returns the value of OverReceiptTolerancePct.
+func (s *PurchaseOrder) GetOverReceiptTolerancePct() int64 {
+	return s.OverReceiptTolerancePct
+}
+
+// GetReceipts returns the value of Receipts.
+func (s *PurchaseOrder) GetReceipts() []PurchaseReceipt {
+	return s.Receipts
+}
+
+// GetStatus returns the value of Status.
+func (s *PurchaseOrder) GetStatus() PurchaseOrderStatus {
+	return s.Status
+}
+
+// GetSupplier returns the value of Supplier.
+func (s *PurchaseOrder) GetSupplier() string {
+	return s.Supplier
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *PurchaseOrder) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// GetUpdatedBy returns the value of UpdatedBy.
+func (s *PurchaseOrder) GetUpdatedBy() string {
+	return s.UpdatedBy
+}
+
+// GetVersion returns the value of Version.
+func (s *PurchaseOrder) GetVersion() int64 {
+	return s.Version
+}
+
+// SetCloseReason sets the value of CloseReason.
+func (s *PurchaseOrder) SetCloseReason(val OptString) {
+	s.CloseReason = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *PurchaseOrder) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *PurchaseOrder) SetCreatedBy(val string) {
+	s.CreatedBy = val
+}
+
+// SetID sets the value of ID.
+func (s *PurchaseOrder) SetID(val int64) {
+	s.ID = val
+}
+
+// SetLines sets the value of Lines.
+func (s *PurchaseOrder) SetLines(val []PurchaseLine) {
+	s.Lines = val
+}
+
+// SetNote sets the value of Note.
+func (s *PurchaseOrder) SetNote(val string) {
+	s.Note = val
+}
+
+// SetNumber sets the value of Number.
+func (s *PurchaseOrder) SetNumber(val string) {
+	s.Number = val
+}
+
+// SetOverReceiptTolerancePct sets the value of OverReceiptTolerancePct.
+func (s *PurchaseOrder) SetOverReceiptTolerancePct(val int64) {
+	s.OverReceiptTolerancePct = val
+}
+
+// SetReceipts sets the value of Receipts.
+func (s *PurchaseOrder) SetReceipts(val []PurchaseReceipt) {
+	s.Receipts = val
+}
+
+// SetStatus sets the value of Status.
+func (s *PurchaseOrder) SetStatus(val PurchaseOrderStatus) {
+	s.Status = val
+}
+
+// SetSupplier sets the value of Supplier.
+func (s *PurchaseOrder) SetSupplier(val string) {
+	s.Supplier = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *PurchaseOrder) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+// SetUpdatedBy sets the value of UpdatedBy.
+func (s *PurchaseOrder) SetUpdatedBy(val string) {
+	s.UpdatedBy = val
+}
+
+// SetVersion sets the value of Version.
+func (s *PurchaseOrder) SetVersion(val int64) {
+	s.Version = val
+}
+
+// Ref: #/components/schemas/PurchaseOrderBody
+type PurchaseOrderBody struct {
+	Lines []PurchaseLineBody `json:"lines"`
+	Note  OptString          `json:"note"`
+	// The order's number, unique.
+	Number string `json:"number"`
+	// Percent a line may be over-received by, with a reason (default: the server's, 0).
+	OverReceiptTolerancePct OptInt64 `json:"over_receipt_tolerance_pct"`
+	// The supplier's reference.
+	Supplier string `json:"supplier"`
+}
+
+// GetLines returns the value of Lines.
+func (s *PurchaseOrderBody) GetLines() []PurchaseLineBody {
+	return s.Lines
+}
+
+// GetNote returns the value of Note.
+func (s *PurchaseOrderBody) GetNote() OptString {
+	return s.Note
+}
+
+// GetNumber returns the value of Number.
+func (s *PurchaseOrderBody) GetNumber() string {
+	return s.Number
+}
+
+// GetOverReceiptTolerancePct returns the value of OverReceiptTolerancePct.
+func (s *PurchaseOrderBody) GetOverReceiptTolerancePct() OptInt64 {
+	return s.OverReceiptTolerancePct
+}
+
+// GetSupplier returns the value of Supplier.
+func (s *PurchaseOrderBody) GetSupplier() string {
+	return s.Supplier
+}
+
+// SetLines sets the value of Lines.
+func (s *PurchaseOrderBody) SetLines(val []PurchaseLineBody) {
+	s.Lines = val
+}
+
+// SetNote sets the value of Note.
+func (s *PurchaseOrderBody) SetNote(val OptString) {
+	s.Note = val
+}
+
+// SetNumber sets the value of Number.
+func (s *PurchaseOrderBody) SetNumber(val string) {
+	s.Number = val
+}
+
+// SetOverReceiptTolerancePct sets the value of OverReceiptTolerancePct.
+func (s *PurchaseOrderBody) SetOverReceiptTolerancePct(val OptInt64) {
+	s.OverReceiptTolerancePct = val
+}
+
+// SetSupplier sets the value of Supplier.
+func (s *PurchaseOrderBody) SetSupplier(val string) {
+	s.Supplier = val
+}
+
+// PurchaseOrderHeaders wraps PurchaseOrder with response headers.
+type PurchaseOrderHeaders struct {
+	ETag     string
+	Location string
+	Response PurchaseOrder
+}
+
+// GetETag returns the value of ETag.
+func (s *PurchaseOrderHeaders) GetETag() string {
+	return s.ETag
+}
+
+// GetLocation returns the value of Location.
+func (s *PurchaseOrderHeaders) GetLocation() string {
+	return s.Location
+}
+
+// GetResponse returns the value of Response.
+func (s *PurchaseOrderHeaders) GetResponse() PurchaseOrder {
+	return s.Response
+}
+
+// SetETag sets the value of ETag.
+func (s *PurchaseOrderHeaders) SetETag(val string) {
+	s.ETag = val
+}
+
+// SetLocation sets the value of Location.
+func (s *PurchaseOrderHeaders) SetLocation(val string) {
+	s.Location = val
+}
+
+// SetResponse sets the value of Response.
+func (s *PurchaseOrderHeaders) SetResponse(val PurchaseOrder) {
+	s.Response = val
+}
+
+func (*PurchaseOrderHeaders) createPurchaseOrderRes() {}
+
+type PurchaseOrderStatus string
+
+const (
+	PurchaseOrderStatusDraft             PurchaseOrderStatus = "draft"
+	PurchaseOrderStatusConfirmed         PurchaseOrderStatus = "confirmed"
+	PurchaseOrderStatusPartiallyReceived PurchaseOrderStatus = "partially_received"
+	PurchaseOrderStatusReceived          PurchaseOrderStatus = "received"
+	PurchaseOrderStatusCancelled         PurchaseOrderStatus = "cancelled"
+)
+
+// AllValues returns all PurchaseOrderStatus values.
+func (PurchaseOrderStatus) AllValues() []PurchaseOrderStatus {
+	return []PurchaseOrderStatus{
+		PurchaseOrderStatusDraft,
+		PurchaseOrderStatusConfirmed,
+		PurchaseOrderStatusPartiallyReceived,
+		PurchaseOrderStatusReceived,
+		PurchaseOrderStatusCancelled,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s PurchaseOrderStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case PurchaseOrderStatusDraft:
+		return []byte(s), nil
+	case PurchaseOrderStatusConfirmed:
+		return []byte(s), nil
+	case PurchaseOrderStatusPartiallyReceived:
+		return []byte(s), nil
+	case PurchaseOrderStatusReceived:
+		return []byte(s), nil
+	case PurchaseOrderStatusCancelled:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *PurchaseOrderStatus) UnmarshalText(data []byte) error {
+	switch PurchaseOrderStatus(data) {
+	case PurchaseOrderStatusDraft:
+		*s = PurchaseOrderStatusDraft
+		return nil
+	case PurchaseOrderStatusConfirmed:
+		*s = PurchaseOrderStatusConfirmed
+		return nil
+	case PurchaseOrderStatusPartiallyReceived:
+		*s = PurchaseOrderStatusPartiallyReceived
+		return nil
+	case PurchaseOrderStatusReceived:
+		*s = PurchaseOrderStatusReceived
+		return nil
+	case PurchaseOrderStatusCancelled:
+		*s = PurchaseOrderStatusCancelled
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/components/schemas/PurchaseReceipt
+type PurchaseReceipt struct {
+	CreatedAt  time.Time `json:"created_at"`
+	CreatedBy  string    `json:"created_by"`
+	MovementID int64     `json:"movement_id"`
+	// Why a line was over-received.
+	Reason OptString `json:"reason"`
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *PurchaseReceipt) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *PurchaseReceipt) GetCreatedBy() string {
+	return s.CreatedBy
+}
+
+// GetMovementID returns the value of MovementID.
+func (s *PurchaseReceipt) GetMovementID() int64 {
+	return s.MovementID
+}
+
+// GetReason returns the value of Reason.
+func (s *PurchaseReceipt) GetReason() OptString {
+	return s.Reason
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *PurchaseReceipt) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *PurchaseReceipt) SetCreatedBy(val string) {
+	s.CreatedBy = val
+}
+
+// SetMovementID sets the value of MovementID.
+func (s *PurchaseReceipt) SetMovementID(val int64) {
+	s.MovementID = val
+}
+
+// SetReason sets the value of Reason.
+func (s *PurchaseReceipt) SetReason(val OptString) {
+	s.Reason = val
+}
 
 type Readyz4XX struct {
 	Data io.Reader
@@ -10034,273 +9577,206 @@ func (s *Readyz4XXStatusCode) SetResponse(val Readyz4XX) {
 
 func (*Readyz4XXStatusCode) readyzRes() {}
 
-type ReleaseOrderBadRequest Problem
+// Ref: #/components/schemas/ReceiptBody
+type ReceiptBody struct {
+	Lines []ReceiptLineBody `json:"lines"`
+	Note  OptString         `json:"note"`
+	// Required when a line is over-received (within the order's tolerance).
+	Reason OptString `json:"reason"`
+}
 
-func (*ReleaseOrderBadRequest) releaseOrderRes() {}
+// GetLines returns the value of Lines.
+func (s *ReceiptBody) GetLines() []ReceiptLineBody {
+	return s.Lines
+}
 
-type ReleaseOrderConflict Problem
+// GetNote returns the value of Note.
+func (s *ReceiptBody) GetNote() OptString {
+	return s.Note
+}
 
-func (*ReleaseOrderConflict) releaseOrderRes() {}
+// GetReason returns the value of Reason.
+func (s *ReceiptBody) GetReason() OptString {
+	return s.Reason
+}
 
-type ReleaseOrderForbidden Problem
+// SetLines sets the value of Lines.
+func (s *ReceiptBody) SetLines(val []ReceiptLineBody) {
+	s.Lines = val
+}
 
-func (*ReleaseOrderForbidden) releaseOrderRes() {}
+// SetNote sets the value of Note.
+func (s *ReceiptBody) SetNote(val OptString) {
+	s.Note = val
+}
 
-type ReleaseOrderInternalServerError Problem
+// SetReason sets the value of Reason.
+func (s *ReceiptBody) SetReason(val OptString) {
+	s.Reason = val
+}
 
-func (*ReleaseOrderInternalServerError) releaseOrderRes() {}
-
-type ReleaseOrderNotFound Problem
-
-func (*ReleaseOrderNotFound) releaseOrderRes() {}
-
-type ReleaseOrderRequestEntityTooLarge Problem
-
-func (*ReleaseOrderRequestEntityTooLarge) releaseOrderRes() {}
-
-type ReleaseOrderUnprocessableEntity Problem
-
-func (*ReleaseOrderUnprocessableEntity) releaseOrderRes() {}
-
-type ReleaseOrderUnsupportedMediaType Problem
-
-func (*ReleaseOrderUnsupportedMediaType) releaseOrderRes() {}
-
-// Ref: #/components/schemas/Reservation
-type Reservation struct {
-	CreatedAt    time.Time `json:"created_at"`
-	ID           int64     `json:"id"`
-	ItemID       int64     `json:"item_id"`
-	LineID       int64     `json:"line_id"`
-	LocationCode string    `json:"location_code"`
-	LocationID   int64     `json:"location_id"`
-	LocationPath string    `json:"location_path"`
-	Lot          string    `json:"lot"`
-	OrderID      int64     `json:"order_id"`
-	OrderNumber  string    `json:"order_number"`
-	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
-	// value.
-	Picked float64 `json:"picked"`
-	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
-	// value.
+// Ref: #/components/schemas/ReceiptLineBody
+type ReceiptLineBody struct {
+	// ISO date the lot expires on (default: the order line's, for its lot).
+	ExpiresOn OptString `json:"expires_on"`
+	// The order's line_no received.
+	Line int64 `json:"line"`
+	// Where the goods are put.
+	LocationID int64 `json:"location_id"`
+	// Default: the order line's lot.
+	Lot OptString `json:"lot"`
+	// 	0.
 	Qty float64 `json:"qty"`
-	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
-	// value.
-	Released float64 `json:"released"`
-	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
-	// value.
-	Short float64          `json:"short"`
-	Sku   string           `json:"sku"`
-	State ReservationState `json:"state"`
 }
 
-// GetCreatedAt returns the value of CreatedAt.
-func (s *Reservation) GetCreatedAt() time.Time {
-	return s.CreatedAt
+// GetExpiresOn returns the value of ExpiresOn.
+func (s *ReceiptLineBody) GetExpiresOn() OptString {
+	return s.ExpiresOn
 }
 
-// GetID returns the value of ID.
-func (s *Reservation) GetID() int64 {
-	return s.ID
-}
-
-// GetItemID returns the value of ItemID.
-func (s *Reservation) GetItemID() int64 {
-	return s.ItemID
-}
-
-// GetLineID returns the value of LineID.
-func (s *Reservation) GetLineID() int64 {
-	return s.LineID
-}
-
-// GetLocationCode returns the value of LocationCode.
-func (s *Reservation) GetLocationCode() string {
-	return s.LocationCode
+// GetLine returns the value of Line.
+func (s *ReceiptLineBody) GetLine() int64 {
+	return s.Line
 }
 
 // GetLocationID returns the value of LocationID.
-func (s *Reservation) GetLocationID() int64 {
+func (s *ReceiptLineBody) GetLocationID() int64 {
 	return s.LocationID
 }
 
-// GetLocationPath returns the value of LocationPath.
-func (s *Reservation) GetLocationPath() string {
-	return s.LocationPath
-}
-
 // GetLot returns the value of Lot.
-func (s *Reservation) GetLot() string {
+func (s *ReceiptLineBody) GetLot() OptString {
 	return s.Lot
 }
 
-// GetOrderID returns the value of OrderID.
-func (s *Reservation) GetOrderID() int64 {
-	return s.OrderID
-}
-
-// GetOrderNumber returns the value of OrderNumber.
-func (s *Reservation) GetOrderNumber() string {
-	return s.OrderNumber
-}
-
-// GetPicked returns the value of Picked.
-func (s *Reservation) GetPicked() float64 {
-	return s.Picked
-}
-
 // GetQty returns the value of Qty.
-func (s *Reservation) GetQty() float64 {
+func (s *ReceiptLineBody) GetQty() float64 {
 	return s.Qty
 }
 
-// GetReleased returns the value of Released.
-func (s *Reservation) GetReleased() float64 {
-	return s.Released
+// SetExpiresOn sets the value of ExpiresOn.
+func (s *ReceiptLineBody) SetExpiresOn(val OptString) {
+	s.ExpiresOn = val
 }
 
-// GetShort returns the value of Short.
-func (s *Reservation) GetShort() float64 {
-	return s.Short
-}
-
-// GetSku returns the value of Sku.
-func (s *Reservation) GetSku() string {
-	return s.Sku
-}
-
-// GetState returns the value of State.
-func (s *Reservation) GetState() ReservationState {
-	return s.State
-}
-
-// SetCreatedAt sets the value of CreatedAt.
-func (s *Reservation) SetCreatedAt(val time.Time) {
-	s.CreatedAt = val
-}
-
-// SetID sets the value of ID.
-func (s *Reservation) SetID(val int64) {
-	s.ID = val
-}
-
-// SetItemID sets the value of ItemID.
-func (s *Reservation) SetItemID(val int64) {
-	s.ItemID = val
-}
-
-// SetLineID sets the value of LineID.
-func (s *Reservation) SetLineID(val int64) {
-	s.LineID = val
-}
-
-// SetLocationCode sets the value of LocationCode.
-func (s *Reservation) SetLocationCode(val string) {
-	s.LocationCode = val
+// SetLine sets the value of Line.
+func (s *ReceiptLineBody) SetLine(val int64) {
+	s.Line = val
 }
 
 // SetLocationID sets the value of LocationID.
-func (s *Reservation) SetLocationID(val int64) {
+func (s *ReceiptLineBody) SetLocationID(val int64) {
 	s.LocationID = val
 }
 
-// SetLocationPath sets the value of LocationPath.
-func (s *Reservation) SetLocationPath(val string) {
-	s.LocationPath = val
-}
-
 // SetLot sets the value of Lot.
-func (s *Reservation) SetLot(val string) {
+func (s *ReceiptLineBody) SetLot(val OptString) {
 	s.Lot = val
 }
 
-// SetOrderID sets the value of OrderID.
-func (s *Reservation) SetOrderID(val int64) {
-	s.OrderID = val
-}
-
-// SetOrderNumber sets the value of OrderNumber.
-func (s *Reservation) SetOrderNumber(val string) {
-	s.OrderNumber = val
-}
-
-// SetPicked sets the value of Picked.
-func (s *Reservation) SetPicked(val float64) {
-	s.Picked = val
-}
-
 // SetQty sets the value of Qty.
-func (s *Reservation) SetQty(val float64) {
+func (s *ReceiptLineBody) SetQty(val float64) {
 	s.Qty = val
 }
 
-// SetReleased sets the value of Released.
-func (s *Reservation) SetReleased(val float64) {
-	s.Released = val
+type ReceivePurchaseOrderBadRequest Problem
+
+func (*ReceivePurchaseOrderBadRequest) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderConflict Problem
+
+func (*ReceivePurchaseOrderConflict) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderForbidden Problem
+
+func (*ReceivePurchaseOrderForbidden) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderInternalServerError Problem
+
+func (*ReceivePurchaseOrderInternalServerError) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderNotFound Problem
+
+func (*ReceivePurchaseOrderNotFound) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderRequestEntityTooLarge Problem
+
+func (*ReceivePurchaseOrderRequestEntityTooLarge) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderUnprocessableEntity Problem
+
+func (*ReceivePurchaseOrderUnprocessableEntity) receivePurchaseOrderRes() {}
+
+type ReceivePurchaseOrderUnsupportedMediaType Problem
+
+func (*ReceivePurchaseOrderUnsupportedMediaType) receivePurchaseOrderRes() {}
+
+// Ref: #/components/schemas/ReceivedBody
+type ReceivedBody struct {
+	// The receipt movement posted (on a replay, the one the first request posted).
+	Movement Movement `json:"movement"`
+	// The order now, with each line's open quantity.
+	PurchaseOrder PurchaseOrder `json:"purchase_order"`
 }
 
-// SetShort sets the value of Short.
-func (s *Reservation) SetShort(val float64) {
-	s.Short = val
+// GetMovement returns the value of Movement.
+func (s *ReceivedBody) GetMovement() Movement {
+	return s.Movement
 }
 
-// SetSku sets the value of Sku.
-func (s *Reservation) SetSku(val string) {
-	s.Sku = val
+// GetPurchaseOrder returns the value of PurchaseOrder.
+func (s *ReceivedBody) GetPurchaseOrder() PurchaseOrder {
+	return s.PurchaseOrder
 }
 
-// SetState sets the value of State.
-func (s *Reservation) SetState(val ReservationState) {
-	s.State = val
+// SetMovement sets the value of Movement.
+func (s *ReceivedBody) SetMovement(val Movement) {
+	s.Movement = val
 }
 
-type ReservationState string
-
-const (
-	ReservationStateOpen     ReservationState = "open"
-	ReservationStatePicked   ReservationState = "picked"
-	ReservationStateReleased ReservationState = "released"
-)
-
-// AllValues returns all ReservationState values.
-func (ReservationState) AllValues() []ReservationState {
-	return []ReservationState{
-		ReservationStateOpen,
-		ReservationStatePicked,
-		ReservationStateReleased,
-	}
+// SetPurchaseOrder sets the value of PurchaseOrder.
+func (s *ReceivedBody) SetPurchaseOrder(val PurchaseOrder) {
+	s.PurchaseOrder = val
 }
 
-// MarshalText implements encoding.TextMarshaler.
-func (s ReservationState) MarshalText() ([]byte, error) {
-	switch s {
-	case ReservationStateOpen:
-		return []byte(s), nil
-	case ReservationStatePicked:
-		return []byte(s), nil
-	case ReservationStateReleased:
-		return []byte(s), nil
-	default:
-		return nil, errors.Errorf("invalid value: %q", s)
-	}
+// ReceivedBodyHeaders wraps ReceivedBody with response headers.
+type ReceivedBodyHeaders struct {
+	IdempotentReplayed OptString
+	Location           string
+	Response           ReceivedBody
 }
 
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (s *ReservationState) UnmarshalText(data []byte) error {
-	switch ReservationState(data) {
-	case ReservationStateOpen:
-		*s = ReservationStateOpen
-		return nil
-	case ReservationStatePicked:
-		*s = ReservationStatePicked
-		return nil
-	case ReservationStateReleased:
-		*s = ReservationStateReleased
-		return nil
-	default:
-		return errors.Errorf("invalid value: %q", data)
-	}
+// GetIdempotentReplayed returns the value of IdempotentReplayed.
+func (s *ReceivedBodyHeaders) GetIdempotentReplayed() OptString {
+	return s.IdempotentReplayed
 }
+
+// GetLocation returns the value of Location.
+func (s *ReceivedBodyHeaders) GetLocation() string {
+	return s.Location
+}
+
+// GetResponse returns the value of Response.
+func (s *ReceivedBodyHeaders) GetResponse() ReceivedBody {
+	return s.Response
+}
+
+// SetIdempotentReplayed sets the value of IdempotentReplayed.
+func (s *ReceivedBodyHeaders) SetIdempotentReplayed(val OptString) {
+	s.IdempotentReplayed = val
+}
+
+// SetLocation sets the value of Location.
+func (s *ReceivedBodyHeaders) SetLocation(val string) {
+	s.Location = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ReceivedBodyHeaders) SetResponse(val ReceivedBody) {
+	s.Response = val
+}
+
+func (*ReceivedBodyHeaders) receivePurchaseOrderRes() {}
 
 // Ref: #/components/schemas/ReverseBody
 type ReverseBody struct {
@@ -10749,25 +10225,33 @@ func (s *SessionBody) SetViaCookies(val bool) {
 	s.ViaCookies = val
 }
 
-type ShipOrderBadRequest Problem
+type SetLotBadRequest Problem
 
-func (*ShipOrderBadRequest) shipOrderRes() {}
+func (*SetLotBadRequest) setLotRes() {}
 
-type ShipOrderConflict Problem
+type SetLotForbidden Problem
 
-func (*ShipOrderConflict) shipOrderRes() {}
+func (*SetLotForbidden) setLotRes() {}
 
-type ShipOrderForbidden Problem
+type SetLotInternalServerError Problem
 
-func (*ShipOrderForbidden) shipOrderRes() {}
+func (*SetLotInternalServerError) setLotRes() {}
 
-type ShipOrderInternalServerError Problem
+type SetLotNotFound Problem
 
-func (*ShipOrderInternalServerError) shipOrderRes() {}
+func (*SetLotNotFound) setLotRes() {}
 
-type ShipOrderNotFound Problem
+type SetLotRequestEntityTooLarge Problem
 
-func (*ShipOrderNotFound) shipOrderRes() {}
+func (*SetLotRequestEntityTooLarge) setLotRes() {}
+
+type SetLotUnprocessableEntity Problem
+
+func (*SetLotUnprocessableEntity) setLotRes() {}
+
+type SetLotUnsupportedMediaType Problem
+
+func (*SetLotUnsupportedMediaType) setLotRes() {}
 
 // Ref: #/components/schemas/Shortage
 type Shortage struct {
@@ -10779,11 +10263,7 @@ type Shortage struct {
 	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
 	// value.
 	Requested float64 `json:"requested"`
-	// What reservations hold at this balance.
-	Reserved OptFloat64 `json:"reserved"`
-	// The orders (numbers) whose reservations hold it.
-	ReservedBy OptNilStringArray `json:"reserved_by"`
-	Sku        string            `json:"sku"`
+	Sku       string  `json:"sku"`
 }
 
 // GetAvailable returns the value of Available.
@@ -10804,16 +10284,6 @@ func (s *Shortage) GetLot() string {
 // GetRequested returns the value of Requested.
 func (s *Shortage) GetRequested() float64 {
 	return s.Requested
-}
-
-// GetReserved returns the value of Reserved.
-func (s *Shortage) GetReserved() OptFloat64 {
-	return s.Reserved
-}
-
-// GetReservedBy returns the value of ReservedBy.
-func (s *Shortage) GetReservedBy() OptNilStringArray {
-	return s.ReservedBy
 }
 
 // GetSku returns the value of Sku.
@@ -10839,16 +10309,6 @@ func (s *Shortage) SetLot(val string) {
 // SetRequested sets the value of Requested.
 func (s *Shortage) SetRequested(val float64) {
 	s.Requested = val
-}
-
-// SetReserved sets the value of Reserved.
-func (s *Shortage) SetReserved(val OptFloat64) {
-	s.Reserved = val
-}
-
-// SetReservedBy sets the value of ReservedBy.
-func (s *Shortage) SetReservedBy(val OptNilStringArray) {
-	s.ReservedBy = val
 }
 
 // SetSku sets the value of Sku.
@@ -11560,46 +11020,6 @@ func (*UpdateLocationUnprocessableEntity) updateLocationRes() {}
 type UpdateLocationUnsupportedMediaType Problem
 
 func (*UpdateLocationUnsupportedMediaType) updateLocationRes() {}
-
-type UpdateOrderBadRequest Problem
-
-func (*UpdateOrderBadRequest) updateOrderRes() {}
-
-type UpdateOrderConflict Problem
-
-func (*UpdateOrderConflict) updateOrderRes() {}
-
-type UpdateOrderForbidden Problem
-
-func (*UpdateOrderForbidden) updateOrderRes() {}
-
-type UpdateOrderInternalServerError Problem
-
-func (*UpdateOrderInternalServerError) updateOrderRes() {}
-
-type UpdateOrderNotFound Problem
-
-func (*UpdateOrderNotFound) updateOrderRes() {}
-
-type UpdateOrderPreconditionFailed Problem
-
-func (*UpdateOrderPreconditionFailed) updateOrderRes() {}
-
-type UpdateOrderPreconditionRequired Problem
-
-func (*UpdateOrderPreconditionRequired) updateOrderRes() {}
-
-type UpdateOrderRequestEntityTooLarge Problem
-
-func (*UpdateOrderRequestEntityTooLarge) updateOrderRes() {}
-
-type UpdateOrderUnprocessableEntity Problem
-
-func (*UpdateOrderUnprocessableEntity) updateOrderRes() {}
-
-type UpdateOrderUnsupportedMediaType Problem
-
-func (*UpdateOrderUnsupportedMediaType) updateOrderRes() {}
 
 type UpdateUserBadRequest Problem
 

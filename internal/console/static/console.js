@@ -42,6 +42,33 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // Receiving: a scanned item code (Enter ends it) counts one more on
+  // the order line of that item, without a round trip; the server does
+  // the same when the script is off.
+  for (const form of document.querySelectorAll("form.receive")) {
+    const field = form.querySelector("#scan");
+    const status = form.querySelector("#scan-status");
+    if (!field) continue;
+    // The Enter's own keypress would submit the form (implicit
+    // submission) where a keydown's preventDefault does not reach it.
+    field.addEventListener("keypress", (e) => { if (e.key === "Enter") e.preventDefault(); });
+    field.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter") return;
+      e.preventDefault();
+      const code = field.value.trim();
+      field.value = "";
+      if (!code) return;
+      const line = [...form.querySelectorAll("fieldset.po-line")].find((l) => l.dataset.sku === code || (l.dataset.barcode && l.dataset.barcode === code));
+      if (!line) {
+        if (status) status.textContent = `No line of this order is for the code ${code}.`;
+        return;
+      }
+      const qty = line.querySelector(`#qty-${line.dataset.line}`);
+      const n = Number(qty.value) || 0;
+      qty.value = String(n + 1);
+      if (status) status.textContent = `Scanned ${line.dataset.sku}: line ${line.dataset.line} now ${qty.value}.`;
+    });
+  }
   // Focus the first field that has an error, so a keyboard user lands on it.
   const bad = document.querySelector("[aria-invalid=true]");
   if (bad) bad.focus();

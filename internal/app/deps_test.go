@@ -26,6 +26,7 @@ func TestDependenciesPointInward(t *testing.T) {
 		{mod + "/internal/inventory", append(sql, "net/http", "github.com/danielgtaylor/huma/v2")},
 		{mod + "/internal/importer", append(sql, "net/http", "github.com/danielgtaylor/huma/v2")},
 		{mod + "/internal/authstate", append(sql, "net/http")},
+		{mod + "/internal/events", append(sql, "github.com/danielgtaylor/huma/v2")},
 		{mod, append(sql, "net/http")},
 		{mod + "/internal/store", []string{"net/http", "github.com/danielgtaylor/huma/v2"}},
 	}

@@ -251,6 +251,8 @@ var kinds = map[string]kind{
 	warehouse.EPRECONDITION:  {status: http.StatusPreconditionFailed, extend: withVersion},
 	warehouse.EINSUFFICIENT:  {status: http.StatusConflict, title: "Insufficient stock", typ: "/problems/insufficient-stock", extend: withShortages},
 	warehouse.ECOUNTOUTDATED: {status: http.StatusConflict, title: "Count outdated", extend: withOnHand},
+	// Event streams beyond a user's share (internal/events).
+	warehouse.ETOOMANYSTREAMS: {status: http.StatusTooManyRequests},
 
 	// The token lifecycle's outcomes (internal/session). A token problem
 	// carries RFC 6750's challenge.

@@ -85,6 +85,15 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 
 		{"GET /api/v1/audit-events", "list-audit-events", s.opListAuditEvents, typed(s.listAuditEvents)},
 
+		// The event log for integrations (api_events.go, api_webhooks.go).
+		{"GET /api/v1/events", "stream-events", s.opStreamEvents, typed(s.streamEvents)},
+		{"GET /api/v1/webhooks", "list-webhooks", s.opListWebhooks, typed(s.listWebhooks)},
+		{"POST /api/v1/webhooks", "create-webhook", s.opCreateWebhook, typed(s.createWebhook)},
+		{"GET /api/v1/webhooks/{id}", "get-webhook", s.opGetWebhook, typed(s.getWebhook)},
+		{"PATCH /api/v1/webhooks/{id}", "update-webhook", s.opUpdateWebhook, typed(s.updateWebhook)},
+		{"DELETE /api/v1/webhooks/{id}", "delete-webhook", s.opDeleteWebhook, typed(s.deleteWebhook)},
+		{"GET /api/v1/webhooks/{id}/deliveries", "list-webhook-deliveries", s.opListWebhookDeliveries, typed(s.listWebhookDeliveries)},
+
 		// Served by the mux, outside Huma, with their operations described
 		// by hand. /token is form-encoded, which Huma does not decode
 		// (oauth_token.go); / answers HTML or JSON (home.go).

@@ -99,6 +99,9 @@ type txn struct {
 	tx     *sql.Tx
 	pg     bool
 	events []pendingEvent
+	// wroteEvents is set by appendEvent: the commit wakes the event
+	// log's readers (events.go).
+	wroteEvents bool
 	// cache is the write pool's statement cache (SQLite only).
 	cache *stmtCache
 	// local, when set, holds statements prepared in this transaction
@@ -357,6 +360,9 @@ func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
 	}
 	if err := tx.commit(); err != nil {
 		return wrapErr(err)
+	}
+	if tx.wroteEvents {
+		db.feed.committed()
 	}
 	return nil
 }

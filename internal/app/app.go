@@ -79,8 +79,8 @@ type App struct {
 	imports *importer.Service
 	// feed serves the event streams; Close (and the HTTP shutdown) ends them.
 	feed *events.Feed
-	srv     *httpapi.Server
-	hs      *http.Server
+	srv  *httpapi.Server
+	hs   *http.Server
 	// certs is the TLS certificate (nil without --tls-cert).
 	certs *certReloader
 	// metrics is the Prometheus registry, served on metricsLn by

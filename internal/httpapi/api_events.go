@@ -40,12 +40,13 @@ func (s *Server) opStreamEvents() huma.Operation {
 			"events committed from now on; with `Last-Event-ID` (sent by EventSource when it reconnects) or `?after=` it resumes right after " +
 			"that event, on any instance: no event is lost or repeated across a reconnect. A comment line is sent every 15 s when idle. " +
 			"A client may have 8 streams open per instance (429 beyond); a full instance answers 503.",
-		Errors: []int{http.StatusTooManyRequests}})
+		Errors: []int{http.StatusNotAcceptable, http.StatusTooManyRequests}})
 	op.Responses = map[string]*huma.Response{"200": {
 		Description: "The event stream; each event's `data:` line is one JSON object: `seq` (integer), `kind`, `subject` (e.g. movement/12), " +
 			"`data` (the kind's payload object), `actor`, `at` (RFC 3339)",
 		Headers: map[string]*huma.Param{
-			"Cache-Control": {Description: "no-store", Schema: &huma.Schema{Type: "string"}},
+			"Cache-Control":     {Description: "no-store", Schema: &huma.Schema{Type: "string"}},
+			"X-Accel-Buffering": {Description: "no: proxies (nginx) pass each event at once", Schema: &huma.Schema{Type: "string"}},
 		},
 		Content: map[string]*huma.MediaType{"text/event-stream": {Schema: &huma.Schema{Type: "string",
 			Description: "Server-Sent Events (WHATWG HTML, section 9.2): `id:`, `event:` and `data:` lines, a blank line after each event",
@@ -62,11 +63,31 @@ type streamEventsInput struct {
 	LastEventID string `header:"Last-Event-ID" maxLength:"64" doc:"The id of the last event received: the stream resumes after it (wins over after)"`
 	After       string `query:"after" maxLength:"64" doc:"The id of the last event received, for clients that cannot set Last-Event-ID"`
 	Kinds       string `query:"kinds" maxLength:"500" doc:"Only these kinds, comma-separated (e.g. movement.posted,order.state_changed); default every kind"`
+	Accept      string `header:"Accept"`
+}
+
+// acceptsEventStream reports whether an Accept header allows
+// text/event-stream (no header allows everything).
+func acceptsEventStream(accept string) bool {
+	if accept == "" {
+		return true
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, _ := strings.Cut(part, ";")
+		switch strings.ToLower(strings.TrimSpace(mt)) {
+		case "text/event-stream", "text/*", "*/*":
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) streamEvents(ctx context.Context, in *streamEventsInput) (*streamOutput, error) {
 	if s.feed == nil {
 		return nil, warehouse.Errorf(warehouse.EUNAVAILABLE, "The event stream is not served here")
+	}
+	if !acceptsEventStream(in.Accept) {
+		return nil, warehouse.Errorf(codeNotAcceptable, "The event log is served as text/event-stream only")
 	}
 	var after *warehouse.EventPos
 	for _, c := range []string{in.LastEventID, in.After} {

@@ -61,7 +61,7 @@ type webhookOutput struct {
 	Body     *WebhookBody
 }
 
-type webhookIDParam struct {
+type WebhookIDParam struct {
 	ID int64 `path:"id" minimum:"1"`
 }
 
@@ -121,7 +121,7 @@ func (s *Server) opGetWebhook() huma.Operation {
 	return s.v1op(warehouse.RoleAdmin, webhookOps("One webhook", "", http.StatusNotFound))
 }
 
-func (s *Server) getWebhook(ctx context.Context, in *webhookIDParam) (*webhookOutput, error) {
+func (s *Server) getWebhook(ctx context.Context, in *WebhookIDParam) (*webhookOutput, error) {
 	w, err := s.webhooks.Get(ctx, in.ID)
 	if err != nil {
 		return nil, apiError(err)
@@ -136,7 +136,7 @@ func (s *Server) opUpdateWebhook() huma.Operation {
 }
 
 type updateWebhookInput struct {
-	webhookIDParam
+	WebhookIDParam
 	Body WebhookPatchBody
 }
 
@@ -159,7 +159,7 @@ func (s *Server) opDeleteWebhook() huma.Operation {
 	return op
 }
 
-func (s *Server) deleteWebhook(ctx context.Context, in *webhookIDParam) (*struct{}, error) {
+func (s *Server) deleteWebhook(ctx context.Context, in *WebhookIDParam) (*struct{}, error) {
 	if err := s.webhooks.Delete(ctx, in.ID); err != nil {
 		return nil, apiError(err)
 	}
@@ -175,7 +175,7 @@ func (s *Server) opListWebhookDeliveries() huma.Operation {
 }
 
 type listWebhookDeliveriesInput struct {
-	webhookIDParam
+	WebhookIDParam
 	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
 	Cursor string `query:"cursor" maxLength:"1000" doc:"Opaque cursor: next_cursor of the previous page"`
 }

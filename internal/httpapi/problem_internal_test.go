@@ -108,6 +108,7 @@ func TestErrorTable(t *testing.T) {
 		{warehouse.ECOUNTOUTDATED, 409, "Count outdated", "", 400, "invalid_request"},
 		{warehouse.EBADCREDENTIALS, 401, "Unauthorized", "", 400, "invalid_grant"},
 		{warehouse.ELOGINTHROTTLED, 429, "Too Many Requests", "", 429, "temporarily_unavailable"},
+		{warehouse.ETOOMANYSTREAMS, 429, "Too Many Requests", "", 429, "temporarily_unavailable"},
 		{warehouse.ETOKENREVOKED, 401, "Unauthorized", "", 400, "invalid_grant"},
 		{warehouse.ESESSIONEXPIRED, 401, "Unauthorized", "", 400, "invalid_grant"},
 		{warehouse.EREFRESHREUSE, 401, "Unauthorized", "", 400, "invalid_grant"},

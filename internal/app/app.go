@@ -24,6 +24,7 @@ import (
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/console"
+	"github.com/warehouse-api/warehouse/internal/events"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
@@ -59,6 +60,9 @@ type Deps struct {
 	// environment (tests pass one with an in-memory exporter); the App
 	// does not shut it down.
 	Tracer trace.TracerProvider
+	// WebhookSender, if set, replaces the webhook sender's settings
+	// (tests shorten its retries and timeouts).
+	WebhookSender *events.SenderConfig
 }
 
 // App is a server opened on its database. Open it, Run it, Close it.
@@ -75,8 +79,10 @@ type App struct {
 	sessions *session.Service
 	// imports is the bulk import service, for every surface that imports.
 	imports *importer.Service
-	srv     *httpapi.Server
-	hs      *http.Server
+	// feed serves the event streams; Close (and the HTTP shutdown) ends them.
+	feed *events.Feed
+	srv  *httpapi.Server
+	hs   *http.Server
 	// certs is the TLS certificate (nil without --tls-cert).
 	certs *certReloader
 	// metrics is the Prometheus registry, served on metricsLn by
@@ -227,13 +233,14 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	ords := orders.New(a.db)
 	a.goLoop(bg, "order expiry", func(ctx context.Context) { a.expiryLoop(ctx, ords) })
 	recv := receiving.New(a.db)
+	a.startEvents(bg, deps)
 	// The console is built by the server, which hands it its cookie mode
 	// (CookieAuth): the console's sign-in, CSRF and refresh are the
 	// API's, and its reads are the store's through console.Reader.
 	mkConsole := func(ca *httpapi.CookieAuth) httpapi.Console {
 		return console.New(console.Deps{Auth: ca, Sessions: a.sessions, Inventory: inv, Imports: a.imports, Orders: ords, Receiving: recv, Read: a.db, Log: a.log, Version: cfg.Version})
 	}
-	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Orders: ords, Imports: a.imports, Receiving: recv, Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics(), Tracer: a.tracer})
+	a.srv = httpapi.New(hc, httpapi.Deps{DB: a.db, Keys: a.keys, State: a.state, Sessions: a.sessions, Inventory: inv, Orders: ords, Imports: a.imports, Receiving: recv, Events: a.feed, Webhooks: events.NewWebhooks(a.db), Console: mkConsole, Log: a.log, Now: deps.Now, Metrics: a.httpMetrics(), Tracer: a.tracer})
 	if a.metrics != nil {
 		a.serveMetrics()
 	}
@@ -256,6 +263,8 @@ func (a *App) Run(ctx context.Context) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	// Event streams never go idle by themselves: the shutdown ends them.
+	a.hs.RegisterOnShutdown(a.feed.Close)
 	// Every request head is inspected for ambiguous framing before
 	// net/http reads it (httpapi.FramingListener); net/http allows 4 KiB
 	// over MaxHeaderBytes, so a head the inspector gives up on is one
@@ -303,6 +312,9 @@ func (a *App) Close() error {
 			_ = a.metricsSrv.Close()
 		} else if a.metricsLn != nil {
 			_ = a.metricsLn.Close() // Open failed before serving it
+		}
+		if a.feed != nil {
+			a.feed.Close()
 		}
 		a.stop()
 		a.loops.Wait()

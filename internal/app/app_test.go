@@ -60,8 +60,8 @@ func testConfig(t *testing.T, engine string) Config {
 func TestCloseJoinsLoops(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		pgtest.SQLite:   {"auth state sync", "key follower", "order expiry", "purge"},
-		pgtest.Postgres: {"auth events", "auth state sync", "key follower", "listen", "order expiry", "purge"},
+		pgtest.SQLite:   {"auth state sync", "key follower", "order expiry", "purge", "webhook sender"},
+		pgtest.Postgres: {"auth events", "auth state sync", "event follower", "key follower", "listen", "order expiry", "purge", "webhook sender"},
 	}
 	pgtest.ForEach(t, func(t *testing.T, engine string) {
 		cfg := testConfig(t, engine)

@@ -28,6 +28,7 @@ func TestDependenciesPointInward(t *testing.T) {
 		{mod + "/internal/orders", append(sql, "net/http", "github.com/danielgtaylor/huma/v2")},
 		{mod + "/internal/receiving", append(sql, "net/http", "github.com/danielgtaylor/huma/v2")},
 		{mod + "/internal/authstate", append(sql, "net/http")},
+		{mod + "/internal/events", append(sql, "github.com/danielgtaylor/huma/v2")},
 		{mod, append(sql, "net/http")},
 		{mod + "/internal/store", []string{"net/http", "github.com/danielgtaylor/huma/v2"}},
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"github.com/warehouse-api/warehouse/internal/authstate"
 	"github.com/warehouse-api/warehouse/internal/console"
+	"github.com/warehouse-api/warehouse/internal/events"
 	"github.com/warehouse-api/warehouse/internal/httpapi"
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
@@ -18,13 +19,16 @@ import (
 // method whose signature drifts on either side fails the build here, with
 // the interface named, rather than somewhere inside Open.
 var (
-	_ authstate.Source = (*store.DB)(nil)
-	_ console.Reader   = (*store.DB)(nil)
-	_ httpapi.Store    = (*store.DB)(nil)
-	_ importer.Store   = (*store.DB)(nil)
-	_ inventory.Store  = (*store.DB)(nil)
-	_ keystore.Store   = (*store.DB)(nil)
-	_ orders.Store     = (*store.DB)(nil)
-	_ receiving.Store  = (*store.DB)(nil)
-	_ session.Store    = (*store.DB)(nil)
+	_ authstate.Source    = (*store.DB)(nil)
+	_ console.Reader      = (*store.DB)(nil)
+	_ events.SenderStore  = (*store.DB)(nil)
+	_ events.Store        = (*store.DB)(nil)
+	_ events.WebhookStore = (*store.DB)(nil)
+	_ httpapi.Store       = (*store.DB)(nil)
+	_ importer.Store      = (*store.DB)(nil)
+	_ inventory.Store     = (*store.DB)(nil)
+	_ keystore.Store      = (*store.DB)(nil)
+	_ orders.Store        = (*store.DB)(nil)
+	_ receiving.Store     = (*store.DB)(nil)
+	_ session.Store       = (*store.DB)(nil)
 )

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
@@ -105,6 +106,12 @@ func serve(t testing.TB, srv http.Handler, req *http.Request) *httptest.Response
 	// The server may change the request's headers (Go moves Host); keep
 	// what was sent.
 	sent := req.Clone(req.Context())
+	if req.URL.Path == "/api/v1/events" && req.Method == http.MethodGet {
+		// An event stream never ends by itself: the client goes.
+		ctx, cancel := context.WithTimeout(req.Context(), 200*time.Millisecond)
+		defer cancel()
+		req = req.WithContext(ctx)
+	}
 	w := httptest.NewRecorder()
 	srv.ServeHTTP(w, req)
 	checkContract(t, srv, sent, body, w)

@@ -40,7 +40,7 @@ func TestContractCSVWhereDeclared(t *testing.T) {
 			map[string]any{"item_id": f.flour, "from_location_id": f.a, "to_location_id": f.b, "qty": 1},
 		}}).must(201).id()
 		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "locations": strconv.FormatInt(f.a, 10),
-			"movements": strconv.FormatInt(mv, 10), "users": "viewer", "orders": "SO-1", "purchase-orders": "PO-CSV"}
+			"movements": strconv.FormatInt(mv, 10), "users": "viewer", "orders": "SO-1", "purchase-orders": "PO-CSV", "webhooks": "999999"}
 
 		c := loadContract(t, d.srv)
 		csvOps := 0

@@ -51,6 +51,8 @@ var tagDocs = []*huma.Tag{
 	{Name: "reports", Description: "Derived views of stock, such as items below their reorder point."},
 	{Name: "users", Description: "User administration (admin role)."},
 	{Name: "audit", Description: "Who changed what, and security events."},
+	{Name: "events", Description: "The integration event log as a Server-Sent Events stream, resumable with Last-Event-ID."},
+	{Name: "webhooks", Description: "Outbound webhooks of the event log, signed per Standard Webhooks, with their delivery log (admin role)."},
 	{Name: "operations", Description: "Health checks for load balancers and orchestrators."},
 	{Name: "docs", Description: "The interactive documentation and this document."},
 }

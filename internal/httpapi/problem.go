@@ -253,6 +253,8 @@ var kinds = map[string]kind{
 	warehouse.ECOUNTOUTDATED: {status: http.StatusConflict, title: "Count outdated", extend: withOnHand},
 	warehouse.EORDERSTATE:    {status: http.StatusConflict, title: "Order state"},
 	warehouse.EOVERRECEIPT:   {status: http.StatusConflict, title: "Over-receipt"},
+	// Event streams beyond a user's share (internal/events).
+	warehouse.ETOOMANYSTREAMS: {status: http.StatusTooManyRequests},
 
 	// The token lifecycle's outcomes (internal/session). A token problem
 	// carries RFC 6750's challenge.

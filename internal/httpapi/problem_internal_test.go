@@ -110,6 +110,7 @@ func TestErrorTable(t *testing.T) {
 		{warehouse.EOVERRECEIPT, 409, "Over-receipt", "", 400, "invalid_request"},
 		{warehouse.EBADCREDENTIALS, 401, "Unauthorized", "", 400, "invalid_grant"},
 		{warehouse.ELOGINTHROTTLED, 429, "Too Many Requests", "", 429, "temporarily_unavailable"},
+		{warehouse.ETOOMANYSTREAMS, 429, "Too Many Requests", "", 429, "temporarily_unavailable"},
 		{warehouse.ETOKENREVOKED, 401, "Unauthorized", "", 400, "invalid_grant"},
 		{warehouse.ESESSIONEXPIRED, 401, "Unauthorized", "", 400, "invalid_grant"},
 		{warehouse.EREFRESHREUSE, 401, "Unauthorized", "", 400, "invalid_grant"},

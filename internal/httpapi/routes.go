@@ -108,6 +108,14 @@ func (s *Server) routeTable(mux *http.ServeMux) []route {
 		{"GET /api/v1/items/{id}/lots", "item-lots", s.opItemLots, typed(s.itemLots)},
 		{"PUT /api/v1/items/{id}/lots/{lot}", "set-lot", s.opSetLot, typed(s.setLot)},
 		{"GET /api/v1/reports/expiring", "expiring", s.opExpiring, typed(s.expiring)},
+		// The event log for integrations (api_events.go, api_webhooks.go).
+		{"GET /api/v1/events", "stream-events", s.opStreamEvents, typed(s.streamEvents)},
+		{"GET /api/v1/webhooks", "list-webhooks", s.opListWebhooks, typed(s.listWebhooks)},
+		{"POST /api/v1/webhooks", "create-webhook", s.opCreateWebhook, typed(s.createWebhook)},
+		{"GET /api/v1/webhooks/{id}", "get-webhook", s.opGetWebhook, typed(s.getWebhook)},
+		{"PATCH /api/v1/webhooks/{id}", "update-webhook", s.opUpdateWebhook, typed(s.updateWebhook)},
+		{"DELETE /api/v1/webhooks/{id}", "delete-webhook", s.opDeleteWebhook, typed(s.deleteWebhook)},
+		{"GET /api/v1/webhooks/{id}/deliveries", "list-webhook-deliveries", s.opListWebhookDeliveries, typed(s.listWebhookDeliveries)},
 
 		// Served by the mux, outside Huma, with their operations described
 		// by hand. /token is form-encoded, which Huma does not decode

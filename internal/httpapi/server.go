@@ -20,6 +20,7 @@ import (
 	"github.com/warehouse-api/warehouse"
 	"github.com/warehouse-api/warehouse/auth"
 	"github.com/warehouse-api/warehouse/internal/authstate"
+	"github.com/warehouse-api/warehouse/internal/events"
 	"github.com/warehouse-api/warehouse/internal/importer"
 	"github.com/warehouse-api/warehouse/internal/inventory"
 	"github.com/warehouse-api/warehouse/internal/orders"
@@ -96,6 +97,9 @@ type Server struct {
 	imports *importer.Service
 	// receiving runs purchase orders, receipts and lots.
 	receiving *receiving.Service
+	// feed serves GET /api/v1/events; webhooks /api/v1/webhooks.
+	feed     *events.Feed
+	webhooks *events.Webhooks
 	// console is the web console's pages (nil: none, GET / is the static
 	// home page).
 	console Console
@@ -136,6 +140,9 @@ type Deps struct {
 	Imports *importer.Service
 	// Receiving runs purchase orders, receipts and lots.
 	Receiving *receiving.Service
+	// Events streams the event log; Webhooks manages the webhooks.
+	Events   *events.Feed
+	Webhooks *events.Webhooks
 	// Console, if set, builds the web console on the server's cookie
 	// mode; its pages are lines of the route table.
 	Console func(*CookieAuth) Console
@@ -180,7 +187,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	// One spelling of the base URL, for discovery and for the issuer.
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, orders: d.Orders, imports: d.Imports, receiving: d.Receiving, log: d.Log, now: d.Now,
+	s := &Server{cfg: cfg, ipLimit: newIPLimiter(cfg.LoginRatePerIP, cfg.LoginBurstPerIP), db: d.DB, keys: d.Keys, state: d.State, sessions: d.Sessions, inventory: d.Inventory, orders: d.Orders, imports: d.Imports, receiving: d.Receiving, feed: d.Events, webhooks: d.Webhooks, log: d.Log, now: d.Now,
 		tokens: auth.NewVerifyCache(d.Keys, 0), fixed: newFixedHeaders(cfg.HSTS)}
 	s.verifyOpt = verifyOptions(cfg)
 	if d.Console != nil {

@@ -104,6 +104,9 @@ type txn struct {
 	// notify is set once auth events were written (PostgreSQL): the
 	// commit is announced (see flushEvents).
 	notify bool
+	// wroteEvents is set by appendEvent: the commit wakes the event
+	// log's readers (events.go).
+	wroteEvents bool
 	// cache is the write pool's statement cache (SQLite only).
 	cache *stmtCache
 	// binds is the pool's rebound statements (PostgreSQL; may be nil).
@@ -367,6 +370,9 @@ func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
 	}
 	if tx.notify {
 		db.notifyAuth(ctx)
+	}
+	if tx.wroteEvents {
+		db.feed.committed()
 	}
 	return nil
 }

@@ -124,6 +124,9 @@ func postMovementTx(ctx context.Context, tx *txn, now time.Time, nm warehouse.Ne
 	if err := applyAll(ctx, tx, now, m, ps); err != nil {
 		return nil, err
 	}
+	if err := appendEvent(ctx, tx, now, warehouse.EventMovementPosted, movementSubject(m), actor, movementSummary(m)); err != nil {
+		return nil, err
+	}
 	return m, saveIdempotency(ctx, tx, now, idem, m)
 }
 
@@ -173,6 +176,9 @@ func reverseMovementTx(ctx context.Context, tx *txn, now time.Time, id int64, no
 		return nil, err
 	}
 	if err := applyAll(ctx, tx, now, m, ps); err != nil {
+		return nil, err
+	}
+	if err := appendEvent(ctx, tx, now, warehouse.EventMovementPosted, movementSubject(m), actor, movementSummary(m)); err != nil {
 		return nil, err
 	}
 	return m, saveIdempotency(ctx, tx, now, idem, m)

@@ -212,6 +212,7 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 		}
 		return nil
 	}
+	wroteEvents := false
 	for i, r := range live {
 		if err := r.ctx.Err(); err != nil {
 			r.pending = wrapErr(err)
@@ -228,6 +229,7 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 			return requeue(live, i)
 		}
 		r.pending = err
+		wroteEvents = wroteEvents || err == nil && tx.wroteEvents
 	}
 	committing := time.Now()
 	err = sqlTx.Commit()
@@ -236,6 +238,9 @@ func (b *batcher) runBatch(batch []*writeReq) []*writeReq {
 	}
 	if err == nil && b.onCommit != nil {
 		b.onCommit(b.commits.Add(1))
+	}
+	if err == nil && wroteEvents {
+		b.db.feed.committed()
 	}
 	// Every answer waits for the COMMIT, failures included: a failure can
 	// depend on what an earlier request of the batch wrote (an

@@ -65,6 +65,8 @@ type DB struct {
 	file *fileID
 	// metrics is told of group commits (SQLite; never nil).
 	metrics BatchMetrics
+	// feed wakes the readers of the event log after a commit (events.go).
+	feed eventFeed
 }
 
 // Options tune Open.

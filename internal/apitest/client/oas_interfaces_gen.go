@@ -5,6 +5,10 @@ type AccessRevokeRes interface {
 	accessRevokeRes()
 }
 
+type AllocateOrderRes interface {
+	allocateOrderRes()
+}
+
 type ArchiveItemRes interface {
 	archiveItemRes()
 }
@@ -13,12 +17,24 @@ type ArchiveLocationRes interface {
 	archiveLocationRes()
 }
 
+type CancelOrderRes interface {
+	cancelOrderRes()
+}
+
 type CancelPurchaseOrderRes interface {
 	cancelPurchaseOrderRes()
 }
 
 type ChangePasswordRes interface {
 	changePasswordRes()
+}
+
+type ConfirmOrderRes interface {
+	confirmOrderRes()
+}
+
+type ConfirmPickRes interface {
+	confirmPickRes()
 }
 
 type ConfirmPurchaseOrderRes interface {
@@ -33,6 +49,10 @@ type CreateLocationRes interface {
 	createLocationRes()
 }
 
+type CreateOrderRes interface {
+	createOrderRes()
+}
+
 type CreatePurchaseOrderRes interface {
 	createPurchaseOrderRes()
 }
@@ -41,8 +61,16 @@ type CreateUserRes interface {
 	createUserRes()
 }
 
+type CreateWebhookRes interface {
+	createWebhookRes()
+}
+
 type DeactivateUserRes interface {
 	deactivateUserRes()
+}
+
+type DeleteWebhookRes interface {
+	deleteWebhookRes()
 }
 
 type DocsAssetRes interface {
@@ -73,12 +101,20 @@ type GetMovementRes interface {
 	getMovementRes()
 }
 
+type GetOrderRes interface {
+	getOrderRes()
+}
+
 type GetPurchaseOrderRes interface {
 	getPurchaseOrderRes()
 }
 
 type GetUserRes interface {
 	getUserRes()
+}
+
+type GetWebhookRes interface {
+	getWebhookRes()
 }
 
 type HealthzRes interface {
@@ -125,8 +161,16 @@ type ListMovementsRes interface {
 	listMovementsRes()
 }
 
+type ListOrdersRes interface {
+	listOrdersRes()
+}
+
 type ListPurchaseOrdersRes interface {
 	listPurchaseOrdersRes()
+}
+
+type ListReservationsRes interface {
+	listReservationsRes()
 }
 
 type ListSessionsRes interface {
@@ -139,6 +183,14 @@ type ListStockRes interface {
 
 type ListUsersRes interface {
 	listUsersRes()
+}
+
+type ListWebhookDeliveriesRes interface {
+	listWebhookDeliveriesRes()
+}
+
+type ListWebhooksRes interface {
+	listWebhooksRes()
 }
 
 type LocationStockRes interface {
@@ -185,6 +237,10 @@ type OpenidConfigurationRes interface {
 	openidConfigurationRes()
 }
 
+type PickListRes interface {
+	pickListRes()
+}
+
 type PostMovementRes interface {
 	postMovementRes()
 }
@@ -205,6 +261,10 @@ type RefreshRevokeRes interface {
 	refreshRevokeRes()
 }
 
+type ReleaseOrderRes interface {
+	releaseOrderRes()
+}
+
 type ReverseMovementRes interface {
 	reverseMovementRes()
 }
@@ -215,6 +275,14 @@ type RevokeRes interface {
 
 type SetLotRes interface {
 	setLotRes()
+}
+
+type ShipOrderRes interface {
+	shipOrderRes()
+}
+
+type StreamEventsRes interface {
+	streamEventsRes()
 }
 
 type TokenRes interface {
@@ -241,8 +309,16 @@ type UpdateLocationRes interface {
 	updateLocationRes()
 }
 
+type UpdateOrderRes interface {
+	updateOrderRes()
+}
+
 type UpdateUserRes interface {
 	updateUserRes()
+}
+
+type UpdateWebhookRes interface {
+	updateWebhookRes()
 }
 
 type UserRes interface {

@@ -2,6 +2,11 @@
 
 package client
 
+// AllocateOrderParams is parameters of allocate-order operation.
+type AllocateOrderParams struct {
+	Number string
+}
+
 // ArchiveItemParams is parameters of archive-item operation.
 type ArchiveItemParams struct {
 	ID int64
@@ -16,11 +21,28 @@ type ArchiveLocationParams struct {
 	IfMatch string
 }
 
+// CancelOrderParams is parameters of cancel-order operation.
+type CancelOrderParams struct {
+	Number string
+}
+
 // CancelPurchaseOrderParams is parameters of cancel-purchase-order operation.
 type CancelPurchaseOrderParams struct {
 	Number string
 	// ETag of the version you changed, e.g. "v1", or * for any.
 	IfMatch string
+}
+
+// ConfirmOrderParams is parameters of confirm-order operation.
+type ConfirmOrderParams struct {
+	Number string
+}
+
+// ConfirmPickParams is parameters of confirm-pick operation.
+type ConfirmPickParams struct {
+	Number string
+	// Required: 1-255 characters, unique per request (e.g. a UUID).
+	IdempotencyKey string
 }
 
 // ConfirmPurchaseOrderParams is parameters of confirm-purchase-order operation.
@@ -35,6 +57,11 @@ type DeactivateUserParams struct {
 	Username string
 	// ETag of the version you changed, e.g. "v3", or * for any.
 	IfMatch string
+}
+
+// DeleteWebhookParams is parameters of delete-webhook operation.
+type DeleteWebhookParams struct {
+	ID int64
 }
 
 // DocsAssetParams is parameters of docs-asset operation.
@@ -72,6 +99,11 @@ type GetMovementParams struct {
 	ID int64
 }
 
+// GetOrderParams is parameters of get-order operation.
+type GetOrderParams struct {
+	Number string
+}
+
 // GetPurchaseOrderParams is parameters of get-purchase-order operation.
 type GetPurchaseOrderParams struct {
 	Number string
@@ -80,6 +112,11 @@ type GetPurchaseOrderParams struct {
 // GetUserParams is parameters of get-user operation.
 type GetUserParams struct {
 	Username string
+}
+
+// GetWebhookParams is parameters of get-webhook operation.
+type GetWebhookParams struct {
+	ID int64
 }
 
 // ImportParams is parameters of import operation.
@@ -199,12 +236,37 @@ type ListMovementsParams struct {
 	Until OptDateTime `json:",omitempty,omitzero"`
 }
 
+// ListOrdersParams is parameters of list-orders operation.
+type ListOrdersParams struct {
+	// Page size.
+	Limit OptInt64 `json:",omitempty,omitzero"`
+	// Opaque cursor: next_cursor of the previous page.
+	Cursor   OptString          `json:",omitempty,omitzero"`
+	State    OptListOrdersState `json:",omitempty,omitzero"`
+	Customer OptString          `json:",omitempty,omitzero"`
+	// Orders with a line of this item.
+	ItemID OptInt64 `json:",omitempty,omitzero"`
+}
+
 // ListPurchaseOrdersParams is parameters of list-purchase-orders operation.
 type ListPurchaseOrdersParams struct {
 	Limit    OptInt64                    `json:",omitempty,omitzero"`
 	Cursor   OptString                   `json:",omitempty,omitzero"`
 	Status   OptListPurchaseOrdersStatus `json:",omitempty,omitzero"`
 	Supplier OptString                   `json:",omitempty,omitzero"`
+}
+
+// ListReservationsParams is parameters of list-reservations operation.
+type ListReservationsParams struct {
+	// Page size.
+	Limit OptInt64 `json:",omitempty,omitzero"`
+	// Opaque cursor: next_cursor of the previous page.
+	Cursor     OptString `json:",omitempty,omitzero"`
+	ItemID     OptInt64  `json:",omitempty,omitzero"`
+	LocationID OptInt64  `json:",omitempty,omitzero"`
+	// Order number.
+	Order OptString                `json:",omitempty,omitzero"`
+	State OptListReservationsState `json:",omitempty,omitzero"`
 }
 
 // ListStockParams is parameters of list-stock operation.
@@ -229,6 +291,15 @@ type ListStockParams struct {
 // ListUsersParams is parameters of list-users operation.
 type ListUsersParams struct {
 	Limit  OptInt64  `json:",omitempty,omitzero"`
+	Cursor OptString `json:",omitempty,omitzero"`
+}
+
+// ListWebhookDeliveriesParams is parameters of list-webhook-deliveries operation.
+type ListWebhookDeliveriesParams struct {
+	ID int64
+	// Page size.
+	Limit OptInt64 `json:",omitempty,omitzero"`
+	// Opaque cursor: next_cursor of the previous page.
 	Cursor OptString `json:",omitempty,omitzero"`
 }
 
@@ -268,6 +339,15 @@ type LowStockParams struct {
 	LocationID OptInt64  `json:",omitempty,omitzero"`
 }
 
+// PickListParams is parameters of pick-list operation.
+type PickListParams struct {
+	Number string
+	// Only this picker's stops.
+	Picker OptString `json:",omitempty,omitzero"`
+	// Comma-separated pickers to deal the zones to.
+	Pickers OptString `json:",omitempty,omitzero"`
+}
+
 // PostMovementParams is parameters of post-movement operation.
 type PostMovementParams struct {
 	// Required: 1-255 characters, unique per request (e.g. a UUID).
@@ -281,6 +361,11 @@ type ReceivePurchaseOrderParams struct {
 	IdempotencyKey string
 }
 
+// ReleaseOrderParams is parameters of release-order operation.
+type ReleaseOrderParams struct {
+	Number string
+}
+
 // ReverseMovementParams is parameters of reverse-movement operation.
 type ReverseMovementParams struct {
 	ID int64
@@ -292,6 +377,22 @@ type ReverseMovementParams struct {
 type SetLotParams struct {
 	ID  int64
 	Lot string
+}
+
+// ShipOrderParams is parameters of ship-order operation.
+type ShipOrderParams struct {
+	Number string
+}
+
+// StreamEventsParams is parameters of stream-events operation.
+type StreamEventsParams struct {
+	// The id of the last event received: the stream resumes after it (wins over after).
+	LastEventID OptString `json:",omitempty,omitzero"`
+	// The id of the last event received, for clients that cannot set Last-Event-ID.
+	After OptString `json:",omitempty,omitzero"`
+	// Only these kinds, comma-separated (e.g. movement.posted,order.state_changed); default every kind.
+	Kinds  OptString `json:",omitempty,omitzero"`
+	Accept OptString `json:",omitempty,omitzero"`
 }
 
 // UnlockUserParams is parameters of unlock-user operation.
@@ -313,9 +414,21 @@ type UpdateLocationParams struct {
 	IfMatch string
 }
 
+// UpdateOrderParams is parameters of update-order operation.
+type UpdateOrderParams struct {
+	Number string
+	// ETag of the version you changed, e.g. "v3", or * for any.
+	IfMatch string
+}
+
 // UpdateUserParams is parameters of update-user operation.
 type UpdateUserParams struct {
 	Username string
 	// ETag of the version you changed, e.g. "v3", or * for any.
 	IfMatch string
+}
+
+// UpdateWebhookParams is parameters of update-webhook operation.
+type UpdateWebhookParams struct {
+	ID int64
 }

@@ -14,6 +14,26 @@ import (
 	"github.com/ogen-go/ogen/uri"
 )
 
+func encodeAllocateOrderRequest(
+	req OptOrderLineRef,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	if !req.Set {
+		// Keep request with empty body if value is not set.
+		return nil
+	}
+	e := new(jx.Encoder)
+	{
+		if req.Set {
+			req.Encode(e)
+		}
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeCancelPurchaseOrderRequest(
 	req *CancelBody,
 	r *http.Request,
@@ -30,6 +50,20 @@ func encodeCancelPurchaseOrderRequest(
 
 func encodeChangePasswordRequest(
 	req *PasswordChange,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeConfirmPickRequest(
+	req *PickBody,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -70,6 +104,20 @@ func encodeCreateLocationRequest(
 	return nil
 }
 
+func encodeCreateOrderRequest(
+	req *OrderCreateBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeCreatePurchaseOrderRequest(
 	req *PurchaseOrderBody,
 	r *http.Request,
@@ -86,6 +134,20 @@ func encodeCreatePurchaseOrderRequest(
 
 func encodeCreateUserRequest(
 	req *UserCreateBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeCreateWebhookRequest(
+	req *WebhookCreateBody,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -144,6 +206,26 @@ func encodeReceivePurchaseOrderRequest(
 	e := new(jx.Encoder)
 	{
 		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeReleaseOrderRequest(
+	req OptOrderLineRef,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	if !req.Set {
+		// Keep request with empty body if value is not set.
+		return nil
+	}
+	e := new(jx.Encoder)
+	{
+		if req.Set {
+			req.Encode(e)
+		}
 	}
 	encoded := e.Bytes()
 	ht.SetBody(r, bytes.NewReader(encoded), contentType)
@@ -368,8 +450,36 @@ func encodeUpdateLocationRequest(
 	}
 }
 
+func encodeUpdateOrderRequest(
+	req *OrderPatchBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeUpdateUserRequest(
 	req *UserPatchBody,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeUpdateWebhookRequest(
+	req *WebhookPatchBody,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"

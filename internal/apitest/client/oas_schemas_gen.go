@@ -36,51 +36,101 @@ func (s *AccessRevokeServiceUnavailableHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*AccessRevokeServiceUnavailableHeaders) accessRevokeRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) archiveItemRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) archiveLocationRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) cancelPurchaseOrderRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) changePasswordRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) confirmPurchaseOrderRes() {}
-func (*AccessRevokeServiceUnavailableHeaders) createItemRes()           {}
-func (*AccessRevokeServiceUnavailableHeaders) createLocationRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) createPurchaseOrderRes()  {}
-func (*AccessRevokeServiceUnavailableHeaders) createUserRes()           {}
-func (*AccessRevokeServiceUnavailableHeaders) deactivateUserRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) endSessionRes()           {}
-func (*AccessRevokeServiceUnavailableHeaders) expiringRes()             {}
-func (*AccessRevokeServiceUnavailableHeaders) getItemRes()              {}
-func (*AccessRevokeServiceUnavailableHeaders) getLocationRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) getMovementRes()          {}
-func (*AccessRevokeServiceUnavailableHeaders) getPurchaseOrderRes()     {}
-func (*AccessRevokeServiceUnavailableHeaders) getUserRes()              {}
-func (*AccessRevokeServiceUnavailableHeaders) importRes()               {}
-func (*AccessRevokeServiceUnavailableHeaders) itemLotsRes()             {}
-func (*AccessRevokeServiceUnavailableHeaders) itemStockRes()            {}
-func (*AccessRevokeServiceUnavailableHeaders) listAuditEventsRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) listItemsRes()            {}
-func (*AccessRevokeServiceUnavailableHeaders) listLedgerRes()           {}
-func (*AccessRevokeServiceUnavailableHeaders) listLocationsRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) listMovementsRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) listPurchaseOrdersRes()   {}
-func (*AccessRevokeServiceUnavailableHeaders) listSessionsRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) listStockRes()            {}
-func (*AccessRevokeServiceUnavailableHeaders) listUsersRes()            {}
-func (*AccessRevokeServiceUnavailableHeaders) locationStockRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) logoutRes()               {}
-func (*AccessRevokeServiceUnavailableHeaders) lookupRes()               {}
-func (*AccessRevokeServiceUnavailableHeaders) lowStockRes()             {}
-func (*AccessRevokeServiceUnavailableHeaders) postMovementRes()         {}
-func (*AccessRevokeServiceUnavailableHeaders) readyzRes()               {}
-func (*AccessRevokeServiceUnavailableHeaders) receivePurchaseOrderRes() {}
-func (*AccessRevokeServiceUnavailableHeaders) refreshRes()              {}
-func (*AccessRevokeServiceUnavailableHeaders) refreshRevokeRes()        {}
-func (*AccessRevokeServiceUnavailableHeaders) reverseMovementRes()      {}
-func (*AccessRevokeServiceUnavailableHeaders) setLotRes()               {}
-func (*AccessRevokeServiceUnavailableHeaders) unlockUserRes()           {}
-func (*AccessRevokeServiceUnavailableHeaders) updateItemRes()           {}
-func (*AccessRevokeServiceUnavailableHeaders) updateLocationRes()       {}
-func (*AccessRevokeServiceUnavailableHeaders) updateUserRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) accessRevokeRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) allocateOrderRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) archiveItemRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) archiveLocationRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) cancelOrderRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) cancelPurchaseOrderRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) changePasswordRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) confirmOrderRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) confirmPickRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) confirmPurchaseOrderRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) createItemRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) createLocationRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) createOrderRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) createPurchaseOrderRes()   {}
+func (*AccessRevokeServiceUnavailableHeaders) createUserRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) createWebhookRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) deactivateUserRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) deleteWebhookRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) endSessionRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) expiringRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) getItemRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) getLocationRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) getMovementRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) getOrderRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) getPurchaseOrderRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) getUserRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) getWebhookRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) importRes()                {}
+func (*AccessRevokeServiceUnavailableHeaders) itemLotsRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) itemStockRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) listAuditEventsRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) listItemsRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) listLedgerRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) listLocationsRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) listMovementsRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) listOrdersRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) listPurchaseOrdersRes()    {}
+func (*AccessRevokeServiceUnavailableHeaders) listReservationsRes()      {}
+func (*AccessRevokeServiceUnavailableHeaders) listSessionsRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) listStockRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) listUsersRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) listWebhookDeliveriesRes() {}
+func (*AccessRevokeServiceUnavailableHeaders) listWebhooksRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) locationStockRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) logoutRes()                {}
+func (*AccessRevokeServiceUnavailableHeaders) lookupRes()                {}
+func (*AccessRevokeServiceUnavailableHeaders) lowStockRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) pickListRes()              {}
+func (*AccessRevokeServiceUnavailableHeaders) postMovementRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) readyzRes()                {}
+func (*AccessRevokeServiceUnavailableHeaders) receivePurchaseOrderRes()  {}
+func (*AccessRevokeServiceUnavailableHeaders) refreshRes()               {}
+func (*AccessRevokeServiceUnavailableHeaders) refreshRevokeRes()         {}
+func (*AccessRevokeServiceUnavailableHeaders) releaseOrderRes()          {}
+func (*AccessRevokeServiceUnavailableHeaders) reverseMovementRes()       {}
+func (*AccessRevokeServiceUnavailableHeaders) setLotRes()                {}
+func (*AccessRevokeServiceUnavailableHeaders) shipOrderRes()             {}
+func (*AccessRevokeServiceUnavailableHeaders) unlockUserRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) updateItemRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) updateLocationRes()        {}
+func (*AccessRevokeServiceUnavailableHeaders) updateOrderRes()           {}
+func (*AccessRevokeServiceUnavailableHeaders) updateUserRes()            {}
+func (*AccessRevokeServiceUnavailableHeaders) updateWebhookRes()         {}
+
+type AllocateOrderBadRequest Problem
+
+func (*AllocateOrderBadRequest) allocateOrderRes() {}
+
+type AllocateOrderConflict Problem
+
+func (*AllocateOrderConflict) allocateOrderRes() {}
+
+type AllocateOrderForbidden Problem
+
+func (*AllocateOrderForbidden) allocateOrderRes() {}
+
+type AllocateOrderInternalServerError Problem
+
+func (*AllocateOrderInternalServerError) allocateOrderRes() {}
+
+type AllocateOrderNotFound Problem
+
+func (*AllocateOrderNotFound) allocateOrderRes() {}
+
+type AllocateOrderRequestEntityTooLarge Problem
+
+func (*AllocateOrderRequestEntityTooLarge) allocateOrderRes() {}
+
+type AllocateOrderUnprocessableEntity Problem
+
+func (*AllocateOrderUnprocessableEntity) allocateOrderRes() {}
+
+type AllocateOrderUnsupportedMediaType Problem
+
+func (*AllocateOrderUnsupportedMediaType) allocateOrderRes() {}
 
 type ArchiveItemBadRequest Problem
 
@@ -638,6 +688,26 @@ func (s *CancelBody) SetReason(val string) {
 	s.Reason = val
 }
 
+type CancelOrderBadRequest Problem
+
+func (*CancelOrderBadRequest) cancelOrderRes() {}
+
+type CancelOrderConflict Problem
+
+func (*CancelOrderConflict) cancelOrderRes() {}
+
+type CancelOrderForbidden Problem
+
+func (*CancelOrderForbidden) cancelOrderRes() {}
+
+type CancelOrderInternalServerError Problem
+
+func (*CancelOrderInternalServerError) cancelOrderRes() {}
+
+type CancelOrderNotFound Problem
+
+func (*CancelOrderNotFound) cancelOrderRes() {}
+
 type CancelPurchaseOrderBadRequest Problem
 
 func (*CancelPurchaseOrderBadRequest) cancelPurchaseOrderRes() {}
@@ -701,6 +771,58 @@ func (*ChangePasswordUnprocessableEntity) changePasswordRes() {}
 type ChangePasswordUnsupportedMediaType Problem
 
 func (*ChangePasswordUnsupportedMediaType) changePasswordRes() {}
+
+type ConfirmOrderBadRequest Problem
+
+func (*ConfirmOrderBadRequest) confirmOrderRes() {}
+
+type ConfirmOrderConflict Problem
+
+func (*ConfirmOrderConflict) confirmOrderRes() {}
+
+type ConfirmOrderForbidden Problem
+
+func (*ConfirmOrderForbidden) confirmOrderRes() {}
+
+type ConfirmOrderInternalServerError Problem
+
+func (*ConfirmOrderInternalServerError) confirmOrderRes() {}
+
+type ConfirmOrderNotFound Problem
+
+func (*ConfirmOrderNotFound) confirmOrderRes() {}
+
+type ConfirmPickBadRequest Problem
+
+func (*ConfirmPickBadRequest) confirmPickRes() {}
+
+type ConfirmPickConflict Problem
+
+func (*ConfirmPickConflict) confirmPickRes() {}
+
+type ConfirmPickForbidden Problem
+
+func (*ConfirmPickForbidden) confirmPickRes() {}
+
+type ConfirmPickInternalServerError Problem
+
+func (*ConfirmPickInternalServerError) confirmPickRes() {}
+
+type ConfirmPickNotFound Problem
+
+func (*ConfirmPickNotFound) confirmPickRes() {}
+
+type ConfirmPickRequestEntityTooLarge Problem
+
+func (*ConfirmPickRequestEntityTooLarge) confirmPickRes() {}
+
+type ConfirmPickUnprocessableEntity Problem
+
+func (*ConfirmPickUnprocessableEntity) confirmPickRes() {}
+
+type ConfirmPickUnsupportedMediaType Problem
+
+func (*ConfirmPickUnsupportedMediaType) confirmPickRes() {}
 
 type ConfirmPurchaseOrderBadRequest Problem
 
@@ -836,6 +958,34 @@ type CreateLocationUnsupportedMediaType Problem
 
 func (*CreateLocationUnsupportedMediaType) createLocationRes() {}
 
+type CreateOrderBadRequest Problem
+
+func (*CreateOrderBadRequest) createOrderRes() {}
+
+type CreateOrderConflict Problem
+
+func (*CreateOrderConflict) createOrderRes() {}
+
+type CreateOrderForbidden Problem
+
+func (*CreateOrderForbidden) createOrderRes() {}
+
+type CreateOrderInternalServerError Problem
+
+func (*CreateOrderInternalServerError) createOrderRes() {}
+
+type CreateOrderRequestEntityTooLarge Problem
+
+func (*CreateOrderRequestEntityTooLarge) createOrderRes() {}
+
+type CreateOrderUnprocessableEntity Problem
+
+func (*CreateOrderUnprocessableEntity) createOrderRes() {}
+
+type CreateOrderUnsupportedMediaType Problem
+
+func (*CreateOrderUnsupportedMediaType) createOrderRes() {}
+
 type CreatePurchaseOrderBadRequest Problem
 
 func (*CreatePurchaseOrderBadRequest) createPurchaseOrderRes() {}
@@ -891,6 +1041,30 @@ func (*CreateUserUnprocessableEntity) createUserRes() {}
 type CreateUserUnsupportedMediaType Problem
 
 func (*CreateUserUnsupportedMediaType) createUserRes() {}
+
+type CreateWebhookBadRequest Problem
+
+func (*CreateWebhookBadRequest) createWebhookRes() {}
+
+type CreateWebhookForbidden Problem
+
+func (*CreateWebhookForbidden) createWebhookRes() {}
+
+type CreateWebhookInternalServerError Problem
+
+func (*CreateWebhookInternalServerError) createWebhookRes() {}
+
+type CreateWebhookRequestEntityTooLarge Problem
+
+func (*CreateWebhookRequestEntityTooLarge) createWebhookRes() {}
+
+type CreateWebhookUnprocessableEntity Problem
+
+func (*CreateWebhookUnprocessableEntity) createWebhookRes() {}
+
+type CreateWebhookUnsupportedMediaType Problem
+
+func (*CreateWebhookUnsupportedMediaType) createWebhookRes() {}
 
 type CsrfHeader struct {
 	APIKey string
@@ -949,6 +1123,27 @@ func (*DeactivateUserPreconditionFailed) deactivateUserRes() {}
 type DeactivateUserPreconditionRequired Problem
 
 func (*DeactivateUserPreconditionRequired) deactivateUserRes() {}
+
+type DeleteWebhookBadRequest Problem
+
+func (*DeleteWebhookBadRequest) deleteWebhookRes() {}
+
+type DeleteWebhookForbidden Problem
+
+func (*DeleteWebhookForbidden) deleteWebhookRes() {}
+
+type DeleteWebhookInternalServerError Problem
+
+func (*DeleteWebhookInternalServerError) deleteWebhookRes() {}
+
+// DeleteWebhookNoContent is response for DeleteWebhook operation.
+type DeleteWebhookNoContent struct{}
+
+func (*DeleteWebhookNoContent) deleteWebhookRes() {}
+
+type DeleteWebhookNotFound Problem
+
+func (*DeleteWebhookNotFound) deleteWebhookRes() {}
 
 // Ref: #/components/schemas/DetailBody
 type DetailBody struct {
@@ -2078,6 +2273,56 @@ type GetMovementNotFound Problem
 
 func (*GetMovementNotFound) getMovementRes() {}
 
+type GetOrderBadRequest Problem
+
+func (*GetOrderBadRequest) getOrderRes() {}
+
+type GetOrderForbidden Problem
+
+func (*GetOrderForbidden) getOrderRes() {}
+
+type GetOrderInternalServerError Problem
+
+func (*GetOrderInternalServerError) getOrderRes() {}
+
+type GetOrderNotFound Problem
+
+func (*GetOrderNotFound) getOrderRes() {}
+
+// GetOrderOKHeaders wraps Order with response headers.
+type GetOrderOKHeaders struct {
+	ETag     string
+	Response Order
+}
+
+// GetETag returns the value of ETag.
+func (s *GetOrderOKHeaders) GetETag() string {
+	return s.ETag
+}
+
+// GetResponse returns the value of Response.
+func (s *GetOrderOKHeaders) GetResponse() Order {
+	return s.Response
+}
+
+// SetETag sets the value of ETag.
+func (s *GetOrderOKHeaders) SetETag(val string) {
+	s.ETag = val
+}
+
+// SetResponse sets the value of Response.
+func (s *GetOrderOKHeaders) SetResponse(val Order) {
+	s.Response = val
+}
+
+func (*GetOrderOKHeaders) allocateOrderRes() {}
+func (*GetOrderOKHeaders) cancelOrderRes()   {}
+func (*GetOrderOKHeaders) confirmOrderRes()  {}
+func (*GetOrderOKHeaders) getOrderRes()      {}
+func (*GetOrderOKHeaders) releaseOrderRes()  {}
+func (*GetOrderOKHeaders) shipOrderRes()     {}
+func (*GetOrderOKHeaders) updateOrderRes()   {}
+
 type GetPurchaseOrderBadRequest Problem
 
 func (*GetPurchaseOrderBadRequest) getPurchaseOrderRes() {}
@@ -2168,6 +2413,22 @@ func (s *GetUserOKHeaders) SetResponse(val UserAdminBody) {
 
 func (*GetUserOKHeaders) getUserRes()    {}
 func (*GetUserOKHeaders) updateUserRes() {}
+
+type GetWebhookBadRequest Problem
+
+func (*GetWebhookBadRequest) getWebhookRes() {}
+
+type GetWebhookForbidden Problem
+
+func (*GetWebhookForbidden) getWebhookRes() {}
+
+type GetWebhookInternalServerError Problem
+
+func (*GetWebhookInternalServerError) getWebhookRes() {}
+
+type GetWebhookNotFound Problem
+
+func (*GetWebhookNotFound) getWebhookRes() {}
 
 // Ref: #/components/schemas/HealthBody
 type HealthBody struct {
@@ -4169,6 +4430,94 @@ func (s *ListMovementsType) UnmarshalText(data []byte) error {
 	}
 }
 
+type ListOrdersBadRequest Problem
+
+func (*ListOrdersBadRequest) listOrdersRes() {}
+
+type ListOrdersForbidden Problem
+
+func (*ListOrdersForbidden) listOrdersRes() {}
+
+type ListOrdersInternalServerError Problem
+
+func (*ListOrdersInternalServerError) listOrdersRes() {}
+
+type ListOrdersState string
+
+const (
+	ListOrdersStateDraft              ListOrdersState = "draft"
+	ListOrdersStateConfirmed          ListOrdersState = "confirmed"
+	ListOrdersStatePartiallyAllocated ListOrdersState = "partially_allocated"
+	ListOrdersStateAllocated          ListOrdersState = "allocated"
+	ListOrdersStatePicking            ListOrdersState = "picking"
+	ListOrdersStateShipped            ListOrdersState = "shipped"
+	ListOrdersStateCancelled          ListOrdersState = "cancelled"
+)
+
+// AllValues returns all ListOrdersState values.
+func (ListOrdersState) AllValues() []ListOrdersState {
+	return []ListOrdersState{
+		ListOrdersStateDraft,
+		ListOrdersStateConfirmed,
+		ListOrdersStatePartiallyAllocated,
+		ListOrdersStateAllocated,
+		ListOrdersStatePicking,
+		ListOrdersStateShipped,
+		ListOrdersStateCancelled,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ListOrdersState) MarshalText() ([]byte, error) {
+	switch s {
+	case ListOrdersStateDraft:
+		return []byte(s), nil
+	case ListOrdersStateConfirmed:
+		return []byte(s), nil
+	case ListOrdersStatePartiallyAllocated:
+		return []byte(s), nil
+	case ListOrdersStateAllocated:
+		return []byte(s), nil
+	case ListOrdersStatePicking:
+		return []byte(s), nil
+	case ListOrdersStateShipped:
+		return []byte(s), nil
+	case ListOrdersStateCancelled:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ListOrdersState) UnmarshalText(data []byte) error {
+	switch ListOrdersState(data) {
+	case ListOrdersStateDraft:
+		*s = ListOrdersStateDraft
+		return nil
+	case ListOrdersStateConfirmed:
+		*s = ListOrdersStateConfirmed
+		return nil
+	case ListOrdersStatePartiallyAllocated:
+		*s = ListOrdersStatePartiallyAllocated
+		return nil
+	case ListOrdersStateAllocated:
+		*s = ListOrdersStateAllocated
+		return nil
+	case ListOrdersStatePicking:
+		*s = ListOrdersStatePicking
+		return nil
+	case ListOrdersStateShipped:
+		*s = ListOrdersStateShipped
+		return nil
+	case ListOrdersStateCancelled:
+		*s = ListOrdersStateCancelled
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 type ListPurchaseOrdersBadRequest Problem
 
 func (*ListPurchaseOrdersBadRequest) listPurchaseOrdersRes() {}
@@ -4237,6 +4586,66 @@ func (s *ListPurchaseOrdersStatus) UnmarshalText(data []byte) error {
 		return nil
 	case ListPurchaseOrdersStatusCancelled:
 		*s = ListPurchaseOrdersStatusCancelled
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+type ListReservationsBadRequest Problem
+
+func (*ListReservationsBadRequest) listReservationsRes() {}
+
+type ListReservationsForbidden Problem
+
+func (*ListReservationsForbidden) listReservationsRes() {}
+
+type ListReservationsInternalServerError Problem
+
+func (*ListReservationsInternalServerError) listReservationsRes() {}
+
+type ListReservationsState string
+
+const (
+	ListReservationsStateOpen     ListReservationsState = "open"
+	ListReservationsStatePicked   ListReservationsState = "picked"
+	ListReservationsStateReleased ListReservationsState = "released"
+)
+
+// AllValues returns all ListReservationsState values.
+func (ListReservationsState) AllValues() []ListReservationsState {
+	return []ListReservationsState{
+		ListReservationsStateOpen,
+		ListReservationsStatePicked,
+		ListReservationsStateReleased,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ListReservationsState) MarshalText() ([]byte, error) {
+	switch s {
+	case ListReservationsStateOpen:
+		return []byte(s), nil
+	case ListReservationsStatePicked:
+		return []byte(s), nil
+	case ListReservationsStateReleased:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ListReservationsState) UnmarshalText(data []byte) error {
+	switch ListReservationsState(data) {
+	case ListReservationsStateOpen:
+		*s = ListReservationsStateOpen
+		return nil
+	case ListReservationsStatePicked:
+		*s = ListReservationsStatePicked
+		return nil
+	case ListReservationsStateReleased:
+		*s = ListReservationsStateReleased
 		return nil
 	default:
 		return errors.Errorf("invalid value: %q", data)
@@ -4415,6 +4824,34 @@ func (*ListUsersForbidden) listUsersRes() {}
 type ListUsersInternalServerError Problem
 
 func (*ListUsersInternalServerError) listUsersRes() {}
+
+type ListWebhookDeliveriesBadRequest Problem
+
+func (*ListWebhookDeliveriesBadRequest) listWebhookDeliveriesRes() {}
+
+type ListWebhookDeliveriesForbidden Problem
+
+func (*ListWebhookDeliveriesForbidden) listWebhookDeliveriesRes() {}
+
+type ListWebhookDeliveriesInternalServerError Problem
+
+func (*ListWebhookDeliveriesInternalServerError) listWebhookDeliveriesRes() {}
+
+type ListWebhookDeliveriesNotFound Problem
+
+func (*ListWebhookDeliveriesNotFound) listWebhookDeliveriesRes() {}
+
+type ListWebhooksBadRequest Problem
+
+func (*ListWebhooksBadRequest) listWebhooksRes() {}
+
+type ListWebhooksForbidden Problem
+
+func (*ListWebhooksForbidden) listWebhooksRes() {}
+
+type ListWebhooksInternalServerError Problem
+
+func (*ListWebhooksInternalServerError) listWebhooksRes() {}
 
 // Ref: #/components/schemas/Location
 type Location struct {
@@ -7228,6 +7665,52 @@ func (o OptListMovementsType) Or(d ListMovementsType) ListMovementsType {
 	return d
 }
 
+// NewOptListOrdersState returns new OptListOrdersState with value set to v.
+func NewOptListOrdersState(v ListOrdersState) OptListOrdersState {
+	return OptListOrdersState{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptListOrdersState is optional ListOrdersState.
+type OptListOrdersState struct {
+	Value ListOrdersState
+	Set   bool
+}
+
+// IsSet returns true if OptListOrdersState was set.
+func (o OptListOrdersState) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptListOrdersState) Reset() {
+	var v ListOrdersState
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptListOrdersState) SetTo(v ListOrdersState) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptListOrdersState) Get() (v ListOrdersState, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptListOrdersState) Or(d ListOrdersState) ListOrdersState {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptListPurchaseOrdersStatus returns new OptListPurchaseOrdersStatus with value set to v.
 func NewOptListPurchaseOrdersStatus(v ListPurchaseOrdersStatus) OptListPurchaseOrdersStatus {
 	return OptListPurchaseOrdersStatus{
@@ -7268,6 +7751,52 @@ func (o OptListPurchaseOrdersStatus) Get() (v ListPurchaseOrdersStatus, ok bool)
 
 // Or returns value if set, or given parameter if does not.
 func (o OptListPurchaseOrdersStatus) Or(d ListPurchaseOrdersStatus) ListPurchaseOrdersStatus {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptListReservationsState returns new OptListReservationsState with value set to v.
+func NewOptListReservationsState(v ListReservationsState) OptListReservationsState {
+	return OptListReservationsState{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptListReservationsState is optional ListReservationsState.
+type OptListReservationsState struct {
+	Value ListReservationsState
+	Set   bool
+}
+
+// IsSet returns true if OptListReservationsState was set.
+func (o OptListReservationsState) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptListReservationsState) Reset() {
+	var v ListReservationsState
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptListReservationsState) SetTo(v ListReservationsState) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptListReservationsState) Get() (v ListReservationsState, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptListReservationsState) Or(d ListReservationsState) ListReservationsState {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -7822,6 +8351,142 @@ func (o OptNilListAuditEventsKindItemArray) Or(d []ListAuditEventsKindItem) []Li
 	return d
 }
 
+// NewOptNilPickArray returns new OptNilPickArray with value set to v.
+func NewOptNilPickArray(v []Pick) OptNilPickArray {
+	return OptNilPickArray{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptNilPickArray is optional nullable []Pick.
+type OptNilPickArray struct {
+	Value []Pick
+	Set   bool
+	Null  bool
+}
+
+// IsSet returns true if OptNilPickArray was set.
+func (o OptNilPickArray) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptNilPickArray) Reset() {
+	var v []Pick
+	o.Value = v
+	o.Set = false
+	o.Null = false
+}
+
+// SetTo sets value to v.
+func (o *OptNilPickArray) SetTo(v []Pick) {
+	o.Set = true
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o OptNilPickArray) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *OptNilPickArray) SetToNull() {
+	o.Set = true
+	o.Null = true
+	var v []Pick
+	o.Value = v
+}
+
+// IsEmpty returns true if the field was omitted from the payload (not Set and not Null).
+func (o OptNilPickArray) IsEmpty() bool {
+	return !o.Set && !o.Null
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptNilPickArray) Get() (v []Pick, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptNilPickArray) Or(d []Pick) []Pick {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptNilReservationArray returns new OptNilReservationArray with value set to v.
+func NewOptNilReservationArray(v []Reservation) OptNilReservationArray {
+	return OptNilReservationArray{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptNilReservationArray is optional nullable []Reservation.
+type OptNilReservationArray struct {
+	Value []Reservation
+	Set   bool
+	Null  bool
+}
+
+// IsSet returns true if OptNilReservationArray was set.
+func (o OptNilReservationArray) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptNilReservationArray) Reset() {
+	var v []Reservation
+	o.Value = v
+	o.Set = false
+	o.Null = false
+}
+
+// SetTo sets value to v.
+func (o *OptNilReservationArray) SetTo(v []Reservation) {
+	o.Set = true
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o OptNilReservationArray) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *OptNilReservationArray) SetToNull() {
+	o.Set = true
+	o.Null = true
+	var v []Reservation
+	o.Value = v
+}
+
+// IsEmpty returns true if the field was omitted from the payload (not Set and not Null).
+func (o OptNilReservationArray) IsEmpty() bool {
+	return !o.Set && !o.Null
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptNilReservationArray) Get() (v []Reservation, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptNilReservationArray) Or(d []Reservation) []Reservation {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptNilShortageArray returns new OptNilShortageArray with value set to v.
 func NewOptNilShortageArray(v []Shortage) OptNilShortageArray {
 	return OptNilShortageArray{
@@ -7952,6 +8617,52 @@ func (o OptNilStringArray) Get() (v []string, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptNilStringArray) Or(d []string) []string {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptOrderLineRef returns new OptOrderLineRef with value set to v.
+func NewOptOrderLineRef(v OrderLineRef) OptOrderLineRef {
+	return OptOrderLineRef{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptOrderLineRef is optional OrderLineRef.
+type OptOrderLineRef struct {
+	Value OrderLineRef
+	Set   bool
+}
+
+// IsSet returns true if OptOrderLineRef was set.
+func (o OptOrderLineRef) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptOrderLineRef) Reset() {
+	var v OrderLineRef
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptOrderLineRef) SetTo(v OrderLineRef) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptOrderLineRef) Get() (v OrderLineRef, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptOrderLineRef) Or(d OrderLineRef) OrderLineRef {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -8140,6 +8851,538 @@ func (o OptString) Or(d string) string {
 		return v
 	}
 	return d
+}
+
+// Ref: #/components/schemas/Order
+type Order struct {
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	// Customer or destination reference.
+	Customer string `json:"customer"`
+	// Hold expiry: the order is cancelled and its reservations released when it passes.
+	ExpiresAt NilDateTime `json:"expires_at"`
+	ID        int64       `json:"id"`
+	Lines     []OrderLine `json:"lines"`
+	Note      string      `json:"note"`
+	// The order's number, unique (e.g. SO-1001).
+	Number       string                 `json:"number"`
+	Picks        OptNilPickArray        `json:"picks"`
+	Reservations OptNilReservationArray `json:"reservations"`
+	// Packing/staging location picks transfer to; null: a pick issues the stock.
+	StagingLocationID NilInt64   `json:"staging_location_id"`
+	State             OrderState `json:"state"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+	UpdatedBy         string     `json:"updated_by"`
+	Version           int64      `json:"version"`
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *Order) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *Order) GetCreatedBy() string {
+	return s.CreatedBy
+}
+
+// GetCustomer returns the value of Customer.
+func (s *Order) GetCustomer() string {
+	return s.Customer
+}
+
+// GetExpiresAt returns the value of ExpiresAt.
+func (s *Order) GetExpiresAt() NilDateTime {
+	return s.ExpiresAt
+}
+
+// GetID returns the value of ID.
+func (s *Order) GetID() int64 {
+	return s.ID
+}
+
+// GetLines returns the value of Lines.
+func (s *Order) GetLines() []OrderLine {
+	return s.Lines
+}
+
+// GetNote returns the value of Note.
+func (s *Order) GetNote() string {
+	return s.Note
+}
+
+// GetNumber returns the value of Number.
+func (s *Order) GetNumber() string {
+	return s.Number
+}
+
+// GetPicks returns the value of Picks.
+func (s *Order) GetPicks() OptNilPickArray {
+	return s.Picks
+}
+
+// GetReservations returns the value of Reservations.
+func (s *Order) GetReservations() OptNilReservationArray {
+	return s.Reservations
+}
+
+// GetStagingLocationID returns the value of StagingLocationID.
+func (s *Order) GetStagingLocationID() NilInt64 {
+	return s.StagingLocationID
+}
+
+// GetState returns the value of State.
+func (s *Order) GetState() OrderState {
+	return s.State
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *Order) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// GetUpdatedBy returns the value of UpdatedBy.
+func (s *Order) GetUpdatedBy() string {
+	return s.UpdatedBy
+}
+
+// GetVersion returns the value of Version.
+func (s *Order) GetVersion() int64 {
+	return s.Version
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *Order) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *Order) SetCreatedBy(val string) {
+	s.CreatedBy = val
+}
+
+// SetCustomer sets the value of Customer.
+func (s *Order) SetCustomer(val string) {
+	s.Customer = val
+}
+
+// SetExpiresAt sets the value of ExpiresAt.
+func (s *Order) SetExpiresAt(val NilDateTime) {
+	s.ExpiresAt = val
+}
+
+// SetID sets the value of ID.
+func (s *Order) SetID(val int64) {
+	s.ID = val
+}
+
+// SetLines sets the value of Lines.
+func (s *Order) SetLines(val []OrderLine) {
+	s.Lines = val
+}
+
+// SetNote sets the value of Note.
+func (s *Order) SetNote(val string) {
+	s.Note = val
+}
+
+// SetNumber sets the value of Number.
+func (s *Order) SetNumber(val string) {
+	s.Number = val
+}
+
+// SetPicks sets the value of Picks.
+func (s *Order) SetPicks(val OptNilPickArray) {
+	s.Picks = val
+}
+
+// SetReservations sets the value of Reservations.
+func (s *Order) SetReservations(val OptNilReservationArray) {
+	s.Reservations = val
+}
+
+// SetStagingLocationID sets the value of StagingLocationID.
+func (s *Order) SetStagingLocationID(val NilInt64) {
+	s.StagingLocationID = val
+}
+
+// SetState sets the value of State.
+func (s *Order) SetState(val OrderState) {
+	s.State = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *Order) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+// SetUpdatedBy sets the value of UpdatedBy.
+func (s *Order) SetUpdatedBy(val string) {
+	s.UpdatedBy = val
+}
+
+// SetVersion sets the value of Version.
+func (s *Order) SetVersion(val int64) {
+	s.Version = val
+}
+
+// Ref: #/components/schemas/OrderCreateBody
+type OrderCreateBody struct {
+	// Customer or destination reference.
+	Customer OptString `json:"customer"`
+	// Hold expiry (RFC 3339): the order is cancelled and its reservations released when it passes.
+	ExpiresAt OptDateTime     `json:"expires_at"`
+	Lines     []OrderLineBody `json:"lines"`
+	Note      OptString       `json:"note"`
+	// The order's number, unique.
+	Number string `json:"number"`
+	// Packing/staging location: picks transfer there and the ship issues from there; absent: a pick issues
+	// the stock.
+	StagingLocationID OptInt64 `json:"staging_location_id"`
+}
+
+// GetCustomer returns the value of Customer.
+func (s *OrderCreateBody) GetCustomer() OptString {
+	return s.Customer
+}
+
+// GetExpiresAt returns the value of ExpiresAt.
+func (s *OrderCreateBody) GetExpiresAt() OptDateTime {
+	return s.ExpiresAt
+}
+
+// GetLines returns the value of Lines.
+func (s *OrderCreateBody) GetLines() []OrderLineBody {
+	return s.Lines
+}
+
+// GetNote returns the value of Note.
+func (s *OrderCreateBody) GetNote() OptString {
+	return s.Note
+}
+
+// GetNumber returns the value of Number.
+func (s *OrderCreateBody) GetNumber() string {
+	return s.Number
+}
+
+// GetStagingLocationID returns the value of StagingLocationID.
+func (s *OrderCreateBody) GetStagingLocationID() OptInt64 {
+	return s.StagingLocationID
+}
+
+// SetCustomer sets the value of Customer.
+func (s *OrderCreateBody) SetCustomer(val OptString) {
+	s.Customer = val
+}
+
+// SetExpiresAt sets the value of ExpiresAt.
+func (s *OrderCreateBody) SetExpiresAt(val OptDateTime) {
+	s.ExpiresAt = val
+}
+
+// SetLines sets the value of Lines.
+func (s *OrderCreateBody) SetLines(val []OrderLineBody) {
+	s.Lines = val
+}
+
+// SetNote sets the value of Note.
+func (s *OrderCreateBody) SetNote(val OptString) {
+	s.Note = val
+}
+
+// SetNumber sets the value of Number.
+func (s *OrderCreateBody) SetNumber(val string) {
+	s.Number = val
+}
+
+// SetStagingLocationID sets the value of StagingLocationID.
+func (s *OrderCreateBody) SetStagingLocationID(val OptInt64) {
+	s.StagingLocationID = val
+}
+
+// OrderHeaders wraps Order with response headers.
+type OrderHeaders struct {
+	ETag     string
+	Location string
+	Response Order
+}
+
+// GetETag returns the value of ETag.
+func (s *OrderHeaders) GetETag() string {
+	return s.ETag
+}
+
+// GetLocation returns the value of Location.
+func (s *OrderHeaders) GetLocation() string {
+	return s.Location
+}
+
+// GetResponse returns the value of Response.
+func (s *OrderHeaders) GetResponse() Order {
+	return s.Response
+}
+
+// SetETag sets the value of ETag.
+func (s *OrderHeaders) SetETag(val string) {
+	s.ETag = val
+}
+
+// SetLocation sets the value of Location.
+func (s *OrderHeaders) SetLocation(val string) {
+	s.Location = val
+}
+
+// SetResponse sets the value of Response.
+func (s *OrderHeaders) SetResponse(val Order) {
+	s.Response = val
+}
+
+func (*OrderHeaders) createOrderRes() {}
+
+// Ref: #/components/schemas/OrderLine
+type OrderLine struct {
+	ID     int64 `json:"id"`
+	ItemID int64 `json:"item_id"`
+	LineNo int64 `json:"line_no"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Picked float64 `json:"picked"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Qty float64 `json:"qty"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Reserved float64 `json:"reserved"`
+	// Found missing by short picks.
+	Short float64 `json:"short"`
+	Sku   string  `json:"sku"`
+}
+
+// GetID returns the value of ID.
+func (s *OrderLine) GetID() int64 {
+	return s.ID
+}
+
+// GetItemID returns the value of ItemID.
+func (s *OrderLine) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLineNo returns the value of LineNo.
+func (s *OrderLine) GetLineNo() int64 {
+	return s.LineNo
+}
+
+// GetPicked returns the value of Picked.
+func (s *OrderLine) GetPicked() float64 {
+	return s.Picked
+}
+
+// GetQty returns the value of Qty.
+func (s *OrderLine) GetQty() float64 {
+	return s.Qty
+}
+
+// GetReserved returns the value of Reserved.
+func (s *OrderLine) GetReserved() float64 {
+	return s.Reserved
+}
+
+// GetShort returns the value of Short.
+func (s *OrderLine) GetShort() float64 {
+	return s.Short
+}
+
+// GetSku returns the value of Sku.
+func (s *OrderLine) GetSku() string {
+	return s.Sku
+}
+
+// SetID sets the value of ID.
+func (s *OrderLine) SetID(val int64) {
+	s.ID = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *OrderLine) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLineNo sets the value of LineNo.
+func (s *OrderLine) SetLineNo(val int64) {
+	s.LineNo = val
+}
+
+// SetPicked sets the value of Picked.
+func (s *OrderLine) SetPicked(val float64) {
+	s.Picked = val
+}
+
+// SetQty sets the value of Qty.
+func (s *OrderLine) SetQty(val float64) {
+	s.Qty = val
+}
+
+// SetReserved sets the value of Reserved.
+func (s *OrderLine) SetReserved(val float64) {
+	s.Reserved = val
+}
+
+// SetShort sets the value of Short.
+func (s *OrderLine) SetShort(val float64) {
+	s.Short = val
+}
+
+// SetSku sets the value of Sku.
+func (s *OrderLine) SetSku(val string) {
+	s.Sku = val
+}
+
+// Ref: #/components/schemas/OrderLineBody
+type OrderLineBody struct {
+	// The item, or give sku.
+	ItemID OptInt64 `json:"item_id"`
+	// 	0, at most the item's qty_precision decimals.
+	Qty float64   `json:"qty"`
+	Sku OptString `json:"sku"`
+}
+
+// GetItemID returns the value of ItemID.
+func (s *OrderLineBody) GetItemID() OptInt64 {
+	return s.ItemID
+}
+
+// GetQty returns the value of Qty.
+func (s *OrderLineBody) GetQty() float64 {
+	return s.Qty
+}
+
+// GetSku returns the value of Sku.
+func (s *OrderLineBody) GetSku() OptString {
+	return s.Sku
+}
+
+// SetItemID sets the value of ItemID.
+func (s *OrderLineBody) SetItemID(val OptInt64) {
+	s.ItemID = val
+}
+
+// SetQty sets the value of Qty.
+func (s *OrderLineBody) SetQty(val float64) {
+	s.Qty = val
+}
+
+// SetSku sets the value of Sku.
+func (s *OrderLineBody) SetSku(val OptString) {
+	s.Sku = val
+}
+
+// Ref: #/components/schemas/OrderLineRef
+type OrderLineRef struct {
+	// One line of the order; absent: every line.
+	LineID OptInt64 `json:"line_id"`
+}
+
+// GetLineID returns the value of LineID.
+func (s *OrderLineRef) GetLineID() OptInt64 {
+	return s.LineID
+}
+
+// SetLineID sets the value of LineID.
+func (s *OrderLineRef) SetLineID(val OptInt64) {
+	s.LineID = val
+}
+
+// Ref: #/components/schemas/OrderPatchBody
+type OrderPatchBody struct {
+	Lines []OrderLineBody `json:"lines"`
+}
+
+// GetLines returns the value of Lines.
+func (s *OrderPatchBody) GetLines() []OrderLineBody {
+	return s.Lines
+}
+
+// SetLines sets the value of Lines.
+func (s *OrderPatchBody) SetLines(val []OrderLineBody) {
+	s.Lines = val
+}
+
+type OrderState string
+
+const (
+	OrderStateDraft              OrderState = "draft"
+	OrderStateConfirmed          OrderState = "confirmed"
+	OrderStatePartiallyAllocated OrderState = "partially_allocated"
+	OrderStateAllocated          OrderState = "allocated"
+	OrderStatePicking            OrderState = "picking"
+	OrderStateShipped            OrderState = "shipped"
+	OrderStateCancelled          OrderState = "cancelled"
+)
+
+// AllValues returns all OrderState values.
+func (OrderState) AllValues() []OrderState {
+	return []OrderState{
+		OrderStateDraft,
+		OrderStateConfirmed,
+		OrderStatePartiallyAllocated,
+		OrderStateAllocated,
+		OrderStatePicking,
+		OrderStateShipped,
+		OrderStateCancelled,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s OrderState) MarshalText() ([]byte, error) {
+	switch s {
+	case OrderStateDraft:
+		return []byte(s), nil
+	case OrderStateConfirmed:
+		return []byte(s), nil
+	case OrderStatePartiallyAllocated:
+		return []byte(s), nil
+	case OrderStateAllocated:
+		return []byte(s), nil
+	case OrderStatePicking:
+		return []byte(s), nil
+	case OrderStateShipped:
+		return []byte(s), nil
+	case OrderStateCancelled:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *OrderState) UnmarshalText(data []byte) error {
+	switch OrderState(data) {
+	case OrderStateDraft:
+		*s = OrderStateDraft
+		return nil
+	case OrderStateConfirmed:
+		*s = OrderStateConfirmed
+		return nil
+	case OrderStatePartiallyAllocated:
+		*s = OrderStatePartiallyAllocated
+		return nil
+	case OrderStateAllocated:
+		*s = OrderStateAllocated
+		return nil
+	case OrderStatePicking:
+		*s = OrderStatePicking
+		return nil
+	case OrderStateShipped:
+		*s = OrderStateShipped
+		return nil
+	case OrderStateCancelled:
+		*s = OrderStateCancelled
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
 }
 
 // Ref: #/components/schemas/PageBodyAuditEvent
@@ -8638,6 +9881,61 @@ func (s *PageBodyMovementHeaders) SetResponse(val PageBodyMovement) {
 
 func (*PageBodyMovementHeaders) listMovementsRes() {}
 
+// Ref: #/components/schemas/PageBodyOrder
+type PageBodyOrder struct {
+	Items []Order `json:"items"`
+	// Cursor of the next page; null on the last.
+	NextCursor NilString `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *PageBodyOrder) GetItems() []Order {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *PageBodyOrder) GetNextCursor() NilString {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *PageBodyOrder) SetItems(val []Order) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *PageBodyOrder) SetNextCursor(val NilString) {
+	s.NextCursor = val
+}
+
+// PageBodyOrderHeaders wraps PageBodyOrder with response headers.
+type PageBodyOrderHeaders struct {
+	Link     OptString
+	Response PageBodyOrder
+}
+
+// GetLink returns the value of Link.
+func (s *PageBodyOrderHeaders) GetLink() OptString {
+	return s.Link
+}
+
+// GetResponse returns the value of Response.
+func (s *PageBodyOrderHeaders) GetResponse() PageBodyOrder {
+	return s.Response
+}
+
+// SetLink sets the value of Link.
+func (s *PageBodyOrderHeaders) SetLink(val OptString) {
+	s.Link = val
+}
+
+// SetResponse sets the value of Response.
+func (s *PageBodyOrderHeaders) SetResponse(val PageBodyOrder) {
+	s.Response = val
+}
+
+func (*PageBodyOrderHeaders) listOrdersRes() {}
+
 // Ref: #/components/schemas/PageBodyPurchaseOrder
 type PageBodyPurchaseOrder struct {
 	Items []PurchaseOrder `json:"items"`
@@ -8692,6 +9990,61 @@ func (s *PageBodyPurchaseOrderHeaders) SetResponse(val PageBodyPurchaseOrder) {
 }
 
 func (*PageBodyPurchaseOrderHeaders) listPurchaseOrdersRes() {}
+
+// Ref: #/components/schemas/PageBodyReservation
+type PageBodyReservation struct {
+	Items []Reservation `json:"items"`
+	// Cursor of the next page; null on the last.
+	NextCursor NilString `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *PageBodyReservation) GetItems() []Reservation {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *PageBodyReservation) GetNextCursor() NilString {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *PageBodyReservation) SetItems(val []Reservation) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *PageBodyReservation) SetNextCursor(val NilString) {
+	s.NextCursor = val
+}
+
+// PageBodyReservationHeaders wraps PageBodyReservation with response headers.
+type PageBodyReservationHeaders struct {
+	Link     OptString
+	Response PageBodyReservation
+}
+
+// GetLink returns the value of Link.
+func (s *PageBodyReservationHeaders) GetLink() OptString {
+	return s.Link
+}
+
+// GetResponse returns the value of Response.
+func (s *PageBodyReservationHeaders) GetResponse() PageBodyReservation {
+	return s.Response
+}
+
+// SetLink sets the value of Link.
+func (s *PageBodyReservationHeaders) SetLink(val OptString) {
+	s.Link = val
+}
+
+// SetResponse sets the value of Response.
+func (s *PageBodyReservationHeaders) SetResponse(val PageBodyReservation) {
+	s.Response = val
+}
+
+func (*PageBodyReservationHeaders) listReservationsRes() {}
 
 // Ref: #/components/schemas/PageBodyUserAdminBody
 type PageBodyUserAdminBody struct {
@@ -8748,6 +10101,116 @@ func (s *PageBodyUserAdminBodyHeaders) SetResponse(val PageBodyUserAdminBody) {
 
 func (*PageBodyUserAdminBodyHeaders) listUsersRes() {}
 
+// Ref: #/components/schemas/PageBodyWebhookBody
+type PageBodyWebhookBody struct {
+	Items []WebhookBody `json:"items"`
+	// Cursor of the next page; null on the last.
+	NextCursor NilString `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *PageBodyWebhookBody) GetItems() []WebhookBody {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *PageBodyWebhookBody) GetNextCursor() NilString {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *PageBodyWebhookBody) SetItems(val []WebhookBody) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *PageBodyWebhookBody) SetNextCursor(val NilString) {
+	s.NextCursor = val
+}
+
+// PageBodyWebhookBodyHeaders wraps PageBodyWebhookBody with response headers.
+type PageBodyWebhookBodyHeaders struct {
+	Link     OptString
+	Response PageBodyWebhookBody
+}
+
+// GetLink returns the value of Link.
+func (s *PageBodyWebhookBodyHeaders) GetLink() OptString {
+	return s.Link
+}
+
+// GetResponse returns the value of Response.
+func (s *PageBodyWebhookBodyHeaders) GetResponse() PageBodyWebhookBody {
+	return s.Response
+}
+
+// SetLink sets the value of Link.
+func (s *PageBodyWebhookBodyHeaders) SetLink(val OptString) {
+	s.Link = val
+}
+
+// SetResponse sets the value of Response.
+func (s *PageBodyWebhookBodyHeaders) SetResponse(val PageBodyWebhookBody) {
+	s.Response = val
+}
+
+func (*PageBodyWebhookBodyHeaders) listWebhooksRes() {}
+
+// Ref: #/components/schemas/PageBodyWebhookDelivery
+type PageBodyWebhookDelivery struct {
+	Items []WebhookDelivery `json:"items"`
+	// Cursor of the next page; null on the last.
+	NextCursor NilString `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *PageBodyWebhookDelivery) GetItems() []WebhookDelivery {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *PageBodyWebhookDelivery) GetNextCursor() NilString {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *PageBodyWebhookDelivery) SetItems(val []WebhookDelivery) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *PageBodyWebhookDelivery) SetNextCursor(val NilString) {
+	s.NextCursor = val
+}
+
+// PageBodyWebhookDeliveryHeaders wraps PageBodyWebhookDelivery with response headers.
+type PageBodyWebhookDeliveryHeaders struct {
+	Link     OptString
+	Response PageBodyWebhookDelivery
+}
+
+// GetLink returns the value of Link.
+func (s *PageBodyWebhookDeliveryHeaders) GetLink() OptString {
+	return s.Link
+}
+
+// GetResponse returns the value of Response.
+func (s *PageBodyWebhookDeliveryHeaders) GetResponse() PageBodyWebhookDelivery {
+	return s.Response
+}
+
+// SetLink sets the value of Link.
+func (s *PageBodyWebhookDeliveryHeaders) SetLink(val OptString) {
+	s.Link = val
+}
+
+// SetResponse sets the value of Response.
+func (s *PageBodyWebhookDeliveryHeaders) SetResponse(val PageBodyWebhookDelivery) {
+	s.Response = val
+}
+
+func (*PageBodyWebhookDeliveryHeaders) listWebhookDeliveriesRes() {}
+
 // Ref: #/components/schemas/PasswordChange
 type PasswordChange struct {
 	CurrentPassword string `json:"current_password"`
@@ -8773,6 +10236,464 @@ func (s *PasswordChange) SetCurrentPassword(val string) {
 func (s *PasswordChange) SetNewPassword(val string) {
 	s.NewPassword = val
 }
+
+// Ref: #/components/schemas/Pick
+type Pick struct {
+	ID           int64  `json:"id"`
+	ItemID       int64  `json:"item_id"`
+	LineID       int64  `json:"line_id"`
+	LocationCode string `json:"location_code"`
+	LocationID   int64  `json:"location_id"`
+	Lot          string `json:"lot"`
+	// The ledger movement of the pick; null when nothing was found.
+	MovementID NilInt64  `json:"movement_id"`
+	OrderID    int64     `json:"order_id"`
+	PickedAt   time.Time `json:"picked_at"`
+	PickedBy   string    `json:"picked_by"`
+	// Picked.
+	Qty           float64 `json:"qty"`
+	ReservationID int64   `json:"reservation_id"`
+	// Found missing; released from the reservation.
+	Short float64 `json:"short"`
+	Sku   string  `json:"sku"`
+}
+
+// GetID returns the value of ID.
+func (s *Pick) GetID() int64 {
+	return s.ID
+}
+
+// GetItemID returns the value of ItemID.
+func (s *Pick) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLineID returns the value of LineID.
+func (s *Pick) GetLineID() int64 {
+	return s.LineID
+}
+
+// GetLocationCode returns the value of LocationCode.
+func (s *Pick) GetLocationCode() string {
+	return s.LocationCode
+}
+
+// GetLocationID returns the value of LocationID.
+func (s *Pick) GetLocationID() int64 {
+	return s.LocationID
+}
+
+// GetLot returns the value of Lot.
+func (s *Pick) GetLot() string {
+	return s.Lot
+}
+
+// GetMovementID returns the value of MovementID.
+func (s *Pick) GetMovementID() NilInt64 {
+	return s.MovementID
+}
+
+// GetOrderID returns the value of OrderID.
+func (s *Pick) GetOrderID() int64 {
+	return s.OrderID
+}
+
+// GetPickedAt returns the value of PickedAt.
+func (s *Pick) GetPickedAt() time.Time {
+	return s.PickedAt
+}
+
+// GetPickedBy returns the value of PickedBy.
+func (s *Pick) GetPickedBy() string {
+	return s.PickedBy
+}
+
+// GetQty returns the value of Qty.
+func (s *Pick) GetQty() float64 {
+	return s.Qty
+}
+
+// GetReservationID returns the value of ReservationID.
+func (s *Pick) GetReservationID() int64 {
+	return s.ReservationID
+}
+
+// GetShort returns the value of Short.
+func (s *Pick) GetShort() float64 {
+	return s.Short
+}
+
+// GetSku returns the value of Sku.
+func (s *Pick) GetSku() string {
+	return s.Sku
+}
+
+// SetID sets the value of ID.
+func (s *Pick) SetID(val int64) {
+	s.ID = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *Pick) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLineID sets the value of LineID.
+func (s *Pick) SetLineID(val int64) {
+	s.LineID = val
+}
+
+// SetLocationCode sets the value of LocationCode.
+func (s *Pick) SetLocationCode(val string) {
+	s.LocationCode = val
+}
+
+// SetLocationID sets the value of LocationID.
+func (s *Pick) SetLocationID(val int64) {
+	s.LocationID = val
+}
+
+// SetLot sets the value of Lot.
+func (s *Pick) SetLot(val string) {
+	s.Lot = val
+}
+
+// SetMovementID sets the value of MovementID.
+func (s *Pick) SetMovementID(val NilInt64) {
+	s.MovementID = val
+}
+
+// SetOrderID sets the value of OrderID.
+func (s *Pick) SetOrderID(val int64) {
+	s.OrderID = val
+}
+
+// SetPickedAt sets the value of PickedAt.
+func (s *Pick) SetPickedAt(val time.Time) {
+	s.PickedAt = val
+}
+
+// SetPickedBy sets the value of PickedBy.
+func (s *Pick) SetPickedBy(val string) {
+	s.PickedBy = val
+}
+
+// SetQty sets the value of Qty.
+func (s *Pick) SetQty(val float64) {
+	s.Qty = val
+}
+
+// SetReservationID sets the value of ReservationID.
+func (s *Pick) SetReservationID(val int64) {
+	s.ReservationID = val
+}
+
+// SetShort sets the value of Short.
+func (s *Pick) SetShort(val float64) {
+	s.Short = val
+}
+
+// SetSku sets the value of Sku.
+func (s *Pick) SetSku(val string) {
+	s.Sku = val
+}
+
+// Ref: #/components/schemas/PickBody
+type PickBody struct {
+	// Scanned item barcode or SKU.
+	Item OptString `json:"item"`
+	// Scanned location code (barcode).
+	Location OptString `json:"location"`
+	Lot      OptString `json:"lot"`
+	// What was found; absent: all the reservation holds.
+	Qty OptFloat64 `json:"qty"`
+	// The pick-list line's reservation; or give location and item.
+	ReservationID OptInt64 `json:"reservation_id"`
+	// Less was found than reserved: record the rest as missing and release it.
+	Short OptBool `json:"short"`
+}
+
+// GetItem returns the value of Item.
+func (s *PickBody) GetItem() OptString {
+	return s.Item
+}
+
+// GetLocation returns the value of Location.
+func (s *PickBody) GetLocation() OptString {
+	return s.Location
+}
+
+// GetLot returns the value of Lot.
+func (s *PickBody) GetLot() OptString {
+	return s.Lot
+}
+
+// GetQty returns the value of Qty.
+func (s *PickBody) GetQty() OptFloat64 {
+	return s.Qty
+}
+
+// GetReservationID returns the value of ReservationID.
+func (s *PickBody) GetReservationID() OptInt64 {
+	return s.ReservationID
+}
+
+// GetShort returns the value of Short.
+func (s *PickBody) GetShort() OptBool {
+	return s.Short
+}
+
+// SetItem sets the value of Item.
+func (s *PickBody) SetItem(val OptString) {
+	s.Item = val
+}
+
+// SetLocation sets the value of Location.
+func (s *PickBody) SetLocation(val OptString) {
+	s.Location = val
+}
+
+// SetLot sets the value of Lot.
+func (s *PickBody) SetLot(val OptString) {
+	s.Lot = val
+}
+
+// SetQty sets the value of Qty.
+func (s *PickBody) SetQty(val OptFloat64) {
+	s.Qty = val
+}
+
+// SetReservationID sets the value of ReservationID.
+func (s *PickBody) SetReservationID(val OptInt64) {
+	s.ReservationID = val
+}
+
+// SetShort sets the value of Short.
+func (s *PickBody) SetShort(val OptBool) {
+	s.Short = val
+}
+
+// PickHeaders wraps Pick with response headers.
+type PickHeaders struct {
+	IdempotentReplayed OptString
+	Location           string
+	Response           Pick
+}
+
+// GetIdempotentReplayed returns the value of IdempotentReplayed.
+func (s *PickHeaders) GetIdempotentReplayed() OptString {
+	return s.IdempotentReplayed
+}
+
+// GetLocation returns the value of Location.
+func (s *PickHeaders) GetLocation() string {
+	return s.Location
+}
+
+// GetResponse returns the value of Response.
+func (s *PickHeaders) GetResponse() Pick {
+	return s.Response
+}
+
+// SetIdempotentReplayed sets the value of IdempotentReplayed.
+func (s *PickHeaders) SetIdempotentReplayed(val OptString) {
+	s.IdempotentReplayed = val
+}
+
+// SetLocation sets the value of Location.
+func (s *PickHeaders) SetLocation(val string) {
+	s.Location = val
+}
+
+// SetResponse sets the value of Response.
+func (s *PickHeaders) SetResponse(val Pick) {
+	s.Response = val
+}
+
+func (*PickHeaders) confirmPickRes() {}
+
+// Ref: #/components/schemas/PickList
+type PickList struct {
+	Lines []PickListLine `json:"lines"`
+	Order string         `json:"order"`
+	State string         `json:"state"`
+}
+
+// GetLines returns the value of Lines.
+func (s *PickList) GetLines() []PickListLine {
+	return s.Lines
+}
+
+// GetOrder returns the value of Order.
+func (s *PickList) GetOrder() string {
+	return s.Order
+}
+
+// GetState returns the value of State.
+func (s *PickList) GetState() string {
+	return s.State
+}
+
+// SetLines sets the value of Lines.
+func (s *PickList) SetLines(val []PickListLine) {
+	s.Lines = val
+}
+
+// SetOrder sets the value of Order.
+func (s *PickList) SetOrder(val string) {
+	s.Order = val
+}
+
+// SetState sets the value of State.
+func (s *PickList) SetState(val string) {
+	s.State = val
+}
+
+func (*PickList) pickListRes() {}
+
+type PickListBadRequest Problem
+
+func (*PickListBadRequest) pickListRes() {}
+
+type PickListForbidden Problem
+
+func (*PickListForbidden) pickListRes() {}
+
+type PickListInternalServerError Problem
+
+func (*PickListInternalServerError) pickListRes() {}
+
+// Ref: #/components/schemas/PickListLine
+type PickListLine struct {
+	ItemID       int64  `json:"item_id"`
+	LineID       int64  `json:"line_id"`
+	LocationCode string `json:"location_code"`
+	LocationID   int64  `json:"location_id"`
+	LocationPath string `json:"location_path"`
+	Lot          string `json:"lot"`
+	// Who walks this stop; empty when no pickers were named.
+	Picker string `json:"picker"`
+	// Still to pick.
+	Qty           float64 `json:"qty"`
+	ReservationID int64   `json:"reservation_id"`
+	// Walking order, from 1.
+	Seq int64  `json:"seq"`
+	Sku string `json:"sku"`
+}
+
+// GetItemID returns the value of ItemID.
+func (s *PickListLine) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLineID returns the value of LineID.
+func (s *PickListLine) GetLineID() int64 {
+	return s.LineID
+}
+
+// GetLocationCode returns the value of LocationCode.
+func (s *PickListLine) GetLocationCode() string {
+	return s.LocationCode
+}
+
+// GetLocationID returns the value of LocationID.
+func (s *PickListLine) GetLocationID() int64 {
+	return s.LocationID
+}
+
+// GetLocationPath returns the value of LocationPath.
+func (s *PickListLine) GetLocationPath() string {
+	return s.LocationPath
+}
+
+// GetLot returns the value of Lot.
+func (s *PickListLine) GetLot() string {
+	return s.Lot
+}
+
+// GetPicker returns the value of Picker.
+func (s *PickListLine) GetPicker() string {
+	return s.Picker
+}
+
+// GetQty returns the value of Qty.
+func (s *PickListLine) GetQty() float64 {
+	return s.Qty
+}
+
+// GetReservationID returns the value of ReservationID.
+func (s *PickListLine) GetReservationID() int64 {
+	return s.ReservationID
+}
+
+// GetSeq returns the value of Seq.
+func (s *PickListLine) GetSeq() int64 {
+	return s.Seq
+}
+
+// GetSku returns the value of Sku.
+func (s *PickListLine) GetSku() string {
+	return s.Sku
+}
+
+// SetItemID sets the value of ItemID.
+func (s *PickListLine) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLineID sets the value of LineID.
+func (s *PickListLine) SetLineID(val int64) {
+	s.LineID = val
+}
+
+// SetLocationCode sets the value of LocationCode.
+func (s *PickListLine) SetLocationCode(val string) {
+	s.LocationCode = val
+}
+
+// SetLocationID sets the value of LocationID.
+func (s *PickListLine) SetLocationID(val int64) {
+	s.LocationID = val
+}
+
+// SetLocationPath sets the value of LocationPath.
+func (s *PickListLine) SetLocationPath(val string) {
+	s.LocationPath = val
+}
+
+// SetLot sets the value of Lot.
+func (s *PickListLine) SetLot(val string) {
+	s.Lot = val
+}
+
+// SetPicker sets the value of Picker.
+func (s *PickListLine) SetPicker(val string) {
+	s.Picker = val
+}
+
+// SetQty sets the value of Qty.
+func (s *PickListLine) SetQty(val float64) {
+	s.Qty = val
+}
+
+// SetReservationID sets the value of ReservationID.
+func (s *PickListLine) SetReservationID(val int64) {
+	s.ReservationID = val
+}
+
+// SetSeq sets the value of Seq.
+func (s *PickListLine) SetSeq(val int64) {
+	s.Seq = val
+}
+
+// SetSku sets the value of Sku.
+func (s *PickListLine) SetSku(val string) {
+	s.Sku = val
+}
+
+type PickListNotFound Problem
+
+func (*PickListNotFound) pickListRes() {}
 
 type PostMovementBadRequest Problem
 
@@ -8952,51 +10873,70 @@ func (s *ProblemHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*ProblemHeaders) accessRevokeRes()         {}
-func (*ProblemHeaders) archiveItemRes()          {}
-func (*ProblemHeaders) archiveLocationRes()      {}
-func (*ProblemHeaders) cancelPurchaseOrderRes()  {}
-func (*ProblemHeaders) changePasswordRes()       {}
-func (*ProblemHeaders) confirmPurchaseOrderRes() {}
-func (*ProblemHeaders) createItemRes()           {}
-func (*ProblemHeaders) createLocationRes()       {}
-func (*ProblemHeaders) createPurchaseOrderRes()  {}
-func (*ProblemHeaders) createUserRes()           {}
-func (*ProblemHeaders) deactivateUserRes()       {}
-func (*ProblemHeaders) endSessionRes()           {}
-func (*ProblemHeaders) expiringRes()             {}
-func (*ProblemHeaders) getItemRes()              {}
-func (*ProblemHeaders) getLocationRes()          {}
-func (*ProblemHeaders) getMovementRes()          {}
-func (*ProblemHeaders) getPurchaseOrderRes()     {}
-func (*ProblemHeaders) getUserRes()              {}
-func (*ProblemHeaders) importRes()               {}
-func (*ProblemHeaders) itemLotsRes()             {}
-func (*ProblemHeaders) itemStockRes()            {}
-func (*ProblemHeaders) listAuditEventsRes()      {}
-func (*ProblemHeaders) listItemsRes()            {}
-func (*ProblemHeaders) listLedgerRes()           {}
-func (*ProblemHeaders) listLocationsRes()        {}
-func (*ProblemHeaders) listMovementsRes()        {}
-func (*ProblemHeaders) listPurchaseOrdersRes()   {}
-func (*ProblemHeaders) listSessionsRes()         {}
-func (*ProblemHeaders) listStockRes()            {}
-func (*ProblemHeaders) listUsersRes()            {}
-func (*ProblemHeaders) locationStockRes()        {}
-func (*ProblemHeaders) logoutRes()               {}
-func (*ProblemHeaders) lookupRes()               {}
-func (*ProblemHeaders) lowStockRes()             {}
-func (*ProblemHeaders) postMovementRes()         {}
-func (*ProblemHeaders) receivePurchaseOrderRes() {}
-func (*ProblemHeaders) refreshRes()              {}
-func (*ProblemHeaders) refreshRevokeRes()        {}
-func (*ProblemHeaders) reverseMovementRes()      {}
-func (*ProblemHeaders) setLotRes()               {}
-func (*ProblemHeaders) unlockUserRes()           {}
-func (*ProblemHeaders) updateItemRes()           {}
-func (*ProblemHeaders) updateLocationRes()       {}
-func (*ProblemHeaders) updateUserRes()           {}
-func (*ProblemHeaders) userRes()                 {}
+func (*ProblemHeaders) accessRevokeRes()          {}
+func (*ProblemHeaders) allocateOrderRes()         {}
+func (*ProblemHeaders) archiveItemRes()           {}
+func (*ProblemHeaders) archiveLocationRes()       {}
+func (*ProblemHeaders) cancelOrderRes()           {}
+func (*ProblemHeaders) cancelPurchaseOrderRes()   {}
+func (*ProblemHeaders) changePasswordRes()        {}
+func (*ProblemHeaders) confirmOrderRes()          {}
+func (*ProblemHeaders) confirmPickRes()           {}
+func (*ProblemHeaders) confirmPurchaseOrderRes()  {}
+func (*ProblemHeaders) createItemRes()            {}
+func (*ProblemHeaders) createLocationRes()        {}
+func (*ProblemHeaders) createOrderRes()           {}
+func (*ProblemHeaders) createPurchaseOrderRes()   {}
+func (*ProblemHeaders) createUserRes()            {}
+func (*ProblemHeaders) createWebhookRes()         {}
+func (*ProblemHeaders) deactivateUserRes()        {}
+func (*ProblemHeaders) deleteWebhookRes()         {}
+func (*ProblemHeaders) endSessionRes()            {}
+func (*ProblemHeaders) expiringRes()              {}
+func (*ProblemHeaders) getItemRes()               {}
+func (*ProblemHeaders) getLocationRes()           {}
+func (*ProblemHeaders) getMovementRes()           {}
+func (*ProblemHeaders) getOrderRes()              {}
+func (*ProblemHeaders) getPurchaseOrderRes()      {}
+func (*ProblemHeaders) getUserRes()               {}
+func (*ProblemHeaders) getWebhookRes()            {}
+func (*ProblemHeaders) importRes()                {}
+func (*ProblemHeaders) itemLotsRes()              {}
+func (*ProblemHeaders) itemStockRes()             {}
+func (*ProblemHeaders) listAuditEventsRes()       {}
+func (*ProblemHeaders) listItemsRes()             {}
+func (*ProblemHeaders) listLedgerRes()            {}
+func (*ProblemHeaders) listLocationsRes()         {}
+func (*ProblemHeaders) listMovementsRes()         {}
+func (*ProblemHeaders) listOrdersRes()            {}
+func (*ProblemHeaders) listPurchaseOrdersRes()    {}
+func (*ProblemHeaders) listReservationsRes()      {}
+func (*ProblemHeaders) listSessionsRes()          {}
+func (*ProblemHeaders) listStockRes()             {}
+func (*ProblemHeaders) listUsersRes()             {}
+func (*ProblemHeaders) listWebhookDeliveriesRes() {}
+func (*ProblemHeaders) listWebhooksRes()          {}
+func (*ProblemHeaders) locationStockRes()         {}
+func (*ProblemHeaders) logoutRes()                {}
+func (*ProblemHeaders) lookupRes()                {}
+func (*ProblemHeaders) lowStockRes()              {}
+func (*ProblemHeaders) pickListRes()              {}
+func (*ProblemHeaders) postMovementRes()          {}
+func (*ProblemHeaders) receivePurchaseOrderRes()  {}
+func (*ProblemHeaders) refreshRes()               {}
+func (*ProblemHeaders) refreshRevokeRes()         {}
+func (*ProblemHeaders) releaseOrderRes()          {}
+func (*ProblemHeaders) reverseMovementRes()       {}
+func (*ProblemHeaders) setLotRes()                {}
+func (*ProblemHeaders) shipOrderRes()             {}
+func (*ProblemHeaders) streamEventsRes()          {}
+func (*ProblemHeaders) unlockUserRes()            {}
+func (*ProblemHeaders) updateItemRes()            {}
+func (*ProblemHeaders) updateLocationRes()        {}
+func (*ProblemHeaders) updateOrderRes()           {}
+func (*ProblemHeaders) updateUserRes()            {}
+func (*ProblemHeaders) updateWebhookRes()         {}
+func (*ProblemHeaders) userRes()                  {}
 
 // Ref: #/components/schemas/PurchaseLine
 type PurchaseLine struct {
@@ -9778,6 +11718,274 @@ func (s *ReceivedBodyHeaders) SetResponse(val ReceivedBody) {
 
 func (*ReceivedBodyHeaders) receivePurchaseOrderRes() {}
 
+type ReleaseOrderBadRequest Problem
+
+func (*ReleaseOrderBadRequest) releaseOrderRes() {}
+
+type ReleaseOrderConflict Problem
+
+func (*ReleaseOrderConflict) releaseOrderRes() {}
+
+type ReleaseOrderForbidden Problem
+
+func (*ReleaseOrderForbidden) releaseOrderRes() {}
+
+type ReleaseOrderInternalServerError Problem
+
+func (*ReleaseOrderInternalServerError) releaseOrderRes() {}
+
+type ReleaseOrderNotFound Problem
+
+func (*ReleaseOrderNotFound) releaseOrderRes() {}
+
+type ReleaseOrderRequestEntityTooLarge Problem
+
+func (*ReleaseOrderRequestEntityTooLarge) releaseOrderRes() {}
+
+type ReleaseOrderUnprocessableEntity Problem
+
+func (*ReleaseOrderUnprocessableEntity) releaseOrderRes() {}
+
+type ReleaseOrderUnsupportedMediaType Problem
+
+func (*ReleaseOrderUnsupportedMediaType) releaseOrderRes() {}
+
+// Ref: #/components/schemas/Reservation
+type Reservation struct {
+	CreatedAt    time.Time `json:"created_at"`
+	ID           int64     `json:"id"`
+	ItemID       int64     `json:"item_id"`
+	LineID       int64     `json:"line_id"`
+	LocationCode string    `json:"location_code"`
+	LocationID   int64     `json:"location_id"`
+	LocationPath string    `json:"location_path"`
+	Lot          string    `json:"lot"`
+	OrderID      int64     `json:"order_id"`
+	OrderNumber  string    `json:"order_number"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Picked float64 `json:"picked"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Qty float64 `json:"qty"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Released float64 `json:"released"`
+	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
+	// value.
+	Short float64          `json:"short"`
+	Sku   string           `json:"sku"`
+	State ReservationState `json:"state"`
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *Reservation) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetID returns the value of ID.
+func (s *Reservation) GetID() int64 {
+	return s.ID
+}
+
+// GetItemID returns the value of ItemID.
+func (s *Reservation) GetItemID() int64 {
+	return s.ItemID
+}
+
+// GetLineID returns the value of LineID.
+func (s *Reservation) GetLineID() int64 {
+	return s.LineID
+}
+
+// GetLocationCode returns the value of LocationCode.
+func (s *Reservation) GetLocationCode() string {
+	return s.LocationCode
+}
+
+// GetLocationID returns the value of LocationID.
+func (s *Reservation) GetLocationID() int64 {
+	return s.LocationID
+}
+
+// GetLocationPath returns the value of LocationPath.
+func (s *Reservation) GetLocationPath() string {
+	return s.LocationPath
+}
+
+// GetLot returns the value of Lot.
+func (s *Reservation) GetLot() string {
+	return s.Lot
+}
+
+// GetOrderID returns the value of OrderID.
+func (s *Reservation) GetOrderID() int64 {
+	return s.OrderID
+}
+
+// GetOrderNumber returns the value of OrderNumber.
+func (s *Reservation) GetOrderNumber() string {
+	return s.OrderNumber
+}
+
+// GetPicked returns the value of Picked.
+func (s *Reservation) GetPicked() float64 {
+	return s.Picked
+}
+
+// GetQty returns the value of Qty.
+func (s *Reservation) GetQty() float64 {
+	return s.Qty
+}
+
+// GetReleased returns the value of Released.
+func (s *Reservation) GetReleased() float64 {
+	return s.Released
+}
+
+// GetShort returns the value of Short.
+func (s *Reservation) GetShort() float64 {
+	return s.Short
+}
+
+// GetSku returns the value of Sku.
+func (s *Reservation) GetSku() string {
+	return s.Sku
+}
+
+// GetState returns the value of State.
+func (s *Reservation) GetState() ReservationState {
+	return s.State
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *Reservation) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetID sets the value of ID.
+func (s *Reservation) SetID(val int64) {
+	s.ID = val
+}
+
+// SetItemID sets the value of ItemID.
+func (s *Reservation) SetItemID(val int64) {
+	s.ItemID = val
+}
+
+// SetLineID sets the value of LineID.
+func (s *Reservation) SetLineID(val int64) {
+	s.LineID = val
+}
+
+// SetLocationCode sets the value of LocationCode.
+func (s *Reservation) SetLocationCode(val string) {
+	s.LocationCode = val
+}
+
+// SetLocationID sets the value of LocationID.
+func (s *Reservation) SetLocationID(val int64) {
+	s.LocationID = val
+}
+
+// SetLocationPath sets the value of LocationPath.
+func (s *Reservation) SetLocationPath(val string) {
+	s.LocationPath = val
+}
+
+// SetLot sets the value of Lot.
+func (s *Reservation) SetLot(val string) {
+	s.Lot = val
+}
+
+// SetOrderID sets the value of OrderID.
+func (s *Reservation) SetOrderID(val int64) {
+	s.OrderID = val
+}
+
+// SetOrderNumber sets the value of OrderNumber.
+func (s *Reservation) SetOrderNumber(val string) {
+	s.OrderNumber = val
+}
+
+// SetPicked sets the value of Picked.
+func (s *Reservation) SetPicked(val float64) {
+	s.Picked = val
+}
+
+// SetQty sets the value of Qty.
+func (s *Reservation) SetQty(val float64) {
+	s.Qty = val
+}
+
+// SetReleased sets the value of Released.
+func (s *Reservation) SetReleased(val float64) {
+	s.Released = val
+}
+
+// SetShort sets the value of Short.
+func (s *Reservation) SetShort(val float64) {
+	s.Short = val
+}
+
+// SetSku sets the value of Sku.
+func (s *Reservation) SetSku(val string) {
+	s.Sku = val
+}
+
+// SetState sets the value of State.
+func (s *Reservation) SetState(val ReservationState) {
+	s.State = val
+}
+
+type ReservationState string
+
+const (
+	ReservationStateOpen     ReservationState = "open"
+	ReservationStatePicked   ReservationState = "picked"
+	ReservationStateReleased ReservationState = "released"
+)
+
+// AllValues returns all ReservationState values.
+func (ReservationState) AllValues() []ReservationState {
+	return []ReservationState{
+		ReservationStateOpen,
+		ReservationStatePicked,
+		ReservationStateReleased,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ReservationState) MarshalText() ([]byte, error) {
+	switch s {
+	case ReservationStateOpen:
+		return []byte(s), nil
+	case ReservationStatePicked:
+		return []byte(s), nil
+	case ReservationStateReleased:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ReservationState) UnmarshalText(data []byte) error {
+	switch ReservationState(data) {
+	case ReservationStateOpen:
+		*s = ReservationStateOpen
+		return nil
+	case ReservationStatePicked:
+		*s = ReservationStatePicked
+		return nil
+	case ReservationStateReleased:
+		*s = ReservationStateReleased
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/components/schemas/ReverseBody
 type ReverseBody struct {
 	Note OptString `json:"note"`
@@ -10253,6 +12461,26 @@ type SetLotUnsupportedMediaType Problem
 
 func (*SetLotUnsupportedMediaType) setLotRes() {}
 
+type ShipOrderBadRequest Problem
+
+func (*ShipOrderBadRequest) shipOrderRes() {}
+
+type ShipOrderConflict Problem
+
+func (*ShipOrderConflict) shipOrderRes() {}
+
+type ShipOrderForbidden Problem
+
+func (*ShipOrderForbidden) shipOrderRes() {}
+
+type ShipOrderInternalServerError Problem
+
+func (*ShipOrderInternalServerError) shipOrderRes() {}
+
+type ShipOrderNotFound Problem
+
+func (*ShipOrderNotFound) shipOrderRes() {}
+
 // Ref: #/components/schemas/Shortage
 type Shortage struct {
 	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
@@ -10263,7 +12491,11 @@ type Shortage struct {
 	// A decimal quantity, read exactly (never as a float): at most 3 decimals, at most 10^12 in absolute
 	// value.
 	Requested float64 `json:"requested"`
-	Sku       string  `json:"sku"`
+	// What reservations hold at this balance.
+	Reserved OptFloat64 `json:"reserved"`
+	// The orders (numbers) whose reservations hold it.
+	ReservedBy OptNilStringArray `json:"reserved_by"`
+	Sku        string            `json:"sku"`
 }
 
 // GetAvailable returns the value of Available.
@@ -10284,6 +12516,16 @@ func (s *Shortage) GetLot() string {
 // GetRequested returns the value of Requested.
 func (s *Shortage) GetRequested() float64 {
 	return s.Requested
+}
+
+// GetReserved returns the value of Reserved.
+func (s *Shortage) GetReserved() OptFloat64 {
+	return s.Reserved
+}
+
+// GetReservedBy returns the value of ReservedBy.
+func (s *Shortage) GetReservedBy() OptNilStringArray {
+	return s.ReservedBy
 }
 
 // GetSku returns the value of Sku.
@@ -10311,10 +12553,99 @@ func (s *Shortage) SetRequested(val float64) {
 	s.Requested = val
 }
 
+// SetReserved sets the value of Reserved.
+func (s *Shortage) SetReserved(val OptFloat64) {
+	s.Reserved = val
+}
+
+// SetReservedBy sets the value of ReservedBy.
+func (s *Shortage) SetReservedBy(val OptNilStringArray) {
+	s.ReservedBy = val
+}
+
 // SetSku sets the value of Sku.
 func (s *Shortage) SetSku(val string) {
 	s.Sku = val
 }
+
+type StreamEventsBadRequest Problem
+
+func (*StreamEventsBadRequest) streamEventsRes() {}
+
+type StreamEventsForbidden Problem
+
+func (*StreamEventsForbidden) streamEventsRes() {}
+
+type StreamEventsInternalServerError Problem
+
+func (*StreamEventsInternalServerError) streamEventsRes() {}
+
+type StreamEventsNotAcceptable Problem
+
+func (*StreamEventsNotAcceptable) streamEventsRes() {}
+
+// Server-Sent Events (WHATWG HTML, section 9.2): `id:`, `event:` and `data:` lines, a blank line after
+// each event.
+type StreamEventsOK struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s StreamEventsOK) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// StreamEventsOKHeaders wraps StreamEventsOK with response headers.
+type StreamEventsOKHeaders struct {
+	CacheControl    OptString
+	XAccelBuffering OptString
+	Response        StreamEventsOK
+}
+
+// GetCacheControl returns the value of CacheControl.
+func (s *StreamEventsOKHeaders) GetCacheControl() OptString {
+	return s.CacheControl
+}
+
+// GetXAccelBuffering returns the value of XAccelBuffering.
+func (s *StreamEventsOKHeaders) GetXAccelBuffering() OptString {
+	return s.XAccelBuffering
+}
+
+// GetResponse returns the value of Response.
+func (s *StreamEventsOKHeaders) GetResponse() StreamEventsOK {
+	return s.Response
+}
+
+// SetCacheControl sets the value of CacheControl.
+func (s *StreamEventsOKHeaders) SetCacheControl(val OptString) {
+	s.CacheControl = val
+}
+
+// SetXAccelBuffering sets the value of XAccelBuffering.
+func (s *StreamEventsOKHeaders) SetXAccelBuffering(val OptString) {
+	s.XAccelBuffering = val
+}
+
+// SetResponse sets the value of Response.
+func (s *StreamEventsOKHeaders) SetResponse(val StreamEventsOK) {
+	s.Response = val
+}
+
+func (*StreamEventsOKHeaders) streamEventsRes() {}
+
+type StreamEventsServiceUnavailable AccessRevokeServiceUnavailableHeaders
+
+func (*StreamEventsServiceUnavailable) streamEventsRes() {}
+
+type StreamEventsTooManyRequests AccessRevokeServiceUnavailableHeaders
+
+func (*StreamEventsTooManyRequests) streamEventsRes() {}
 
 // Ref: #/components/schemas/Summary
 type Summary struct {
@@ -11021,6 +13352,46 @@ type UpdateLocationUnsupportedMediaType Problem
 
 func (*UpdateLocationUnsupportedMediaType) updateLocationRes() {}
 
+type UpdateOrderBadRequest Problem
+
+func (*UpdateOrderBadRequest) updateOrderRes() {}
+
+type UpdateOrderConflict Problem
+
+func (*UpdateOrderConflict) updateOrderRes() {}
+
+type UpdateOrderForbidden Problem
+
+func (*UpdateOrderForbidden) updateOrderRes() {}
+
+type UpdateOrderInternalServerError Problem
+
+func (*UpdateOrderInternalServerError) updateOrderRes() {}
+
+type UpdateOrderNotFound Problem
+
+func (*UpdateOrderNotFound) updateOrderRes() {}
+
+type UpdateOrderPreconditionFailed Problem
+
+func (*UpdateOrderPreconditionFailed) updateOrderRes() {}
+
+type UpdateOrderPreconditionRequired Problem
+
+func (*UpdateOrderPreconditionRequired) updateOrderRes() {}
+
+type UpdateOrderRequestEntityTooLarge Problem
+
+func (*UpdateOrderRequestEntityTooLarge) updateOrderRes() {}
+
+type UpdateOrderUnprocessableEntity Problem
+
+func (*UpdateOrderUnprocessableEntity) updateOrderRes() {}
+
+type UpdateOrderUnsupportedMediaType Problem
+
+func (*UpdateOrderUnsupportedMediaType) updateOrderRes() {}
+
 type UpdateUserBadRequest Problem
 
 func (*UpdateUserBadRequest) updateUserRes() {}
@@ -11060,6 +13431,34 @@ func (*UpdateUserUnprocessableEntity) updateUserRes() {}
 type UpdateUserUnsupportedMediaType Problem
 
 func (*UpdateUserUnsupportedMediaType) updateUserRes() {}
+
+type UpdateWebhookBadRequest Problem
+
+func (*UpdateWebhookBadRequest) updateWebhookRes() {}
+
+type UpdateWebhookForbidden Problem
+
+func (*UpdateWebhookForbidden) updateWebhookRes() {}
+
+type UpdateWebhookInternalServerError Problem
+
+func (*UpdateWebhookInternalServerError) updateWebhookRes() {}
+
+type UpdateWebhookNotFound Problem
+
+func (*UpdateWebhookNotFound) updateWebhookRes() {}
+
+type UpdateWebhookRequestEntityTooLarge Problem
+
+func (*UpdateWebhookRequestEntityTooLarge) updateWebhookRes() {}
+
+type UpdateWebhookUnprocessableEntity Problem
+
+func (*UpdateWebhookUnprocessableEntity) updateWebhookRes() {}
+
+type UpdateWebhookUnsupportedMediaType Problem
+
+func (*UpdateWebhookUnsupportedMediaType) updateWebhookRes() {}
 
 // Ref: #/components/schemas/UserAdminBody
 type UserAdminBody struct {
@@ -11308,6 +13707,444 @@ func (s *UserPatchBody) SetPassword(val OptString) {
 // SetRoles sets the value of Roles.
 func (s *UserPatchBody) SetRoles(val OptNilStringArray) {
 	s.Roles = val
+}
+
+// Ref: #/components/schemas/WebhookBody
+type WebhookBody struct {
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+	Description string    `json:"description"`
+	Enabled     bool      `json:"enabled"`
+	ID          int64     `json:"id"`
+	// Event kinds delivered; empty: every kind.
+	Kinds []string `json:"kinds"`
+	// The signing secret (whsec_...): in the answer to POST only, never again.
+	Secret    OptString `json:"secret"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+	URL       string    `json:"url"`
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *WebhookBody) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *WebhookBody) GetCreatedBy() string {
+	return s.CreatedBy
+}
+
+// GetDescription returns the value of Description.
+func (s *WebhookBody) GetDescription() string {
+	return s.Description
+}
+
+// GetEnabled returns the value of Enabled.
+func (s *WebhookBody) GetEnabled() bool {
+	return s.Enabled
+}
+
+// GetID returns the value of ID.
+func (s *WebhookBody) GetID() int64 {
+	return s.ID
+}
+
+// GetKinds returns the value of Kinds.
+func (s *WebhookBody) GetKinds() []string {
+	return s.Kinds
+}
+
+// GetSecret returns the value of Secret.
+func (s *WebhookBody) GetSecret() OptString {
+	return s.Secret
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *WebhookBody) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// GetUpdatedBy returns the value of UpdatedBy.
+func (s *WebhookBody) GetUpdatedBy() string {
+	return s.UpdatedBy
+}
+
+// GetURL returns the value of URL.
+func (s *WebhookBody) GetURL() string {
+	return s.URL
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *WebhookBody) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *WebhookBody) SetCreatedBy(val string) {
+	s.CreatedBy = val
+}
+
+// SetDescription sets the value of Description.
+func (s *WebhookBody) SetDescription(val string) {
+	s.Description = val
+}
+
+// SetEnabled sets the value of Enabled.
+func (s *WebhookBody) SetEnabled(val bool) {
+	s.Enabled = val
+}
+
+// SetID sets the value of ID.
+func (s *WebhookBody) SetID(val int64) {
+	s.ID = val
+}
+
+// SetKinds sets the value of Kinds.
+func (s *WebhookBody) SetKinds(val []string) {
+	s.Kinds = val
+}
+
+// SetSecret sets the value of Secret.
+func (s *WebhookBody) SetSecret(val OptString) {
+	s.Secret = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *WebhookBody) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+// SetUpdatedBy sets the value of UpdatedBy.
+func (s *WebhookBody) SetUpdatedBy(val string) {
+	s.UpdatedBy = val
+}
+
+// SetURL sets the value of URL.
+func (s *WebhookBody) SetURL(val string) {
+	s.URL = val
+}
+
+func (*WebhookBody) getWebhookRes()    {}
+func (*WebhookBody) updateWebhookRes() {}
+
+// WebhookBodyHeaders wraps WebhookBody with response headers.
+type WebhookBodyHeaders struct {
+	Location string
+	Response WebhookBody
+}
+
+// GetLocation returns the value of Location.
+func (s *WebhookBodyHeaders) GetLocation() string {
+	return s.Location
+}
+
+// GetResponse returns the value of Response.
+func (s *WebhookBodyHeaders) GetResponse() WebhookBody {
+	return s.Response
+}
+
+// SetLocation sets the value of Location.
+func (s *WebhookBodyHeaders) SetLocation(val string) {
+	s.Location = val
+}
+
+// SetResponse sets the value of Response.
+func (s *WebhookBodyHeaders) SetResponse(val WebhookBody) {
+	s.Response = val
+}
+
+func (*WebhookBodyHeaders) createWebhookRes() {}
+
+// Ref: #/components/schemas/WebhookCreateBody
+type WebhookCreateBody struct {
+	Description OptString `json:"description"`
+	// Default true.
+	Enabled OptBool `json:"enabled"`
+	// Event kinds to deliver; absent or empty: every kind.
+	Kinds OptNilStringArray `json:"kinds"`
+	// Http or https.
+	URL string `json:"url"`
+}
+
+// GetDescription returns the value of Description.
+func (s *WebhookCreateBody) GetDescription() OptString {
+	return s.Description
+}
+
+// GetEnabled returns the value of Enabled.
+func (s *WebhookCreateBody) GetEnabled() OptBool {
+	return s.Enabled
+}
+
+// GetKinds returns the value of Kinds.
+func (s *WebhookCreateBody) GetKinds() OptNilStringArray {
+	return s.Kinds
+}
+
+// GetURL returns the value of URL.
+func (s *WebhookCreateBody) GetURL() string {
+	return s.URL
+}
+
+// SetDescription sets the value of Description.
+func (s *WebhookCreateBody) SetDescription(val OptString) {
+	s.Description = val
+}
+
+// SetEnabled sets the value of Enabled.
+func (s *WebhookCreateBody) SetEnabled(val OptBool) {
+	s.Enabled = val
+}
+
+// SetKinds sets the value of Kinds.
+func (s *WebhookCreateBody) SetKinds(val OptNilStringArray) {
+	s.Kinds = val
+}
+
+// SetURL sets the value of URL.
+func (s *WebhookCreateBody) SetURL(val string) {
+	s.URL = val
+}
+
+// Ref: #/components/schemas/WebhookDelivery
+type WebhookDelivery struct {
+	At time.Time `json:"at"`
+	// 1 for the first attempt.
+	Attempt    int64 `json:"attempt"`
+	DurationMs int64 `json:"duration_ms"`
+	// Why the attempt failed.
+	Error     OptString `json:"error"`
+	EventKind string    `json:"event_kind"`
+	// The event's seq.
+	EventSeq int64 `json:"event_seq"`
+	ID       int64 `json:"id"`
+	// The webhook-id header sent: the same on every attempt at one event.
+	MessageID string `json:"message_id"`
+	// When the next attempt is due; null unless retrying.
+	NextRetryAt NilDateTime            `json:"next_retry_at"`
+	Outcome     WebhookDeliveryOutcome `json:"outcome"`
+	// The receiver's HTTP status; null when no answer came.
+	StatusCode NilInt64 `json:"status_code"`
+	WebhookID  int64    `json:"webhook_id"`
+}
+
+// GetAt returns the value of At.
+func (s *WebhookDelivery) GetAt() time.Time {
+	return s.At
+}
+
+// GetAttempt returns the value of Attempt.
+func (s *WebhookDelivery) GetAttempt() int64 {
+	return s.Attempt
+}
+
+// GetDurationMs returns the value of DurationMs.
+func (s *WebhookDelivery) GetDurationMs() int64 {
+	return s.DurationMs
+}
+
+// GetError returns the value of Error.
+func (s *WebhookDelivery) GetError() OptString {
+	return s.Error
+}
+
+// GetEventKind returns the value of EventKind.
+func (s *WebhookDelivery) GetEventKind() string {
+	return s.EventKind
+}
+
+// GetEventSeq returns the value of EventSeq.
+func (s *WebhookDelivery) GetEventSeq() int64 {
+	return s.EventSeq
+}
+
+// GetID returns the value of ID.
+func (s *WebhookDelivery) GetID() int64 {
+	return s.ID
+}
+
+// GetMessageID returns the value of MessageID.
+func (s *WebhookDelivery) GetMessageID() string {
+	return s.MessageID
+}
+
+// GetNextRetryAt returns the value of NextRetryAt.
+func (s *WebhookDelivery) GetNextRetryAt() NilDateTime {
+	return s.NextRetryAt
+}
+
+// GetOutcome returns the value of Outcome.
+func (s *WebhookDelivery) GetOutcome() WebhookDeliveryOutcome {
+	return s.Outcome
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *WebhookDelivery) GetStatusCode() NilInt64 {
+	return s.StatusCode
+}
+
+// GetWebhookID returns the value of WebhookID.
+func (s *WebhookDelivery) GetWebhookID() int64 {
+	return s.WebhookID
+}
+
+// SetAt sets the value of At.
+func (s *WebhookDelivery) SetAt(val time.Time) {
+	s.At = val
+}
+
+// SetAttempt sets the value of Attempt.
+func (s *WebhookDelivery) SetAttempt(val int64) {
+	s.Attempt = val
+}
+
+// SetDurationMs sets the value of DurationMs.
+func (s *WebhookDelivery) SetDurationMs(val int64) {
+	s.DurationMs = val
+}
+
+// SetError sets the value of Error.
+func (s *WebhookDelivery) SetError(val OptString) {
+	s.Error = val
+}
+
+// SetEventKind sets the value of EventKind.
+func (s *WebhookDelivery) SetEventKind(val string) {
+	s.EventKind = val
+}
+
+// SetEventSeq sets the value of EventSeq.
+func (s *WebhookDelivery) SetEventSeq(val int64) {
+	s.EventSeq = val
+}
+
+// SetID sets the value of ID.
+func (s *WebhookDelivery) SetID(val int64) {
+	s.ID = val
+}
+
+// SetMessageID sets the value of MessageID.
+func (s *WebhookDelivery) SetMessageID(val string) {
+	s.MessageID = val
+}
+
+// SetNextRetryAt sets the value of NextRetryAt.
+func (s *WebhookDelivery) SetNextRetryAt(val NilDateTime) {
+	s.NextRetryAt = val
+}
+
+// SetOutcome sets the value of Outcome.
+func (s *WebhookDelivery) SetOutcome(val WebhookDeliveryOutcome) {
+	s.Outcome = val
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *WebhookDelivery) SetStatusCode(val NilInt64) {
+	s.StatusCode = val
+}
+
+// SetWebhookID sets the value of WebhookID.
+func (s *WebhookDelivery) SetWebhookID(val int64) {
+	s.WebhookID = val
+}
+
+type WebhookDeliveryOutcome string
+
+const (
+	WebhookDeliveryOutcomeDelivered WebhookDeliveryOutcome = "delivered"
+	WebhookDeliveryOutcomeRetrying  WebhookDeliveryOutcome = "retrying"
+	WebhookDeliveryOutcomeFailed    WebhookDeliveryOutcome = "failed"
+)
+
+// AllValues returns all WebhookDeliveryOutcome values.
+func (WebhookDeliveryOutcome) AllValues() []WebhookDeliveryOutcome {
+	return []WebhookDeliveryOutcome{
+		WebhookDeliveryOutcomeDelivered,
+		WebhookDeliveryOutcomeRetrying,
+		WebhookDeliveryOutcomeFailed,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s WebhookDeliveryOutcome) MarshalText() ([]byte, error) {
+	switch s {
+	case WebhookDeliveryOutcomeDelivered:
+		return []byte(s), nil
+	case WebhookDeliveryOutcomeRetrying:
+		return []byte(s), nil
+	case WebhookDeliveryOutcomeFailed:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *WebhookDeliveryOutcome) UnmarshalText(data []byte) error {
+	switch WebhookDeliveryOutcome(data) {
+	case WebhookDeliveryOutcomeDelivered:
+		*s = WebhookDeliveryOutcomeDelivered
+		return nil
+	case WebhookDeliveryOutcomeRetrying:
+		*s = WebhookDeliveryOutcomeRetrying
+		return nil
+	case WebhookDeliveryOutcomeFailed:
+		*s = WebhookDeliveryOutcomeFailed
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/components/schemas/WebhookPatchBody
+type WebhookPatchBody struct {
+	Description OptString `json:"description"`
+	// False stops deliveries; true resumes them after the last event delivered.
+	Enabled OptBool `json:"enabled"`
+	// Replaces the kinds; [] delivers every kind.
+	Kinds OptNilStringArray `json:"kinds"`
+	URL   OptString         `json:"url"`
+}
+
+// GetDescription returns the value of Description.
+func (s *WebhookPatchBody) GetDescription() OptString {
+	return s.Description
+}
+
+// GetEnabled returns the value of Enabled.
+func (s *WebhookPatchBody) GetEnabled() OptBool {
+	return s.Enabled
+}
+
+// GetKinds returns the value of Kinds.
+func (s *WebhookPatchBody) GetKinds() OptNilStringArray {
+	return s.Kinds
+}
+
+// GetURL returns the value of URL.
+func (s *WebhookPatchBody) GetURL() OptString {
+	return s.URL
+}
+
+// SetDescription sets the value of Description.
+func (s *WebhookPatchBody) SetDescription(val OptString) {
+	s.Description = val
+}
+
+// SetEnabled sets the value of Enabled.
+func (s *WebhookPatchBody) SetEnabled(val OptBool) {
+	s.Enabled = val
+}
+
+// SetKinds sets the value of Kinds.
+func (s *WebhookPatchBody) SetKinds(val OptNilStringArray) {
+	s.Kinds = val
+}
+
+// SetURL sets the value of URL.
+func (s *WebhookPatchBody) SetURL(val OptString) {
+	s.URL = val
 }
 
 type Welcome4XX struct {

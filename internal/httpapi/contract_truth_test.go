@@ -307,7 +307,7 @@ func TestContractBodylessWarehouseRoutesAnswer400(t *testing.T) {
 		d := newDomainTestServer(t, engine)
 		f := d.fixture()
 		admin := d.tokens["admin"]
-		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "locations": strconv.FormatInt(f.a, 10), "movements": "1", "users": "viewer", "orders": "SO-1"}
+		ids := map[string]string{"items": strconv.FormatInt(f.wid, 10), "locations": strconv.FormatInt(f.a, 10), "movements": "1", "users": "viewer", "orders": "SO-1", "purchase-orders": "PO-Q", "webhooks": "999999"}
 		c := loadContract(t, d.srv)
 		tried := 0
 		for path, item := range c.doc.Paths.PathItems.FromOldest() {

@@ -120,7 +120,7 @@ func TestAuthEventsCommittedOutOfOrder(t *testing.T) {
 		if err := x.flushEvents(xctx); err != nil {
 			t.Fatalf("x waited for e: %v", err)
 		}
-		if err := x.commit(); err != nil {
+		if err := x.commit(ctx); err != nil {
 			t.Fatal(err)
 		}
 
@@ -146,7 +146,7 @@ func TestAuthEventsCommittedOutOfOrder(t *testing.T) {
 		if slices.Contains(f.seen, "e") {
 			t.Fatal("e seen before its commit")
 		}
-		if err := e.commit(); err != nil {
+		if err := e.commit(ctx); err != nil {
 			t.Fatal(err)
 		}
 		var eid int64
@@ -207,7 +207,7 @@ func TestAuthEventsEarly(t *testing.T) {
 		if n, err := db.AuthEventsBehind(ctx, upto); err != nil || n != 1 {
 			t.Errorf("behind %d (%v), want 1", n, err)
 		}
-		if err := old.rollback(); err != nil && err != sql.ErrTxDone {
+		if err := old.rollback(ctx); err != nil && err != sql.ErrTxDone {
 			t.Fatal(err)
 		}
 		f := &follower{db: db, pos: start}

@@ -97,10 +97,17 @@ func (c *conn) raw() *sql.DB { return c.db }
 // txn is one write transaction in the dialect. Auth events are collected
 // and written at the end (see flushEvents).
 type txn struct {
-	// tx is unexported, not embedded, for the reason given on conn.
-	tx     *sql.Tx
-	pg     bool
-	events []pendingEvent
+	// tx is unexported, not embedded, for the reason given on conn. It is
+	// nil on PostgreSQL's write transactions, which run on conn (pgtx.go).
+	tx *sql.Tx
+	// conn holds a PostgreSQL write transaction that the store began and
+	// ends itself, so that the statements deferred to the commit (later)
+	// go out with COMMIT in one round trip.
+	conn *sql.Conn
+	// deferred are the statements later queued for the commit.
+	deferred []deferredExec
+	pg       bool
+	events   []pendingEvent
 	// notify is set once auth events were written (PostgreSQL): the
 	// commit is announced (see flushEvents).
 	notify bool
@@ -158,30 +165,73 @@ func (tx *txn) stmt(ctx context.Context, q string) *sql.Stmt {
 	return nil
 }
 
+// sqlRunner is what a transaction's statements run on: a *sql.Tx, or the
+// *sql.Conn of a PostgreSQL transaction the store runs itself.
+type sqlRunner interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+func (tx *txn) q() sqlRunner {
+	if tx.conn != nil {
+		return tx.conn
+	}
+	return tx.tx
+}
+
 func (tx *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return tx.tx.QueryContext(ctx, tx.bind(q), args...)
+	return tx.q().QueryContext(ctx, tx.bind(q), args...)
 }
 
 func (tx *txn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return tx.tx.QueryRowContext(ctx, tx.bind(q), args...)
+	return tx.q().QueryRowContext(ctx, tx.bind(q), args...)
 }
 
 func (tx *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return tx.tx.ExecContext(ctx, tx.bind(q), args...)
+	return tx.q().ExecContext(ctx, tx.bind(q), args...)
 }
 
-func (tx *txn) commit() error { return tx.tx.Commit() }
+// later runs a write whose result the transaction does not read (no rows,
+// no count) as part of the commit: on PostgreSQL's store-run transactions
+// it is queued and sent with COMMIT in one round trip (pgtx.go); anywhere
+// else it runs now. mapErr, if not nil, turns the statement's error into
+// the one the transaction fails with (a unique violation into a domain
+// error, say), wherever it ran.
+func (tx *txn) later(ctx context.Context, mapErr func(error) error, q string, args ...any) error {
+	if tx.conn != nil {
+		tx.deferred = append(tx.deferred, deferredExec{q: tx.bind(q), args: args, mapErr: mapErr})
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, q, args...)
+	if err != nil && mapErr != nil {
+		return mapErr(err)
+	}
+	return err
+}
 
-func (tx *txn) rollback() error { return tx.tx.Rollback() }
+func (tx *txn) commit(ctx context.Context) error {
+	if tx.conn != nil {
+		return tx.commitConn(ctx)
+	}
+	return tx.tx.Commit()
+}
+
+func (tx *txn) rollback(ctx context.Context) error {
+	if tx.conn != nil {
+		return tx.rollbackConn(ctx)
+	}
+	return tx.tx.Rollback()
+}
 
 // forUpdate is the locking clause that makes a read-then-write safe on
 // PostgreSQL: the row stays locked until commit, and a concurrent writer
@@ -342,11 +392,19 @@ func (db *DB) runTx(ctx context.Context, fn func(*txn) error) error {
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
-	sqlTx, err := db.write.begin(ctx)
-	if err != nil {
-		return wrapErr(err)
+	var tx *txn
+	if db.pg {
+		var err error
+		if tx, err = db.write.beginConn(ctx); err != nil {
+			return wrapErr(err)
+		}
+	} else {
+		sqlTx, err := db.write.begin(ctx)
+		if err != nil {
+			return wrapErr(err)
+		}
+		tx = &txn{tx: sqlTx, cache: db.write.cache}
 	}
-	tx := &txn{tx: sqlTx, pg: db.pg, cache: db.write.cache, binds: db.write.binds}
 	// Statements first seen in this transaction are prepared once the
 	// connection is free again, here rather than on a goroutine of their
 	// own, as the batcher's writer does: Close does not wait for callers'
@@ -362,10 +420,10 @@ func (db *DB) tryTx(ctx context.Context, fn func(*txn) error) error {
 	// (batch.go): the transaction is rolled back here, not left open on
 	// a pooled connection holding its row locks until the pool drops it.
 	if err := runFn(ctx, tx, fn); err != nil {
-		_ = tx.rollback()
+		_ = tx.rollback(ctx)
 		return err
 	}
-	if err := tx.commit(); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		return wrapErr(err)
 	}
 	if tx.notify {

@@ -38,8 +38,10 @@ func appendEvent(ctx context.Context, tx *txn, now time.Time, kind, subject, act
 	if tx.pg {
 		q = `INSERT INTO events (tx, kind, subject, data, actor, at) VALUES (pg_current_xact_id()::text::bigint, ?, ?, ?, ?, ?)`
 	}
-	if _, err := tx.ExecContext(ctx, q, kind, subject, string(b), actor, ms(now)); err != nil {
-		return fmt.Errorf("insert event %s: %w", kind, wrapErr(err))
+	// Nothing reads the entry back: it goes out with the commit.
+	mapErr := func(err error) error { return fmt.Errorf("insert event %s: %w", kind, wrapErr(err)) }
+	if err := tx.later(ctx, mapErr, q, kind, subject, string(b), actor, ms(now)); err != nil {
+		return err
 	}
 	tx.wroteEvents = true
 	return nil

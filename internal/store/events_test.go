@@ -37,6 +37,17 @@ func (r *reader) poll() {
 	}
 }
 
+// pollUntil polls until the reader has seen n events. The test cluster is
+// shared: another test's open transaction holds the snapshot's xmin back,
+// so what has committed can take a moment to come below it.
+func (r *reader) pollUntil(n int) {
+	r.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for r.poll(); len(r.seen) < n && time.Now().Before(deadline); r.poll() {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestEventsAfterCommitOrder: on PostgreSQL an event's seq is drawn when
 // it is written, so transactions can commit their events out of seq
 // order. A reader that follows (tx, seq) below the snapshot's xmin sees
@@ -59,13 +70,13 @@ func TestEventsAfterCommitOrder(t *testing.T) {
 		if err := write("before"); err != nil {
 			t.Fatal(err)
 		}
-		r.poll()
+		r.pollUntil(1)
 		if engine != pgtest.Postgres {
 			// One writer: commit order is seq order; nothing to race.
 			if err := write("a"); err != nil {
 				t.Fatal(err)
 			}
-			r.poll()
+			r.pollUntil(2)
 			checkSeen(t, r.seen, "before", "a")
 			return
 		}
@@ -89,6 +100,9 @@ func TestEventsAfterCommitOrder(t *testing.T) {
 				if err := appendEvent(ctx, tx, time.Now(), warehouse.EventMovementPosted, "slow", "test", map[string]int{}); err != nil {
 					return err
 				}
+				if err := sendDeferred(ctx, tx); err != nil {
+					return err
+				}
 				<-slowGo
 				return nil
 			})
@@ -97,6 +111,9 @@ func TestEventsAfterCommitOrder(t *testing.T) {
 		go func() {
 			errs <- db.tx(ctx, func(tx *txn) error {
 				if err := appendEvent(ctx, tx, time.Now(), warehouse.EventMovementPosted, "late", "test", map[string]int{}); err != nil {
+					return err
+				}
+				if err := sendDeferred(ctx, tx); err != nil {
 					return err
 				}
 				close(lateWrote)
@@ -123,11 +140,22 @@ func TestEventsAfterCommitOrder(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
-		r.poll()
-		r.poll()
+		r.pollUntil(4)
 		// In transaction order: slow's xid is the oldest, then late's, then fast's.
 		checkSeen(t, r.seen, "before", "slow", "late", "fast")
 	})
+}
+
+// sendDeferred runs now what tx queued for its commit (txn.later), so that
+// the test, not the commit, decides when an event draws its seq.
+func sendDeferred(ctx context.Context, tx *txn) error {
+	for _, d := range tx.deferred {
+		if _, err := tx.conn.ExecContext(ctx, d.q, d.args...); err != nil {
+			return err
+		}
+	}
+	tx.deferred = nil
+	return nil
 }
 
 func checkSeen(t *testing.T, got []string, want ...string) {

@@ -54,9 +54,9 @@ func saveIdempotency(ctx context.Context, tx *txn, now time.Time, idem *warehous
 	if err != nil {
 		return fmt.Errorf("encode movement: %w", err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (username, key, request_hash, status, body, movement_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		idem.User, idem.Key, idem.Hash, legacyReplayStatus, body, m.ID, ms(now))
-	if err != nil {
+	// The record goes out with the commit (one round trip on PostgreSQL):
+	// a concurrent request under the same key then fails the commit.
+	return tx.later(ctx, func(err error) error {
 		if isUniqueViolation(err) {
 			if tx.pg {
 				// Another instance committed this key while we worked
@@ -67,8 +67,8 @@ func saveIdempotency(ctx context.Context, tx *txn, now time.Time, idem *warehous
 			return warehouse.Errorf(warehouse.ECONFLICT, "a request with this Idempotency-Key is already in progress")
 		}
 		return fmt.Errorf("store idempotency key: %w", wrapErr(err))
-	}
-	return nil
+	}, `INSERT INTO idempotency_keys (username, key, request_hash, status, body, movement_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		idem.User, idem.Key, idem.Hash, legacyReplayStatus, body, m.ID, ms(now))
 }
 
 // PurgeIdempotencyKeys deletes idempotency records older than keep (the
